@@ -1,0 +1,207 @@
+################################################################################
+# Placement and naming
+################################################################################
+
+variable "region" {
+  description = "AWS region to deploy the suite to. Null uses the region of the environment (AWS_REGION) or of the selected AWS profile."
+  type        = string
+  default     = null
+}
+
+variable "name_prefix" {
+  description = "Prefix of every resource name (function, role, topic, rule, key alias, default bucket name). Use a different prefix to run two suites in one account."
+  type        = string
+  default     = "ops-suite"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,30}[a-z0-9]$", var.name_prefix))
+    error_message = "name_prefix must be 3-32 characters of lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen."
+  }
+}
+
+variable "tags" {
+  description = "Tags added to every resource (through the provider's default_tags), on top of app=<name_prefix> and managed-by=terraform."
+  type        = map(string)
+  default     = {}
+  nullable    = false
+}
+
+################################################################################
+# State bucket and configuration
+################################################################################
+
+variable "state_bucket_name" {
+  description = "Name of the S3 bucket holding the suite's state (deployment records, audit trail, config). Null derives a globally unique name: <name_prefix>-state-<account id>-<region>."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.state_bucket_name == null || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.state_bucket_name))
+    error_message = "state_bucket_name must be a valid S3 bucket name (3-63 lowercase letters, digits, dots and hyphens)."
+  }
+}
+
+variable "config_file" {
+  description = "Path of the suite configuration YAML uploaded to s3://<state bucket>/config/suite.yaml. Terraform also reads it to create one secret per notification channel and to scope IAM and alarm triggers. Null uses config/suite.yaml next to this file."
+  type        = string
+  default     = null
+}
+
+variable "audit_transition_ia_days" {
+  description = "Days after which objects under audit/ in the state bucket move to STANDARD_IA (at least 30)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.audit_transition_ia_days >= 30
+    error_message = "audit_transition_ia_days must be at least 30 (an S3 minimum for STANDARD_IA)."
+  }
+}
+
+variable "audit_transition_glacier_days" {
+  description = "Days after which objects under audit/ move to GLACIER (Flexible Retrieval). Must be later than audit_transition_ia_days."
+  type        = number
+  default     = 90
+}
+
+variable "audit_expiration_days" {
+  description = "Days after which objects under audit/ are deleted. Must be later than audit_transition_glacier_days."
+  type        = number
+  default     = 730
+}
+
+variable "noncurrent_version_expiration_days" {
+  description = "Days a replaced or deleted version of any state object is kept before S3 removes it (the undo window of the versioned bucket)."
+  type        = number
+  default     = 90
+
+  validation {
+    condition     = var.noncurrent_version_expiration_days >= 1
+    error_message = "noncurrent_version_expiration_days must be at least 1."
+  }
+}
+
+variable "abort_incomplete_multipart_upload_days" {
+  description = "Days after which S3 aborts incomplete multipart uploads in the state bucket (and drops their parts)."
+  type        = number
+  default     = 7
+
+  validation {
+    condition     = var.abort_incomplete_multipart_upload_days >= 1
+    error_message = "abort_incomplete_multipart_upload_days must be at least 1."
+  }
+}
+
+################################################################################
+# Encryption and secrets
+################################################################################
+
+variable "kms_deletion_window_in_days" {
+  description = "Waiting period (7-30 days) before the suite KMS key is deleted after `terraform destroy`. Everything encrypted with it becomes unreadable afterwards."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.kms_deletion_window_in_days >= 7 && var.kms_deletion_window_in_days <= 30
+    error_message = "kms_deletion_window_in_days must be between 7 and 30."
+  }
+}
+
+variable "secret_recovery_window_in_days" {
+  description = "Days a deleted notifier secret can still be restored (7-30), or 0 to delete it at once (handy in throw-away dev accounts: the same name can be created again right away)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.secret_recovery_window_in_days == 0 || (var.secret_recovery_window_in_days >= 7 && var.secret_recovery_window_in_days <= 30)
+    error_message = "secret_recovery_window_in_days must be 0 or between 7 and 30."
+  }
+}
+
+################################################################################
+# Functions
+################################################################################
+
+variable "artifacts_dir" {
+  description = "Folder holding the zips of `cargo lambda build --release --output-format zip`, one sub-folder per function (<artifacts_dir>/alarm-rollback/bootstrap.zip). Null uses target/lambda of the repository (../target/lambda from this folder). Set it when CARGO_TARGET_DIR points elsewhere."
+  type        = string
+  default     = null
+}
+
+variable "lambda_architecture" {
+  description = "Instruction set of the function binaries: \"arm64\" (build with `cargo lambda build --arm64`) or \"x86_64\". Must match how the zips were built."
+  type        = string
+  default     = "arm64"
+
+  validation {
+    condition     = contains(["arm64", "x86_64"], var.lambda_architecture)
+    error_message = "lambda_architecture must be \"arm64\" or \"x86_64\"."
+  }
+}
+
+variable "application_log_level" {
+  description = "Minimum level of the functions' JSON log records kept in CloudWatch Logs (TRACE, DEBUG, INFO, WARN, ERROR or FATAL)."
+  type        = string
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"], var.application_log_level)
+    error_message = "application_log_level must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL."
+  }
+}
+
+variable "log_retention_in_days" {
+  description = "Days CloudWatch Logs keeps the functions' logs (a value CloudWatch accepts, e.g. 14, 30, 90, 365; 0 keeps them forever)."
+  type        = number
+  default     = 365
+
+  validation {
+    condition     = contains([0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_in_days)
+    error_message = "log_retention_in_days must be a retention CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653) or 0."
+  }
+}
+
+variable "tracing_mode" {
+  description = "X-Ray tracing of the functions: \"Active\" or \"PassThrough\"."
+  type        = string
+  default     = "Active"
+
+  validation {
+    condition     = contains(["Active", "PassThrough"], var.tracing_mode)
+    error_message = "tracing_mode must be \"Active\" or \"PassThrough\"."
+  }
+}
+
+variable "alarm_rollback_reserved_concurrency" {
+  description = "Concurrent executions reserved for alarm-rollback, so rollbacks still run when other functions exhaust the account's pool during an incident (and an alarm storm cannot start more than this many at once). -1 reserves nothing."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.alarm_rollback_reserved_concurrency >= -1 && floor(var.alarm_rollback_reserved_concurrency) == var.alarm_rollback_reserved_concurrency
+    error_message = "alarm_rollback_reserved_concurrency must be -1 or a whole number >= 0."
+  }
+}
+
+variable "maximum_retry_attempts" {
+  description = "Retries (0-2) of a failed asynchronous invocation (alarm events from EventBridge, SNS or CloudWatch) before the event goes to the function's failure queue."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = contains([0, 1, 2], var.maximum_retry_attempts)
+    error_message = "maximum_retry_attempts must be 0, 1 or 2."
+  }
+}
+
+variable "hosted_zone_ids" {
+  description = "Route 53 hosted zone IDs (Z123..., with or without the /hostedzone/ prefix) whose records alarm-rollback may shift traffic in. Empty grants every hosted zone of the account (hostedzone/*): list the zones of the config's traffic.zone_name entries in production."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for id in var.hosted_zone_ids : can(regex("^(/hostedzone/)?[A-Z0-9]+$", id))])
+    error_message = "hosted_zone_ids must be hosted zone IDs such as Z0123456789ABCDEFGHIJ."
+  }
+}

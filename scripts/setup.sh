@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Installs what a fresh machine lacks for the demo and the tests, into project-local folders:
+#   .venv/          Python tools: moto server, cargo-lambda, checkov (versions pinned below)
+#   .cache/terraform.rc  a Terraform CLI config using a local provider mirror when one exists
+# Idempotent: a second run only checks. Prints the environment to source.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+MOTO_VERSION=5.2.1
+CARGO_LAMBDA_VERSION=1.9.2
+CHECKOV_VERSION=${CHECKOV_VERSION:-}
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+py=.venv/bin/python
+stamp=.venv/.ops-suite-tools
+want="moto=$MOTO_VERSION cargo-lambda=$CARGO_LAMBDA_VERSION checkov=${CHECKOV_VERSION:-any}"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  echo "setup: installing Python tools into .venv ($want)" >&2
+  $py -m pip install --quiet --disable-pip-version-check --upgrade pip >/dev/null
+  $py -m pip install --quiet --disable-pip-version-check \
+    "moto[server]==$MOTO_VERSION" "cargo-lambda==$CARGO_LAMBDA_VERSION"
+  # checkov pins many libraries of its own; keep it in its own venv so it cannot break moto.
+  if [ ! -x .venv/checkov/bin/checkov ]; then
+    python3 -m venv .venv/checkov
+  fi
+  .venv/checkov/bin/python -m pip install --quiet --disable-pip-version-check \
+    "checkov${CHECKOV_VERSION:+==$CHECKOV_VERSION}"
+  echo "$want" > "$stamp"
+fi
+
+command -v terraform >/dev/null || { echo "setup: terraform is required on PATH (https://developer.hashicorp.com/terraform/install)" >&2; exit 1; }
+
+# Terraform: when the machine carries a filesystem mirror of the AWS provider (no internet),
+# write a CLI config that uses it. With internet access none of this is needed.
+mkdir -p .cache
+if [ ! -f .cache/terraform.rc ]; then
+  provider=$(find / -path '*registry.terraform.io/hashicorp/aws/*' -name 'terraform-provider-aws*' \
+    -not -path "$root/*" 2>/dev/null | head -n 1 || true)
+  if [ -n "$provider" ]; then
+    mirror=${provider%%/registry.terraform.io/*}
+    cat > .cache/terraform.rc <<RC
+provider_installation {
+  filesystem_mirror {
+    path    = "$mirror"
+    include = ["registry.terraform.io/*/*"]
+  }
+}
+RC
+  else
+    : > .cache/terraform.rc
+  fi
+fi

@@ -1,0 +1,561 @@
+//! Parsing and validation of the suite configuration, reporting every error with its path.
+//!
+//! serde stops at the first error, so the file is first read as a YAML tree and every item
+//! (each service, each alarm route, each channel) is deserialized on its own: one bad service
+//! does not hide the errors of the next. Rules that span items (a route naming a service that
+//! does not exist, a strategy without the traffic it needs) run once every item has parsed.
+
+use std::fmt;
+
+use serde::de::DeserializeOwned;
+use serde_yaml_ng::Value;
+
+use super::{AlarmRoute, Channel, Notifications, ServiceConfig, SuiteConfig};
+
+/// One problem in a configuration file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// Dotted path to the offending value (`services.api.strategy`, `alarms[2].services[0]`).
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it, when there is something better to say than the message.
+    pub hint: Option<String>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let path = if self.path.is_empty() { "(file)" } else { &self.path };
+        write!(f, "{path}: {}", self.message)?;
+        if let Some(hint) = &self.hint {
+            write!(f, " ({hint})")?;
+        }
+        Ok(())
+    }
+}
+
+/// Every problem found in a configuration file; never empty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{} configuration error(s):", self.0.len())?;
+        for error in &self.0 {
+            writeln!(f, "  {error}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+const TOP_LEVEL: &[&str] = &["version", "notifications", "services", "alarms"];
+
+/// Parses and validates a configuration file's text.
+pub fn parse(text: &str) -> Result<SuiteConfig, ConfigErrors> {
+    let mut errors = Errors::default();
+    let root: Value = match serde_yaml_ng::from_str(text) {
+        Ok(value) => value,
+        Err(error) => {
+            errors.push("", format!("not valid YAML: {error}"), None);
+            return Err(ConfigErrors(errors.0));
+        }
+    };
+    let Value::Mapping(map) = &root else {
+        errors.push("", "expected a mapping at the top level".into(), Some("start with `version: 1`".into()));
+        return Err(ConfigErrors(errors.0));
+    };
+    for key in map.keys() {
+        let name = key_name(key);
+        if !TOP_LEVEL.contains(&name.as_str()) {
+            errors.push(&name, format!("unknown field \"{name}\""), suggest(&name, TOP_LEVEL));
+        }
+    }
+
+    let version = match map.get("version") {
+        Some(value) => section::<u32>(value, "version", &mut errors),
+        None => {
+            errors.push("version", "missing field".into(), Some("add `version: 1` at the top".into()));
+            None
+        }
+    };
+    if let Some(version) = version.filter(|v| *v != 1) {
+        errors.push("version", format!("unsupported version {version}"), Some("this release reads version 1".into()));
+    }
+
+    let notifications = map.get("notifications").map(|value| parse_notifications(value, &mut errors));
+    let services = parse_map::<ServiceConfig>(map.get("services"), "services", &mut errors);
+    let alarms = parse_list::<AlarmRoute>(map.get("alarms"), "alarms", &mut errors);
+
+    let (Some(version), Some(notifications), Some(services), Some(alarms)) =
+        (version, notifications.unwrap_or(Some(Notifications::default())), services, alarms)
+    else {
+        return Err(ConfigErrors(errors.0));
+    };
+    let config = SuiteConfig { version, notifications, services, alarms };
+    check_rules(&config, &mut errors);
+    if errors.0.is_empty() {
+        Ok(config)
+    } else {
+        Err(ConfigErrors(errors.0))
+    }
+}
+
+#[derive(Default)]
+struct Errors(Vec<ConfigError>);
+
+impl Errors {
+    fn push(&mut self, path: &str, message: String, hint: Option<String>) {
+        self.0.push(ConfigError { path: path.to_owned(), message, hint });
+    }
+}
+
+fn key_name(key: &Value) -> String {
+    match key {
+        Value::String(s) => s.clone(),
+        other => serde_yaml_ng::to_string(other).unwrap_or_default().trim().to_owned(),
+    }
+}
+
+/// Deserializes one item, recording its error (with the full path) instead of failing.
+fn section<T: DeserializeOwned>(value: &Value, path: &str, errors: &mut Errors) -> Option<T> {
+    match serde_path_to_error::deserialize::<_, T>(value.clone()) {
+        Ok(item) => Some(item),
+        Err(error) => {
+            let inner = error.path().to_string();
+            let full = match inner.as_str() {
+                "" | "." => path.to_owned(),
+                inner if inner.starts_with('[') => format!("{path}{inner}"),
+                inner => format!("{path}.{inner}"),
+            };
+            let (message, hint) = explain(&error.into_inner().to_string());
+            errors.push(&full, message, hint);
+            None
+        }
+    }
+}
+
+fn parse_map<T: DeserializeOwned>(
+    value: Option<&Value>,
+    path: &str,
+    errors: &mut Errors,
+) -> Option<std::collections::BTreeMap<String, T>> {
+    let mut out = std::collections::BTreeMap::new();
+    match value {
+        None | Some(Value::Null) => return Some(out),
+        Some(Value::Mapping(map)) => {
+            let mut ok = true;
+            for (key, item) in map {
+                let name = key_name(key);
+                match section::<T>(item, &format!("{path}.{name}"), errors) {
+                    Some(parsed) => {
+                        out.insert(name, parsed);
+                    }
+                    None => ok = false,
+                }
+            }
+            ok.then_some(out)
+        }
+        Some(_) => {
+            errors.push(path, "expected a mapping of name to settings".into(), None);
+            None
+        }
+    }
+}
+
+fn parse_list<T: DeserializeOwned>(value: Option<&Value>, path: &str, errors: &mut Errors) -> Option<Vec<T>> {
+    match value {
+        None | Some(Value::Null) => Some(Vec::new()),
+        Some(Value::Sequence(items)) => {
+            let parsed: Vec<Option<T>> = items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| section::<T>(item, &format!("{path}[{i}]"), errors))
+                .collect();
+            parsed.into_iter().collect()
+        }
+        Some(_) => {
+            errors.push(path, "expected a list".into(), None);
+            None
+        }
+    }
+}
+
+fn parse_notifications(value: &Value, errors: &mut Errors) -> Option<Notifications> {
+    let Value::Mapping(map) = value else {
+        errors.push("notifications", "expected a mapping with `channels` and `routes`".into(), None);
+        return None;
+    };
+    let mut ok = true;
+    for key in map.keys() {
+        let name = key_name(key);
+        if !["channels", "routes"].contains(&name.as_str()) {
+            errors.push(
+                &format!("notifications.{name}"),
+                format!("unknown field \"{name}\""),
+                suggest(&name, &["channels", "routes"]),
+            );
+            ok = false;
+        }
+    }
+    let channels = parse_map::<Channel>(map.get("channels"), "notifications.channels", errors);
+    let routes = match map.get("routes") {
+        None | Some(Value::Null) => Some(Default::default()),
+        Some(routes) => section(routes, "notifications.routes", errors),
+    };
+    match (ok, channels, routes) {
+        (true, Some(channels), Some(routes)) => Some(Notifications { channels, routes }),
+        _ => None,
+    }
+}
+
+/// Rewrites serde's messages into the product's wording and adds a "did you mean" hint.
+fn explain(message: &str) -> (String, Option<String>) {
+    let ticked: Vec<&str> = message.split('`').skip(1).step_by(2).collect();
+    if let Some(rest) = message.strip_prefix("unknown variant ") {
+        let given = ticked.first().copied().unwrap_or(rest);
+        let expected = &ticked[1.min(ticked.len())..];
+        return (
+            format!("unknown value \"{given}\", expected one of {}", quote_all(expected)),
+            suggest(given, expected),
+        );
+    }
+    if message.starts_with("unknown field ") {
+        let given = ticked.first().copied().unwrap_or_default();
+        let expected = &ticked[1.min(ticked.len())..];
+        return (
+            format!("unknown field \"{given}\", expected one of {}", quote_all(expected)),
+            suggest(given, expected),
+        );
+    }
+    if message.starts_with("missing field ") {
+        let field = ticked.first().copied().unwrap_or_default();
+        return (format!("missing field \"{field}\""), Some(format!("add `{field}:` here")));
+    }
+    (message.to_owned(), None)
+}
+
+fn quote_all(items: &[&str]) -> String {
+    items.iter().map(|item| format!("\"{item}\"")).collect::<Vec<_>>().join(", ")
+}
+
+/// "did you mean" for a near miss (edit distance at most a third of the word, and at least 1).
+fn suggest(given: &str, candidates: &[&str]) -> Option<String> {
+    let limit = (given.chars().count() / 3).max(1);
+    candidates
+        .iter()
+        .map(|candidate| (edit_distance(given, candidate), candidate))
+        .filter(|(distance, _)| *distance <= limit)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, candidate)| format!("did you mean \"{candidate}\"?"))
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous + usize::from(ca != *cb);
+            previous = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
+        }
+    }
+    row[b.len()]
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+fn check_rules(config: &SuiteConfig, errors: &mut Errors) {
+    let service_names: Vec<&str> = config.services.keys().map(String::as_str).collect();
+    let channel_names: Vec<&str> = config.notifications.channels.keys().map(String::as_str).collect();
+
+    for (name, service) in &config.services {
+        let path = format!("services.{name}");
+        if !valid_name(name) {
+            errors.push(&path, "service names use a-z, 0-9, - and _ (at most 64)".into(), None);
+        }
+        if service.cluster.trim().is_empty() {
+            errors.push(&format!("{path}.cluster"), "must not be empty".into(), None);
+        }
+        check_service_shape(&path, service, errors);
+    }
+
+    for (i, route) in config.alarms.iter().enumerate() {
+        let path = format!("alarms[{i}]");
+        if route.alarm.trim().is_empty() {
+            errors.push(&format!("{path}.alarm"), "must not be empty".into(), None);
+        } else if globset::Glob::new(&route.alarm).is_err() {
+            errors.push(&format!("{path}.alarm"), format!("\"{}\" is not a valid glob", route.alarm), None);
+        }
+        if route.services.is_empty() {
+            errors.push(&format!("{path}.services"), "lists no service".into(), Some("name at least one service".into()));
+        }
+        for (j, service) in route.services.iter().enumerate() {
+            if !config.services.contains_key(service) {
+                errors.push(
+                    &format!("{path}.services[{j}]"),
+                    format!("unknown service \"{service}\", expected one of {}", quote_all(&service_names)),
+                    suggest(service, &service_names),
+                );
+            }
+        }
+    }
+
+    for (name, channel) in &config.notifications.channels {
+        if channel.secret.trim().is_empty() {
+            errors.push(
+                &format!("notifications.channels.{name}.secret"),
+                "must not be empty".into(),
+                Some("name the Secrets Manager secret that holds the endpoint".into()),
+            );
+        }
+    }
+    for (severity, channels) in &config.notifications.routes {
+        for (j, channel) in channels.iter().enumerate() {
+            if !config.notifications.channels.contains_key(channel) {
+                errors.push(
+                    &format!("notifications.routes.{}[{j}]", severity.as_str()),
+                    format!("unknown channel \"{channel}\", expected one of {}", quote_all(&channel_names)),
+                    suggest(channel, &channel_names),
+                );
+            }
+        }
+    }
+}
+
+fn check_service_shape(path: &str, service: &ServiceConfig, errors: &mut Errors) {
+    let strategy = serde_yaml_ng::to_string(&service.strategy).unwrap_or_default();
+    let strategy = strategy.trim();
+    if service.strategy.shifts_traffic() {
+        match &service.traffic {
+            None => errors.push(
+                &format!("{path}.traffic"),
+                format!("strategy \"{strategy}\" shifts traffic with Route53 and needs `traffic`"),
+                Some("add `traffic:` with the zone, record and two targets, or use `rolling`".into()),
+            ),
+            Some(traffic) => {
+                let tpath = format!("{path}.traffic");
+                match (&traffic.zone_id, &traffic.zone_name) {
+                    (None, None) => errors.push(&tpath, "needs `zone_id` or `zone_name`".into(), None),
+                    (Some(_), Some(_)) => errors.push(
+                        &tpath,
+                        "gives both `zone_id` and `zone_name`".into(),
+                        Some("keep one of them".into()),
+                    ),
+                    _ => {}
+                }
+                if traffic.record_name.trim().is_empty() {
+                    errors.push(&format!("{tpath}.record_name"), "must not be empty".into(), None);
+                }
+                if !(1..=86_400).contains(&traffic.ttl) {
+                    errors.push(&format!("{tpath}.ttl"), format!("{} is outside 1..=86400 seconds", traffic.ttl), None);
+                }
+                if traffic.targets.len() != 2 {
+                    errors.push(
+                        &format!("{tpath}.targets"),
+                        format!("has {} target(s), expected exactly 2", traffic.targets.len()),
+                        Some("name two colors, e.g. `blue` and `green`".into()),
+                    );
+                }
+                for (color, target) in &traffic.targets {
+                    if color.is_empty() || color.len() > 128 {
+                        errors.push(&format!("{tpath}.targets.{color}"), "set identifiers are 1 to 128 characters".into(), None);
+                    }
+                    if target.ecs_service.trim().is_empty() || target.value.trim().is_empty() {
+                        errors.push(
+                            &format!("{tpath}.targets.{color}"),
+                            "`ecs_service` and `value` must not be empty".into(),
+                            None,
+                        );
+                    }
+                }
+            }
+        }
+        if service.ecs_service.is_some() {
+            errors.push(
+                &format!("{path}.ecs_service"),
+                format!("strategy \"{strategy}\" deploys to the services under `traffic.targets`"),
+                Some("move it to `traffic.targets.<color>.ecs_service`".into()),
+            );
+        }
+    } else {
+        if service.ecs_service.as_deref().is_none_or(|s| s.trim().is_empty()) {
+            errors.push(
+                &format!("{path}.ecs_service"),
+                format!("strategy \"{strategy}\" updates one ECS service in place and needs `ecs_service`"),
+                None,
+            );
+        }
+        if service.traffic.is_some() {
+            errors.push(
+                &format!("{path}.traffic"),
+                format!("strategy \"{strategy}\" does not shift traffic"),
+                Some(format!("use one of {} or remove `traffic`", quote_all(&["blue_green", "canary", "linear"]))),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notify::Severity;
+
+    const VALID: &str = r#"
+version: 1
+notifications:
+  channels:
+    slack: { kind: slack, secret: ops/slack }
+    pd: { kind: pagerduty, secret: ops/pd }
+  routes:
+    critical: [slack, pd]
+services:
+  api:
+    cluster: prod
+    strategy: canary
+    traffic:
+      zone_name: example.com.
+      record_name: api.example.com.
+      targets:
+        blue: { ecs_service: api-blue, value: blue.example.com }
+        green: { ecs_service: api-green, value: green.example.com }
+  worker:
+    cluster: prod
+    strategy: rolling
+    ecs_service: worker
+alarms:
+  - alarm: "api-*"
+    services: [api]
+"#;
+
+    /// Parses `text` and compares the rendered errors (or "ok") with `expect`.
+    fn check(text: &str, expect: &[&str]) {
+        let got: Vec<String> = match parse(text) {
+            Ok(_) => vec!["ok".to_owned()],
+            Err(errors) => errors.0.iter().map(ToString::to_string).collect(),
+        };
+        assert_eq!(got, expect, "for config:\n{text}");
+    }
+
+    #[test]
+    fn valid_config_parses_with_defaults() {
+        let config = parse(VALID).expect("valid");
+        let traffic = config.services["api"].traffic.as_ref().expect("traffic");
+        assert_eq!(traffic.ttl, 60);
+        assert_eq!(traffic.record_type, super::super::RecordType::Cname);
+        assert_eq!(config.alarms[0].severity, Severity::Critical);
+        assert!(config.alarms[0].rollback);
+        assert_eq!(config.routes_for_alarm("api-5xx").count(), 1);
+        assert_eq!(config.routes_for_alarm("worker-5xx").count(), 0);
+    }
+
+    #[test]
+    fn shipped_example_config_is_valid() {
+        let text = include_str!("../../../../infra/config/suite.yaml");
+        if let Err(errors) = parse(text) {
+            panic!("{errors}");
+        }
+    }
+
+    #[test]
+    fn misspelled_strategy_names_the_path_and_the_fix() {
+        check(
+            &VALID.replace("strategy: canary", "strategy: canry"),
+            &["services.api.strategy: unknown value \"canry\", expected one of \"all_at_once\", \"rolling\", \"blue_green\", \"canary\", \"linear\" (did you mean \"canary\"?)"],
+        );
+    }
+
+    #[test]
+    fn every_broken_item_is_reported_not_only_the_first() {
+        let text = VALID
+            .replace("strategy: canary", "strategy: canry")
+            .replace("strategy: rolling", "stratgy: rolling")
+            .replace("services: [api]", "services: [apx]");
+        check(
+            &text,
+            &[
+                "services.api.strategy: unknown value \"canry\", expected one of \"all_at_once\", \"rolling\", \"blue_green\", \"canary\", \"linear\" (did you mean \"canary\"?)",
+                "services.worker.stratgy: unknown field \"stratgy\", expected one of \"cluster\", \"strategy\", \"ecs_service\", \"traffic\" (did you mean \"strategy\"?)",
+            ],
+        );
+    }
+
+    #[test]
+    fn unknown_service_in_alarm_route_is_an_error_with_suggestion() {
+        check(
+            &VALID.replace("services: [api]", "services: [apx]"),
+            &["alarms[0].services[0]: unknown service \"apx\", expected one of \"api\", \"worker\" (did you mean \"api\"?)"],
+        );
+    }
+
+    #[test]
+    fn traffic_strategy_without_traffic_is_an_error() {
+        check(
+            "version: 1\nservices:\n  api: { cluster: c, strategy: blue_green, ecs_service: api }\n",
+            &[
+                "services.api.traffic: strategy \"blue_green\" shifts traffic with Route53 and needs `traffic` (add `traffic:` with the zone, record and two targets, or use `rolling`)",
+                "services.api.ecs_service: strategy \"blue_green\" deploys to the services under `traffic.targets` (move it to `traffic.targets.<color>.ecs_service`)",
+            ],
+        );
+    }
+
+    #[test]
+    fn rolling_without_ecs_service_is_an_error() {
+        check(
+            "version: 1\nservices:\n  api: { cluster: c, strategy: rolling }\n",
+            &["services.api.ecs_service: strategy \"rolling\" updates one ECS service in place and needs `ecs_service`"],
+        );
+    }
+
+    #[test]
+    fn route_to_unknown_channel_is_an_error() {
+        check(
+            &VALID.replace("critical: [slack, pd]", "critical: [slak]"),
+            &["notifications.routes.critical[0]: unknown channel \"slak\", expected one of \"pd\", \"slack\" (did you mean \"slack\"?)"],
+        );
+    }
+
+    #[test]
+    fn unknown_top_level_field_and_missing_version() {
+        check("servics: {}\n", &[
+            "servics: unknown field \"servics\" (did you mean \"services\"?)",
+            "version: missing field (add `version: 1` at the top)",
+        ]);
+    }
+
+    #[test]
+    fn wrong_version_and_bad_yaml() {
+        check("version: 2\n", &["version: unsupported version 2 (this release reads version 1)"]);
+        let errors = parse("version: [1\n").expect_err("bad yaml");
+        assert!(errors.0[0].message.starts_with("not valid YAML"), "{errors}");
+    }
+
+    #[test]
+    fn missing_required_field_names_the_field() {
+        check(
+            "version: 1\nservices:\n  api: { strategy: rolling, ecs_service: api }\n",
+            &["services.api: missing field \"cluster\" (add `cluster:` here)"],
+        );
+    }
+
+    #[test]
+    fn ttl_and_target_count_are_checked() {
+        let text = VALID
+            .replace("record_name: api.example.com.", "record_name: api.example.com.\n      ttl: 0")
+            .replace("        green: { ecs_service: api-green, value: green.example.com }\n", "");
+        check(
+            &text,
+            &[
+                "services.api.traffic.ttl: 0 is outside 1..=86400 seconds",
+                "services.api.traffic.targets: has 1 target(s), expected exactly 2 (name two colors, e.g. `blue` and `green`)",
+            ],
+        );
+    }
+}

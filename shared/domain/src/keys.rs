@@ -1,0 +1,36 @@
+//! Key layout of the state bucket. Every function builds keys here, so the layout documented in
+//! ARCHITECTURE.md is the one in force.
+
+use chrono::{DateTime, Utc};
+
+/// Key of the suite configuration uploaded by Terraform.
+pub const CONFIG_KEY: &str = "config/suite.yaml";
+
+/// Key of a service's deployment record (compare-and-swap).
+pub fn deployment_record(service: &str) -> String {
+    format!("deployments/{service}/record.json")
+}
+
+/// Key of an idempotency marker (create-once) for one event handled by one function.
+pub fn idempotency(function: &str, event_key: &str) -> String {
+    format!("idempotency/{function}/{event_key}.json")
+}
+
+/// Key of an audit record (create-once), partitioned by day for lifecycle rules and browsing.
+pub fn audit(at: DateTime<Utc>, function: &str, id: &str) -> String {
+    format!("audit/{}/{function}/{id}.json", at.format("%Y/%m/%d"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn keys_follow_the_documented_layout() {
+        let at = Utc.with_ymd_and_hms(2026, 3, 7, 1, 2, 3).single().expect("valid date");
+        assert_eq!(deployment_record("api"), "deployments/api/record.json");
+        assert_eq!(idempotency("alarm-rollback", "abc"), "idempotency/alarm-rollback/abc.json");
+        assert_eq!(audit(at, "alarm-rollback", "x1"), "audit/2026/03/07/alarm-rollback/x1.json");
+    }
+}

@@ -1,0 +1,19 @@
+//! Domain logic of the ops suite: what the functions decide, with no I/O.
+//!
+//! Everything here takes data and returns a decision (a plan, a new record, a message) that an
+//! outer layer carries out. Nothing in this crate talks to AWS, starts a runtime or opens a socket,
+//! so nothing here can fail for I/O reasons and every rule is tested with plain values.
+//!
+//! - [`config`]: the suite configuration model and its validator.
+//! - [`deployment`]: a service's deployment record and its state machine.
+//! - [`rollback`]: alarm transitions and the rollback decision.
+//! - [`notify`]: notification messages as data, and severities.
+//! - [`audit`]: the audit record written for every action taken.
+//! - [`keys`]: the key layout of the state bucket.
+
+pub mod audit;
+pub mod config;
+pub mod deployment;
+pub mod keys;
+pub mod notify;
+pub mod rollback;
