@@ -3,7 +3,6 @@
 resource "aws_kms_key" "suite" {
   description             = "${var.name_prefix}: state bucket, secrets, logs, alarm topic"
   enable_key_rotation     = true
-  rotation_period_in_days = 365
   deletion_window_in_days = var.kms_deletion_window_in_days
 
   policy = jsonencode({

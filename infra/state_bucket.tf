@@ -6,7 +6,8 @@ resource "aws_s3_bucket" "state" {
   #checkov:skip=CKV_AWS_18:Server access logs would need a second bucket (itself unlogged); who changed what is recorded by the functions under audit/ and, if wanted, by CloudTrail S3 data events of the account.
   #checkov:skip=CKV_AWS_144:State is regional like the functions that use it; versioning and the 90-day noncurrent versions are the recovery path, and a replica region would have no functions reading it.
   #checkov:skip=CKV2_AWS_62:Nothing reacts to state changes: the functions read the objects they need when invoked, so event notifications would have no consumer.
-  bucket = local.state_bucket_name
+  bucket        = local.state_bucket_name
+  force_destroy = var.state_bucket_force_destroy
 }
 
 resource "aws_s3_bucket_versioning" "state" {
@@ -128,7 +129,11 @@ resource "aws_s3_bucket_lifecycle_configuration" "state" {
     id     = "noncurrent-versions-and-uploads"
     status = "Enabled"
 
-    filter {}
+    # The whole bucket. An explicit empty prefix rather than `filter {}`: S3 answers with Prefix ""
+    # either way, and the provider waits for the rules it reads back to equal the ones it sent.
+    filter {
+      prefix = ""
+    }
 
     noncurrent_version_expiration {
       noncurrent_days = var.noncurrent_version_expiration_days

@@ -41,6 +41,12 @@ variable "state_bucket_name" {
   }
 }
 
+variable "state_bucket_force_destroy" {
+  description = "Let `terraform destroy` delete the state bucket with everything in it (every object version). Keep false where the deployment records matter; true suits throw-away environments."
+  type        = bool
+  default     = false
+}
+
 variable "config_file" {
   description = "Path of the suite configuration YAML uploaded to s3://<state bucket>/config/suite.yaml. Terraform also reads it to create one secret per notification channel and to scope IAM and alarm triggers. Null uses config/suite.yaml next to this file."
   type        = string

@@ -1,0 +1,18 @@
+//! AWS and HTTP adapters of the ops suite: everything that talks to the outside world.
+//!
+//! One folder per service it talks to (`s3/`, `route53/`, `ecs/`, `secretsmanager/`), plus the
+//! notifiers (`notify/`), client construction, telemetry (logs, EMF metrics) and audit writing.
+//! The functions build these once per container and pass them to their handlers.
+
+pub mod audit;
+pub mod clients;
+pub mod ecs;
+pub mod error;
+pub mod notify;
+pub mod recorder;
+pub mod route53;
+pub mod s3;
+pub mod secretsmanager;
+pub mod telemetry;
+
+pub use clients::AwsClients;

@@ -1,0 +1,30 @@
+# A throw-away development deployment:
+#   terraform apply -var-file=examples/dev.tfvars
+# Cheaper and easier to tear down than prod: short log retention, secrets deleted at once,
+# shortest key deletion window. scripts/infra-check.sh also applies this file to the emulator.
+
+region      = "eu-west-1"
+name_prefix = "ops-suite-dev"
+
+# Binaries built on an x86_64 machine without cross-compiling (cargo lambda build without --arm64).
+lambda_architecture = "x86_64"
+
+application_log_level = "DEBUG"
+log_retention_in_days = 14
+tracing_mode          = "PassThrough"
+
+alarm_rollback_reserved_concurrency = 2
+maximum_retry_attempts              = 1
+
+state_bucket_force_destroy     = true
+secret_recovery_window_in_days = 0
+kms_deletion_window_in_days    = 7
+
+noncurrent_version_expiration_days = 7
+
+# Every hosted zone of the (dev) account.
+hosted_zone_ids = []
+
+tags = {
+  environment = "dev"
+}

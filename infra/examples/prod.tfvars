@@ -1,0 +1,33 @@
+# Production:
+#   terraform apply -var-file=examples/prod.tfvars
+# Graviton binaries (cargo lambda build --release --arm64 --output-format zip), a year of logs,
+# recoverable secrets, and traffic shifting limited to the zones the config names.
+
+region      = "eu-west-1"
+name_prefix = "ops-suite"
+
+lambda_architecture = "arm64"
+
+application_log_level = "INFO"
+log_retention_in_days = 365
+tracing_mode          = "Active"
+
+alarm_rollback_reserved_concurrency = 5
+maximum_retry_attempts              = 2
+
+state_bucket_force_destroy     = false
+secret_recovery_window_in_days = 30
+kms_deletion_window_in_days    = 30
+
+audit_transition_ia_days           = 30
+audit_transition_glacier_days      = 90
+audit_expiration_days              = 730
+noncurrent_version_expiration_days = 90
+
+# The zone of demo.internal. (traffic.zone_name in config/suite.yaml). Replace with your zone IDs:
+#   aws route53 list-hosted-zones-by-name --dns-name demo.internal. --query 'HostedZones[0].Id'
+hosted_zone_ids = ["Z0123456789EXAMPLE"]
+
+tags = {
+  environment = "prod"
+}

@@ -1,0 +1,78 @@
+output "state_bucket" {
+  description = "Name of the state bucket (the functions' STATE_BUCKET)."
+  value       = aws_s3_bucket.state.id
+}
+
+output "state_bucket_arn" {
+  description = "ARN of the state bucket."
+  value       = aws_s3_bucket.state.arn
+}
+
+output "config_uri" {
+  description = "S3 URI of the uploaded suite configuration (the functions' CONFIG_URI)."
+  value       = "s3://${aws_s3_bucket.state.id}/${aws_s3_object.suite_config.key}"
+}
+
+output "function_names" {
+  description = "Lambda function names by suite function."
+  value = {
+    "alarm-rollback" = module.alarm_rollback.function_name
+  }
+}
+
+output "function_arns" {
+  description = "Lambda function ARNs by suite function."
+  value = {
+    "alarm-rollback" = module.alarm_rollback.function_arn
+  }
+}
+
+output "alarm_rollback_function_name" {
+  description = "Name of the alarm-rollback function (put its ARN in an alarm's alarm_actions for direct invocation)."
+  value       = module.alarm_rollback.function_name
+}
+
+output "alarm_rollback_function_arn" {
+  description = "ARN of the alarm-rollback function."
+  value       = module.alarm_rollback.function_arn
+}
+
+output "alarm_rollback_failure_queue_url" {
+  description = "SQS queue receiving alarm events alarm-rollback failed to handle after all retries."
+  value       = module.alarm_rollback.failure_queue_url
+}
+
+output "alarm_rollback_log_group" {
+  description = "CloudWatch log group of alarm-rollback."
+  value       = module.alarm_rollback.log_group_name
+}
+
+output "alarm_topic_arn" {
+  description = "SNS topic for alarm actions: alarms that publish here trigger alarm-rollback."
+  value       = aws_sns_topic.alarms.arn
+}
+
+output "alarm_event_rule_arn" {
+  description = "EventBridge rule matching state changes of the config's alarms (null when the config lists no alarms)."
+  value       = try(aws_cloudwatch_event_rule.alarm_state_change[0].arn, null)
+}
+
+output "secret_names" {
+  description = "Names of the notifier secrets whose values you put with `aws secretsmanager put-secret-value`."
+  value       = sort([for s in aws_secretsmanager_secret.notifier : s.name])
+}
+
+output "secret_arns" {
+  description = "Notifier secret ARNs by secret name."
+  value       = { for name, s in aws_secretsmanager_secret.notifier : name => s.arn }
+}
+
+output "kms_key_arn" {
+  description = "ARN of the suite KMS key (state bucket, secrets, logs, alarm topic, failure queue)."
+  value       = aws_kms_key.suite.arn
+}
+
+output "kms_key_alias" {
+  description = "Alias of the suite KMS key."
+  value       = aws_kms_alias.suite.name
+}

@@ -1,0 +1,111 @@
+//! Notifiers: Slack incoming webhooks, signed JSON webhooks and PagerDuty Events API v2.
+//!
+//! Each channel's endpoint and key come from a Secrets Manager secret. A failing channel is
+//! logged and counted and never fails the action that sent it: a rollback that happened must not
+//! be undone or retried because Slack was down.
+
+mod pagerduty;
+mod slack;
+mod webhook;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ops_domain::config::{ChannelKind, SuiteConfig};
+use ops_domain::notify::Notification;
+use secrecy::ExposeSecret;
+use serde::Serialize;
+
+use crate::secretsmanager::SecretCache;
+
+pub use pagerduty::pagerduty_event;
+pub use slack::slack_message;
+pub use webhook::{sign, webhook_body, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+
+/// What happened to one notification.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Delivery {
+    /// Channels that accepted it.
+    pub sent: Vec<String>,
+    /// Channels that failed, with the reason (never containing a secret).
+    pub failed: Vec<(String, String)>,
+}
+
+/// Sends notifications to the channels routed for their severity.
+#[derive(Debug, Clone)]
+pub struct Notifier {
+    http: reqwest::Client,
+    secrets: Arc<SecretCache>,
+}
+
+impl Notifier {
+    /// A notifier reading channel secrets from `secrets`.
+    pub fn new(secrets: Arc<SecretCache>) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .connect_timeout(Duration::from_secs(2))
+            .user_agent(concat!("ops-suite/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .unwrap_or_default();
+        Notifier { http, secrets }
+    }
+
+    /// Sends `notification` to every channel its severity routes to. Never fails: each
+    /// channel's failure is logged, counted in the result, and left at that.
+    pub async fn send(&self, config: &SuiteConfig, notification: &Notification) -> Delivery {
+        let mut delivery = Delivery::default();
+        for name in config.channels_for(notification.severity) {
+            let Some(channel) = config.notifications.channels.get(name) else { continue };
+            match self.send_one(channel.kind, &channel.secret, notification).await {
+                Ok(()) => delivery.sent.push(name.clone()),
+                Err(error) => {
+                    tracing::warn!(message = "Failed to notify.", channel = %name, %error);
+                    delivery.failed.push((name.clone(), error));
+                }
+            }
+        }
+        delivery
+    }
+
+    async fn send_one(&self, kind: ChannelKind, secret_id: &str, notification: &Notification) -> Result<(), String> {
+        let secret = self.secrets.get(secret_id).await.map_err(|error| error.to_string())?;
+        let secret = secret.expose_secret();
+        let request = match kind {
+            ChannelKind::Slack => self.http.post(secret.trim()).json(&slack_message(notification)),
+            ChannelKind::Webhook => {
+                let endpoint: webhook::Endpoint = serde_json::from_str(secret)
+                    .map_err(|_| format!("secret {secret_id} is not {{\"url\", \"signing_key\"}} JSON"))?;
+                let body = webhook_body(notification);
+                let timestamp = chrono::Utc::now().timestamp().to_string();
+                let signature = sign(endpoint.signing_key.as_bytes(), &timestamp, &body);
+                self.http
+                    .post(&endpoint.url)
+                    .header("content-type", "application/json")
+                    .header(TIMESTAMP_HEADER, timestamp)
+                    .header(SIGNATURE_HEADER, signature)
+                    .body(body)
+            }
+            ChannelKind::Pagerduty => {
+                let endpoint: pagerduty::Endpoint = serde_json::from_str(secret)
+                    .map_err(|_| format!("secret {secret_id} is not {{\"routing_key\", \"url\"?}} JSON"))?;
+                let url = endpoint.url.clone().unwrap_or_else(|| pagerduty::EVENTS_URL.to_owned());
+                self.http.post(url).json(&pagerduty_event(&endpoint.routing_key, notification))
+            }
+        };
+        // reqwest errors include the URL, which for Slack *is* the secret: report status only.
+        let response = request.send().await.map_err(|error| {
+            if error.is_timeout() {
+                "timed out".to_owned()
+            } else if error.is_connect() {
+                "could not connect".to_owned()
+            } else {
+                "request failed".to_owned()
+            }
+        })?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(format!("endpoint answered HTTP {}", response.status().as_u16()))
+        }
+    }
+}

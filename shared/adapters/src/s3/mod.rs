@@ -1,0 +1,7 @@
+//! S3: the state store (conditional writes) and the suite configuration source.
+
+mod config_source;
+mod state;
+
+pub use config_source::{ConfigLoadError, ConfigSource};
+pub use state::{StateError, StateStore, Versioned};

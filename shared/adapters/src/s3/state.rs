@@ -1,0 +1,184 @@
+//! The state store: JSON documents in one S3 bucket, written with S3 conditional writes.
+//!
+//! - [`StateStore::create`] writes with `If-None-Match: *`: exactly one writer creates a key
+//!   (idempotency markers, audit records, snapshot manifests).
+//! - [`StateStore::replace`] writes with `If-Match: <etag>`: compare-and-swap of a record read
+//!   earlier; a concurrent writer makes it fail with [`StateError::Conflict`].
+//!
+//! There are no locks that can go stale: whoever loses a race re-reads and decides again.
+
+use aws_sdk_s3::primitives::ByteStream;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::error::{describe, status};
+
+/// A document and the ETag it was read with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Versioned<T> {
+    /// The document.
+    pub value: T,
+    /// Its ETag, for a later compare-and-swap.
+    pub etag: String,
+}
+
+/// Errors of the state store.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// `create` found the key already there: someone else created it first.
+    #[error("s3://{bucket}/{key} already exists")]
+    AlreadyExists {
+        /// Bucket.
+        bucket: String,
+        /// Key.
+        key: String,
+    },
+    /// `replace` found the document changed since it was read: someone else won.
+    #[error("s3://{bucket}/{key} changed since it was read")]
+    Conflict {
+        /// Bucket.
+        bucket: String,
+        /// Key.
+        key: String,
+    },
+    /// The document is not valid JSON of the expected shape.
+    #[error("s3://{bucket}/{key} is not a valid document: {source}")]
+    Corrupt {
+        /// Bucket.
+        bucket: String,
+        /// Key.
+        key: String,
+        /// The parse error.
+        source: serde_json::Error,
+    },
+    /// S3 refused or could not be reached (after the SDK's retries).
+    #[error("{operation} s3://{bucket}/{key} failed: {message}")]
+    Aws {
+        /// The S3 operation.
+        operation: &'static str,
+        /// Bucket.
+        bucket: String,
+        /// Key.
+        key: String,
+        /// The SDK error with its causes.
+        message: String,
+        /// Whether retrying later may succeed (timeout, throttling, 5xx).
+        transient: bool,
+    },
+}
+
+/// JSON documents in the state bucket.
+#[derive(Debug, Clone)]
+pub struct StateStore {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+}
+
+impl StateStore {
+    /// A store over `bucket`.
+    pub fn new(client: aws_sdk_s3::Client, bucket: impl Into<String>) -> Self {
+        StateStore { client, bucket: bucket.into() }
+    }
+
+    /// The bucket name.
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    /// Reads a document; `None` when the key does not exist.
+    pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<Versioned<T>>, StateError> {
+        let output = match self.client.get_object().bucket(&self.bucket).key(key).send().await {
+            Ok(output) => output,
+            Err(error) if status(&error) == Some(404) => return Ok(None),
+            Err(error) => return Err(self.aws_error("GetObject", key, &error)),
+        };
+        let etag = output.e_tag().unwrap_or_default().to_owned();
+        let body = output.body.collect().await.map_err(|error| StateError::Aws {
+            operation: "GetObject",
+            bucket: self.bucket.clone(),
+            key: key.to_owned(),
+            message: error.to_string(),
+            transient: true,
+        })?;
+        let value = serde_json::from_slice(&body.into_bytes()).map_err(|source| StateError::Corrupt {
+            bucket: self.bucket.clone(),
+            key: key.to_owned(),
+            source,
+        })?;
+        Ok(Some(Versioned { value, etag }))
+    }
+
+    /// Creates a document that must not exist yet; returns its ETag.
+    pub async fn create<T: Serialize>(&self, key: &str, value: &T) -> Result<String, StateError> {
+        let body = self.encode(key, value)?;
+        let result = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type("application/json")
+            .if_none_match("*")
+            .body(ByteStream::from(body))
+            .send()
+            .await;
+        match result {
+            Ok(output) => Ok(output.e_tag().unwrap_or_default().to_owned()),
+            // 409 is S3's answer to two conditional writes of one key racing each other.
+            Err(error) if matches!(status(&error), Some(412 | 409)) => Err(StateError::AlreadyExists {
+                bucket: self.bucket.clone(),
+                key: key.to_owned(),
+            }),
+            Err(error) => Err(self.aws_error("PutObject", key, &error)),
+        }
+    }
+
+    /// Replaces a document only if it still has `etag`; returns the new ETag.
+    pub async fn replace<T: Serialize>(&self, key: &str, value: &T, etag: &str) -> Result<String, StateError> {
+        let body = self.encode(key, value)?;
+        let result = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type("application/json")
+            .if_match(etag)
+            .body(ByteStream::from(body))
+            .send()
+            .await;
+        match result {
+            Ok(output) => Ok(output.e_tag().unwrap_or_default().to_owned()),
+            Err(error) if matches!(status(&error), Some(412 | 409)) => Err(StateError::Conflict {
+                bucket: self.bucket.clone(),
+                key: key.to_owned(),
+            }),
+            // If-Match on a key that was deleted meanwhile: also "someone else changed it".
+            Err(error) if status(&error) == Some(404) => Err(StateError::Conflict {
+                bucket: self.bucket.clone(),
+                key: key.to_owned(),
+            }),
+            Err(error) => Err(self.aws_error("PutObject", key, &error)),
+        }
+    }
+
+    fn encode<T: Serialize>(&self, key: &str, value: &T) -> Result<Vec<u8>, StateError> {
+        serde_json::to_vec_pretty(value).map_err(|source| StateError::Corrupt {
+            bucket: self.bucket.clone(),
+            key: key.to_owned(),
+            source,
+        })
+    }
+
+    fn aws_error<E, R>(&self, operation: &'static str, key: &str, error: &aws_smithy_runtime_api::client::result::SdkError<E, R>) -> StateError
+    where
+        E: std::error::Error + 'static,
+        R: std::fmt::Debug + crate::error::HttpStatus + 'static,
+    {
+        StateError::Aws {
+            operation,
+            bucket: self.bucket.clone(),
+            key: key.to_owned(),
+            message: describe(error),
+            transient: crate::error::is_transient(error),
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! Secrets Manager: notifier endpoints and keys, cached per container, never logged.
+//!
+//! Values are held as [`SecretString`], whose `Debug` prints nothing, and errors name the secret
+//! id only. The cache keeps a value for a few minutes so a rotated secret is picked up without a
+//! cold start.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use secrecy::SecretString;
+use tokio::sync::Mutex;
+
+use crate::error::describe;
+
+/// Errors reading a secret; they never contain the value.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    /// The secret does not exist or has no current value.
+    #[error("secret {id} has no value (create it and put a value; see infra/README.md)")]
+    Missing {
+        /// Secret name or ARN.
+        id: String,
+    },
+    /// Secrets Manager refused or could not be reached.
+    #[error("reading secret {id} failed: {message}")]
+    Aws {
+        /// Secret name or ARN.
+        id: String,
+        /// The SDK error, which carries no secret material.
+        message: String,
+    },
+}
+
+/// Secret values by id, cached for `ttl`.
+#[derive(Debug)]
+pub struct SecretCache {
+    client: aws_sdk_secretsmanager::Client,
+    ttl: Duration,
+    entries: Mutex<HashMap<String, (Instant, SecretString)>>,
+}
+
+impl SecretCache {
+    /// A cache over `client` keeping values for `ttl`.
+    pub fn new(client: aws_sdk_secretsmanager::Client, ttl: Duration) -> Self {
+        SecretCache { client, ttl, entries: Mutex::new(HashMap::new()) }
+    }
+
+    /// The current value of secret `id` (name or ARN).
+    pub async fn get(&self, id: &str) -> Result<SecretString, SecretError> {
+        if let Some((at, value)) = self.entries.lock().await.get(id) {
+            if at.elapsed() < self.ttl {
+                return Ok(value.clone());
+            }
+        }
+        let output = match self.client.get_secret_value().secret_id(id).send().await {
+            Ok(output) => output,
+            Err(error) => {
+                let missing = error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception());
+                return Err(if missing {
+                    SecretError::Missing { id: id.to_owned() }
+                } else {
+                    SecretError::Aws { id: id.to_owned(), message: describe(&error) }
+                });
+            }
+        };
+        let Some(text) = output.secret_string() else {
+            return Err(SecretError::Missing { id: id.to_owned() });
+        };
+        let value = SecretString::from(text.to_owned());
+        self.entries.lock().await.insert(id.to_owned(), (Instant::now(), value.clone()));
+        Ok(value)
+    }
+}
