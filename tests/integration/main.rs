@@ -1,0 +1,6 @@
+//! Integration tests of the ops suite against the local AWS emulator (moto server), started by
+//! the test process itself. One test binary; shared helpers in `util`.
+
+mod alarm_rollback;
+mod least_privilege;
+mod util;

@@ -1,0 +1,247 @@
+//! Seeding of sample services from a suite config: what deploy-hook would have left behind in
+//! the middle of a deployment.
+//!
+//! For every service in the config: an ECS cluster, two task definition revisions (stable and
+//! candidate) and the ECS service(s); for traffic-shifting services a hosted zone with one
+//! weighted record per target (stable 90, candidate 10); and a deployment record IN_PROGRESS.
+
+use std::collections::BTreeMap;
+
+use anyhow::{anyhow, Context as _};
+use aws_sdk_ecs::types::{ContainerDefinition, PortMapping};
+use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType};
+use ops_adapters::s3::StateStore;
+use ops_adapters::AwsClients;
+use ops_domain::config::{ChannelKind, ServiceConfig, SuiteConfig};
+use ops_domain::deployment::{DeploymentRecord, DeploymentStatus, Release};
+use ops_domain::keys;
+
+/// Weight of the stable target while a canary is in flight.
+pub const STABLE_WEIGHT: i64 = 90;
+/// Weight of the candidate target while a canary is in flight.
+pub const CANDIDATE_WEIGHT: i64 = 10;
+
+/// What was created for one service.
+#[derive(Debug, Clone)]
+pub struct SeededService {
+    /// Hosted zone id, for traffic-shifting services.
+    pub zone_id: Option<String>,
+    /// Stable task definition ARN.
+    pub stable: String,
+    /// Candidate task definition ARN.
+    pub candidate: String,
+}
+
+/// Creates the state bucket.
+pub async fn create_bucket(admin: &AwsClients, bucket: &str) -> anyhow::Result<()> {
+    admin.s3.create_bucket().bucket(bucket).send().await.with_context(|| format!("create bucket {bucket}"))?;
+    Ok(())
+}
+
+/// Uploads the config text to the bucket at the standard key.
+pub async fn upload_config(admin: &AwsClients, bucket: &str, yaml: &str) -> anyhow::Result<()> {
+    admin
+        .s3
+        .put_object()
+        .bucket(bucket)
+        .key(keys::CONFIG_KEY)
+        .body(yaml.as_bytes().to_vec().into())
+        .send()
+        .await
+        .context("upload config")?;
+    Ok(())
+}
+
+/// Creates (or fills) the notifier secrets of the config, pointing at `receiver_url`:
+/// Slack at `/slack`, webhooks at `/webhook` (signing key `test-signing-key`), PagerDuty at
+/// `/pagerduty` (routing key `test-routing-key`).
+pub async fn notifier_secrets(admin: &AwsClients, config: &SuiteConfig, receiver_url: &str) -> anyhow::Result<()> {
+    for channel in config.notifications.channels.values() {
+        let value = match channel.kind {
+            ChannelKind::Slack => format!("{receiver_url}/slack"),
+            ChannelKind::Webhook => serde_json::json!({"url": format!("{receiver_url}/webhook"), "signing_key": "test-signing-key"}).to_string(),
+            ChannelKind::Pagerduty => serde_json::json!({"url": format!("{receiver_url}/pagerduty"), "routing_key": "test-routing-key"}).to_string(),
+        };
+        let created = admin.secrets.create_secret().name(&channel.secret).secret_string(&value).send().await;
+        if created.is_err() {
+            admin
+                .secrets
+                .put_secret_value()
+                .secret_id(&channel.secret)
+                .secret_string(&value)
+                .send()
+                .await
+                .with_context(|| format!("put secret {}", channel.secret))?;
+        }
+    }
+    Ok(())
+}
+
+/// Seeds every service of `config`; returns what was created per service.
+pub async fn services(admin: &AwsClients, store: &StateStore, config: &SuiteConfig) -> anyhow::Result<BTreeMap<String, SeededService>> {
+    let mut seeded = BTreeMap::new();
+    for (name, service) in &config.services {
+        seeded.insert(name.clone(), seed_service(admin, store, name, service).await?);
+    }
+    Ok(seeded)
+}
+
+async fn register(admin: &AwsClients, family: &str, image: &str) -> anyhow::Result<String> {
+    let output = admin
+        .ecs
+        .register_task_definition()
+        .family(family)
+        .cpu("256")
+        .memory("512")
+        .container_definitions(
+            ContainerDefinition::builder()
+                .name("app")
+                .image(image)
+                .essential(true)
+                .port_mappings(PortMapping::builder().container_port(8080).build())
+                .build(),
+        )
+        .send()
+        .await
+        .with_context(|| format!("register task definition {family}"))?;
+    output
+        .task_definition()
+        .and_then(|td| td.task_definition_arn())
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow!("no task definition ARN"))
+}
+
+async fn ensure_cluster(admin: &AwsClients, cluster: &str) -> anyhow::Result<()> {
+    admin.ecs.create_cluster().cluster_name(cluster).send().await.with_context(|| format!("create cluster {cluster}"))?;
+    Ok(())
+}
+
+async fn create_service(admin: &AwsClients, cluster: &str, service: &str, task_definition: &str) -> anyhow::Result<()> {
+    admin
+        .ecs
+        .create_service()
+        .cluster(cluster)
+        .service_name(service)
+        .task_definition(task_definition)
+        .desired_count(2)
+        .send()
+        .await
+        .with_context(|| format!("create service {cluster}/{service}"))?;
+    Ok(())
+}
+
+/// The hosted zone id for `name`, creating the zone if needed.
+pub async fn ensure_zone(admin: &AwsClients, name: &str) -> anyhow::Result<String> {
+    let found = admin.route53.list_hosted_zones_by_name().dns_name(name).send().await.context("list zones")?;
+    let canonical = ops_adapters::route53::canonical(name);
+    if let Some(zone) = found.hosted_zones().iter().find(|zone| ops_adapters::route53::canonical(zone.name()) == canonical) {
+        return Ok(zone.id().trim_start_matches("/hostedzone/").to_owned());
+    }
+    let created = admin
+        .route53
+        .create_hosted_zone()
+        .name(name)
+        .caller_reference(crate::unique("zone"))
+        .send()
+        .await
+        .with_context(|| format!("create zone {name}"))?;
+    created
+        .hosted_zone()
+        .map(|zone| zone.id().trim_start_matches("/hostedzone/").to_owned())
+        .ok_or_else(|| anyhow!("no zone id"))
+}
+
+async fn seed_service(admin: &AwsClients, store: &StateStore, name: &str, service: &ServiceConfig) -> anyhow::Result<SeededService> {
+    ensure_cluster(admin, &service.cluster).await?;
+    let family = format!("{}-{name}", service.cluster);
+    let stable = register(admin, &family, &format!("registry.example/{name}:1.4.2")).await?;
+    let candidate = register(admin, &family, &format!("registry.example/{name}:1.5.0")).await?;
+    let now = chrono::Utc::now();
+    let mut zone_id = None;
+    let record = match &service.traffic {
+        Some(traffic) => {
+            let mut colors = traffic.targets.iter();
+            let ((stable_color, stable_target), (candidate_color, candidate_target)) = match (colors.next(), colors.next()) {
+                (Some(first), Some(second)) => (first, second),
+                _ => return Err(anyhow!("service {name} needs two traffic targets")),
+            };
+            create_service(admin, &service.cluster, &stable_target.ecs_service, &stable).await?;
+            create_service(admin, &service.cluster, &candidate_target.ecs_service, &candidate).await?;
+            let zone = match (&traffic.zone_id, &traffic.zone_name) {
+                (Some(id), _) => id.clone(),
+                (None, Some(zone_name)) => ensure_zone(admin, zone_name).await?,
+                (None, None) => return Err(anyhow!("service {name} names no zone")),
+            };
+            let changes = [(stable_color, stable_target, STABLE_WEIGHT), (candidate_color, candidate_target, CANDIDATE_WEIGHT)]
+                .into_iter()
+                .map(|(color, target, weight)| {
+                    let set = ResourceRecordSet::builder()
+                        .name(&traffic.record_name)
+                        .r#type(RrType::from(traffic.record_type.as_str()))
+                        .set_identifier(color)
+                        .weight(weight)
+                        .ttl(i64::from(traffic.ttl))
+                        .resource_records(ResourceRecord::builder().value(&target.value).build()?)
+                        .build()?;
+                    Change::builder().action(ChangeAction::Upsert).resource_record_set(set).build()
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            admin
+                .route53
+                .change_resource_record_sets()
+                .hosted_zone_id(&zone)
+                .change_batch(ChangeBatch::builder().set_changes(Some(changes)).build()?)
+                .send()
+                .await
+                .with_context(|| format!("weighted records for {name}"))?;
+            zone_id = Some(zone);
+            let mut record = DeploymentRecord::new_stable(
+                name,
+                service.strategy,
+                Release { task_definition: stable.clone(), image: Some(format!("registry.example/{name}:1.4.2")), target: Some(stable_color.clone()) },
+                now,
+            );
+            record.candidate = Some(Release {
+                task_definition: candidate.clone(),
+                image: Some(format!("registry.example/{name}:1.5.0")),
+                target: Some(candidate_color.clone()),
+            });
+            record.weights = [(stable_color.clone(), STABLE_WEIGHT as u8), (candidate_color.clone(), CANDIDATE_WEIGHT as u8)].into();
+            record
+        }
+        None => {
+            let ecs_service = service.ecs_service.clone().ok_or_else(|| anyhow!("service {name} names no ECS service"))?;
+            // A rolling deployment in flight: the service already runs the candidate.
+            create_service(admin, &service.cluster, &ecs_service, &candidate).await?;
+            let mut record = DeploymentRecord::new_stable(
+                name,
+                service.strategy,
+                Release { task_definition: stable.clone(), image: Some(format!("registry.example/{name}:1.4.2")), target: None },
+                now,
+            );
+            record.candidate = Some(Release { task_definition: candidate.clone(), image: Some(format!("registry.example/{name}:1.5.0")), target: None });
+            record
+        }
+    };
+    let mut record = record;
+    record.status = DeploymentStatus::InProgress;
+    record.deployment_id = Some(crate::unique("deploy"));
+    record.push_history(now, "deployment_started", "seeded in the middle of a deployment".into());
+    let key = keys::deployment_record(name);
+    match store.get::<DeploymentRecord>(&key).await? {
+        Some(existing) => store.replace(&key, &record, &existing.etag).await?,
+        None => store.create(&key, &record).await?,
+    };
+    Ok(SeededService { zone_id, stable, candidate })
+}
+
+/// Live Route53 weights of a record name, by set identifier.
+pub async fn weights(admin: &AwsClients, zone_id: &str, record_name: &str, record_type: &str) -> anyhow::Result<BTreeMap<String, i64>> {
+    let sets = ops_adapters::route53::weighted_records(&admin.route53, zone_id, record_name, record_type).await?;
+    Ok(ops_adapters::route53::live_weights(&sets))
+}
+
+/// The task definition an ECS service runs.
+pub async fn task_definition(admin: &AwsClients, cluster: &str, service: &str) -> anyhow::Result<String> {
+    Ok(ops_adapters::ecs::service_task_definition(&admin.ecs, cluster, service).await?)
+}
