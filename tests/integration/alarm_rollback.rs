@@ -16,7 +16,10 @@ fn outcome(response: &alarm_rollback::Response) -> Value {
 
 /// Asserts the state after `checkout` was rolled back by `alarm`.
 async fn assert_checkout_rolled_back(world: &World, alarm: &str) {
-    assert_eq!(world.checkout_weights().await, [("blue".to_owned(), 100), ("green".to_owned(), 0)]);
+    assert_eq!(
+        world.checkout_weights().await,
+        [("blue".to_owned(), 100), ("green".to_owned(), 0)]
+    );
     let record = world.record("checkout").await;
     assert_eq!(record.status, DeploymentStatus::RolledBack);
     assert_eq!(record.candidate, None);
@@ -25,13 +28,19 @@ async fn assert_checkout_rolled_back(world: &World, alarm: &str) {
     assert!(mark.reason.contains("Threshold Crossed") || !mark.reason.is_empty());
     assert!(mark.completed_at.is_some());
     // The stable color's service already ran the stable revision: no ECS write needed.
-    assert_eq!(world.task_definition("checkout-blue").await, world.seeded["checkout"].stable);
+    assert_eq!(
+        world.task_definition("checkout-blue").await,
+        world.seeded["checkout"].stable
+    );
 }
 
 #[tokio::test]
 async fn eventbridge_alarm_rolls_canary_traffic_back_to_the_stable_color() {
     let world = World::new().await;
-    let response = world.invoke(world.event("alarm-eventbridge.json")).await.expect("handled");
+    let response = world
+        .invoke(world.event("alarm-eventbridge.json"))
+        .await
+        .expect("handled");
     let json = outcome(&response);
     assert_eq!(json["results"][0]["outcome"], "rolled_back");
     assert_eq!(json["results"][0]["services"][0]["action"], "rolled_back");
@@ -43,7 +52,13 @@ async fn eventbridge_alarm_rolls_canary_traffic_back_to_the_stable_color() {
     // One audit record, naming who, what and why.
     let audits = world.keys_under("audit/").await;
     assert_eq!(audits.len(), 1, "{audits:?}");
-    let audit: ops_domain::audit::AuditRecord = world.store().get(&audits[0]).await.expect("read").expect("exists").value;
+    let audit: ops_domain::audit::AuditRecord = world
+        .store()
+        .get(&audits[0])
+        .await
+        .expect("read")
+        .expect("exists")
+        .value;
     assert_eq!(audit.actor, "alarm:checkout-5xx-rate");
     assert_eq!(audit.target, "service:checkout");
     assert_eq!(audit.before["status"], "IN_PROGRESS");
@@ -53,21 +68,34 @@ async fn eventbridge_alarm_rolls_canary_traffic_back_to_the_stable_color() {
 #[tokio::test]
 async fn critical_rollback_notifies_slack_signed_webhook_and_pagerduty() {
     let world = World::new().await;
-    world.invoke(world.event("alarm-eventbridge.json")).await.expect("handled");
+    world
+        .invoke(world.event("alarm-eventbridge.json"))
+        .await
+        .expect("handled");
 
     let slack = world.receiver.at("/slack");
     assert_eq!(slack.len(), 1);
     let message = slack[0].json();
-    assert!(message["text"].as_str().unwrap_or_default().contains("rolled back checkout"), "{message}");
+    assert!(
+        message["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("rolled back checkout"),
+        "{message}"
+    );
     assert_eq!(message["blocks"][0]["type"], "header");
 
     let hooks = world.receiver.at("/webhook");
     assert_eq!(hooks.len(), 1);
     let hook = &hooks[0];
     let timestamp = &hook.headers["x-ops-timestamp"];
-    let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(b"test-signing-key").expect("key");
+    let mut mac =
+        <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(b"test-signing-key").expect("key");
     mac.update(format!("{timestamp}.{}", hook.body).as_bytes());
-    assert_eq!(hook.headers["x-ops-signature"], format!("sha256={}", hex::encode(mac.finalize().into_bytes())));
+    assert_eq!(
+        hook.headers["x-ops-signature"],
+        format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    );
     assert_eq!(hook.json()["fields"]["Services"], "checkout");
 
     let pages = world.receiver.at("/pagerduty");
@@ -82,7 +110,10 @@ async fn critical_rollback_notifies_slack_signed_webhook_and_pagerduty() {
 #[tokio::test]
 async fn sns_alarm_notification_with_null_description_rolls_back() {
     let world = World::new().await;
-    let response = world.invoke(world.event("alarm-sns.json")).await.expect("handled");
+    let response = world
+        .invoke(world.event("alarm-sns.json"))
+        .await
+        .expect("handled");
     assert_eq!(outcome(&response)["results"][0]["outcome"], "rolled_back");
     assert_checkout_rolled_back(&world, "checkout-5xx-rate").await;
 }
@@ -90,7 +121,10 @@ async fn sns_alarm_notification_with_null_description_rolls_back() {
 #[tokio::test]
 async fn direct_alarm_action_rolls_back() {
     let world = World::new().await;
-    let response = world.invoke(world.event("alarm-action.json")).await.expect("handled");
+    let response = world
+        .invoke(world.event("alarm-action.json"))
+        .await
+        .expect("handled");
     assert_eq!(outcome(&response)["results"][0]["outcome"], "rolled_back");
     assert_checkout_rolled_back(&world, "checkout-5xx-rate").await;
 }
@@ -98,9 +132,15 @@ async fn direct_alarm_action_rolls_back() {
 #[tokio::test]
 async fn composite_alarm_matching_a_glob_rolls_back_with_its_severity() {
     let world = World::new().await;
-    let response = world.invoke(world.event("alarm-eventbridge-composite.json")).await.expect("handled");
+    let response = world
+        .invoke(world.event("alarm-eventbridge-composite.json"))
+        .await
+        .expect("handled");
     assert_eq!(outcome(&response)["results"][0]["outcome"], "rolled_back");
-    assert_eq!(world.checkout_weights().await, [("blue".to_owned(), 100), ("green".to_owned(), 0)]);
+    assert_eq!(
+        world.checkout_weights().await,
+        [("blue".to_owned(), 100), ("green".to_owned(), 0)]
+    );
     // Warning severity routes to Slack and the webhook, not PagerDuty.
     assert_eq!(world.receiver.at("/slack").len(), 1);
     assert_eq!(world.receiver.at("/pagerduty").len(), 0);
@@ -109,12 +149,24 @@ async fn composite_alarm_matching_a_glob_rolls_back_with_its_severity() {
 #[tokio::test]
 async fn rolling_service_goes_back_to_its_stable_task_definition() {
     let world = World::new().await;
-    assert_eq!(world.task_definition("billing").await, world.seeded["billing"].candidate);
-    let response = world.invoke(world.event("alarm-eventbridge-billing.json")).await.expect("handled");
+    assert_eq!(
+        world.task_definition("billing").await,
+        world.seeded["billing"].candidate
+    );
+    let response = world
+        .invoke(world.event("alarm-eventbridge-billing.json"))
+        .await
+        .expect("handled");
     let json = outcome(&response);
     assert_eq!(json["results"][0]["services"][0]["ecs_updated"], true);
-    assert_eq!(world.task_definition("billing").await, world.seeded["billing"].stable);
-    assert_eq!(world.record("billing").await.status, DeploymentStatus::RolledBack);
+    assert_eq!(
+        world.task_definition("billing").await,
+        world.seeded["billing"].stable
+    );
+    assert_eq!(
+        world.record("billing").await.status,
+        DeploymentStatus::RolledBack
+    );
     assert_eq!(world.succeeded("ecs:UpdateService"), 1);
     assert_eq!(world.attempted("route53:ChangeResourceRecordSets"), 0);
 }
@@ -122,13 +174,26 @@ async fn rolling_service_goes_back_to_its_stable_task_definition() {
 #[tokio::test]
 async fn same_event_delivered_twice_rolls_back_once() {
     let world = World::new().await;
-    world.invoke(world.event("alarm-eventbridge.json")).await.expect("first");
+    world
+        .invoke(world.event("alarm-eventbridge.json"))
+        .await
+        .expect("first");
     let writes_after_first = world.succeeded("s3:PutObject");
-    let second = world.invoke(world.event("alarm-eventbridge.json")).await.expect("second");
+    let second = world
+        .invoke(world.event("alarm-eventbridge.json"))
+        .await
+        .expect("second");
     let json = outcome(&second);
     assert_eq!(json["results"][0]["outcome"], "no_op");
-    assert_eq!(json["results"][0]["services"][0]["skip"]["reason"], "duplicate");
-    assert_eq!(world.succeeded("s3:PutObject"), writes_after_first, "no write on the duplicate");
+    assert_eq!(
+        json["results"][0]["services"][0]["skip"]["reason"],
+        "duplicate"
+    );
+    assert_eq!(
+        world.succeeded("s3:PutObject"),
+        writes_after_first,
+        "no write on the duplicate"
+    );
     assert_eq!(world.attempted("route53:ChangeResourceRecordSets"), 1);
     assert_eq!(world.receiver.at("/slack").len(), 1, "notified once");
 }
@@ -136,9 +201,18 @@ async fn same_event_delivered_twice_rolls_back_once() {
 #[tokio::test]
 async fn same_transition_via_eventbridge_and_sns_rolls_back_once() {
     let world = World::new().await;
-    world.invoke(world.event("alarm-eventbridge.json")).await.expect("eventbridge");
-    let second = world.invoke(world.event("alarm-sns.json")).await.expect("sns");
-    assert_eq!(outcome(&second)["results"][0]["services"][0]["skip"]["reason"], "duplicate");
+    world
+        .invoke(world.event("alarm-eventbridge.json"))
+        .await
+        .expect("eventbridge");
+    let second = world
+        .invoke(world.event("alarm-sns.json"))
+        .await
+        .expect("sns");
+    assert_eq!(
+        outcome(&second)["results"][0]["services"][0]["skip"]["reason"],
+        "duplicate"
+    );
     assert_eq!(world.attempted("route53:ChangeResourceRecordSets"), 1);
 }
 
@@ -159,10 +233,25 @@ async fn fifty_concurrent_copies_roll_back_exactly_once() {
     let mut actions = Vec::new();
     while let Some(joined) = tasks.join_next().await {
         let response = joined.expect("task").expect("handled");
-        actions.push(outcome(&response)["results"][0]["services"][0]["action"].as_str().unwrap_or_default().to_owned());
+        actions.push(
+            outcome(&response)["results"][0]["services"][0]["action"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        );
     }
-    assert_eq!(actions.iter().filter(|action| *action == "rolled_back").count(), 1, "{actions:?}");
-    assert_eq!(actions.iter().filter(|action| *action == "skipped").count(), 49);
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|action| *action == "rolled_back")
+            .count(),
+        1,
+        "{actions:?}"
+    );
+    assert_eq!(
+        actions.iter().filter(|action| *action == "skipped").count(),
+        49
+    );
     assert_eq!(world.attempted("route53:ChangeResourceRecordSets"), 1);
     assert_eq!(world.attempted("ecs:UpdateService"), 0);
     // Claim, completion and one audit record: three successful writes in all.
@@ -175,21 +264,34 @@ async fn fifty_concurrent_copies_roll_back_exactly_once() {
 #[tokio::test]
 async fn already_stable_service_is_a_no_op_without_writes() {
     let world = World::new().await;
-    world.invoke(world.event("alarm-eventbridge.json")).await.expect("first alarm");
+    world
+        .invoke(world.event("alarm-eventbridge.json"))
+        .await
+        .expect("first alarm");
     // Mark the service stable again (as deploy-hook does at the next deployment's end).
     let store = world.store();
     let key = keys::deployment_record("checkout");
-    let current = store.get::<ops_domain::deployment::DeploymentRecord>(&key).await.expect("read").expect("exists");
+    let current = store
+        .get::<ops_domain::deployment::DeploymentRecord>(&key)
+        .await
+        .expect("read")
+        .expect("exists");
     let mut stable = current.value.clone();
     stable.status = DeploymentStatus::Stable;
     stable.rollback = None;
-    store.replace(&key, &stable, &current.etag).await.expect("write");
+    store
+        .replace(&key, &stable, &current.etag)
+        .await
+        .expect("write");
     world.deps.clients.recorder.clear();
 
     let mut later = world.event("alarm-eventbridge.json");
     later["detail"]["state"]["timestamp"] = "2026-11-23T12:00:00.000+0000".into();
     let response = world.invoke(later).await.expect("handled");
-    assert_eq!(outcome(&response)["results"][0]["services"][0]["skip"]["reason"], "already_stable");
+    assert_eq!(
+        outcome(&response)["results"][0]["services"][0]["skip"]["reason"],
+        "already_stable"
+    );
     assert_eq!(world.attempted("s3:PutObject"), 0);
     assert_eq!(world.attempted("route53:ChangeResourceRecordSets"), 0);
 }
@@ -197,24 +299,50 @@ async fn already_stable_service_is_a_no_op_without_writes() {
 #[tokio::test]
 async fn unmapped_alarm_is_reported_and_changes_nothing() {
     let world = World::new().await;
-    let response = world.invoke(world.event("alarm-eventbridge-unmapped.json")).await.expect("handled");
+    let response = world
+        .invoke(world.event("alarm-eventbridge-unmapped.json"))
+        .await
+        .expect("handled");
     assert_eq!(outcome(&response)["results"][0]["outcome"], "unmapped");
     assert_eq!(world.attempted("s3:PutObject"), 0);
     assert_eq!(world.attempted("route53:ChangeResourceRecordSets"), 0);
-    assert_eq!(world.record("checkout").await.status, DeploymentStatus::InProgress);
+    assert_eq!(
+        world.record("checkout").await.status,
+        DeploymentStatus::InProgress
+    );
 }
 
 #[tokio::test]
 async fn ok_transition_resolves_the_incident_once_and_rolls_nothing_back() {
     let world = World::new().await;
-    world.invoke(world.event("alarm-eventbridge.json")).await.expect("alarm");
-    let ok = world.invoke(world.event("alarm-eventbridge-ok.json")).await.expect("ok");
+    world
+        .invoke(world.event("alarm-eventbridge.json"))
+        .await
+        .expect("alarm");
+    let ok = world
+        .invoke(world.event("alarm-eventbridge-ok.json"))
+        .await
+        .expect("ok");
     assert_eq!(outcome(&ok)["results"][0]["outcome"], "not_alarm");
-    world.invoke(world.event("alarm-eventbridge-ok.json")).await.expect("ok again");
+    world
+        .invoke(world.event("alarm-eventbridge-ok.json"))
+        .await
+        .expect("ok again");
     let pages = world.receiver.at("/pagerduty");
-    let actions: Vec<String> = pages.iter().map(|page| page.json()["event_action"].as_str().unwrap_or_default().to_owned()).collect();
+    let actions: Vec<String> = pages
+        .iter()
+        .map(|page| {
+            page.json()["event_action"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
     assert_eq!(actions, ["trigger", "resolve"]);
-    assert_eq!(pages[1].json()["dedup_key"], "alarm-rollback/checkout-5xx-rate");
+    assert_eq!(
+        pages[1].json()["dedup_key"],
+        "alarm-rollback/checkout-5xx-rate"
+    );
     assert_eq!(world.attempted("route53:ChangeResourceRecordSets"), 1);
 }
 
@@ -227,72 +355,159 @@ async fn notify_only_route_notifies_once_without_rollback() {
     let response = world.invoke(event).await.expect("second");
     assert_eq!(outcome(&response)["results"][0]["outcome"], "notified");
     assert_eq!(world.receiver.at("/slack").len(), 1);
-    assert_eq!(world.record("checkout").await.status, DeploymentStatus::InProgress);
+    assert_eq!(
+        world.record("checkout").await.status,
+        DeploymentStatus::InProgress
+    );
     assert_eq!(world.attempted("route53:ChangeResourceRecordSets"), 0);
 }
 
 #[tokio::test]
 async fn missing_deployment_record_is_a_clear_error_and_changes_nothing() {
     let world = World::new().await;
-    world.admin.s3.delete_object().bucket(&world.prefix).key(keys::deployment_record("checkout")).send().await.expect("delete");
-    let error = world.invoke(world.event("alarm-eventbridge.json")).await.expect_err("must fail");
+    world
+        .admin
+        .s3
+        .delete_object()
+        .bucket(&world.prefix)
+        .key(keys::deployment_record("checkout"))
+        .send()
+        .await
+        .expect("delete");
+    let error = world
+        .invoke(world.event("alarm-eventbridge.json"))
+        .await
+        .expect_err("must fail");
     let diagnostic = lambda_runtime::Diagnostic::from(error);
     assert_eq!(diagnostic.error_type, "MissingDeploymentRecord");
-    assert!(diagnostic.error_message.contains("service checkout has no deployment record"), "{}", diagnostic.error_message);
+    assert!(
+        diagnostic
+            .error_message
+            .contains("service checkout has no deployment record"),
+        "{}",
+        diagnostic.error_message
+    );
     assert_eq!(world.attempted("s3:PutObject"), 0);
-    assert_eq!(world.checkout_weights().await, [("blue".to_owned(), 90), ("green".to_owned(), 10)]);
+    assert_eq!(
+        world.checkout_weights().await,
+        [("blue".to_owned(), 90), ("green".to_owned(), 10)]
+    );
 }
 
 #[tokio::test]
 async fn missing_hosted_zone_is_a_clear_error_and_changes_nothing() {
-    let world = World::with_config(|yaml| yaml.replace("zone_name: t-", "zone_name: nowhere-t-")).await;
-    let error = world.invoke(world.event("alarm-eventbridge.json")).await.expect_err("must fail");
+    let world =
+        World::with_config(|yaml| yaml.replace("zone_name: t-", "zone_name: nowhere-t-")).await;
+    let error = world
+        .invoke(world.event("alarm-eventbridge.json"))
+        .await
+        .expect_err("must fail");
     let diagnostic = lambda_runtime::Diagnostic::from(error);
     assert_eq!(diagnostic.error_type, "MissingTrafficRecord");
-    assert!(diagnostic.error_message.contains("hosted zone nowhere-t-"), "{}", diagnostic.error_message);
+    assert!(
+        diagnostic.error_message.contains("hosted zone nowhere-t-"),
+        "{}",
+        diagnostic.error_message
+    );
     assert_eq!(world.attempted("s3:PutObject"), 0);
-    assert_eq!(world.record("checkout").await.status, DeploymentStatus::InProgress);
+    assert_eq!(
+        world.record("checkout").await.status,
+        DeploymentStatus::InProgress
+    );
 }
 
 #[tokio::test]
 async fn missing_weighted_record_set_is_a_clear_error_and_changes_nothing() {
     let world = World::with_config(|yaml| yaml.replace("green: {", "teal: {")).await;
     // The seeded record names `blue` stable; the config's second target `teal` has no record set.
-    let error = world.invoke(world.event("alarm-eventbridge.json")).await.expect_err("must fail");
+    let error = world
+        .invoke(world.event("alarm-eventbridge.json"))
+        .await
+        .expect_err("must fail");
     let diagnostic = lambda_runtime::Diagnostic::from(error);
     assert_eq!(diagnostic.error_type, "MissingTrafficRecord");
-    assert!(diagnostic.error_message.contains("\"teal\""), "{}", diagnostic.error_message);
+    assert!(
+        diagnostic.error_message.contains("\"teal\""),
+        "{}",
+        diagnostic.error_message
+    );
     assert_eq!(world.attempted("s3:PutObject"), 0);
     assert_eq!(world.attempted("route53:ChangeResourceRecordSets"), 0);
 }
 
 #[tokio::test]
 async fn alarm_guarding_two_services_changes_neither_when_one_is_broken() {
-    let world = World::with_config(|yaml| yaml.replace("services: [checkout], severity: critical", "services: [checkout, billing], severity: critical")).await;
-    world.admin.s3.delete_object().bucket(&world.prefix).key(keys::deployment_record("billing")).send().await.expect("delete");
-    let error = world.invoke(world.event("alarm-eventbridge.json")).await.expect_err("must fail");
-    assert_eq!(lambda_runtime::Diagnostic::from(error).error_type, "MissingDeploymentRecord");
+    let world = World::with_config(|yaml| {
+        yaml.replace(
+            "services: [checkout], severity: critical",
+            "services: [checkout, billing], severity: critical",
+        )
+    })
+    .await;
+    world
+        .admin
+        .s3
+        .delete_object()
+        .bucket(&world.prefix)
+        .key(keys::deployment_record("billing"))
+        .send()
+        .await
+        .expect("delete");
+    let error = world
+        .invoke(world.event("alarm-eventbridge.json"))
+        .await
+        .expect_err("must fail");
+    assert_eq!(
+        lambda_runtime::Diagnostic::from(error).error_type,
+        "MissingDeploymentRecord"
+    );
     assert_eq!(world.attempted("s3:PutObject"), 0);
-    assert_eq!(world.checkout_weights().await, [("blue".to_owned(), 90), ("green".to_owned(), 10)]);
+    assert_eq!(
+        world.checkout_weights().await,
+        [("blue".to_owned(), 90), ("green".to_owned(), 10)]
+    );
 }
 
 #[tokio::test]
 async fn malformed_event_is_rejected_before_any_aws_call() {
     let world = World::new().await;
     let error = world.invoke(serde_json::json!({"detail-type": "CloudWatch Alarm State Change", "detail": {"alarmName": 3}})).await.expect_err("must fail");
-    assert_eq!(lambda_runtime::Diagnostic::from(error).error_type, "InvalidEvent");
-    let error = world.invoke(serde_json::json!({"hello": "world"})).await.expect_err("must fail");
-    assert_eq!(lambda_runtime::Diagnostic::from(error).error_type, "InvalidEvent");
-    assert!(world.deps.clients.recorder.calls().is_empty(), "{:?}", world.deps.clients.recorder.calls());
+    assert_eq!(
+        lambda_runtime::Diagnostic::from(error).error_type,
+        "InvalidEvent"
+    );
+    let error = world
+        .invoke(serde_json::json!({"hello": "world"}))
+        .await
+        .expect_err("must fail");
+    assert_eq!(
+        lambda_runtime::Diagnostic::from(error).error_type,
+        "InvalidEvent"
+    );
+    assert!(
+        world.deps.clients.recorder.calls().is_empty(),
+        "{:?}",
+        world.deps.clients.recorder.calls()
+    );
 }
 
 #[tokio::test]
 async fn invalid_config_is_a_configuration_error_before_any_write() {
-    let world = World::with_config(|yaml| yaml.replace("strategy: canary", "strategy: canry")).await;
-    let error = world.invoke(world.event("alarm-eventbridge.json")).await.expect_err("must fail");
+    let world =
+        World::with_config(|yaml| yaml.replace("strategy: canary", "strategy: canry")).await;
+    let error = world
+        .invoke(world.event("alarm-eventbridge.json"))
+        .await
+        .expect_err("must fail");
     let diagnostic = lambda_runtime::Diagnostic::from(error);
     assert_eq!(diagnostic.error_type, "ConfigurationError");
-    assert!(diagnostic.error_message.contains("services.checkout.strategy: unknown value \"canry\""), "{}", diagnostic.error_message);
+    assert!(
+        diagnostic
+            .error_message
+            .contains("services.checkout.strategy: unknown value \"canry\""),
+        "{}",
+        diagnostic.error_message
+    );
     assert_eq!(world.attempted("s3:PutObject"), 0);
 }
 
@@ -303,16 +518,33 @@ async fn rollback_claimed_by_a_crashed_invocation_is_resumed_after_its_lease() {
     // and nothing else changed.
     let store = world.store();
     let key = keys::deployment_record("checkout");
-    let current = store.get::<ops_domain::deployment::DeploymentRecord>(&key).await.expect("read").expect("exists");
+    let current = store
+        .get::<ops_domain::deployment::DeploymentRecord>(&key)
+        .await
+        .expect("read")
+        .expect("exists");
     let event = world.event("alarm-eventbridge.json");
-    let transition = alarm_rollback::event::parse(&event).expect("parses").remove(0);
+    let transition = alarm_rollback::event::parse(&event)
+        .expect("parses")
+        .remove(0);
     let trigger = Trigger::from(&transition);
     let plan = rollback::plan(&current.value, &world.config.services["checkout"]).expect("plan");
-    let claimed = rollback::begin(&current.value, &trigger, &plan, Utc::now() - chrono::Duration::minutes(10));
-    store.replace(&key, &claimed, &current.etag).await.expect("claim");
+    let claimed = rollback::begin(
+        &current.value,
+        &trigger,
+        &plan,
+        Utc::now() - chrono::Duration::minutes(10),
+    );
+    store
+        .replace(&key, &claimed, &current.etag)
+        .await
+        .expect("claim");
 
     let response = world.invoke(event).await.expect("handled");
-    assert_eq!(outcome(&response)["results"][0]["services"][0]["action"], "resumed");
+    assert_eq!(
+        outcome(&response)["results"][0]["services"][0]["action"],
+        "resumed"
+    );
     assert_checkout_rolled_back(&world, "checkout-5xx-rate").await;
 }
 
@@ -329,9 +561,16 @@ async fn failing_notifier_never_blocks_the_rollback() {
         .send()
         .await
         .expect("secret");
-    let response = world.invoke(world.event("alarm-eventbridge.json")).await.expect("handled");
+    let response = world
+        .invoke(world.event("alarm-eventbridge.json"))
+        .await
+        .expect("handled");
     assert_eq!(outcome(&response)["results"][0]["outcome"], "rolled_back");
     assert_checkout_rolled_back(&world, "checkout-5xx-rate").await;
     assert_eq!(world.receiver.at("/fail/slack").len(), 1);
-    assert_eq!(world.receiver.at("/pagerduty").len(), 1, "the other channels still got it");
+    assert_eq!(
+        world.receiver.at("/pagerduty").len(),
+        1,
+        "the other channels still got it"
+    );
 }

@@ -9,15 +9,21 @@ use serde_json::Value;
 use crate::util::World;
 
 fn granted(function: &str) -> (BTreeSet<String>, BTreeSet<String>) {
-    let path = ops_tests::workspace_root().join("infra/policies").join(format!("{function}.json"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    let path = ops_tests::workspace_root()
+        .join("infra/policies")
+        .join(format!("{function}.json"));
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
     let policy: Value = serde_json::from_str(&text).expect("policy JSON");
     let mut all = BTreeSet::new();
     let mut justified = BTreeSet::new();
     for statement in policy["statements"].as_array().expect("statements") {
         for action in statement["actions"].as_array().expect("actions") {
             let action = action.as_str().expect("action").to_owned();
-            if statement["why"].as_str().is_some_and(|why| !why.trim().is_empty()) {
+            if statement["why"]
+                .as_str()
+                .is_some_and(|why| !why.trim().is_empty())
+            {
                 justified.insert(action.clone());
             }
             all.insert(action);
@@ -30,15 +36,43 @@ fn granted(function: &str) -> (BTreeSet<String>, BTreeSet<String>) {
 async fn alarm_rollback_calls_only_what_its_policy_grants_and_uses_what_it_grants() {
     let world = World::new().await;
     // The scenarios that reach every code path that calls AWS.
-    world.invoke(world.event("alarm-eventbridge.json")).await.expect("traffic rollback");
-    world.invoke(world.event("alarm-eventbridge-billing.json")).await.expect("ECS rollback");
-    world.invoke(world.event("alarm-eventbridge-ok.json")).await.expect("resolve");
-    world.invoke(world.event("alarm-eventbridge-unmapped.json")).await.expect("unmapped");
+    world
+        .invoke(world.event("alarm-eventbridge.json"))
+        .await
+        .expect("traffic rollback");
+    world
+        .invoke(world.event("alarm-eventbridge-billing.json"))
+        .await
+        .expect("ECS rollback");
+    world
+        .invoke(world.event("alarm-eventbridge-ok.json"))
+        .await
+        .expect("resolve");
+    world
+        .invoke(world.event("alarm-eventbridge-unmapped.json"))
+        .await
+        .expect("unmapped");
 
-    let called: BTreeSet<String> = world.deps.clients.recorder.calls().into_iter().map(|call| call.action).collect();
+    let called: BTreeSet<String> = world
+        .deps
+        .clients
+        .recorder
+        .calls()
+        .into_iter()
+        .map(|call| call.action)
+        .collect();
     let (granted, justified) = granted("alarm-rollback");
     let not_granted: Vec<&String> = called.difference(&granted).collect();
-    assert!(not_granted.is_empty(), "called but not granted by infra/policies/alarm-rollback.json: {not_granted:?}");
-    let unused: Vec<&String> = granted.difference(&called).filter(|action| !justified.contains(*action)).collect();
-    assert!(unused.is_empty(), "granted but never called and not justified with a `why`: {unused:?}");
+    assert!(
+        not_granted.is_empty(),
+        "called but not granted by infra/policies/alarm-rollback.json: {not_granted:?}"
+    );
+    let unused: Vec<&String> = granted
+        .difference(&called)
+        .filter(|action| !justified.contains(*action))
+        .collect();
+    assert!(
+        unused.is_empty(),
+        "granted but never called and not justified with a `why`: {unused:?}"
+    );
 }

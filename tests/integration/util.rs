@@ -91,26 +91,45 @@ impl World {
         let default_yaml = config_yaml(&prefix);
         let yaml = edit(default_yaml.clone());
         seed::create_bucket(&admin, &prefix).await.expect("bucket");
-        seed::upload_config(&admin, &prefix, &yaml).await.expect("config");
+        seed::upload_config(&admin, &prefix, &yaml)
+            .await
+            .expect("config");
         let store = StateStore::new(admin.s3.clone(), &prefix);
         let config = ops_domain::config::parse(&default_yaml).expect("default config");
-        seed::notifier_secrets(&admin, &config, &receiver.url).await.expect("secrets");
+        seed::notifier_secrets(&admin, &config, &receiver.url)
+            .await
+            .expect("secrets");
         let seeded = seed::services(&admin, &store, &config).await.expect("seed");
         let clients = AwsClients::new(&sdk);
         let deps = Deps {
             store: StateStore::new(clients.s3.clone(), &prefix),
-            config: ConfigSource::new(&format!("s3://{prefix}/{}", keys::CONFIG_KEY), clients.s3.clone()).expect("config uri"),
-            notifier: Notifier::new(Arc::new(SecretCache::new(clients.secrets.clone(), Duration::from_secs(60)))),
+            config: ConfigSource::new(
+                &format!("s3://{prefix}/{}", keys::CONFIG_KEY),
+                clients.s3.clone(),
+            )
+            .expect("config uri"),
+            notifier: Notifier::new(Arc::new(SecretCache::new(
+                clients.secrets.clone(),
+                Duration::from_secs(60),
+            ))),
             settings: Settings::default(),
             clients,
         };
-        World { admin, deps: Arc::new(deps), receiver, prefix, config, seeded }
+        World {
+            admin,
+            deps: Arc::new(deps),
+            receiver,
+            prefix,
+            config,
+            seeded,
+        }
     }
 
     /// A sample event from `events/`.
     pub fn event(&self, file: &str) -> Value {
         let path = ops_tests::workspace_root().join("events").join(file);
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
         serde_json::from_str(&text).expect("sample event is JSON")
     }
 
@@ -128,28 +147,52 @@ impl World {
 
     /// A service's deployment record.
     pub async fn record(&self, service: &str) -> DeploymentRecord {
-        self.store().get::<DeploymentRecord>(&keys::deployment_record(service)).await.expect("read").expect("record exists").value
+        self.store()
+            .get::<DeploymentRecord>(&keys::deployment_record(service))
+            .await
+            .expect("read")
+            .expect("record exists")
+            .value
     }
 
     /// Live weights of `checkout`'s record.
     pub async fn checkout_weights(&self) -> Vec<(String, i64)> {
         let zone = self.seeded["checkout"].zone_id.clone().expect("zone");
-        seed::weights(&self.admin, &zone, &format!("checkout.{}.internal.", self.prefix), "CNAME")
-            .await
-            .expect("weights")
-            .into_iter()
-            .collect()
+        seed::weights(
+            &self.admin,
+            &zone,
+            &format!("checkout.{}.internal.", self.prefix),
+            "CNAME",
+        )
+        .await
+        .expect("weights")
+        .into_iter()
+        .collect()
     }
 
     /// The task definition an ECS service of this world runs.
     pub async fn task_definition(&self, service: &str) -> String {
-        seed::task_definition(&self.admin, &self.prefix, service).await.expect("describe")
+        seed::task_definition(&self.admin, &self.prefix, service)
+            .await
+            .expect("describe")
     }
 
     /// Keys under `prefix` in the state bucket.
     pub async fn keys_under(&self, prefix: &str) -> Vec<String> {
-        let output = self.admin.s3.list_objects_v2().bucket(&self.prefix).prefix(prefix).send().await.expect("list");
-        output.contents().iter().filter_map(|object| object.key().map(str::to_owned)).collect()
+        let output = self
+            .admin
+            .s3
+            .list_objects_v2()
+            .bucket(&self.prefix)
+            .prefix(prefix)
+            .send()
+            .await
+            .expect("list");
+        output
+            .contents()
+            .iter()
+            .filter_map(|object| object.key().map(str::to_owned))
+            .collect()
     }
 
     /// Successful calls of an action by the function.

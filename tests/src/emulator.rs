@@ -57,7 +57,12 @@ impl Emulator {
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
-            .unwrap_or_else(|error| panic!("cannot start {}: {error} (run scripts/setup.sh)", binary.display()));
+            .unwrap_or_else(|error| {
+                panic!(
+                    "cannot start {}: {error} (run scripts/setup.sh)",
+                    binary.display()
+                )
+            });
         let endpoint = format!("http://127.0.0.1:{port}");
         let started = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -66,7 +71,10 @@ impl Emulator {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        Emulator { endpoint, _child: child }
+        Emulator {
+            endpoint,
+            _child: child,
+        }
     }
 
     /// The process-wide server, started on first use.

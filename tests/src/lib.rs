@@ -3,6 +3,7 @@
 
 pub mod emulator;
 pub mod receiver;
+pub mod runtime_api;
 pub mod seed;
 
 /// The workspace root (the folder with the root `Cargo.toml`).
@@ -18,5 +19,9 @@ pub fn workspace_root() -> std::path::PathBuf {
 pub fn unique(prefix: &str) -> String {
     use std::sync::atomic::{AtomicUsize, Ordering};
     static NEXT: AtomicUsize = AtomicUsize::new(0);
-    format!("{prefix}-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }

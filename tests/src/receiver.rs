@@ -44,10 +44,19 @@ impl Receiver {
             async move {
                 let headers = headers
                     .iter()
-                    .map(|(name, value)| (name.as_str().to_owned(), value.to_str().unwrap_or_default().to_owned()))
+                    .map(|(name, value)| {
+                        (
+                            name.as_str().to_owned(),
+                            value.to_str().unwrap_or_default().to_owned(),
+                        )
+                    })
                     .collect();
                 if let Ok(mut all) = sink.lock() {
-                    all.push(Received { path: uri.path().to_owned(), headers, body: String::from_utf8_lossy(&body).into_owned() });
+                    all.push(Received {
+                        path: uri.path().to_owned(),
+                        headers,
+                        body: String::from_utf8_lossy(&body).into_owned(),
+                    });
                 }
                 if uri.path().starts_with("/fail") {
                     (StatusCode::INTERNAL_SERVER_ERROR, "failing on purpose")
@@ -56,8 +65,15 @@ impl Receiver {
                 }
             }
         });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|error| panic!("bind: {error}"));
-        let url = format!("http://{}", listener.local_addr().unwrap_or_else(|error| panic!("addr: {error}")));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|error| panic!("bind: {error}"));
+        let url = format!(
+            "http://{}",
+            listener
+                .local_addr()
+                .unwrap_or_else(|error| panic!("addr: {error}"))
+        );
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -66,11 +82,17 @@ impl Receiver {
 
     /// Every request so far.
     pub fn all(&self) -> Vec<Received> {
-        self.received.lock().map(|all| all.clone()).unwrap_or_default()
+        self.received
+            .lock()
+            .map(|all| all.clone())
+            .unwrap_or_default()
     }
 
     /// Requests to `path`.
     pub fn at(&self, path: &str) -> Vec<Received> {
-        self.all().into_iter().filter(|received| received.path == path).collect()
+        self.all()
+            .into_iter()
+            .filter(|received| received.path == path)
+            .collect()
     }
 }

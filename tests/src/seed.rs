@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 
 use anyhow::{anyhow, Context as _};
 use aws_sdk_ecs::types::{ContainerDefinition, PortMapping};
-use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType};
+use aws_sdk_route53::types::{
+    Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
+};
 use ops_adapters::s3::StateStore;
 use ops_adapters::AwsClients;
 use ops_domain::config::{ChannelKind, ServiceConfig, SuiteConfig};
@@ -34,7 +36,13 @@ pub struct SeededService {
 
 /// Creates the state bucket.
 pub async fn create_bucket(admin: &AwsClients, bucket: &str) -> anyhow::Result<()> {
-    admin.s3.create_bucket().bucket(bucket).send().await.with_context(|| format!("create bucket {bucket}"))?;
+    admin
+        .s3
+        .create_bucket()
+        .bucket(bucket)
+        .send()
+        .await
+        .with_context(|| format!("create bucket {bucket}"))?;
     Ok(())
 }
 
@@ -55,14 +63,24 @@ pub async fn upload_config(admin: &AwsClients, bucket: &str, yaml: &str) -> anyh
 /// Creates (or fills) the notifier secrets of the config, pointing at `receiver_url`:
 /// Slack at `/slack`, webhooks at `/webhook` (signing key `test-signing-key`), PagerDuty at
 /// `/pagerduty` (routing key `test-routing-key`).
-pub async fn notifier_secrets(admin: &AwsClients, config: &SuiteConfig, receiver_url: &str) -> anyhow::Result<()> {
+pub async fn notifier_secrets(
+    admin: &AwsClients,
+    config: &SuiteConfig,
+    receiver_url: &str,
+) -> anyhow::Result<()> {
     for channel in config.notifications.channels.values() {
         let value = match channel.kind {
             ChannelKind::Slack => format!("{receiver_url}/slack"),
             ChannelKind::Webhook => serde_json::json!({"url": format!("{receiver_url}/webhook"), "signing_key": "test-signing-key"}).to_string(),
             ChannelKind::Pagerduty => serde_json::json!({"url": format!("{receiver_url}/pagerduty"), "routing_key": "test-routing-key"}).to_string(),
         };
-        let created = admin.secrets.create_secret().name(&channel.secret).secret_string(&value).send().await;
+        let created = admin
+            .secrets
+            .create_secret()
+            .name(&channel.secret)
+            .secret_string(&value)
+            .send()
+            .await;
         if created.is_err() {
             admin
                 .secrets
@@ -78,10 +96,17 @@ pub async fn notifier_secrets(admin: &AwsClients, config: &SuiteConfig, receiver
 }
 
 /// Seeds every service of `config`; returns what was created per service.
-pub async fn services(admin: &AwsClients, store: &StateStore, config: &SuiteConfig) -> anyhow::Result<BTreeMap<String, SeededService>> {
+pub async fn services(
+    admin: &AwsClients,
+    store: &StateStore,
+    config: &SuiteConfig,
+) -> anyhow::Result<BTreeMap<String, SeededService>> {
     let mut seeded = BTreeMap::new();
     for (name, service) in &config.services {
-        seeded.insert(name.clone(), seed_service(admin, store, name, service).await?);
+        seeded.insert(
+            name.clone(),
+            seed_service(admin, store, name, service).await?,
+        );
     }
     Ok(seeded)
 }
@@ -112,11 +137,22 @@ async fn register(admin: &AwsClients, family: &str, image: &str) -> anyhow::Resu
 }
 
 async fn ensure_cluster(admin: &AwsClients, cluster: &str) -> anyhow::Result<()> {
-    admin.ecs.create_cluster().cluster_name(cluster).send().await.with_context(|| format!("create cluster {cluster}"))?;
+    admin
+        .ecs
+        .create_cluster()
+        .cluster_name(cluster)
+        .send()
+        .await
+        .with_context(|| format!("create cluster {cluster}"))?;
     Ok(())
 }
 
-async fn create_service(admin: &AwsClients, cluster: &str, service: &str, task_definition: &str) -> anyhow::Result<()> {
+async fn create_service(
+    admin: &AwsClients,
+    cluster: &str,
+    service: &str,
+    task_definition: &str,
+) -> anyhow::Result<()> {
     admin
         .ecs
         .create_service()
@@ -132,9 +168,19 @@ async fn create_service(admin: &AwsClients, cluster: &str, service: &str, task_d
 
 /// The hosted zone id for `name`, creating the zone if needed.
 pub async fn ensure_zone(admin: &AwsClients, name: &str) -> anyhow::Result<String> {
-    let found = admin.route53.list_hosted_zones_by_name().dns_name(name).send().await.context("list zones")?;
+    let found = admin
+        .route53
+        .list_hosted_zones_by_name()
+        .dns_name(name)
+        .send()
+        .await
+        .context("list zones")?;
     let canonical = ops_adapters::route53::canonical(name);
-    if let Some(zone) = found.hosted_zones().iter().find(|zone| ops_adapters::route53::canonical(zone.name()) == canonical) {
+    if let Some(zone) = found
+        .hosted_zones()
+        .iter()
+        .find(|zone| ops_adapters::route53::canonical(zone.name()) == canonical)
+    {
         return Ok(zone.id().trim_start_matches("/hostedzone/").to_owned());
     }
     let created = admin
@@ -151,7 +197,12 @@ pub async fn ensure_zone(admin: &AwsClients, name: &str) -> anyhow::Result<Strin
         .ok_or_else(|| anyhow!("no zone id"))
 }
 
-async fn seed_service(admin: &AwsClients, store: &StateStore, name: &str, service: &ServiceConfig) -> anyhow::Result<SeededService> {
+async fn seed_service(
+    admin: &AwsClients,
+    store: &StateStore,
+    name: &str,
+    service: &ServiceConfig,
+) -> anyhow::Result<SeededService> {
     ensure_cluster(admin, &service.cluster).await?;
     let family = format!("{}-{name}", service.cluster);
     let stable = register(admin, &family, &format!("registry.example/{name}:1.4.2")).await?;
@@ -161,31 +212,44 @@ async fn seed_service(admin: &AwsClients, store: &StateStore, name: &str, servic
     let record = match &service.traffic {
         Some(traffic) => {
             let mut colors = traffic.targets.iter();
-            let ((stable_color, stable_target), (candidate_color, candidate_target)) = match (colors.next(), colors.next()) {
-                (Some(first), Some(second)) => (first, second),
-                _ => return Err(anyhow!("service {name} needs two traffic targets")),
-            };
+            let ((stable_color, stable_target), (candidate_color, candidate_target)) =
+                match (colors.next(), colors.next()) {
+                    (Some(first), Some(second)) => (first, second),
+                    _ => return Err(anyhow!("service {name} needs two traffic targets")),
+                };
             create_service(admin, &service.cluster, &stable_target.ecs_service, &stable).await?;
-            create_service(admin, &service.cluster, &candidate_target.ecs_service, &candidate).await?;
+            create_service(
+                admin,
+                &service.cluster,
+                &candidate_target.ecs_service,
+                &candidate,
+            )
+            .await?;
             let zone = match (&traffic.zone_id, &traffic.zone_name) {
                 (Some(id), _) => id.clone(),
                 (None, Some(zone_name)) => ensure_zone(admin, zone_name).await?,
                 (None, None) => return Err(anyhow!("service {name} names no zone")),
             };
-            let changes = [(stable_color, stable_target, STABLE_WEIGHT), (candidate_color, candidate_target, CANDIDATE_WEIGHT)]
-                .into_iter()
-                .map(|(color, target, weight)| {
-                    let set = ResourceRecordSet::builder()
-                        .name(&traffic.record_name)
-                        .r#type(RrType::from(traffic.record_type.as_str()))
-                        .set_identifier(color)
-                        .weight(weight)
-                        .ttl(i64::from(traffic.ttl))
-                        .resource_records(ResourceRecord::builder().value(&target.value).build()?)
-                        .build()?;
-                    Change::builder().action(ChangeAction::Upsert).resource_record_set(set).build()
-                })
-                .collect::<Result<Vec<_>, _>>()?;
+            let changes = [
+                (stable_color, stable_target, STABLE_WEIGHT),
+                (candidate_color, candidate_target, CANDIDATE_WEIGHT),
+            ]
+            .into_iter()
+            .map(|(color, target, weight)| {
+                let set = ResourceRecordSet::builder()
+                    .name(&traffic.record_name)
+                    .r#type(RrType::from(traffic.record_type.as_str()))
+                    .set_identifier(color)
+                    .weight(weight)
+                    .ttl(i64::from(traffic.ttl))
+                    .resource_records(ResourceRecord::builder().value(&target.value).build()?)
+                    .build()?;
+                Change::builder()
+                    .action(ChangeAction::Upsert)
+                    .resource_record_set(set)
+                    .build()
+            })
+            .collect::<Result<Vec<_>, _>>()?;
             admin
                 .route53
                 .change_resource_record_sets()
@@ -198,7 +262,11 @@ async fn seed_service(admin: &AwsClients, store: &StateStore, name: &str, servic
             let mut record = DeploymentRecord::new_stable(
                 name,
                 service.strategy,
-                Release { task_definition: stable.clone(), image: Some(format!("registry.example/{name}:1.4.2")), target: Some(stable_color.clone()) },
+                Release {
+                    task_definition: stable.clone(),
+                    image: Some(format!("registry.example/{name}:1.4.2")),
+                    target: Some(stable_color.clone()),
+                },
                 now,
             );
             record.candidate = Some(Release {
@@ -206,42 +274,76 @@ async fn seed_service(admin: &AwsClients, store: &StateStore, name: &str, servic
                 image: Some(format!("registry.example/{name}:1.5.0")),
                 target: Some(candidate_color.clone()),
             });
-            record.weights = [(stable_color.clone(), STABLE_WEIGHT as u8), (candidate_color.clone(), CANDIDATE_WEIGHT as u8)].into();
+            record.weights = [
+                (stable_color.clone(), STABLE_WEIGHT as u8),
+                (candidate_color.clone(), CANDIDATE_WEIGHT as u8),
+            ]
+            .into();
             record
         }
         None => {
-            let ecs_service = service.ecs_service.clone().ok_or_else(|| anyhow!("service {name} names no ECS service"))?;
+            let ecs_service = service
+                .ecs_service
+                .clone()
+                .ok_or_else(|| anyhow!("service {name} names no ECS service"))?;
             // A rolling deployment in flight: the service already runs the candidate.
             create_service(admin, &service.cluster, &ecs_service, &candidate).await?;
             let mut record = DeploymentRecord::new_stable(
                 name,
                 service.strategy,
-                Release { task_definition: stable.clone(), image: Some(format!("registry.example/{name}:1.4.2")), target: None },
+                Release {
+                    task_definition: stable.clone(),
+                    image: Some(format!("registry.example/{name}:1.4.2")),
+                    target: None,
+                },
                 now,
             );
-            record.candidate = Some(Release { task_definition: candidate.clone(), image: Some(format!("registry.example/{name}:1.5.0")), target: None });
+            record.candidate = Some(Release {
+                task_definition: candidate.clone(),
+                image: Some(format!("registry.example/{name}:1.5.0")),
+                target: None,
+            });
             record
         }
     };
     let mut record = record;
     record.status = DeploymentStatus::InProgress;
     record.deployment_id = Some(crate::unique("deploy"));
-    record.push_history(now, "deployment_started", "seeded in the middle of a deployment".into());
+    record.push_history(
+        now,
+        "deployment_started",
+        "seeded in the middle of a deployment".into(),
+    );
     let key = keys::deployment_record(name);
     match store.get::<DeploymentRecord>(&key).await? {
         Some(existing) => store.replace(&key, &record, &existing.etag).await?,
         None => store.create(&key, &record).await?,
     };
-    Ok(SeededService { zone_id, stable, candidate })
+    Ok(SeededService {
+        zone_id,
+        stable,
+        candidate,
+    })
 }
 
 /// Live Route53 weights of a record name, by set identifier.
-pub async fn weights(admin: &AwsClients, zone_id: &str, record_name: &str, record_type: &str) -> anyhow::Result<BTreeMap<String, i64>> {
-    let sets = ops_adapters::route53::weighted_records(&admin.route53, zone_id, record_name, record_type).await?;
+pub async fn weights(
+    admin: &AwsClients,
+    zone_id: &str,
+    record_name: &str,
+    record_type: &str,
+) -> anyhow::Result<BTreeMap<String, i64>> {
+    let sets =
+        ops_adapters::route53::weighted_records(&admin.route53, zone_id, record_name, record_type)
+            .await?;
     Ok(ops_adapters::route53::live_weights(&sets))
 }
 
 /// The task definition an ECS service runs.
-pub async fn task_definition(admin: &AwsClients, cluster: &str, service: &str) -> anyhow::Result<String> {
+pub async fn task_definition(
+    admin: &AwsClients,
+    cluster: &str,
+    service: &str,
+) -> anyhow::Result<String> {
     Ok(ops_adapters::ecs::service_task_definition(&admin.ecs, cluster, service).await?)
 }

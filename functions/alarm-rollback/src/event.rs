@@ -8,7 +8,9 @@
 //!   real alarms without a description send `null`, so the message is read with a small struct
 //!   of our own that takes the fields we use.
 
-use aws_lambda_events::event::cloudwatch_alarms::{CloudWatchAlarm, CloudWatchAlarmData, CloudWatchAlarmState, CloudWatchAlarmStateValue};
+use aws_lambda_events::event::cloudwatch_alarms::{
+    CloudWatchAlarm, CloudWatchAlarmData, CloudWatchAlarmState, CloudWatchAlarmStateValue,
+};
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::sns::SnsEvent;
 use chrono::{DateTime, Utc};
@@ -33,7 +35,10 @@ pub enum EventError {
 }
 
 fn malformed(shape: &'static str) -> impl Fn(serde_json::Error) -> EventError {
-    move |error| EventError::Malformed { shape, message: error.to_string() }
+    move |error| EventError::Malformed {
+        shape,
+        message: error.to_string(),
+    }
 }
 
 /// Reads every alarm transition in an event (SNS may batch several records).
@@ -44,7 +49,8 @@ pub fn parse(event: &Value) -> Result<Vec<AlarmTransition>, EventError> {
             .records
             .iter()
             .map(|record| {
-                let message: SnsAlarmMessage = serde_json::from_str(&record.sns.message).map_err(malformed("SNS alarm message"))?;
+                let message: SnsAlarmMessage = serde_json::from_str(&record.sns.message)
+                    .map_err(malformed("SNS alarm message"))?;
                 message.into_transition()
             })
             .collect();
@@ -54,16 +60,30 @@ pub fn parse(event: &Value) -> Result<Vec<AlarmTransition>, EventError> {
         if detail_type != "CloudWatch Alarm State Change" {
             return Err(EventError::Malformed {
                 shape: "EventBridge",
-                message: format!("detail-type \"{detail_type}\" is not \"CloudWatch Alarm State Change\""),
+                message: format!(
+                    "detail-type \"{detail_type}\" is not \"CloudWatch Alarm State Change\""
+                ),
             });
         }
-        let bridge: EventBridgeEvent<CloudWatchAlarmData> = serde_json::from_value(event.clone()).map_err(malformed("EventBridge"))?;
-        let arn = bridge.resources.as_ref().and_then(|resources| resources.first().cloned());
-        return transition(&bridge.detail, arn, Delivery::EventBridge, "EventBridge").map(|t| vec![t]);
+        let bridge: EventBridgeEvent<CloudWatchAlarmData> =
+            serde_json::from_value(event.clone()).map_err(malformed("EventBridge"))?;
+        let arn = bridge
+            .resources
+            .as_ref()
+            .and_then(|resources| resources.first().cloned());
+        return transition(&bridge.detail, arn, Delivery::EventBridge, "EventBridge")
+            .map(|t| vec![t]);
     }
     if event.get("alarmData").is_some() {
-        let alarm: CloudWatchAlarm = serde_json::from_value(event.clone()).map_err(malformed("alarm action"))?;
-        return transition(&alarm.alarm_data, alarm.alarm_arn.clone(), Delivery::AlarmAction, "alarm action").map(|t| vec![t]);
+        let alarm: CloudWatchAlarm =
+            serde_json::from_value(event.clone()).map_err(malformed("alarm action"))?;
+        return transition(
+            &alarm.alarm_data,
+            alarm.alarm_arn.clone(),
+            Delivery::AlarmAction,
+            "alarm action",
+        )
+        .map(|t| vec![t]);
     }
     Err(EventError::Unrecognized)
 }
@@ -82,18 +102,25 @@ fn transition(
     delivery: Delivery,
     shape: &'static str,
 ) -> Result<AlarmTransition, EventError> {
-    let current: &CloudWatchAlarmState<_> = data
-        .state
-        .as_ref()
-        .ok_or_else(|| EventError::Malformed { shape, message: "no state".into() })?;
+    let current: &CloudWatchAlarmState<_> =
+        data.state.as_ref().ok_or_else(|| EventError::Malformed {
+            shape,
+            message: "no state".into(),
+        })?;
     if data.alarm_name.trim().is_empty() {
-        return Err(EventError::Malformed { shape, message: "empty alarm name".into() });
+        return Err(EventError::Malformed {
+            shape,
+            message: "empty alarm name".into(),
+        });
     }
     Ok(AlarmTransition {
         alarm_name: data.alarm_name.clone(),
         alarm_arn,
         new_state: state(&current.value),
-        old_state: data.previous_state.as_ref().map(|previous| state(&previous.value)),
+        old_state: data
+            .previous_state
+            .as_ref()
+            .map(|previous| state(&previous.value)),
         reason: current.reason.clone(),
         changed_at: current.timestamp,
         delivery,
@@ -118,19 +145,25 @@ struct SnsAlarmMessage {
 
 impl SnsAlarmMessage {
     fn into_transition(self) -> Result<AlarmTransition, EventError> {
-        let new_state = AlarmState::parse(&self.new_state_value).ok_or_else(|| EventError::Malformed {
-            shape: "SNS alarm message",
-            message: format!("unknown NewStateValue \"{}\"", self.new_state_value),
-        })?;
+        let new_state =
+            AlarmState::parse(&self.new_state_value).ok_or_else(|| EventError::Malformed {
+                shape: "SNS alarm message",
+                message: format!("unknown NewStateValue \"{}\"", self.new_state_value),
+            })?;
         Ok(AlarmTransition {
             alarm_name: self.alarm_name,
             alarm_arn: self.alarm_arn,
             new_state,
             old_state: self.old_state_value.as_deref().and_then(AlarmState::parse),
             reason: self.new_state_reason.unwrap_or_default(),
-            changed_at: parse_time(&self.state_change_time).ok_or_else(|| EventError::Malformed {
-                shape: "SNS alarm message",
-                message: format!("StateChangeTime \"{}\" is not a timestamp", self.state_change_time),
+            changed_at: parse_time(&self.state_change_time).ok_or_else(|| {
+                EventError::Malformed {
+                    shape: "SNS alarm message",
+                    message: format!(
+                        "StateChangeTime \"{}\" is not a timestamp",
+                        self.state_change_time
+                    ),
+                }
             })?,
             delivery: Delivery::Sns,
         })
@@ -176,7 +209,10 @@ mod tests {
 
     #[test]
     fn eventbridge_metric_alarm() {
-        check("alarm-eventbridge.json", &["checkout-5xx-rate Some(\"OK\")->ALARM EventBridge 2026-11-23T10:15:30.123+00:00"]);
+        check(
+            "alarm-eventbridge.json",
+            &["checkout-5xx-rate Some(\"OK\")->ALARM EventBridge 2026-11-23T10:15:30.123+00:00"],
+        );
     }
 
     #[test]
@@ -186,29 +222,48 @@ mod tests {
 
     #[test]
     fn sns_notification_with_null_description() {
-        check("alarm-sns.json", &["checkout-5xx-rate Some(\"OK\")->ALARM Sns 2026-11-23T10:15:30.123+00:00"]);
+        check(
+            "alarm-sns.json",
+            &["checkout-5xx-rate Some(\"OK\")->ALARM Sns 2026-11-23T10:15:30.123+00:00"],
+        );
     }
 
     #[test]
     fn direct_alarm_action() {
-        check("alarm-action.json", &["checkout-5xx-rate Some(\"OK\")->ALARM AlarmAction 2026-11-23T10:15:30.123+00:00"]);
+        check(
+            "alarm-action.json",
+            &["checkout-5xx-rate Some(\"OK\")->ALARM AlarmAction 2026-11-23T10:15:30.123+00:00"],
+        );
     }
 
     #[test]
     fn same_transition_has_the_same_key_in_every_shape() {
-        let keys: Vec<String> = ["alarm-eventbridge.json", "alarm-sns.json", "alarm-action.json"]
-            .iter()
-            .map(|name| parse(&load(name)).expect("parses")[0].key())
-            .collect();
+        let keys: Vec<String> = [
+            "alarm-eventbridge.json",
+            "alarm-sns.json",
+            "alarm-action.json",
+        ]
+        .iter()
+        .map(|name| parse(&load(name)).expect("parses")[0].key())
+        .collect();
         assert_eq!(keys[0], keys[1]);
         assert_eq!(keys[1], keys[2]);
     }
 
     #[test]
     fn unrecognized_and_malformed_events_are_errors() {
-        assert!(matches!(parse(&serde_json::json!({"hello": 1})), Err(EventError::Unrecognized)));
+        assert!(matches!(
+            parse(&serde_json::json!({"hello": 1})),
+            Err(EventError::Unrecognized)
+        ));
         let wrong = serde_json::json!({"detail-type": "EC2 Instance State-change Notification", "source": "aws.ec2", "detail": {}});
-        assert!(matches!(parse(&wrong), Err(EventError::Malformed { shape: "EventBridge", .. })));
+        assert!(matches!(
+            parse(&wrong),
+            Err(EventError::Malformed {
+                shape: "EventBridge",
+                ..
+            })
+        ));
         let bad_sns = serde_json::json!({"Records": [{"EventSource": "aws:sns", "Sns": {"Message": "not json"}}]});
         assert!(parse(&bad_sns).is_err());
     }

@@ -23,7 +23,9 @@ use ops_domain::config::SuiteConfig;
 use ops_domain::deployment::DeploymentRecord;
 use ops_domain::keys;
 use ops_domain::notify::{Lifecycle, Notification, Severity};
-use ops_domain::rollback::{self, AlarmState, AlarmTransition, Decision, PlanError, RollbackPlan, Skip, Trigger};
+use ops_domain::rollback::{
+    self, AlarmState, AlarmTransition, Decision, PlanError, RollbackPlan, Skip, Trigger,
+};
 use serde::Serialize;
 use serde_json::Value;
 use tracing::{info, warn};
@@ -48,7 +50,10 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { lease: chrono::Duration::seconds(90), deadline_headroom: Duration::from_secs(3) }
+        Settings {
+            lease: chrono::Duration::seconds(90),
+            deadline_headroom: Duration::from_secs(3),
+        }
     }
 }
 
@@ -104,8 +109,11 @@ pub enum HandlerError {
         /// Service.
         service: String,
     },
-    /// The invocation ran out of time (the record's lease lets a retry finish the work).
-    #[error("stopped {0:?} before the invocation deadline; a retry resumes where this stopped")]
+    /// The invocation ran out of time (the record's lease lets a retry finish the work); the
+    /// duration is the time budget that was used up.
+    #[error(
+        "stopped after {0:?}, before the invocation deadline; a retry resumes where this stopped"
+    )]
     Deadline(Duration),
 }
 
@@ -116,7 +124,9 @@ impl HandlerError {
             HandlerError::Config(_) => "ConfigurationError",
             HandlerError::MissingRecord { .. } => "MissingDeploymentRecord",
             HandlerError::Plan(_) => "InconsistentRecord",
-            HandlerError::Route53(Route53Error::ZoneNotFound(_) | Route53Error::RecordSetNotFound { .. }) => "MissingTrafficRecord",
+            HandlerError::Route53(
+                Route53Error::ZoneNotFound(_) | Route53Error::RecordSetNotFound { .. },
+            ) => "MissingTrafficRecord",
             HandlerError::Route53(_) => "Route53Error",
             HandlerError::Ecs(EcsError::ServiceNotFound { .. }) => "MissingEcsService",
             HandlerError::Ecs(_) => "EcsError",
@@ -130,7 +140,10 @@ impl HandlerError {
 
 impl From<HandlerError> for Diagnostic {
     fn from(error: HandlerError) -> Self {
-        Diagnostic { error_type: error.error_type().to_owned(), error_message: error.to_string() }
+        Diagnostic {
+            error_type: error.error_type().to_owned(),
+            error_message: error.to_string(),
+        }
     }
 }
 
@@ -197,7 +210,15 @@ pub struct ServiceResult {
 
 impl ServiceResult {
     fn skipped(service: &str, skip: Skip) -> Self {
-        ServiceResult { service: service.to_owned(), action: "skipped", skip: Some(skip), to: None, from: None, route53_change: None, ecs_updated: false }
+        ServiceResult {
+            service: service.to_owned(),
+            action: "skipped",
+            skip: Some(skip),
+            to: None,
+            from: None,
+            route53_change: None,
+            ecs_updated: false,
+        }
     }
 }
 
@@ -211,23 +232,38 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Response, 
         let config = deps.config.current().await?;
         let mut results = Vec::with_capacity(transitions.len());
         for transition in &transitions {
-            results.push(handle_transition(deps, &config, transition, request_id.as_deref()).await?);
+            results
+                .push(handle_transition(deps, &config, transition, request_id.as_deref()).await?);
         }
         Ok(Response { results })
     };
     match budget {
-        Some(budget) => tokio::time::timeout(budget, work).await.map_err(|_| HandlerError::Deadline(deps.settings.deadline_headroom))?,
+        Some(budget) => tokio::time::timeout(budget, work)
+            .await
+            .map_err(|_| HandlerError::Deadline(budget))?,
         None => work.await,
     }
 }
 
-/// Time left before the deadline minus the headroom; `None` when there is no deadline (tests).
+/// Time left before the deadline minus the headroom (at most a fifth of the time left, so a
+/// short timeout such as Lambda's default 3 s still leaves most of it for work); `None` when
+/// there is no usable deadline: none given (tests call the handler with a default context), or
+/// one already past when the invocation starts, which Lambda never sends but local emulators
+/// with their own notion of time do.
 fn time_budget(deadline_ms: u64, headroom: Duration) -> Option<Duration> {
-    if deadline_ms == 0 {
+    let now_ms = u64::try_from(Utc::now().timestamp_millis()).unwrap_or(0);
+    if deadline_ms <= now_ms {
+        if deadline_ms != 0 {
+            warn!(
+                message =
+                    "Invocation deadline already passed at start; running without a time budget.",
+                deadline_ms, now_ms
+            );
+        }
         return None;
     }
-    let now_ms = u64::try_from(Utc::now().timestamp_millis()).unwrap_or(0);
-    Some(Duration::from_millis(deadline_ms.saturating_sub(now_ms)).saturating_sub(headroom))
+    let left = Duration::from_millis(deadline_ms - now_ms);
+    Some(left.saturating_sub(headroom.min(left / 5)))
 }
 
 async fn handle_transition(
@@ -250,16 +286,33 @@ async fn handle_transition(
         result.outcome = Outcome::Unmapped;
         return Ok(result);
     }
-    let severity = routes.iter().map(|route| route.severity).max().unwrap_or(Severity::Critical);
-    let services: BTreeSet<&str> = routes.iter().flat_map(|route| route.services.iter().map(String::as_str)).collect();
-    let rollback_services: BTreeSet<&str> =
-        routes.iter().filter(|route| route.rollback).flat_map(|route| route.services.iter().map(String::as_str)).collect();
+    let severity = routes
+        .iter()
+        .map(|route| route.severity)
+        .max()
+        .unwrap_or(Severity::Critical);
+    let services: BTreeSet<&str> = routes
+        .iter()
+        .flat_map(|route| route.services.iter().map(String::as_str))
+        .collect();
+    let rollback_services: BTreeSet<&str> = routes
+        .iter()
+        .filter(|route| route.rollback)
+        .flat_map(|route| route.services.iter().map(String::as_str))
+        .collect();
 
     if transition.new_state != AlarmState::Alarm {
         info!(message = "Alarm left ALARM; no rollback.", alarm = %transition.alarm_name, state = transition.new_state.as_str());
         result.outcome = Outcome::NotAlarm;
-        if transition.old_state == Some(AlarmState::Alarm) && first_delivery(deps, &trigger).await? {
-            let notification = alarm_notification(transition, severity, Lifecycle::Resolve, &services, "The alarm is no longer in ALARM.".into());
+        if transition.old_state == Some(AlarmState::Alarm) && first_delivery(deps, &trigger).await?
+        {
+            let notification = alarm_notification(
+                transition,
+                severity,
+                Lifecycle::Resolve,
+                &services,
+                "The alarm is no longer in ALARM.".into(),
+            );
             deps.notifier.send(config, &notification).await;
         }
         return Ok(result);
@@ -268,7 +321,13 @@ async fn handle_transition(
     if rollback_services.is_empty() {
         result.outcome = Outcome::Notified;
         if first_delivery(deps, &trigger).await? {
-            let notification = alarm_notification(transition, severity, Lifecycle::Trigger, &services, transition.reason.clone());
+            let notification = alarm_notification(
+                transition,
+                severity,
+                Lifecycle::Trigger,
+                &services,
+                transition.reason.clone(),
+            );
             deps.notifier.send(config, &notification).await;
         }
         return Ok(result);
@@ -282,7 +341,10 @@ async fn handle_transition(
     }
 
     for step in prepared {
-        let service_result = carry_out(deps, config, step, &trigger, transition, severity, request_id).await?;
+        let service_result = carry_out(
+            deps, config, step, &trigger, transition, severity, request_id,
+        )
+        .await?;
         if service_result.action != "skipped" {
             result.outcome = Outcome::RolledBack;
         }
@@ -317,38 +379,83 @@ struct Prepared<'a> {
     live: Option<Live>,
 }
 
-async fn read_record(deps: &Deps, service: &str) -> Result<Versioned<DeploymentRecord>, HandlerError> {
+async fn read_record(
+    deps: &Deps,
+    service: &str,
+) -> Result<Versioned<DeploymentRecord>, HandlerError> {
     let key = keys::deployment_record(service);
-    deps.store.get::<DeploymentRecord>(&key).await?.ok_or_else(|| HandlerError::MissingRecord {
-        service: service.to_owned(),
-        bucket: deps.store.bucket().to_owned(),
-        key,
-    })
+    deps.store
+        .get::<DeploymentRecord>(&key)
+        .await?
+        .ok_or_else(|| HandlerError::MissingRecord {
+            service: service.to_owned(),
+            bucket: deps.store.bucket().to_owned(),
+            key,
+        })
 }
 
-async fn prepare<'a>(deps: &Deps, config: &SuiteConfig, service: &'a str, trigger: &Trigger) -> Result<Prepared<'a>, HandlerError> {
+async fn prepare<'a>(
+    deps: &Deps,
+    config: &SuiteConfig,
+    service: &'a str,
+    trigger: &Trigger,
+) -> Result<Prepared<'a>, HandlerError> {
     let record = read_record(deps, service).await?;
     let service_config = &config.services[service];
-    let decision = rollback::decide(&record.value, service_config, trigger, Utc::now(), deps.settings.lease)?;
+    let decision = rollback::decide(
+        &record.value,
+        service_config,
+        trigger,
+        Utc::now(),
+        deps.settings.lease,
+    )?;
     let live = match &decision {
         Decision::Start(plan) | Decision::Resume(plan) => Some(read_live(deps, plan).await?),
         Decision::Skip(_) => None,
     };
-    Ok(Prepared { service, record, decision, live })
+    Ok(Prepared {
+        service,
+        record,
+        decision,
+        live,
+    })
 }
 
 async fn read_live(deps: &Deps, plan: &RollbackPlan) -> Result<Live, HandlerError> {
     let (zone_id, record_sets) = match &plan.traffic {
         Some(change) => {
-            let zone_id = route53::resolve_zone(&deps.clients.route53, change.zone_id.as_deref(), change.zone_name.as_deref()).await?;
-            let sets = route53::weighted_records(&deps.clients.route53, &zone_id, &change.record_name, change.record_type.as_str()).await?;
-            route53::check_targets(&zone_id, &change.record_name, change.record_type.as_str(), &sets, &change.weights)?;
+            let zone_id = route53::resolve_zone(
+                &deps.clients.route53,
+                change.zone_id.as_deref(),
+                change.zone_name.as_deref(),
+            )
+            .await?;
+            let sets = route53::weighted_records(
+                &deps.clients.route53,
+                &zone_id,
+                &change.record_name,
+                change.record_type.as_str(),
+            )
+            .await?;
+            route53::check_targets(
+                &zone_id,
+                &change.record_name,
+                change.record_type.as_str(),
+                &sets,
+                &change.weights,
+            )?;
             (Some(zone_id), sets)
         }
         None => (None, Vec::new()),
     };
-    let task_definition = ecs::service_task_definition(&deps.clients.ecs, &plan.ecs.cluster, &plan.ecs.service).await?;
-    Ok(Live { zone_id, record_sets, task_definition })
+    let task_definition =
+        ecs::service_task_definition(&deps.clients.ecs, &plan.ecs.cluster, &plan.ecs.service)
+            .await?;
+    Ok(Live {
+        zone_id,
+        record_sets,
+        task_definition,
+    })
 }
 
 async fn carry_out(
@@ -360,7 +467,12 @@ async fn carry_out(
     severity: Severity,
     request_id: Option<&str>,
 ) -> Result<ServiceResult, HandlerError> {
-    let Prepared { service, mut record, mut decision, mut live } = step;
+    let Prepared {
+        service,
+        mut record,
+        mut decision,
+        mut live,
+    } = step;
     let key = keys::deployment_record(service);
     for _ in 0..MAX_CLAIM_ATTEMPTS {
         let (plan, resumed) = match &decision {
@@ -411,9 +523,16 @@ async fn carry_out(
                 MetricSet::new(FUNCTION)
                     .dimension("Service", service)
                     .metric("rollbacks_total", 1.0, Unit::Count)
-                    .metric("rollback_duration_ms", elapsed.as_secs_f64() * 1000.0, Unit::Milliseconds)
+                    .metric(
+                        "rollback_duration_ms",
+                        elapsed.as_secs_f64() * 1000.0,
+                        Unit::Milliseconds,
+                    )
                     .emit();
-                let from = plan.from.as_ref().map(|release| release.task_definition.clone());
+                let from = plan
+                    .from
+                    .as_ref()
+                    .map(|release| release.task_definition.clone());
                 let summary = format!(
                     "Alarm *{}* went into ALARM: {}\nTraffic and the ECS service are back on `{}`{}.",
                     trigger.alarm,
@@ -422,11 +541,21 @@ async fn carry_out(
                     from.as_deref().map(|from| format!(" (from `{from}`)")).unwrap_or_default()
                 );
                 let services = BTreeSet::from([service]);
-                let notification = alarm_notification(transition, severity, Lifecycle::Trigger, &services, summary);
+                let notification = alarm_notification(
+                    transition,
+                    severity,
+                    Lifecycle::Trigger,
+                    &services,
+                    summary,
+                );
                 let delivery = deps.notifier.send(config, &notification).await;
                 if !delivery.failed.is_empty() {
                     MetricSet::new(FUNCTION)
-                        .metric("notification_failures_total", delivery.failed.len() as f64, Unit::Count)
+                        .metric(
+                            "notification_failures_total",
+                            delivery.failed.len() as f64,
+                            Unit::Count,
+                        )
                         .emit();
                 }
                 info!(message = "Service rolled back.", %service, to = %plan.to.task_definition, alarm = %trigger.alarm, resumed, ms = elapsed.as_millis() as u64);
@@ -443,40 +572,80 @@ async fn carry_out(
             Err(StateError::Conflict { .. }) => {
                 // Someone else wrote the record since we read it: read again and decide again.
                 record = read_record(deps, service).await?;
-                decision = rollback::decide(&record.value, &config.services[service], trigger, Utc::now(), deps.settings.lease)?;
+                decision = rollback::decide(
+                    &record.value,
+                    &config.services[service],
+                    trigger,
+                    Utc::now(),
+                    deps.settings.lease,
+                )?;
             }
             Err(error) => return Err(error.into()),
         }
     }
-    Err(HandlerError::Contention { service: service.to_owned() })
+    Err(HandlerError::Contention {
+        service: service.to_owned(),
+    })
 }
 
 /// Writes the weights and the task definition, skipping what is already as planned.
-async fn apply(deps: &Deps, plan: &RollbackPlan, live: &Live, trigger: &Trigger) -> Result<(Option<String>, bool), HandlerError> {
+async fn apply(
+    deps: &Deps,
+    plan: &RollbackPlan,
+    live: &Live,
+    trigger: &Trigger,
+) -> Result<(Option<String>, bool), HandlerError> {
     let mut change_id = None;
     if let (Some(change), Some(zone_id)) = (&plan.traffic, &live.zone_id) {
-        let comment = format!("ops-suite alarm-rollback: {} ({})", trigger.alarm, trigger.id);
-        change_id = route53::set_weights(&deps.clients.route53, zone_id, &live.record_sets, &change.weights, &comment).await?;
+        let comment = format!(
+            "ops-suite alarm-rollback: {} ({})",
+            trigger.alarm, trigger.id
+        );
+        change_id = route53::set_weights(
+            &deps.clients.route53,
+            zone_id,
+            &live.record_sets,
+            &change.weights,
+            &comment,
+        )
+        .await?;
     }
     let mut ecs_updated = false;
     if !ecs::same_task_definition(&live.task_definition, &plan.ecs.task_definition) {
-        ecs::set_task_definition(&deps.clients.ecs, &plan.ecs.cluster, &plan.ecs.service, &plan.ecs.task_definition).await?;
+        ecs::set_task_definition(
+            &deps.clients.ecs,
+            &plan.ecs.cluster,
+            &plan.ecs.service,
+            &plan.ecs.task_definition,
+        )
+        .await?;
         ecs_updated = true;
     }
     Ok((change_id, ecs_updated))
 }
 
 /// Writes the completed record; a conflict is fine only if the record already says so.
-async fn finish(deps: &Deps, key: &str, done: &DeploymentRecord, etag: &str, trigger: &Trigger) -> Result<(), HandlerError> {
+async fn finish(
+    deps: &Deps,
+    key: &str,
+    done: &DeploymentRecord,
+    etag: &str,
+    trigger: &Trigger,
+) -> Result<(), HandlerError> {
     match deps.store.replace(key, done, etag).await {
         Ok(_) => Ok(()),
         Err(StateError::Conflict { .. }) => {
             let current = read_record(deps, &done.service).await?;
-            let already = current.value.rollback.as_ref().is_some_and(|mark| mark.trigger_id == trigger.id && mark.completed_at.is_some());
+            let already =
+                current.value.rollback.as_ref().is_some_and(|mark| {
+                    mark.trigger_id == trigger.id && mark.completed_at.is_some()
+                });
             if already {
                 Ok(())
             } else {
-                Err(HandlerError::Contention { service: done.service.clone() })
+                Err(HandlerError::Contention {
+                    service: done.service.clone(),
+                })
             }
         }
         Err(error) => Err(error.into()),
@@ -485,11 +654,21 @@ async fn finish(deps: &Deps, key: &str, done: &DeploymentRecord, etag: &str, tri
 
 /// After a failed change, puts the record back as it was so a retry starts afresh instead of
 /// waiting for the lease. Best effort: if this fails too, the lease expires and a retry resumes.
-async fn release(deps: &Deps, key: &str, original: &DeploymentRecord, claimed: &DeploymentRecord, etag: &str) {
+async fn release(
+    deps: &Deps,
+    key: &str,
+    original: &DeploymentRecord,
+    claimed: &DeploymentRecord,
+    etag: &str,
+) {
     let mut restored = original.clone();
     restored.updated_at = Utc::now();
     restored.history = claimed.history.clone();
-    restored.push_history(Utc::now(), "rollback_aborted", "a change failed; released for a retry".into());
+    restored.push_history(
+        Utc::now(),
+        "rollback_aborted",
+        "a change failed; released for a retry".into(),
+    );
     if let Err(error) = deps.store.replace(key, &restored, etag).await {
         warn!(message = "Failed to release the rollback claim; a retry resumes after the lease.", %key, %error);
     }
@@ -504,9 +683,19 @@ fn alarm_notification(
 ) -> Notification {
     let services_text = services.iter().copied().collect::<Vec<_>>().join(", ");
     let title = match lifecycle {
-        Lifecycle::Trigger if summary.contains("back on") => format!("{} in ALARM: rolled back {services_text}", transition.alarm_name),
-        Lifecycle::Trigger => format!("{} in ALARM (guards {services_text})", transition.alarm_name),
-        Lifecycle::Resolve => format!("{} is {}", transition.alarm_name, transition.new_state.as_str()),
+        Lifecycle::Trigger if summary.contains("back on") => format!(
+            "{} in ALARM: rolled back {services_text}",
+            transition.alarm_name
+        ),
+        Lifecycle::Trigger => format!(
+            "{} in ALARM (guards {services_text})",
+            transition.alarm_name
+        ),
+        Lifecycle::Resolve => format!(
+            "{} is {}",
+            transition.alarm_name,
+            transition.new_state.as_str()
+        ),
     };
     Notification {
         source: FUNCTION.to_owned(),
@@ -522,5 +711,30 @@ fn alarm_notification(
         ],
         dedup_key: format!("{FUNCTION}/{}", transition.alarm_name),
         link: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_budget_keeps_headroom_but_never_more_than_a_fifth() {
+        let now = u64::try_from(Utc::now().timestamp_millis()).expect("positive");
+        let long = time_budget(now + 60_000, Duration::from_secs(3)).expect("budget");
+        assert!(
+            long > Duration::from_secs(55) && long <= Duration::from_secs(57),
+            "{long:?}"
+        );
+        let short = time_budget(now + 3_000, Duration::from_secs(3)).expect("budget");
+        assert!(
+            short > Duration::from_millis(2_000) && short <= Duration::from_millis(2_400),
+            "{short:?}"
+        );
+        assert_eq!(time_budget(0, Duration::from_secs(3)), None);
+        assert_eq!(
+            time_budget(now.saturating_sub(1_000), Duration::from_secs(3)),
+            None
+        );
     }
 }

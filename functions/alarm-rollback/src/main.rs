@@ -28,15 +28,22 @@ async fn main() -> Result<(), Error> {
 /// `STATE_BUCKET` (required), `CONFIG_URI` (default `s3://$STATE_BUCKET/config/suite.yaml`),
 /// `ROLLBACK_LEASE_SECONDS` (default 90: longer than the function timeout).
 async fn deps_from_env() -> anyhow::Result<Deps> {
-    let bucket = std::env::var("STATE_BUCKET").context("STATE_BUCKET must name the suite's state bucket")?;
-    let config_uri = std::env::var("CONFIG_URI").unwrap_or_else(|_| format!("s3://{bucket}/{}", ops_domain::keys::CONFIG_KEY));
+    let bucket =
+        std::env::var("STATE_BUCKET").context("STATE_BUCKET must name the suite's state bucket")?;
+    let config_uri = std::env::var("CONFIG_URI")
+        .unwrap_or_else(|_| format!("s3://{bucket}/{}", ops_domain::keys::CONFIG_KEY));
     let mut settings = Settings::default();
     if let Ok(lease) = std::env::var("ROLLBACK_LEASE_SECONDS") {
-        let seconds: i64 = lease.parse().context("ROLLBACK_LEASE_SECONDS must be a whole number of seconds")?;
+        let seconds: i64 = lease
+            .parse()
+            .context("ROLLBACK_LEASE_SECONDS must be a whole number of seconds")?;
         settings.lease = chrono::Duration::seconds(seconds);
     }
     let clients = AwsClients::from_env(&ClientSettings::default()).await;
-    let secrets = Arc::new(SecretCache::new(clients.secrets.clone(), Duration::from_secs(300)));
+    let secrets = Arc::new(SecretCache::new(
+        clients.secrets.clone(),
+        Duration::from_secs(300),
+    ));
     Ok(Deps {
         store: StateStore::new(clients.s3.clone(), bucket),
         config: ConfigSource::new(&config_uri, clients.s3.clone())?,

@@ -73,14 +73,21 @@ impl AwsClients {
     /// overridden (emulators and most S3-compatible stores need it; AWS does not).
     pub fn new(sdk: &SdkConfig) -> Self {
         let recorder = CallRecorder::default();
-        let path_style = sdk.endpoint_url().is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
+        let path_style =
+            sdk.endpoint_url().is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
         let s3 = aws_sdk_s3::config::Builder::from(sdk)
             .force_path_style(path_style)
             .interceptor(recorder.clone())
             .build();
-        let route53 = aws_sdk_route53::config::Builder::from(sdk).interceptor(recorder.clone()).build();
-        let ecs = aws_sdk_ecs::config::Builder::from(sdk).interceptor(recorder.clone()).build();
-        let secrets = aws_sdk_secretsmanager::config::Builder::from(sdk).interceptor(recorder.clone()).build();
+        let route53 = aws_sdk_route53::config::Builder::from(sdk)
+            .interceptor(recorder.clone())
+            .build();
+        let ecs = aws_sdk_ecs::config::Builder::from(sdk)
+            .interceptor(recorder.clone())
+            .build();
+        let secrets = aws_sdk_secretsmanager::config::Builder::from(sdk)
+            .interceptor(recorder.clone())
+            .build();
         AwsClients {
             s3: aws_sdk_s3::Client::from_conf(s3),
             route53: aws_sdk_route53::Client::from_conf(route53),

@@ -9,7 +9,9 @@ pub fn status<E, R: HttpStatus>(error: &SdkError<E, R>) -> Option<u16> {
 }
 
 /// The error and its sources as one line (the SDK's own `Display` says only "service error").
-pub fn describe<E: std::error::Error + 'static, R: std::fmt::Debug + 'static>(error: &SdkError<E, R>) -> String {
+pub fn describe<E: std::error::Error + 'static, R: std::fmt::Debug + 'static>(
+    error: &SdkError<E, R>,
+) -> String {
     DisplayErrorContext(error).to_string()
 }
 

@@ -30,17 +30,26 @@ pub struct CallRecorder {
 impl CallRecorder {
     /// All calls so far, in order.
     pub fn calls(&self) -> Vec<Call> {
-        self.calls.lock().map(|calls| calls.clone()).unwrap_or_default()
+        self.calls
+            .lock()
+            .map(|calls| calls.clone())
+            .unwrap_or_default()
     }
 
     /// How many calls of `action` succeeded.
     pub fn succeeded(&self, action: &str) -> usize {
-        self.calls().iter().filter(|call| call.succeeded && call.action == action).count()
+        self.calls()
+            .iter()
+            .filter(|call| call.succeeded && call.action == action)
+            .count()
     }
 
     /// How many calls of `action` were made, successful or not.
     pub fn attempted(&self, action: &str) -> usize {
-        self.calls().iter().filter(|call| call.action == action).count()
+        self.calls()
+            .iter()
+            .filter(|call| call.action == action)
+            .count()
     }
 
     /// Forgets every call.
@@ -68,7 +77,12 @@ pub fn iam_action(service: &str, operation: &str) -> String {
         "CodePipeline" => "codepipeline",
         "CloudWatch" => "cloudwatch",
         "KMS" => "kms",
-        other => return format!("{}:{operation}", other.to_ascii_lowercase().replace(' ', "")),
+        other => {
+            return format!(
+                "{}:{operation}",
+                other.to_ascii_lowercase().replace(' ', "")
+            )
+        }
     };
     let operation = match (prefix, operation) {
         ("s3", "HeadObject") => "GetObject",
@@ -92,7 +106,10 @@ impl Intercept for CallRecorder {
     ) -> Result<(), BoxError> {
         if let Some(metadata) = cfg.load::<Metadata>() {
             let succeeded = matches!(context.output_or_error(), Some(Ok(_)));
-            self.push(Call { action: iam_action(metadata.service(), metadata.name()), succeeded });
+            self.push(Call {
+                action: iam_action(metadata.service(), metadata.name()),
+                succeeded,
+            });
         }
         Ok(())
     }
@@ -106,7 +123,10 @@ mod tests {
     fn s3_operations_map_to_their_iam_actions() {
         assert_eq!(iam_action("S3", "HeadObject"), "s3:GetObject");
         assert_eq!(iam_action("S3", "PutObject"), "s3:PutObject");
-        assert_eq!(iam_action("Route 53", "ChangeResourceRecordSets"), "route53:ChangeResourceRecordSets");
+        assert_eq!(
+            iam_action("Route 53", "ChangeResourceRecordSets"),
+            "route53:ChangeResourceRecordSets"
+        );
         assert_eq!(iam_action("ECS", "UpdateService"), "ecs:UpdateService");
     }
 }

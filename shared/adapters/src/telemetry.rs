@@ -54,7 +54,10 @@ pub struct MetricSet {
 impl MetricSet {
     /// Metrics of one function (`Function` dimension).
     pub fn new(function: &str) -> Self {
-        MetricSet { dimensions: [("Function".to_owned(), function.to_owned())].into(), metrics: Vec::new() }
+        MetricSet {
+            dimensions: [("Function".to_owned(), function.to_owned())].into(),
+            metrics: Vec::new(),
+        }
     }
 
     /// Adds a dimension (keep them low-cardinality: service names, not ids).
@@ -113,7 +116,10 @@ mod tests {
         let directive = &document["_aws"]["CloudWatchMetrics"][0];
         assert_eq!(directive["Namespace"], "OpsSuite");
         assert_eq!(directive["Dimensions"], json!([["Function", "Service"]]));
-        assert_eq!(directive["Metrics"][1], json!({"Name": "rollback_duration_ms", "Unit": "Milliseconds"}));
+        assert_eq!(
+            directive["Metrics"][1],
+            json!({"Name": "rollback_duration_ms", "Unit": "Milliseconds"})
+        );
         assert_eq!(document["Service"], "checkout");
         assert_eq!(document["rollbacks_total"], 1.0);
     }

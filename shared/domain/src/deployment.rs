@@ -127,7 +127,12 @@ pub struct HistoryEntry {
 
 impl DeploymentRecord {
     /// A record for a service running `stable` with nothing in flight.
-    pub fn new_stable(service: &str, strategy: Strategy, stable: Release, now: DateTime<Utc>) -> Self {
+    pub fn new_stable(
+        service: &str,
+        strategy: Strategy,
+        stable: Release,
+        now: DateTime<Utc>,
+    ) -> Self {
         let weights = stable
             .target
             .iter()
@@ -150,7 +155,11 @@ impl DeploymentRecord {
 
     /// Appends a history entry, dropping the oldest beyond [`HISTORY_LIMIT`].
     pub fn push_history(&mut self, at: DateTime<Utc>, event: &str, detail: String) {
-        self.history.push(HistoryEntry { at, event: event.to_owned(), detail });
+        self.history.push(HistoryEntry {
+            at,
+            event: event.to_owned(),
+            detail,
+        });
         if self.history.len() > HISTORY_LIMIT {
             let excess = self.history.len() - HISTORY_LIMIT;
             self.history.drain(..excess);
@@ -164,12 +173,18 @@ mod tests {
     use chrono::TimeZone;
 
     fn at(minute: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 1, 1, 0, minute, 0).single().expect("valid")
+        Utc.with_ymd_and_hms(2026, 1, 1, 0, minute, 0)
+            .single()
+            .expect("valid")
     }
 
     #[test]
     fn history_is_bounded_and_keeps_the_newest() {
-        let stable = Release { task_definition: "td:1".into(), image: None, target: None };
+        let stable = Release {
+            task_definition: "td:1".into(),
+            image: None,
+            target: None,
+        };
         let mut record = DeploymentRecord::new_stable("api", Strategy::Rolling, stable, at(0));
         for i in 0..(HISTORY_LIMIT + 5) {
             record.push_history(at(0), "event", i.to_string());

@@ -28,9 +28,18 @@ mod tests {
 
     #[test]
     fn keys_follow_the_documented_layout() {
-        let at = Utc.with_ymd_and_hms(2026, 3, 7, 1, 2, 3).single().expect("valid date");
+        let at = Utc
+            .with_ymd_and_hms(2026, 3, 7, 1, 2, 3)
+            .single()
+            .expect("valid date");
         assert_eq!(deployment_record("api"), "deployments/api/record.json");
-        assert_eq!(idempotency("alarm-rollback", "abc"), "idempotency/alarm-rollback/abc.json");
-        assert_eq!(audit(at, "alarm-rollback", "x1"), "audit/2026/03/07/alarm-rollback/x1.json");
+        assert_eq!(
+            idempotency("alarm-rollback", "abc"),
+            "idempotency/alarm-rollback/abc.json"
+        );
+        assert_eq!(
+            audit(at, "alarm-rollback", "x1"),
+            "audit/2026/03/07/alarm-rollback/x1.json"
+        );
     }
 }

@@ -105,7 +105,11 @@ pub struct Trigger {
 
 impl From<&AlarmTransition> for Trigger {
     fn from(transition: &AlarmTransition) -> Self {
-        Trigger { id: transition.key(), alarm: transition.alarm_name.clone(), reason: transition.reason.clone() }
+        Trigger {
+            id: transition.key(),
+            alarm: transition.alarm_name.clone(),
+            reason: transition.reason.clone(),
+        }
     }
 }
 
@@ -194,7 +198,9 @@ pub enum PlanError {
         service: String,
     },
     /// The record's stable target is not one of the configured targets.
-    #[error("service {service}: stable target \"{target}\" is not in the config's traffic.targets")]
+    #[error(
+        "service {service}: stable target \"{target}\" is not in the config's traffic.targets"
+    )]
     UnknownTarget {
         /// Service name.
         service: String,
@@ -213,10 +219,19 @@ pub enum PlanError {
 /// it on the stable task definition.
 pub fn plan(record: &DeploymentRecord, config: &ServiceConfig) -> Result<RollbackPlan, PlanError> {
     let service = record.service.clone();
-    let from = record.candidate.clone().or_else(|| record.rollback.as_ref().and_then(|mark| mark.from.clone()));
+    let from = record
+        .candidate
+        .clone()
+        .or_else(|| record.rollback.as_ref().and_then(|mark| mark.from.clone()));
     match &config.traffic {
         Some(traffic) => {
-            let target = record.stable.target.clone().ok_or_else(|| PlanError::NoStableTarget { service: service.clone() })?;
+            let target = record
+                .stable
+                .target
+                .clone()
+                .ok_or_else(|| PlanError::NoStableTarget {
+                    service: service.clone(),
+                })?;
             let Some(stable_target) = traffic.targets.get(&target) else {
                 return Err(PlanError::UnknownTarget { service, target });
             };
@@ -244,7 +259,13 @@ pub fn plan(record: &DeploymentRecord, config: &ServiceConfig) -> Result<Rollbac
             })
         }
         None => {
-            let ecs_service = config.ecs_service.clone().ok_or_else(|| PlanError::NoEcsService { service: service.clone() })?;
+            let ecs_service =
+                config
+                    .ecs_service
+                    .clone()
+                    .ok_or_else(|| PlanError::NoEcsService {
+                        service: service.clone(),
+                    })?;
             Ok(RollbackPlan {
                 ecs: EcsRevert {
                     cluster: config.cluster.clone(),
@@ -276,7 +297,10 @@ pub fn decide(
                 return Ok(Decision::Skip(if mark.trigger_id == trigger.id {
                     Skip::Duplicate
                 } else {
-                    Skip::InProgressElsewhere { alarm: mark.alarm.clone(), since: mark.started_at }
+                    Skip::InProgressElsewhere {
+                        alarm: mark.alarm.clone(),
+                        since: mark.started_at,
+                    }
                 }));
             }
             return plan(record, config).map(Decision::Resume);
@@ -285,7 +309,9 @@ pub fn decide(
             return Ok(Decision::Skip(if mark.trigger_id == trigger.id {
                 Skip::Duplicate
             } else {
-                Skip::AlreadyRolledBack { alarm: mark.alarm.clone() }
+                Skip::AlreadyRolledBack {
+                    alarm: mark.alarm.clone(),
+                }
             }));
         }
         _ => {}
@@ -296,7 +322,10 @@ pub fn decide(
         DeploymentStatus::InProgress | DeploymentStatus::Promoted | DeploymentStatus::RollingBack
     );
     let traffic_on_stable = plan.traffic.as_ref().is_none_or(|change| {
-        change.weights.iter().all(|(target, weight)| record.weights.get(target).copied().unwrap_or(0) == *weight)
+        change
+            .weights
+            .iter()
+            .all(|(target, weight)| record.weights.get(target).copied().unwrap_or(0) == *weight)
     });
     if !in_flight && record.candidate.is_none() && traffic_on_stable {
         return Ok(Decision::Skip(Skip::AlreadyStable));
@@ -305,7 +334,12 @@ pub fn decide(
 }
 
 /// The record as claimed by a rollback: written with compare-and-swap before any change.
-pub fn begin(record: &DeploymentRecord, trigger: &Trigger, plan: &RollbackPlan, now: DateTime<Utc>) -> DeploymentRecord {
+pub fn begin(
+    record: &DeploymentRecord,
+    trigger: &Trigger,
+    plan: &RollbackPlan,
+    now: DateTime<Utc>,
+) -> DeploymentRecord {
     let mut next = record.clone();
     next.status = DeploymentStatus::RollingBack;
     next.rollback = Some(RollbackMark {
@@ -317,12 +351,20 @@ pub fn begin(record: &DeploymentRecord, trigger: &Trigger, plan: &RollbackPlan, 
         from: plan.from.clone(),
     });
     next.updated_at = now;
-    next.push_history(now, "rollback_started", format!("alarm {} fired: {}", trigger.alarm, trigger.reason));
+    next.push_history(
+        now,
+        "rollback_started",
+        format!("alarm {} fired: {}", trigger.alarm, trigger.reason),
+    );
     next
 }
 
 /// The record once traffic and services are back on the stable version.
-pub fn complete(claimed: &DeploymentRecord, plan: &RollbackPlan, now: DateTime<Utc>) -> DeploymentRecord {
+pub fn complete(
+    claimed: &DeploymentRecord,
+    plan: &RollbackPlan,
+    now: DateTime<Utc>,
+) -> DeploymentRecord {
     let mut next = claimed.clone();
     next.status = DeploymentStatus::RolledBack;
     next.candidate = None;
@@ -333,7 +375,11 @@ pub fn complete(claimed: &DeploymentRecord, plan: &RollbackPlan, now: DateTime<U
         mark.completed_at = Some(now);
     }
     next.updated_at = now;
-    let alarm = next.rollback.as_ref().map(|mark| mark.alarm.clone()).unwrap_or_default();
+    let alarm = next
+        .rollback
+        .as_ref()
+        .map(|mark| mark.alarm.clone())
+        .unwrap_or_default();
     next.push_history(
         now,
         "rollback_completed",
@@ -371,20 +417,36 @@ services:
     }
 
     fn at(minute: i64) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).single().expect("valid") + Duration::minutes(minute)
+        Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0)
+            .single()
+            .expect("valid")
+            + Duration::minutes(minute)
     }
 
     fn trigger(id: &str) -> Trigger {
-        Trigger { id: id.into(), alarm: format!("alarm-{id}"), reason: "5xx over 5%".into() }
+        Trigger {
+            id: id.into(),
+            alarm: format!("alarm-{id}"),
+            reason: "5xx over 5%".into(),
+        }
     }
 
     fn release(td: &str, target: Option<&str>) -> Release {
-        Release { task_definition: td.into(), image: None, target: target.map(Into::into) }
+        Release {
+            task_definition: td.into(),
+            image: None,
+            target: target.map(Into::into),
+        }
     }
 
     /// A canary of `web` in flight: blue stable at 90, green candidate at 10.
     fn web_canary() -> DeploymentRecord {
-        let mut record = DeploymentRecord::new_stable("web", crate::config::Strategy::Canary, release("web:1", Some("blue")), at(0));
+        let mut record = DeploymentRecord::new_stable(
+            "web",
+            crate::config::Strategy::Canary,
+            release("web:1", Some("blue")),
+            at(0),
+        );
         record.status = DeploymentStatus::InProgress;
         record.candidate = Some(release("web:2", Some("green")));
         record.weights = [("blue".to_owned(), 90), ("green".to_owned(), 10)].into();
@@ -392,7 +454,12 @@ services:
     }
 
     fn worker_rolling() -> DeploymentRecord {
-        let mut record = DeploymentRecord::new_stable("worker", crate::config::Strategy::Rolling, release("worker:7", None), at(0));
+        let mut record = DeploymentRecord::new_stable(
+            "worker",
+            crate::config::Strategy::Rolling,
+            release("worker:7", None),
+            at(0),
+        );
         record.status = DeploymentStatus::InProgress;
         record.candidate = Some(release("worker:8", None));
         record
@@ -401,10 +468,18 @@ services:
     /// Runs `decide` for `record` at minute `now` with a 5-minute lease, rendered as one line.
     fn check(record: &DeploymentRecord, trigger_id: &str, now: i64, expect: &str) {
         let config = config();
-        let got = match decide(record, &config.services[&record.service], &trigger(trigger_id), at(now), Duration::minutes(5)) {
+        let got = match decide(
+            record,
+            &config.services[&record.service],
+            &trigger(trigger_id),
+            at(now),
+            Duration::minutes(5),
+        ) {
             Ok(Decision::Start(plan)) => format!("start {}", render(&plan)),
             Ok(Decision::Resume(plan)) => format!("resume {}", render(&plan)),
-            Ok(Decision::Skip(skip)) => format!("skip {}", serde_json::to_string(&skip).expect("json")),
+            Ok(Decision::Skip(skip)) => {
+                format!("skip {}", serde_json::to_string(&skip).expect("json"))
+            }
             Err(error) => format!("error {error}"),
         };
         assert_eq!(got, expect);
@@ -416,12 +491,20 @@ services:
             .as_ref()
             .map(|change| format!(" weights {:?}", change.weights))
             .unwrap_or_default();
-        format!("{}/{} -> {}{weights}", plan.ecs.cluster, plan.ecs.service, plan.ecs.task_definition)
+        format!(
+            "{}/{} -> {}{weights}",
+            plan.ecs.cluster, plan.ecs.service, plan.ecs.task_definition
+        )
     }
 
     #[test]
     fn canary_in_flight_rolls_all_traffic_back_to_the_stable_color() {
-        check(&web_canary(), "t1", 1, r#"start prod/web-blue -> web:1 weights {"blue": 100, "green": 0}"#);
+        check(
+            &web_canary(),
+            "t1",
+            1,
+            r#"start prod/web-blue -> web:1 weights {"blue": 100, "green": 0}"#,
+        );
     }
 
     #[test]
@@ -434,20 +517,40 @@ services:
         let mut record = web_canary();
         record.status = DeploymentStatus::Promoted;
         record.weights = [("blue".to_owned(), 0), ("green".to_owned(), 100)].into();
-        check(&record, "t1", 1, r#"start prod/web-blue -> web:1 weights {"blue": 100, "green": 0}"#);
+        check(
+            &record,
+            "t1",
+            1,
+            r#"start prod/web-blue -> web:1 weights {"blue": 100, "green": 0}"#,
+        );
     }
 
     #[test]
     fn stable_service_with_traffic_on_stable_is_a_no_op() {
-        let record = DeploymentRecord::new_stable("web", crate::config::Strategy::Canary, release("web:1", Some("blue")), at(0));
+        let record = DeploymentRecord::new_stable(
+            "web",
+            crate::config::Strategy::Canary,
+            release("web:1", Some("blue")),
+            at(0),
+        );
         check(&record, "t1", 1, r#"skip {"reason":"already_stable"}"#);
     }
 
     #[test]
     fn stable_status_but_traffic_drifted_is_rolled_back() {
-        let mut record = DeploymentRecord::new_stable("web", crate::config::Strategy::Canary, release("web:1", Some("blue")), at(0));
+        let mut record = DeploymentRecord::new_stable(
+            "web",
+            crate::config::Strategy::Canary,
+            release("web:1", Some("blue")),
+            at(0),
+        );
         record.weights = [("blue".to_owned(), 50), ("green".to_owned(), 50)].into();
-        check(&record, "t1", 1, r#"start prod/web-blue -> web:1 weights {"blue": 100, "green": 0}"#);
+        check(
+            &record,
+            "t1",
+            1,
+            r#"start prod/web-blue -> web:1 weights {"blue": 100, "green": 0}"#,
+        );
     }
 
     #[test]
@@ -456,7 +559,12 @@ services:
         let plan = plan(&record, &config().services["web"]).expect("plan");
         let done = complete(&begin(&record, &trigger("t1"), &plan, at(1)), &plan, at(2));
         check(&done, "t1", 3, r#"skip {"reason":"duplicate"}"#);
-        check(&done, "t2", 3, r#"skip {"reason":"already_rolled_back","alarm":"alarm-t1"}"#);
+        check(
+            &done,
+            "t2",
+            3,
+            r#"skip {"reason":"already_rolled_back","alarm":"alarm-t1"}"#,
+        );
     }
 
     #[test]
@@ -478,16 +586,31 @@ services:
         let record = web_canary();
         let plan = plan(&record, &config().services["web"]).expect("plan");
         let claimed = begin(&record, &trigger("t1"), &plan, at(1));
-        check(&claimed, "t1", 7, r#"resume prod/web-blue -> web:1 weights {"blue": 100, "green": 0}"#);
+        check(
+            &claimed,
+            "t1",
+            7,
+            r#"resume prod/web-blue -> web:1 weights {"blue": 100, "green": 0}"#,
+        );
     }
 
     #[test]
     fn record_without_stable_target_is_an_error() {
         let mut record = web_canary();
         record.stable.target = None;
-        check(&record, "t1", 1, "error service web: the deployment record names no stable traffic target");
+        check(
+            &record,
+            "t1",
+            1,
+            "error service web: the deployment record names no stable traffic target",
+        );
         record.stable.target = Some("purple".into());
-        check(&record, "t1", 1, "error service web: stable target \"purple\" is not in the config's traffic.targets");
+        check(
+            &record,
+            "t1",
+            1,
+            "error service web: stable target \"purple\" is not in the config's traffic.targets",
+        );
     }
 
     #[test]
@@ -497,11 +620,18 @@ services:
         let done = complete(&begin(&record, &trigger("t1"), &plan, at(1)), &plan, at(2));
         assert_eq!(done.status, DeploymentStatus::RolledBack);
         assert_eq!(done.candidate, None);
-        assert_eq!(done.weights, [("blue".to_owned(), 100), ("green".to_owned(), 0)].into());
+        assert_eq!(
+            done.weights,
+            [("blue".to_owned(), 100), ("green".to_owned(), 0)].into()
+        );
         let mark = done.rollback.expect("mark");
         assert_eq!(mark.completed_at, Some(at(2)));
         assert_eq!(mark.from, Some(release("web:2", Some("green"))));
-        let events: Vec<&str> = done.history.iter().map(|entry| entry.event.as_str()).collect();
+        let events: Vec<&str> = done
+            .history
+            .iter()
+            .map(|entry| entry.event.as_str())
+            .collect();
         assert_eq!(events, ["rollback_started", "rollback_completed"]);
     }
 
@@ -516,8 +646,15 @@ services:
             changed_at: at(0),
             delivery: Delivery::EventBridge,
         };
-        let via_sns = AlarmTransition { delivery: Delivery::Sns, reason: "other text".into(), ..base.clone() };
-        let later = AlarmTransition { changed_at: at(1), ..base.clone() };
+        let via_sns = AlarmTransition {
+            delivery: Delivery::Sns,
+            reason: "other text".into(),
+            ..base.clone()
+        };
+        let later = AlarmTransition {
+            changed_at: at(1),
+            ..base.clone()
+        };
         assert_eq!(base.key(), via_sns.key());
         assert_ne!(base.key(), later.key());
         assert_eq!(base.key().len(), 32);

@@ -1,1 +1,296 @@
-fn main() {}
+//! `ops-demo`: the suite on the local emulator, through the real Lambda Runtime API.
+//!
+//! - `ops-demo` starts a moto server and a loopback notification receiver, creates the state
+//!   bucket with `infra/config/suite.yaml`, seeds the sample services in the middle of a
+//!   deployment, then sends alarm events to alarm-rollback and prints what happened.
+//! - `ops-demo e2e` does the same against resources Terraform created (`AWS_ENDPOINT_URL`,
+//!   `STATE_BUCKET`, and the config Terraform uploaded), and fails unless the rollback happened.
+
+use std::fmt::Write as _;
+
+use anyhow::{bail, ensure, Context as _};
+use ops_adapters::s3::StateStore;
+use ops_adapters::AwsClients;
+use ops_domain::config::SuiteConfig;
+use ops_domain::deployment::{DeploymentRecord, DeploymentStatus};
+use ops_domain::keys;
+use ops_tests::emulator::Emulator;
+use ops_tests::receiver::Receiver;
+use ops_tests::runtime_api::Watch;
+use ops_tests::seed;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let mode = std::env::args().nth(1).unwrap_or_default();
+    match mode.as_str() {
+        "" => demo().await,
+        "e2e" => e2e().await,
+        other => bail!("usage: ops-demo [e2e] (unknown argument {other:?})"),
+    }
+}
+
+async fn demo() -> anyhow::Result<()> {
+    println!("==> Starting the local AWS emulator (moto server)");
+    let emulator = Emulator::start();
+    println!("    {}", emulator.endpoint);
+    let admin = AwsClients::new(&emulator.sdk_config().await);
+    let bucket = "ops-suite-demo-state";
+    seed::create_bucket(&admin, bucket).await?;
+    let yaml =
+        std::fs::read_to_string(ops_tests::workspace_root().join("infra/config/suite.yaml"))?;
+    seed::upload_config(&admin, bucket, &yaml).await?;
+    println!("==> State bucket s3://{bucket} with infra/config/suite.yaml");
+    run(&emulator.endpoint, bucket, &admin).await
+}
+
+async fn e2e() -> anyhow::Result<()> {
+    let endpoint =
+        std::env::var("AWS_ENDPOINT_URL").context("AWS_ENDPOINT_URL must point at the emulator")?;
+    let bucket = std::env::var("STATE_BUCKET")
+        .context("STATE_BUCKET must name the state bucket Terraform created")?;
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(&endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .test_credentials()
+        .load()
+        .await;
+    run(&endpoint, &bucket, &AwsClients::new(&sdk)).await
+}
+
+async fn run(endpoint: &str, bucket: &str, admin: &AwsClients) -> anyhow::Result<()> {
+    let store = StateStore::new(admin.s3.clone(), bucket);
+    let text = admin
+        .s3
+        .get_object()
+        .bucket(bucket)
+        .key(keys::CONFIG_KEY)
+        .send()
+        .await?
+        .body
+        .collect()
+        .await?
+        .into_bytes();
+    let config = ops_domain::config::parse(std::str::from_utf8(&text)?)?;
+
+    let receiver = Receiver::start().await;
+    seed::notifier_secrets(admin, &config, &receiver.url).await?;
+    println!(
+        "==> Notifier secrets point at a loopback receiver ({})",
+        receiver.url
+    );
+    let seeded = seed::services(admin, &store, &config).await?;
+    println!(
+        "==> Seeded {} services in the middle of a deployment\n",
+        seeded.len()
+    );
+    print!("{}", state_table(admin, &store, &config, &seeded).await?);
+
+    let log = ops_tests::workspace_root().join(".cache/alarm-rollback-watch.log");
+    std::fs::create_dir_all(log.parent().unwrap_or(std::path::Path::new(".")))?;
+    println!("\n==> Starting alarm-rollback under `cargo lambda watch` (function log: .cache/alarm-rollback-watch.log)");
+    let env: Vec<(String, String)> = [
+        ("STATE_BUCKET", bucket.to_owned()),
+        ("CONFIG_URI", format!("s3://{bucket}/{}", keys::CONFIG_KEY)),
+        ("AWS_ENDPOINT_URL", endpoint.to_owned()),
+        ("AWS_ACCESS_KEY_ID", "test".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),
+        ("AWS_REGION", "us-east-1".to_owned()),
+        ("AWS_LAMBDA_LOG_FORMAT", "JSON".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let watch = Watch::start("alarm-rollback", &env, log).await?;
+
+    let steps = [
+        (
+            "events/alarm-eventbridge.json",
+            "checkout-5xx-rate goes into ALARM (EventBridge)",
+        ),
+        (
+            "events/alarm-sns.json",
+            "the same transition again, through SNS",
+        ),
+        (
+            "events/alarm-eventbridge-billing.json",
+            "billing-errors goes into ALARM",
+        ),
+        (
+            "events/alarm-eventbridge-unmapped.json",
+            "an alarm no config entry maps",
+        ),
+        (
+            "events/alarm-eventbridge-ok.json",
+            "checkout-5xx-rate back to OK",
+        ),
+    ];
+    let mut responses = Vec::new();
+    for (file, what) in steps {
+        let started = std::time::Instant::now();
+        let response = watch.invoke(file).await?;
+        println!(
+            "\n--> {what}\n    cargo lambda invoke alarm-rollback --data-file {file}   ({} ms)",
+            started.elapsed().as_millis()
+        );
+        println!("    {}", summarize(&response));
+        responses.push(response);
+    }
+    drop(watch);
+
+    println!("\n==> After\n");
+    print!("{}", state_table(admin, &store, &config, &seeded).await?);
+    println!("\n==> Notifications received");
+    for received in receiver.all() {
+        let json = received.json();
+        let text = json["text"]
+            .as_str()
+            .or(json["title"].as_str())
+            .or(json["payload"]["summary"].as_str())
+            .unwrap_or_default()
+            .to_owned();
+        let action = json["event_action"]
+            .as_str()
+            .map(|a| format!(" [{a}]"))
+            .unwrap_or_default();
+        println!("    {:<11} {text}{action}", received.path);
+    }
+
+    // The demo doubles as the end-to-end check: fail loudly if the rollback did not happen.
+    let checkout = store
+        .get::<DeploymentRecord>(&keys::deployment_record("checkout"))
+        .await?
+        .context("checkout record")?
+        .value;
+    ensure!(
+        checkout.status == DeploymentStatus::RolledBack,
+        "checkout was not rolled back: {:?}",
+        checkout.status
+    );
+    ensure!(
+        checkout.weights.get("blue") == Some(&100),
+        "checkout traffic not back on blue: {:?}",
+        checkout.weights
+    );
+    ensure!(
+        responses[1].to_string().contains("duplicate"),
+        "second delivery was not recognised as a duplicate: {}",
+        responses[1]
+    );
+    ensure!(
+        responses[3].to_string().contains("unmapped"),
+        "unmapped alarm not reported: {}",
+        responses[3]
+    );
+    println!(
+        "\n==> OK: traffic rolled back exactly once; audit records under s3://{bucket}/audit/"
+    );
+    Ok(())
+}
+
+fn summarize(response: &serde_json::Value) -> String {
+    if let Some(error) = response.get("error") {
+        return format!("error: {error}");
+    }
+    let Some(results) = response["results"].as_array() else {
+        return response.to_string();
+    };
+    results
+        .iter()
+        .map(|result| {
+            let services: Vec<String> = result["services"]
+                .as_array()
+                .map(|services| {
+                    services
+                        .iter()
+                        .map(|s| match s["skip"]["reason"].as_str() {
+                            Some(reason) => format!(
+                                "{} skipped ({reason})",
+                                s["service"].as_str().unwrap_or_default()
+                            ),
+                            None => format!(
+                                "{} {} to {}",
+                                s["service"].as_str().unwrap_or_default(),
+                                s["action"].as_str().unwrap_or_default(),
+                                short(s["to"].as_str().unwrap_or_default())
+                            ),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            format!(
+                "{}: {} {}",
+                result["alarm"].as_str().unwrap_or_default(),
+                result["outcome"].as_str().unwrap_or_default(),
+                services.join(", ")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn short(task_definition: &str) -> &str {
+    task_definition
+        .rsplit_once('/')
+        .map_or(task_definition, |(_, rest)| rest)
+}
+
+async fn state_table(
+    admin: &AwsClients,
+    store: &StateStore,
+    config: &SuiteConfig,
+    seeded: &std::collections::BTreeMap<String, seed::SeededService>,
+) -> anyhow::Result<String> {
+    let mut out = String::new();
+    writeln!(
+        out,
+        "    {:<10} {:<13} {:<24} {}",
+        "service", "record", "route53 weights", "ecs task definitions"
+    )?;
+    for (name, service) in &config.services {
+        let record = store
+            .get::<DeploymentRecord>(&keys::deployment_record(name))
+            .await?
+            .context("record")?
+            .value;
+        let weights = match (
+            &service.traffic,
+            seeded.get(name).and_then(|s| s.zone_id.clone()),
+        ) {
+            (Some(traffic), Some(zone)) => seed::weights(
+                admin,
+                &zone,
+                &traffic.record_name,
+                traffic.record_type.as_str(),
+            )
+            .await?
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" "),
+            _ => "-".to_owned(),
+        };
+        let mut services: Vec<String> = Vec::new();
+        if let Some(ecs_service) = &service.ecs_service {
+            services.push(ecs_service.clone());
+        }
+        if let Some(traffic) = &service.traffic {
+            services.extend(traffic.targets.values().map(|t| t.ecs_service.clone()));
+        }
+        let mut tds = Vec::new();
+        for ecs_service in services {
+            tds.push(format!(
+                "{ecs_service}={}",
+                short(&seed::task_definition(admin, &service.cluster, &ecs_service).await?)
+            ));
+        }
+        writeln!(
+            out,
+            "    {:<10} {:<13} {:<24} {}",
+            name,
+            record.status.as_str(),
+            weights,
+            tds.join(" ")
+        )?;
+    }
+    Ok(out)
+}

@@ -55,8 +55,13 @@ impl Notifier {
     pub async fn send(&self, config: &SuiteConfig, notification: &Notification) -> Delivery {
         let mut delivery = Delivery::default();
         for name in config.channels_for(notification.severity) {
-            let Some(channel) = config.notifications.channels.get(name) else { continue };
-            match self.send_one(channel.kind, &channel.secret, notification).await {
+            let Some(channel) = config.notifications.channels.get(name) else {
+                continue;
+            };
+            match self
+                .send_one(channel.kind, &channel.secret, notification)
+                .await
+            {
                 Ok(()) => delivery.sent.push(name.clone()),
                 Err(error) => {
                     tracing::warn!(message = "Failed to notify.", channel = %name, %error);
@@ -67,14 +72,27 @@ impl Notifier {
         delivery
     }
 
-    async fn send_one(&self, kind: ChannelKind, secret_id: &str, notification: &Notification) -> Result<(), String> {
-        let secret = self.secrets.get(secret_id).await.map_err(|error| error.to_string())?;
+    async fn send_one(
+        &self,
+        kind: ChannelKind,
+        secret_id: &str,
+        notification: &Notification,
+    ) -> Result<(), String> {
+        let secret = self
+            .secrets
+            .get(secret_id)
+            .await
+            .map_err(|error| error.to_string())?;
         let secret = secret.expose_secret();
         let request = match kind {
-            ChannelKind::Slack => self.http.post(secret.trim()).json(&slack_message(notification)),
+            ChannelKind::Slack => self
+                .http
+                .post(secret.trim())
+                .json(&slack_message(notification)),
             ChannelKind::Webhook => {
-                let endpoint: webhook::Endpoint = serde_json::from_str(secret)
-                    .map_err(|_| format!("secret {secret_id} is not {{\"url\", \"signing_key\"}} JSON"))?;
+                let endpoint: webhook::Endpoint = serde_json::from_str(secret).map_err(|_| {
+                    format!("secret {secret_id} is not {{\"url\", \"signing_key\"}} JSON")
+                })?;
                 let body = webhook_body(notification);
                 let timestamp = chrono::Utc::now().timestamp().to_string();
                 let signature = sign(endpoint.signing_key.as_bytes(), &timestamp, &body);
@@ -86,10 +104,16 @@ impl Notifier {
                     .body(body)
             }
             ChannelKind::Pagerduty => {
-                let endpoint: pagerduty::Endpoint = serde_json::from_str(secret)
-                    .map_err(|_| format!("secret {secret_id} is not {{\"routing_key\", \"url\"?}} JSON"))?;
-                let url = endpoint.url.clone().unwrap_or_else(|| pagerduty::EVENTS_URL.to_owned());
-                self.http.post(url).json(&pagerduty_event(&endpoint.routing_key, notification))
+                let endpoint: pagerduty::Endpoint = serde_json::from_str(secret).map_err(|_| {
+                    format!("secret {secret_id} is not {{\"routing_key\", \"url\"?}} JSON")
+                })?;
+                let url = endpoint
+                    .url
+                    .clone()
+                    .unwrap_or_else(|| pagerduty::EVENTS_URL.to_owned());
+                self.http
+                    .post(url)
+                    .json(&pagerduty_event(&endpoint.routing_key, notification))
             }
         };
         // reqwest errors include the URL, which for Slack *is* the secret: report status only.
@@ -105,7 +129,10 @@ impl Notifier {
         if response.status().is_success() {
             Ok(())
         } else {
-            Err(format!("endpoint answered HTTP {}", response.status().as_u16()))
+            Err(format!(
+                "endpoint answered HTTP {}",
+                response.status().as_u16()
+            ))
         }
     }
 }

@@ -24,8 +24,11 @@ pub fn pagerduty_event(routing_key: &str, notification: &Notification) -> Value 
             "dedup_key": notification.dedup_key,
         }),
         Lifecycle::Trigger => {
-            let details: serde_json::Map<String, Value> =
-                notification.fields.iter().map(|(k, v)| (k.clone(), v.clone().into())).collect();
+            let details: serde_json::Map<String, Value> = notification
+                .fields
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone().into()))
+                .collect();
             let severity = match notification.severity {
                 Severity::Critical => "critical",
                 Severity::Warning => "warning",

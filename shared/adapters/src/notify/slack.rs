@@ -11,7 +11,11 @@ pub fn slack_message(notification: &Notification) -> Value {
         (_, Severity::Warning) => ":warning:",
         (_, Severity::Info) => ":information_source:",
     };
-    let prefix = if notification.lifecycle == Lifecycle::Resolve { "Resolved: " } else { "" };
+    let prefix = if notification.lifecycle == Lifecycle::Resolve {
+        "Resolved: "
+    } else {
+        ""
+    };
     let title = format!("{icon} {prefix}{}", notification.title);
     let mut blocks = vec![
         json!({"type": "header", "text": {"type": "plain_text", "text": truncate(&title, 150), "emoji": true}}),
@@ -25,7 +29,12 @@ pub fn slack_message(notification: &Notification) -> Value {
             .collect();
         blocks.push(json!({"type": "section", "fields": fields}));
     }
-    let mut context = format!("{} · {} · `{}`", notification.source, notification.severity.as_str(), notification.dedup_key);
+    let mut context = format!(
+        "{} · {} · `{}`",
+        notification.source,
+        notification.severity.as_str(),
+        notification.dedup_key
+    );
     if let Some(link) = &notification.link {
         context.push_str(&format!(" · <{link}|report>"));
     }
@@ -62,7 +71,10 @@ mod tests {
         let message = slack_message(&notification);
         assert_eq!(message["text"], ":rotating_light: Rolled back checkout");
         let blocks = message["blocks"].as_array().expect("blocks");
-        let types: Vec<&str> = blocks.iter().map(|b| b["type"].as_str().unwrap_or_default()).collect();
+        let types: Vec<&str> = blocks
+            .iter()
+            .map(|b| b["type"].as_str().unwrap_or_default())
+            .collect();
         assert_eq!(types, ["header", "section", "section", "context"]);
         assert_eq!(blocks[2]["fields"][0]["text"], "*Service*\ncheckout");
     }

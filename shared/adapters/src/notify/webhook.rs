@@ -25,8 +25,11 @@ pub fn webhook_body(notification: &Notification) -> String {
     let mut value = serde_json::to_value(notification).unwrap_or_default();
     if let Some(object) = value.as_object_mut() {
         object.insert("schema_version".into(), 1.into());
-        let fields: serde_json::Map<String, serde_json::Value> =
-            notification.fields.iter().map(|(k, v)| (k.clone(), v.clone().into())).collect();
+        let fields: serde_json::Map<String, serde_json::Value> = notification
+            .fields
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone().into()))
+            .collect();
         object.insert("fields".into(), fields.into());
     }
     value.to_string()
@@ -35,7 +38,8 @@ pub fn webhook_body(notification: &Notification) -> String {
 /// The signature header value for `body` sent at `timestamp`.
 pub fn sign(key: &[u8], timestamp: &str, body: &str) -> String {
     // HMAC accepts keys of any length, so this cannot fail.
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
     mac.update(timestamp.as_bytes());
     mac.update(b".");
     mac.update(body.as_bytes());
@@ -53,6 +57,9 @@ mod tests {
             sign(b"key", "1700000000", "{}"),
             "sha256=9d713ed406bb7076d4123f0dc2c39d2df5c654ed4b0cd56b52c8b4c940bd63ae"
         );
-        assert_ne!(sign(b"key", "1700000001", "{}"), sign(b"key", "1700000000", "{}"));
+        assert_ne!(
+            sign(b"key", "1700000001", "{}"),
+            sign(b"key", "1700000000", "{}")
+        );
     }
 }

@@ -44,7 +44,11 @@ fn aws<E: std::error::Error + 'static>(
     operation: &'static str,
     error: aws_sdk_route53::error::SdkError<E, aws_smithy_runtime_api::http::Response>,
 ) -> Route53Error {
-    Route53Error::Aws { operation, transient: crate::error::is_transient(&error), message: describe(&error) }
+    Route53Error::Aws {
+        operation,
+        transient: crate::error::is_transient(&error),
+        message: describe(&error),
+    }
 }
 
 /// A DNS name in Route53's canonical form: lower case with a trailing dot.
@@ -92,7 +96,8 @@ pub async fn weighted_records(
     let name = canonical(record_name);
     let rr_type = RrType::from(record_type);
     let mut found = Vec::new();
-    let mut start: Option<(String, RrType, Option<String>)> = Some((name.clone(), rr_type.clone(), None));
+    let mut start: Option<(String, RrType, Option<String>)> =
+        Some((name.clone(), rr_type.clone(), None));
     while let Some((start_name, start_type, start_id)) = start.take() {
         let output = client
             .list_resource_record_sets()
@@ -103,7 +108,9 @@ pub async fn weighted_records(
             .send()
             .await
             .map_err(|error| match error.as_service_error() {
-                Some(e) if e.is_no_such_hosted_zone() => Route53Error::ZoneNotFound(zone_id.to_owned()),
+                Some(e) if e.is_no_such_hosted_zone() => {
+                    Route53Error::ZoneNotFound(zone_id.to_owned())
+                }
                 _ => aws("ListResourceRecordSets", error),
             })?;
         let mut past = false;
@@ -117,8 +124,14 @@ pub async fn weighted_records(
             }
         }
         if output.is_truncated() && !past {
-            if let (Some(next_name), Some(next_type)) = (output.next_record_name(), output.next_record_type()) {
-                start = Some((next_name.to_owned(), next_type.clone(), output.next_record_identifier().map(str::to_owned)));
+            if let (Some(next_name), Some(next_type)) =
+                (output.next_record_name(), output.next_record_type())
+            {
+                start = Some((
+                    next_name.to_owned(),
+                    next_type.clone(),
+                    output.next_record_identifier().map(str::to_owned),
+                ));
             }
         }
     }
@@ -164,8 +177,12 @@ pub async fn set_weights(
 ) -> Result<Option<String>, Route53Error> {
     let mut changes = Vec::new();
     for set in records {
-        let Some(identifier) = set.set_identifier() else { continue };
-        let Some(&weight) = weights.get(identifier) else { continue };
+        let Some(identifier) = set.set_identifier() else {
+            continue;
+        };
+        let Some(&weight) = weights.get(identifier) else {
+            continue;
+        };
         if set.weight() == Some(i64::from(weight)) {
             continue;
         }
@@ -176,7 +193,11 @@ pub async fn set_weights(
                 .action(ChangeAction::Upsert)
                 .resource_record_set(updated)
                 .build()
-                .map_err(|error| Route53Error::Aws { operation: "ChangeResourceRecordSets", message: error.to_string(), transient: false })?,
+                .map_err(|error| Route53Error::Aws {
+                    operation: "ChangeResourceRecordSets",
+                    message: error.to_string(),
+                    transient: false,
+                })?,
         );
     }
     if changes.is_empty() {
@@ -186,7 +207,11 @@ pub async fn set_weights(
         .comment(comment.chars().take(256).collect::<String>())
         .set_changes(Some(changes))
         .build()
-        .map_err(|error| Route53Error::Aws { operation: "ChangeResourceRecordSets", message: error.to_string(), transient: false })?;
+        .map_err(|error| Route53Error::Aws {
+            operation: "ChangeResourceRecordSets",
+            message: error.to_string(),
+            transient: false,
+        })?;
     let output = client
         .change_resource_record_sets()
         .hosted_zone_id(zone_id)

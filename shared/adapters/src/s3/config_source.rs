@@ -62,15 +62,22 @@ impl ConfigSource {
     pub fn new(uri: &str, s3: aws_sdk_s3::Client) -> Result<Self, ConfigLoadError> {
         let location = match uri.strip_prefix("s3://") {
             Some(rest) => match rest.split_once('/') {
-                Some((bucket, key)) if !bucket.is_empty() && !key.is_empty() => {
-                    Location::S3 { bucket: bucket.to_owned(), key: key.to_owned() }
-                }
+                Some((bucket, key)) if !bucket.is_empty() && !key.is_empty() => Location::S3 {
+                    bucket: bucket.to_owned(),
+                    key: key.to_owned(),
+                },
                 _ => return Err(ConfigLoadError::BadLocation(uri.to_owned())),
             },
-            None if uri.trim().is_empty() => return Err(ConfigLoadError::BadLocation(uri.to_owned())),
+            None if uri.trim().is_empty() => {
+                return Err(ConfigLoadError::BadLocation(uri.to_owned()))
+            }
             None => Location::File(PathBuf::from(uri)),
         };
-        Ok(ConfigSource { location, s3, cached: Mutex::new(None) })
+        Ok(ConfigSource {
+            location,
+            s3,
+            cached: Mutex::new(None),
+        })
     }
 
     fn describe_location(&self) -> String {
@@ -86,9 +93,12 @@ impl ConfigSource {
         let location = self.describe_location();
         let (text, etag) = match &self.location {
             Location::File(path) => {
-                let text = tokio::fs::read_to_string(path)
-                    .await
-                    .map_err(|error| ConfigLoadError::Read { location: location.clone(), message: error.to_string() })?;
+                let text = tokio::fs::read_to_string(path).await.map_err(|error| {
+                    ConfigLoadError::Read {
+                        location: location.clone(),
+                        message: error.to_string(),
+                    }
+                })?;
                 let etag = format!("{:x}", fnv1a(&text));
                 (text, etag)
             }
@@ -104,32 +114,54 @@ impl ConfigSource {
                             .body
                             .collect()
                             .await
-                            .map_err(|error| ConfigLoadError::Read { location: location.clone(), message: error.to_string() })?
+                            .map_err(|error| ConfigLoadError::Read {
+                                location: location.clone(),
+                                message: error.to_string(),
+                            })?
                             .into_bytes();
-                        let text = String::from_utf8(bytes.to_vec())
-                            .map_err(|_| ConfigLoadError::Read { location: location.clone(), message: "not UTF-8".into() })?;
+                        let text = String::from_utf8(bytes.to_vec()).map_err(|_| {
+                            ConfigLoadError::Read {
+                                location: location.clone(),
+                                message: "not UTF-8".into(),
+                            }
+                        })?;
                         (text, etag)
                     }
                     Err(error) if status(&error) == Some(304) => {
                         if let Some(current) = cached.as_ref() {
                             return Ok(current.config.clone());
                         }
-                        return Err(ConfigLoadError::Read { location, message: "unexpected 304".into() });
+                        return Err(ConfigLoadError::Read {
+                            location,
+                            message: "unexpected 304".into(),
+                        });
                     }
-                    Err(error) => return Err(ConfigLoadError::Read { location, message: describe(&error) }),
+                    Err(error) => {
+                        return Err(ConfigLoadError::Read {
+                            location,
+                            message: describe(&error),
+                        })
+                    }
                 }
             }
         };
         if let Some(current) = cached.as_ref().filter(|current| current.etag == etag) {
             return Ok(current.config.clone());
         }
-        let parsed = Arc::new(config::parse(&text).map_err(|errors| ConfigLoadError::Invalid { location, errors })?);
-        *cached = Some(Cached { etag, config: parsed.clone() });
+        let parsed = Arc::new(
+            config::parse(&text).map_err(|errors| ConfigLoadError::Invalid { location, errors })?,
+        );
+        *cached = Some(Cached {
+            etag,
+            config: parsed.clone(),
+        });
         Ok(parsed)
     }
 }
 
 /// FNV-1a of a local file: a cheap change check (local files have no ETag).
 fn fnv1a(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3))
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
 }

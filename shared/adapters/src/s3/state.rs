@@ -77,7 +77,10 @@ pub struct StateStore {
 impl StateStore {
     /// A store over `bucket`.
     pub fn new(client: aws_sdk_s3::Client, bucket: impl Into<String>) -> Self {
-        StateStore { client, bucket: bucket.into() }
+        StateStore {
+            client,
+            bucket: bucket.into(),
+        }
     }
 
     /// The bucket name.
@@ -86,25 +89,40 @@ impl StateStore {
     }
 
     /// Reads a document; `None` when the key does not exist.
-    pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<Versioned<T>>, StateError> {
-        let output = match self.client.get_object().bucket(&self.bucket).key(key).send().await {
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Option<Versioned<T>>, StateError> {
+        let output = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
             Ok(output) => output,
             Err(error) if status(&error) == Some(404) => return Ok(None),
             Err(error) => return Err(self.aws_error("GetObject", key, &error)),
         };
         let etag = output.e_tag().unwrap_or_default().to_owned();
-        let body = output.body.collect().await.map_err(|error| StateError::Aws {
-            operation: "GetObject",
-            bucket: self.bucket.clone(),
-            key: key.to_owned(),
-            message: error.to_string(),
-            transient: true,
-        })?;
-        let value = serde_json::from_slice(&body.into_bytes()).map_err(|source| StateError::Corrupt {
-            bucket: self.bucket.clone(),
-            key: key.to_owned(),
-            source,
-        })?;
+        let body = output
+            .body
+            .collect()
+            .await
+            .map_err(|error| StateError::Aws {
+                operation: "GetObject",
+                bucket: self.bucket.clone(),
+                key: key.to_owned(),
+                message: error.to_string(),
+                transient: true,
+            })?;
+        let value =
+            serde_json::from_slice(&body.into_bytes()).map_err(|source| StateError::Corrupt {
+                bucket: self.bucket.clone(),
+                key: key.to_owned(),
+                source,
+            })?;
         Ok(Some(Versioned { value, etag }))
     }
 
@@ -124,16 +142,23 @@ impl StateStore {
         match result {
             Ok(output) => Ok(output.e_tag().unwrap_or_default().to_owned()),
             // 409 is S3's answer to two conditional writes of one key racing each other.
-            Err(error) if matches!(status(&error), Some(412 | 409)) => Err(StateError::AlreadyExists {
-                bucket: self.bucket.clone(),
-                key: key.to_owned(),
-            }),
+            Err(error) if matches!(status(&error), Some(412 | 409)) => {
+                Err(StateError::AlreadyExists {
+                    bucket: self.bucket.clone(),
+                    key: key.to_owned(),
+                })
+            }
             Err(error) => Err(self.aws_error("PutObject", key, &error)),
         }
     }
 
     /// Replaces a document only if it still has `etag`; returns the new ETag.
-    pub async fn replace<T: Serialize>(&self, key: &str, value: &T, etag: &str) -> Result<String, StateError> {
+    pub async fn replace<T: Serialize>(
+        &self,
+        key: &str,
+        value: &T,
+        etag: &str,
+    ) -> Result<String, StateError> {
         let body = self.encode(key, value)?;
         let result = self
             .client
@@ -168,7 +193,12 @@ impl StateStore {
         })
     }
 
-    fn aws_error<E, R>(&self, operation: &'static str, key: &str, error: &aws_smithy_runtime_api::client::result::SdkError<E, R>) -> StateError
+    fn aws_error<E, R>(
+        &self,
+        operation: &'static str,
+        key: &str,
+        error: &aws_smithy_runtime_api::client::result::SdkError<E, R>,
+    ) -> StateError
     where
         E: std::error::Error + 'static,
         R: std::fmt::Debug + crate::error::HttpStatus + 'static,

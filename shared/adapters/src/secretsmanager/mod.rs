@@ -42,7 +42,11 @@ pub struct SecretCache {
 impl SecretCache {
     /// A cache over `client` keeping values for `ttl`.
     pub fn new(client: aws_sdk_secretsmanager::Client, ttl: Duration) -> Self {
-        SecretCache { client, ttl, entries: Mutex::new(HashMap::new()) }
+        SecretCache {
+            client,
+            ttl,
+            entries: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The current value of secret `id` (name or ARN).
@@ -61,7 +65,10 @@ impl SecretCache {
                 return Err(if missing {
                     SecretError::Missing { id: id.to_owned() }
                 } else {
-                    SecretError::Aws { id: id.to_owned(), message: describe(&error) }
+                    SecretError::Aws {
+                        id: id.to_owned(),
+                        message: describe(&error),
+                    }
                 });
             }
         };
@@ -69,7 +76,10 @@ impl SecretCache {
             return Err(SecretError::Missing { id: id.to_owned() });
         };
         let value = SecretString::from(text.to_owned());
-        self.entries.lock().await.insert(id.to_owned(), (Instant::now(), value.clone()));
+        self.entries
+            .lock()
+            .await
+            .insert(id.to_owned(), (Instant::now(), value.clone()));
         Ok(value)
     }
 }

@@ -93,7 +93,10 @@ impl Strategy {
 
     /// Whether the strategy moves traffic between two targets with Route53 weights.
     pub fn shifts_traffic(self) -> bool {
-        matches!(self, Strategy::BlueGreen | Strategy::Canary | Strategy::Linear)
+        matches!(
+            self,
+            Strategy::BlueGreen | Strategy::Canary | Strategy::Linear
+        )
     }
 }
 
@@ -204,13 +207,22 @@ fn default_true() -> bool {
 
 impl SuiteConfig {
     /// The alarm routes whose pattern matches `alarm_name`, in file order.
-    pub fn routes_for_alarm<'a>(&'a self, alarm_name: &'a str) -> impl Iterator<Item = &'a AlarmRoute> + 'a {
-        self.alarms.iter().filter(move |route| glob_matches(&route.alarm, alarm_name))
+    pub fn routes_for_alarm<'a>(
+        &'a self,
+        alarm_name: &'a str,
+    ) -> impl Iterator<Item = &'a AlarmRoute> + 'a {
+        self.alarms
+            .iter()
+            .filter(move |route| glob_matches(&route.alarm, alarm_name))
     }
 
     /// The channel names that receive a severity.
     pub fn channels_for(&self, severity: Severity) -> &[String] {
-        self.notifications.routes.get(&severity).map(Vec::as_slice).unwrap_or(&[])
+        self.notifications
+            .routes
+            .get(&severity)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
     }
 }
 

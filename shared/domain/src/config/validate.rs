@@ -25,7 +25,11 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let path = if self.path.is_empty() { "(file)" } else { &self.path };
+        let path = if self.path.is_empty() {
+            "(file)"
+        } else {
+            &self.path
+        };
         write!(f, "{path}: {}", self.message)?;
         if let Some(hint) = &self.hint {
             write!(f, " ({hint})")?;
@@ -63,37 +67,63 @@ pub fn parse(text: &str) -> Result<SuiteConfig, ConfigErrors> {
         }
     };
     let Value::Mapping(map) = &root else {
-        errors.push("", "expected a mapping at the top level".into(), Some("start with `version: 1`".into()));
+        errors.push(
+            "",
+            "expected a mapping at the top level".into(),
+            Some("start with `version: 1`".into()),
+        );
         return Err(ConfigErrors(errors.0));
     };
     for key in map.keys() {
         let name = key_name(key);
         if !TOP_LEVEL.contains(&name.as_str()) {
-            errors.push(&name, format!("unknown field \"{name}\""), suggest(&name, TOP_LEVEL));
+            errors.push(
+                &name,
+                format!("unknown field \"{name}\""),
+                suggest(&name, TOP_LEVEL),
+            );
         }
     }
 
     let version = match map.get("version") {
         Some(value) => section::<u32>(value, "version", &mut errors),
         None => {
-            errors.push("version", "missing field".into(), Some("add `version: 1` at the top".into()));
+            errors.push(
+                "version",
+                "missing field".into(),
+                Some("add `version: 1` at the top".into()),
+            );
             None
         }
     };
     if let Some(version) = version.filter(|v| *v != 1) {
-        errors.push("version", format!("unsupported version {version}"), Some("this release reads version 1".into()));
+        errors.push(
+            "version",
+            format!("unsupported version {version}"),
+            Some("this release reads version 1".into()),
+        );
     }
 
-    let notifications = map.get("notifications").map(|value| parse_notifications(value, &mut errors));
+    let notifications = map
+        .get("notifications")
+        .map(|value| parse_notifications(value, &mut errors));
     let services = parse_map::<ServiceConfig>(map.get("services"), "services", &mut errors);
     let alarms = parse_list::<AlarmRoute>(map.get("alarms"), "alarms", &mut errors);
 
-    let (Some(version), Some(notifications), Some(services), Some(alarms)) =
-        (version, notifications.unwrap_or(Some(Notifications::default())), services, alarms)
-    else {
+    let (Some(version), Some(notifications), Some(services), Some(alarms)) = (
+        version,
+        notifications.unwrap_or(Some(Notifications::default())),
+        services,
+        alarms,
+    ) else {
         return Err(ConfigErrors(errors.0));
     };
-    let config = SuiteConfig { version, notifications, services, alarms };
+    let config = SuiteConfig {
+        version,
+        notifications,
+        services,
+        alarms,
+    };
     check_rules(&config, &mut errors);
     if errors.0.is_empty() {
         Ok(config)
@@ -107,14 +137,21 @@ struct Errors(Vec<ConfigError>);
 
 impl Errors {
     fn push(&mut self, path: &str, message: String, hint: Option<String>) {
-        self.0.push(ConfigError { path: path.to_owned(), message, hint });
+        self.0.push(ConfigError {
+            path: path.to_owned(),
+            message,
+            hint,
+        });
     }
 }
 
 fn key_name(key: &Value) -> String {
     match key {
         Value::String(s) => s.clone(),
-        other => serde_yaml_ng::to_string(other).unwrap_or_default().trim().to_owned(),
+        other => serde_yaml_ng::to_string(other)
+            .unwrap_or_default()
+            .trim()
+            .to_owned(),
     }
 }
 
@@ -164,7 +201,11 @@ fn parse_map<T: DeserializeOwned>(
     }
 }
 
-fn parse_list<T: DeserializeOwned>(value: Option<&Value>, path: &str, errors: &mut Errors) -> Option<Vec<T>> {
+fn parse_list<T: DeserializeOwned>(
+    value: Option<&Value>,
+    path: &str,
+    errors: &mut Errors,
+) -> Option<Vec<T>> {
     match value {
         None | Some(Value::Null) => Some(Vec::new()),
         Some(Value::Sequence(items)) => {
@@ -184,7 +225,11 @@ fn parse_list<T: DeserializeOwned>(value: Option<&Value>, path: &str, errors: &m
 
 fn parse_notifications(value: &Value, errors: &mut Errors) -> Option<Notifications> {
     let Value::Mapping(map) = value else {
-        errors.push("notifications", "expected a mapping with `channels` and `routes`".into(), None);
+        errors.push(
+            "notifications",
+            "expected a mapping with `channels` and `routes`".into(),
+            None,
+        );
         return None;
     };
     let mut ok = true;
@@ -217,7 +262,10 @@ fn explain(message: &str) -> (String, Option<String>) {
         let given = ticked.first().copied().unwrap_or(rest);
         let expected = &ticked[1.min(ticked.len())..];
         return (
-            format!("unknown value \"{given}\", expected one of {}", quote_all(expected)),
+            format!(
+                "unknown value \"{given}\", expected one of {}",
+                quote_all(expected)
+            ),
             suggest(given, expected),
         );
     }
@@ -225,19 +273,29 @@ fn explain(message: &str) -> (String, Option<String>) {
         let given = ticked.first().copied().unwrap_or_default();
         let expected = &ticked[1.min(ticked.len())..];
         return (
-            format!("unknown field \"{given}\", expected one of {}", quote_all(expected)),
+            format!(
+                "unknown field \"{given}\", expected one of {}",
+                quote_all(expected)
+            ),
             suggest(given, expected),
         );
     }
     if message.starts_with("missing field ") {
         let field = ticked.first().copied().unwrap_or_default();
-        return (format!("missing field \"{field}\""), Some(format!("add `{field}:` here")));
+        return (
+            format!("missing field \"{field}\""),
+            Some(format!("add `{field}:` here")),
+        );
     }
     (message.to_owned(), None)
 }
 
 fn quote_all(items: &[&str]) -> String {
-    items.iter().map(|item| format!("\"{item}\"")).collect::<Vec<_>>().join(", ")
+    items
+        .iter()
+        .map(|item| format!("\"{item}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// "did you mean" for a near miss (edit distance at most a third of the word, and at least 1).
@@ -269,17 +327,28 @@ fn edit_distance(a: &str, b: &str) -> usize {
 fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
 }
 
 fn check_rules(config: &SuiteConfig, errors: &mut Errors) {
     let service_names: Vec<&str> = config.services.keys().map(String::as_str).collect();
-    let channel_names: Vec<&str> = config.notifications.channels.keys().map(String::as_str).collect();
+    let channel_names: Vec<&str> = config
+        .notifications
+        .channels
+        .keys()
+        .map(String::as_str)
+        .collect();
 
     for (name, service) in &config.services {
         let path = format!("services.{name}");
         if !valid_name(name) {
-            errors.push(&path, "service names use a-z, 0-9, - and _ (at most 64)".into(), None);
+            errors.push(
+                &path,
+                "service names use a-z, 0-9, - and _ (at most 64)".into(),
+                None,
+            );
         }
         if service.cluster.trim().is_empty() {
             errors.push(&format!("{path}.cluster"), "must not be empty".into(), None);
@@ -292,16 +361,27 @@ fn check_rules(config: &SuiteConfig, errors: &mut Errors) {
         if route.alarm.trim().is_empty() {
             errors.push(&format!("{path}.alarm"), "must not be empty".into(), None);
         } else if globset::Glob::new(&route.alarm).is_err() {
-            errors.push(&format!("{path}.alarm"), format!("\"{}\" is not a valid glob", route.alarm), None);
+            errors.push(
+                &format!("{path}.alarm"),
+                format!("\"{}\" is not a valid glob", route.alarm),
+                None,
+            );
         }
         if route.services.is_empty() {
-            errors.push(&format!("{path}.services"), "lists no service".into(), Some("name at least one service".into()));
+            errors.push(
+                &format!("{path}.services"),
+                "lists no service".into(),
+                Some("name at least one service".into()),
+            );
         }
         for (j, service) in route.services.iter().enumerate() {
             if !config.services.contains_key(service) {
                 errors.push(
                     &format!("{path}.services[{j}]"),
-                    format!("unknown service \"{service}\", expected one of {}", quote_all(&service_names)),
+                    format!(
+                        "unknown service \"{service}\", expected one of {}",
+                        quote_all(&service_names)
+                    ),
                     suggest(service, &service_names),
                 );
             }
@@ -322,7 +402,10 @@ fn check_rules(config: &SuiteConfig, errors: &mut Errors) {
             if !config.notifications.channels.contains_key(channel) {
                 errors.push(
                     &format!("notifications.routes.{}[{j}]", severity.as_str()),
-                    format!("unknown channel \"{channel}\", expected one of {}", quote_all(&channel_names)),
+                    format!(
+                        "unknown channel \"{channel}\", expected one of {}",
+                        quote_all(&channel_names)
+                    ),
                     suggest(channel, &channel_names),
                 );
             }
@@ -338,12 +421,16 @@ fn check_service_shape(path: &str, service: &ServiceConfig, errors: &mut Errors)
             None => errors.push(
                 &format!("{path}.traffic"),
                 format!("strategy \"{strategy}\" shifts traffic with Route53 and needs `traffic`"),
-                Some("add `traffic:` with the zone, record and two targets, or use `rolling`".into()),
+                Some(
+                    "add `traffic:` with the zone, record and two targets, or use `rolling`".into(),
+                ),
             ),
             Some(traffic) => {
                 let tpath = format!("{path}.traffic");
                 match (&traffic.zone_id, &traffic.zone_name) {
-                    (None, None) => errors.push(&tpath, "needs `zone_id` or `zone_name`".into(), None),
+                    (None, None) => {
+                        errors.push(&tpath, "needs `zone_id` or `zone_name`".into(), None)
+                    }
                     (Some(_), Some(_)) => errors.push(
                         &tpath,
                         "gives both `zone_id` and `zone_name`".into(),
@@ -352,21 +439,36 @@ fn check_service_shape(path: &str, service: &ServiceConfig, errors: &mut Errors)
                     _ => {}
                 }
                 if traffic.record_name.trim().is_empty() {
-                    errors.push(&format!("{tpath}.record_name"), "must not be empty".into(), None);
+                    errors.push(
+                        &format!("{tpath}.record_name"),
+                        "must not be empty".into(),
+                        None,
+                    );
                 }
                 if !(1..=86_400).contains(&traffic.ttl) {
-                    errors.push(&format!("{tpath}.ttl"), format!("{} is outside 1..=86400 seconds", traffic.ttl), None);
+                    errors.push(
+                        &format!("{tpath}.ttl"),
+                        format!("{} is outside 1..=86400 seconds", traffic.ttl),
+                        None,
+                    );
                 }
                 if traffic.targets.len() != 2 {
                     errors.push(
                         &format!("{tpath}.targets"),
-                        format!("has {} target(s), expected exactly 2", traffic.targets.len()),
+                        format!(
+                            "has {} target(s), expected exactly 2",
+                            traffic.targets.len()
+                        ),
                         Some("name two colors, e.g. `blue` and `green`".into()),
                     );
                 }
                 for (color, target) in &traffic.targets {
                     if color.is_empty() || color.len() > 128 {
-                        errors.push(&format!("{tpath}.targets.{color}"), "set identifiers are 1 to 128 characters".into(), None);
+                        errors.push(
+                            &format!("{tpath}.targets.{color}"),
+                            "set identifiers are 1 to 128 characters".into(),
+                            None,
+                        );
                     }
                     if target.ecs_service.trim().is_empty() || target.value.trim().is_empty() {
                         errors.push(
@@ -386,7 +488,11 @@ fn check_service_shape(path: &str, service: &ServiceConfig, errors: &mut Errors)
             );
         }
     } else {
-        if service.ecs_service.as_deref().is_none_or(|s| s.trim().is_empty()) {
+        if service
+            .ecs_service
+            .as_deref()
+            .is_none_or(|s| s.trim().is_empty())
+        {
             errors.push(
                 &format!("{path}.ecs_service"),
                 format!("strategy \"{strategy}\" updates one ECS service in place and needs `ecs_service`"),
@@ -397,7 +503,10 @@ fn check_service_shape(path: &str, service: &ServiceConfig, errors: &mut Errors)
             errors.push(
                 &format!("{path}.traffic"),
                 format!("strategy \"{strategy}\" does not shift traffic"),
-                Some(format!("use one of {} or remove `traffic`", quote_all(&["blue_green", "canary", "linear"]))),
+                Some(format!(
+                    "use one of {} or remove `traffic`",
+                    quote_all(&["blue_green", "canary", "linear"])
+                )),
             );
         }
     }
@@ -524,17 +633,26 @@ alarms:
 
     #[test]
     fn unknown_top_level_field_and_missing_version() {
-        check("servics: {}\n", &[
-            "servics: unknown field \"servics\" (did you mean \"services\"?)",
-            "version: missing field (add `version: 1` at the top)",
-        ]);
+        check(
+            "servics: {}\n",
+            &[
+                "servics: unknown field \"servics\" (did you mean \"services\"?)",
+                "version: missing field (add `version: 1` at the top)",
+            ],
+        );
     }
 
     #[test]
     fn wrong_version_and_bad_yaml() {
-        check("version: 2\n", &["version: unsupported version 2 (this release reads version 1)"]);
+        check(
+            "version: 2\n",
+            &["version: unsupported version 2 (this release reads version 1)"],
+        );
         let errors = parse("version: [1\n").expect_err("bad yaml");
-        assert!(errors.0[0].message.starts_with("not valid YAML"), "{errors}");
+        assert!(
+            errors.0[0].message.starts_with("not valid YAML"),
+            "{errors}"
+        );
     }
 
     #[test]
@@ -548,8 +666,14 @@ alarms:
     #[test]
     fn ttl_and_target_count_are_checked() {
         let text = VALID
-            .replace("record_name: api.example.com.", "record_name: api.example.com.\n      ttl: 0")
-            .replace("        green: { ecs_service: api-green, value: green.example.com }\n", "");
+            .replace(
+                "record_name: api.example.com.",
+                "record_name: api.example.com.\n      ttl: 0",
+            )
+            .replace(
+                "        green: { ecs_service: api-green, value: green.example.com }\n",
+                "",
+            );
         check(
             &text,
             &[

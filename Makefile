@@ -1,0 +1,29 @@
+# The two commands of the README, and the pieces they are made of.
+# Builds go to a target folder outside the clone so repeated runs (and CI) reuse them.
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/ops-suite/target
+
+.PHONY: demo test setup lint validate unit zip infra
+demo: setup  ## Run the demo on the local emulator.
+	cargo run -q -p ops-tests --bin ops-demo
+
+test:  ## Install what is missing, then every check CI runs.
+	bash scripts/test.sh
+
+setup:
+	bash scripts/setup.sh
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+validate:
+	cargo run -q -p ops-cli -- validate infra/config/*.yaml
+
+unit:
+	cargo test --workspace
+
+zip:
+	PATH="$(CURDIR)/.venv/bin:$$PATH" cargo lambda build --release --output-format zip --compiler cargo -p alarm-rollback
+
+infra: zip
+	bash scripts/infra-check.sh

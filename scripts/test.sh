@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The README's test command: installs what a fresh machine lacks, then runs every check CI runs:
+# formatting, clippy, config validation, all Rust tests (unit + integration against moto), the
+# release zip, and the Terraform checks (fmt, validate, apply/e2e/destroy on moto, checkov).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/ops-suite/target}
+export PATH="$root/.venv/bin:$PATH"
+started=$(date +%s)
+step() { printf '\n==> %s (%ss)\n' "$1" "$(( $(date +%s) - started ))"; }
+
+step "setup"
+bash scripts/setup.sh
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "validate shipped configs"
+cargo run -q -p ops-cli -- validate infra/config/*.yaml
+
+step "cargo test (unit + integration against moto)"
+cargo test --workspace 2>&1 | tee "$root/.cache/cargo-test.log"
+
+step "release zip (cargo lambda build)"
+cargo lambda build --release --output-format zip --compiler cargo -p alarm-rollback
+zip="$CARGO_TARGET_DIR/lambda/alarm-rollback/bootstrap.zip"
+printf 'alarm-rollback release zip: %s bytes\n' "$(stat -c %s "$zip")"
+
+step "infra: terraform fmt/validate/apply/e2e/destroy on moto, checkov"
+ARTIFACTS_DIR="$CARGO_TARGET_DIR/lambda" bash scripts/infra-check.sh
+
+step "done"
+# One closing line for CI: the totals of every cargo test binary.
+awk '/^test result:/ { p += $4; f += $6 } END { printf "%d passed, %d failed\n", p, f }' "$root/.cache/cargo-test.log"
