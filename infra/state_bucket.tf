@@ -129,11 +129,8 @@ resource "aws_s3_bucket_lifecycle_configuration" "state" {
     id     = "noncurrent-versions-and-uploads"
     status = "Enabled"
 
-    # The whole bucket. An explicit empty prefix rather than `filter {}`: S3 answers with Prefix ""
-    # either way, and the provider waits for the rules it reads back to equal the ones it sent.
-    filter {
-      prefix = ""
-    }
+    # The whole bucket.
+    filter {}
 
     noncurrent_version_expiration {
       noncurrent_days = var.noncurrent_version_expiration_days

@@ -9,7 +9,7 @@ variable "region" {
 }
 
 variable "name_prefix" {
-  description = "Prefix of every resource name (function, role, topic, rule, key alias, default bucket name). Use a different prefix to run two suites in one account."
+  description = "Prefix of every resource name (function, role, topic, rule, key alias, default bucket name). Use a different prefix to run two suites in one account and region (their configs must then name different secrets: secret names come from the config)."
   type        = string
   default     = "ops-suite"
 

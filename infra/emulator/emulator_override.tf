@@ -28,10 +28,10 @@ provider "aws" {
   }
 }
 
-# moto evaluates bucket policies on object requests but ignores condition operators other than
-# StringEquals, so a Deny conditioned on aws:SecureTransport / s3:TlsVersion denies every
-# GetObject and PutObject (over moto's plain HTTP it would be right to, but then nothing works).
-# Drop the TLS-only policy in the emulator; checkov and real deployments still cover it.
+# moto evaluates bucket policies on object requests and treats every condition operator except
+# StringEquals as satisfied, so the TLS-only policy's Deny statements (Bool aws:SecureTransport,
+# NumericLessThan s3:TlsVersion) deny every GetObject and PutObject. Leave the policy out against
+# the emulator; checkov and real deployments still cover it.
 resource "aws_s3_bucket_policy" "state" {
   count = 0
 }

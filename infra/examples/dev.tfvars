@@ -11,7 +11,7 @@ lambda_architecture = "x86_64"
 
 application_log_level = "DEBUG"
 log_retention_in_days = 14
-tracing_mode          = "PassThrough"
+tracing_mode          = "Active"
 
 alarm_rollback_reserved_concurrency = 2
 maximum_retry_attempts              = 1

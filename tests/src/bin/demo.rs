@@ -243,8 +243,8 @@ async fn state_table(
     let mut out = String::new();
     writeln!(
         out,
-        "    {:<10} {:<13} {:<24} {}",
-        "service", "record", "route53 weights", "ecs task definitions"
+        "    {:<10} {:<13} {:<24} ecs task definitions",
+        "service", "record", "route53 weights"
     )?;
     for (name, service) in &config.services {
         let record = store

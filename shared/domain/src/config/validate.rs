@@ -180,7 +180,7 @@ fn parse_map<T: DeserializeOwned>(
 ) -> Option<std::collections::BTreeMap<String, T>> {
     let mut out = std::collections::BTreeMap::new();
     match value {
-        None | Some(Value::Null) => return Some(out),
+        None | Some(Value::Null) => Some(out),
         Some(Value::Mapping(map)) => {
             let mut ok = true;
             for (key, item) in map {
