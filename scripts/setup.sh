@@ -37,15 +37,16 @@ command -v terraform >/dev/null || { echo "setup: terraform is required on PATH 
 # write a CLI config that uses it. With internet access none of this is needed.
 mkdir -p .cache
 if [ ! -f .cache/terraform.rc ]; then
-  provider=$(find / -path '*registry.terraform.io/hashicorp/aws/*' -name 'terraform-provider-aws*' \
-    -not -path "$root/*" 2>/dev/null | head -n 1 || true)
+  # A mirror lays providers out as <root>/<registry host>/hashicorp/aws/<version>/<platform>/.
+  provider=$(find / -path '*/hashicorp/aws/*' -name 'terraform-provider-aws*' \
+    -not -path "$root/*" -not -path '*/.terraform/*' 2>/dev/null | head -n 1 || true)
   if [ -n "$provider" ]; then
-    mirror=${provider%%/registry.terraform.io/*}
+    mirror=$(dirname "${provider%%/hashicorp/aws/*}")
     cat > .cache/terraform.rc <<RC
 provider_installation {
   filesystem_mirror {
     path    = "$mirror"
-    include = ["registry.terraform.io/*/*"]
+    include = ["hashicorp/*"]
   }
 }
 RC

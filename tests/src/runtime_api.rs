@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context as _};
 use tokio::process::{Child, Command};
 
-/// A `cargo lambda watch` process (and its process group), stopped on drop.
+/// A `cargo lambda watch` process, stopped on drop.
 #[derive(Debug)]
 pub struct Watch {
     child: Child,
@@ -50,9 +50,8 @@ impl Watch {
         let port = crate::emulator::free_port();
         let log_file =
             std::fs::File::create(&log).with_context(|| format!("create {}", log.display()))?;
-        let mut command = Command::new("setsid");
+        let mut command = Command::new("cargo");
         command
-            .arg("cargo")
             .arg("lambda")
             .arg("watch")
             .arg("--package")
@@ -132,12 +131,14 @@ impl Watch {
 
 impl Drop for Watch {
     fn drop(&mut self) {
-        // `setsid` made the watch process a group leader: stop the function binary with it.
+        // SIGTERM lets `cargo lambda watch` stop the function instance it runs; `kill_on_drop`
+        // then makes sure the watch process itself is gone.
         if let Some(pid) = self.child.id() {
             let _ = std::process::Command::new("kill")
                 .arg("-TERM")
-                .arg(format!("-{pid}"))
+                .arg(pid.to_string())
                 .status();
+            std::thread::sleep(Duration::from_millis(500));
         }
     }
 }
