@@ -67,6 +67,15 @@ pub enum StateError {
     },
 }
 
+/// The condition a write is made under.
+#[derive(Debug, Clone, Copy)]
+enum Precondition<'a> {
+    /// `If-None-Match: *`: the key must not exist.
+    Absent,
+    /// `If-Match: <etag>`: the key must still have this ETag.
+    Etag(&'a str),
+}
+
 /// JSON documents in the state bucket.
 #[derive(Debug, Clone)]
 pub struct StateStore {
@@ -128,28 +137,7 @@ impl StateStore {
 
     /// Creates a document that must not exist yet; returns its ETag.
     pub async fn create<T: Serialize>(&self, key: &str, value: &T) -> Result<String, StateError> {
-        let body = self.encode(key, value)?;
-        let result = self
-            .client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .content_type("application/json")
-            .if_none_match("*")
-            .body(ByteStream::from(body))
-            .send()
-            .await;
-        match result {
-            Ok(output) => Ok(output.e_tag().unwrap_or_default().to_owned()),
-            // 409 is S3's answer to two conditional writes of one key racing each other.
-            Err(error) if matches!(status(&error), Some(412 | 409)) => {
-                Err(StateError::AlreadyExists {
-                    bucket: self.bucket.clone(),
-                    key: key.to_owned(),
-                })
-            }
-            Err(error) => Err(self.aws_error("PutObject", key, &error)),
-        }
+        self.put(key, value, Precondition::Absent).await
     }
 
     /// Replaces a document only if it still has `etag`; returns the new ETag.
@@ -159,30 +147,44 @@ impl StateStore {
         value: &T,
         etag: &str,
     ) -> Result<String, StateError> {
+        self.put(key, value, Precondition::Etag(etag)).await
+    }
+
+    async fn put<T: Serialize>(
+        &self,
+        key: &str,
+        value: &T,
+        precondition: Precondition<'_>,
+    ) -> Result<String, StateError> {
         let body = self.encode(key, value)?;
-        let result = self
+        let request = self
             .client
             .put_object()
             .bucket(&self.bucket)
             .key(key)
             .content_type("application/json")
-            .if_match(etag)
-            .body(ByteStream::from(body))
-            .send()
-            .await;
-        match result {
-            Ok(output) => Ok(output.e_tag().unwrap_or_default().to_owned()),
-            Err(error) if matches!(status(&error), Some(412 | 409)) => Err(StateError::Conflict {
-                bucket: self.bucket.clone(),
-                key: key.to_owned(),
-            }),
+            .body(ByteStream::from(body));
+        let request = match precondition {
+            Precondition::Absent => request.if_none_match("*"),
+            Precondition::Etag(etag) => request.if_match(etag),
+        };
+        let error = match request.send().await {
+            Ok(output) => return Ok(output.e_tag().unwrap_or_default().to_owned()),
+            Err(error) => error,
+        };
+        let lost_race = match (precondition, status(&error)) {
+            // 409 is S3's answer to two conditional writes of one key racing each other.
+            (_, Some(412 | 409)) => true,
             // If-Match on a key that was deleted meanwhile: also "someone else changed it".
-            Err(error) if status(&error) == Some(404) => Err(StateError::Conflict {
-                bucket: self.bucket.clone(),
-                key: key.to_owned(),
-            }),
-            Err(error) => Err(self.aws_error("PutObject", key, &error)),
-        }
+            (Precondition::Etag(_), Some(404)) => true,
+            _ => false,
+        };
+        let (bucket, key) = (self.bucket.clone(), key.to_owned());
+        Err(match (lost_race, precondition) {
+            (true, Precondition::Absent) => StateError::AlreadyExists { bucket, key },
+            (true, Precondition::Etag(_)) => StateError::Conflict { bucket, key },
+            (false, _) => self.aws_error("PutObject", &key, &error),
+        })
     }
 
     fn encode<T: Serialize>(&self, key: &str, value: &T) -> Result<Vec<u8>, StateError> {
