@@ -5,6 +5,7 @@
 //! so nothing here can fail for I/O reasons and every rule is tested with plain values.
 //!
 //! - [`config`]: the suite configuration model and its validator.
+//! - [`cost`]: the cost cube and cost analysis (budgets, forecast, anomalies).
 //! - [`deployment`]: a service's deployment record and its state machine.
 //! - [`rollback`]: alarm transitions and the rollback decision.
 //! - [`notify`]: notification messages as data, and severities.
@@ -13,6 +14,7 @@
 
 pub mod audit;
 pub mod config;
+pub mod cost;
 pub mod deployment;
 pub mod keys;
 pub mod notify;
