@@ -29,7 +29,259 @@ pub struct SuiteConfig {
     /// Which alarms guard which services.
     #[serde(default)]
     pub alarms: Vec<AlarmRoute>,
+    /// cost-check: where cost data comes from, budgets and anomaly detection.
+    #[serde(default)]
+    pub cost: Option<CostConfig>,
 }
+
+/// cost-check settings.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CostConfig {
+    /// Where the cost data comes from.
+    pub source: CostSource,
+    /// Which cost column to analyse.
+    #[serde(default = "default_metric")]
+    pub metric: CostMetric,
+    /// Dimensions costs are broken down by: `provider`, `billing_account`, `sub_account`,
+    /// `service`, `region`, `tag:<key>`.
+    #[serde(default = "default_dimensions")]
+    pub dimensions: Vec<String>,
+    /// Days read back from the latest complete day (the anomaly baseline needs 5 weeks).
+    #[serde(default = "default_history_days")]
+    pub history_days: u32,
+    /// Past days re-evaluated every run, so restated data opens or resolves alerts.
+    #[serde(default = "default_lookback_days")]
+    pub lookback_days: u32,
+    /// An export whose latest charge is older than this many hours is itself an alert.
+    #[serde(default = "default_freshness_hours")]
+    pub freshness_hours: u32,
+    /// What an unreadable file does: fail the run, or mark the report incomplete.
+    #[serde(default = "default_on_unreadable")]
+    pub on_unreadable: OnUnreadable,
+    /// Anomaly detection.
+    #[serde(default)]
+    pub anomalies: AnomalyConfig,
+    /// Budgets, checked on actual and forecast month-end cost.
+    #[serde(default)]
+    pub budgets: Vec<BudgetConfig>,
+    /// Key prefix of the reports in the state bucket.
+    #[serde(default = "default_report_prefix")]
+    pub report_prefix: String,
+}
+
+/// Where cost data comes from.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum CostSource {
+    /// FinOps FOCUS 1.x exports (any cloud): every `.csv`, `.csv.gz` and `.parquet` under a prefix.
+    Focus {
+        /// Bucket of the export.
+        bucket: String,
+        /// Key prefix of the export.
+        #[serde(default)]
+        prefix: String,
+    },
+    /// AWS CUR 2.0 Data Exports, read through their manifests.
+    Cur2 {
+        /// Bucket of the export.
+        bucket: String,
+        /// The export's S3 prefix (before `<export name>/`).
+        #[serde(default)]
+        prefix: String,
+        /// The export's name.
+        export_name: String,
+    },
+    /// The Cost Explorer API, for accounts without an export.
+    CostExplorer {
+        /// Cost Explorer dimensions to group by (at most 2: `SERVICE`, `LINKED_ACCOUNT`, `REGION`…).
+        #[serde(default = "default_ce_group_by")]
+        group_by: Vec<String>,
+    },
+}
+
+/// Which cost column to analyse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CostMetric {
+    /// FOCUS EffectiveCost (amortized).
+    EffectiveCost,
+    /// FOCUS BilledCost.
+    BilledCost,
+    /// CUR / Cost Explorer unblended cost.
+    UnblendedCost,
+    /// CUR / Cost Explorer net unblended cost.
+    NetUnblendedCost,
+}
+
+/// What an unreadable export file does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnUnreadable {
+    /// Fail the run (no report, no alerts from partial data).
+    Fail,
+    /// Skip the file and mark the report incomplete.
+    MarkIncomplete,
+}
+
+/// Anomaly detection settings.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnomalyConfig {
+    /// Scope dimensions anomalies are detected per.
+    #[serde(default = "default_anomaly_by")]
+    pub by: Vec<String>,
+    /// Weeks of same-weekday history in the baseline.
+    #[serde(default = "default_baseline_weeks")]
+    pub baseline_weeks: u32,
+    /// Robust z-score above which a day is anomalous.
+    #[serde(default = "default_z_threshold")]
+    pub z_threshold: f64,
+    /// Dollar floor: smaller deviations are never anomalies.
+    #[serde(default = "default_min_impact")]
+    pub min_impact: f64,
+    /// Impact from which an anomaly is critical rather than a warning.
+    #[serde(default = "default_critical_impact")]
+    pub critical_impact: f64,
+    /// Contributors listed per anomaly.
+    #[serde(default = "default_top_contributors")]
+    pub top_contributors: usize,
+}
+
+impl Default for AnomalyConfig {
+    fn default() -> Self {
+        AnomalyConfig {
+            by: default_anomaly_by(),
+            baseline_weeks: default_baseline_weeks(),
+            z_threshold: default_z_threshold(),
+            min_impact: default_min_impact(),
+            critical_impact: default_critical_impact(),
+            top_contributors: default_top_contributors(),
+        }
+    }
+}
+
+/// One budget.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetConfig {
+    /// Name, unique among budgets.
+    pub name: String,
+    /// Monthly amount.
+    pub monthly: f64,
+    /// Optional daily limit.
+    #[serde(default)]
+    pub daily: Option<f64>,
+    /// Currency of the amounts (checked against the data).
+    #[serde(default = "default_currency")]
+    pub currency: String,
+    /// Which costs count: dimension to allowed values (empty: everything).
+    #[serde(default)]
+    pub filter: BTreeMap<String, Vec<String>>,
+    /// Alert thresholds.
+    #[serde(default = "default_thresholds")]
+    pub thresholds: Vec<ThresholdConfig>,
+}
+
+/// One budget threshold: on actual or forecast cost, in percent of the budget or absolute.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThresholdConfig {
+    /// `actual` or `forecast`.
+    pub basis: ThresholdBasis,
+    /// Percent of the monthly budget.
+    #[serde(default)]
+    pub percent: Option<f64>,
+    /// Absolute amount.
+    #[serde(default)]
+    pub absolute: Option<f64>,
+}
+
+/// What a threshold compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ThresholdBasis {
+    /// Month-to-date cost.
+    Actual,
+    /// Forecast month-end cost.
+    Forecast,
+}
+
+fn default_metric() -> CostMetric {
+    CostMetric::EffectiveCost
+}
+fn default_dimensions() -> Vec<String> {
+    ["provider", "sub_account", "service", "region"]
+        .map(String::from)
+        .to_vec()
+}
+fn default_history_days() -> u32 {
+    42
+}
+fn default_lookback_days() -> u32 {
+    3
+}
+fn default_freshness_hours() -> u32 {
+    36
+}
+fn default_on_unreadable() -> OnUnreadable {
+    OnUnreadable::Fail
+}
+fn default_report_prefix() -> String {
+    "reports/cost".into()
+}
+fn default_ce_group_by() -> Vec<String> {
+    vec!["SERVICE".into()]
+}
+fn default_anomaly_by() -> Vec<String> {
+    vec!["service".into()]
+}
+fn default_baseline_weeks() -> u32 {
+    4
+}
+fn default_z_threshold() -> f64 {
+    3.5
+}
+fn default_min_impact() -> f64 {
+    50.0
+}
+fn default_critical_impact() -> f64 {
+    500.0
+}
+fn default_top_contributors() -> usize {
+    3
+}
+fn default_currency() -> String {
+    "USD".into()
+}
+fn default_thresholds() -> Vec<ThresholdConfig> {
+    vec![
+        ThresholdConfig {
+            basis: ThresholdBasis::Actual,
+            percent: Some(80.0),
+            absolute: None,
+        },
+        ThresholdConfig {
+            basis: ThresholdBasis::Actual,
+            percent: Some(100.0),
+            absolute: None,
+        },
+        ThresholdConfig {
+            basis: ThresholdBasis::Forecast,
+            percent: Some(100.0),
+            absolute: None,
+        },
+    ]
+}
+
+/// Dimension names cost data can be broken down by (besides `tag:<key>`).
+pub const COST_DIMENSIONS: [&str; 5] = [
+    "provider",
+    "billing_account",
+    "sub_account",
+    "service",
+    "region",
+];
 
 /// Notification channels and routing.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]

@@ -10,7 +10,10 @@ use std::fmt;
 use serde::de::DeserializeOwned;
 use serde_yaml_ng::Value;
 
-use super::{AlarmRoute, Channel, Notifications, ServiceConfig, SuiteConfig};
+use super::{
+    AlarmRoute, Channel, CostConfig, CostMetric, CostSource, Notifications, ServiceConfig,
+    SuiteConfig, COST_DIMENSIONS,
+};
 
 /// One problem in a configuration file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,7 +57,7 @@ impl fmt::Display for ConfigErrors {
 
 impl std::error::Error for ConfigErrors {}
 
-const TOP_LEVEL: &[&str] = &["version", "notifications", "services", "alarms"];
+const TOP_LEVEL: &[&str] = &["version", "notifications", "services", "alarms", "cost"];
 
 /// Parses and validates a configuration file's text.
 pub fn parse(text: &str) -> Result<SuiteConfig, ConfigErrors> {
@@ -109,12 +112,17 @@ pub fn parse(text: &str) -> Result<SuiteConfig, ConfigErrors> {
         .map(|value| parse_notifications(value, &mut errors));
     let services = parse_map::<ServiceConfig>(map.get("services"), "services", &mut errors);
     let alarms = parse_list::<AlarmRoute>(map.get("alarms"), "alarms", &mut errors);
+    let cost = match map.get("cost") {
+        None | Some(Value::Null) => Some(None),
+        Some(value) => section::<CostConfig>(value, "cost", &mut errors).map(Some),
+    };
 
-    let (Some(version), Some(notifications), Some(services), Some(alarms)) = (
+    let (Some(version), Some(notifications), Some(services), Some(alarms), Some(cost)) = (
         version,
         notifications.unwrap_or(Some(Notifications::default())),
         services,
         alarms,
+        cost,
     ) else {
         return Err(ConfigErrors(errors.0));
     };
@@ -123,6 +131,7 @@ pub fn parse(text: &str) -> Result<SuiteConfig, ConfigErrors> {
         notifications,
         services,
         alarms,
+        cost,
     };
     check_rules(&config, &mut errors);
     if errors.0.is_empty() {
@@ -388,6 +397,10 @@ fn check_rules(config: &SuiteConfig, errors: &mut Errors) {
         }
     }
 
+    if let Some(cost) = &config.cost {
+        check_cost(cost, errors);
+    }
+
     for (name, channel) in &config.notifications.channels {
         if channel.secret.trim().is_empty() {
             errors.push(
@@ -407,6 +420,198 @@ fn check_rules(config: &SuiteConfig, errors: &mut Errors) {
                         quote_all(&channel_names)
                     ),
                     suggest(channel, &channel_names),
+                );
+            }
+        }
+    }
+}
+
+/// `x > 0`, and false for NaN (which YAML can spell `.nan`).
+fn positive(x: f64) -> bool {
+    x > 0.0
+}
+
+fn check_cost(cost: &CostConfig, errors: &mut Errors) {
+    let mut seen = Vec::new();
+    for (i, dimension) in cost.dimensions.iter().enumerate() {
+        let path = format!("cost.dimensions[{i}]");
+        let tag_ok = dimension
+            .strip_prefix("tag:")
+            .is_some_and(|key| !key.trim().is_empty());
+        if !tag_ok && !COST_DIMENSIONS.contains(&dimension.as_str()) {
+            errors.push(
+                &path,
+                format!(
+                    "unknown dimension \"{dimension}\", expected one of {} or \"tag:<key>\"",
+                    quote_all(&COST_DIMENSIONS)
+                ),
+                suggest(dimension, &COST_DIMENSIONS),
+            );
+        }
+        if seen.contains(&dimension) {
+            errors.push(&path, format!("\"{dimension}\" is listed twice"), None);
+        }
+        seen.push(dimension);
+    }
+    if cost.dimensions.is_empty() {
+        errors.push(
+            "cost.dimensions",
+            "lists no dimension".into(),
+            Some("e.g. [service, region]".into()),
+        );
+    }
+    let dimensions: Vec<&str> = cost.dimensions.iter().map(String::as_str).collect();
+    let (metrics_ok, expected): (bool, &[&str]) = match &cost.source {
+        CostSource::Focus { .. } => (
+            matches!(
+                cost.metric,
+                CostMetric::EffectiveCost | CostMetric::BilledCost
+            ),
+            &["effective_cost", "billed_cost"],
+        ),
+        CostSource::Cur2 { .. } | CostSource::CostExplorer { .. } => (
+            matches!(
+                cost.metric,
+                CostMetric::UnblendedCost | CostMetric::NetUnblendedCost
+            ),
+            &["unblended_cost", "net_unblended_cost"],
+        ),
+    };
+    if !metrics_ok {
+        errors.push(
+            "cost.metric",
+            "does not exist in this source".into(),
+            Some(format!("use one of {}", quote_all(expected))),
+        );
+    }
+    match &cost.source {
+        CostSource::Focus { bucket, .. } | CostSource::Cur2 { bucket, .. }
+            if bucket.trim().is_empty() =>
+        {
+            errors.push("cost.source.bucket", "must not be empty".into(), None);
+        }
+        CostSource::Cur2 { export_name, .. } if export_name.trim().is_empty() => {
+            errors.push("cost.source.export_name", "must not be empty".into(), None);
+        }
+        CostSource::CostExplorer { group_by } if group_by.len() > 2 => {
+            errors.push(
+                "cost.source.group_by",
+                "Cost Explorer groups by at most 2 dimensions".into(),
+                None,
+            );
+        }
+        _ => {}
+    }
+    let needed = 7 * (cost.anomalies.baseline_weeks + 1);
+    if cost.history_days < needed {
+        errors.push(
+            "cost.history_days",
+            format!(
+                "{} days cannot hold a {}-week baseline",
+                cost.history_days, cost.anomalies.baseline_weeks
+            ),
+            Some(format!("use at least {needed}")),
+        );
+    }
+    if cost.lookback_days == 0 || cost.lookback_days > cost.history_days {
+        errors.push(
+            "cost.lookback_days",
+            format!("must be between 1 and history_days ({})", cost.history_days),
+            None,
+        );
+    }
+    if cost.freshness_hours == 0 {
+        errors.push("cost.freshness_hours", "must be at least 1".into(), None);
+    }
+    let anomalies = &cost.anomalies;
+    for (i, by) in anomalies.by.iter().enumerate() {
+        if !cost.dimensions.contains(by) {
+            errors.push(
+                &format!("cost.anomalies.by[{i}]"),
+                format!(
+                    "\"{by}\" is not one of cost.dimensions ({})",
+                    quote_all(&dimensions)
+                ),
+                suggest(by, &dimensions),
+            );
+        }
+    }
+    if !positive(anomalies.z_threshold) {
+        errors.push(
+            "cost.anomalies.z_threshold",
+            "must be positive".into(),
+            None,
+        );
+    }
+    if !(positive(anomalies.min_impact) || anomalies.min_impact == 0.0)
+        || anomalies.critical_impact < anomalies.min_impact
+    {
+        errors.push(
+            "cost.anomalies",
+            "needs 0 <= min_impact <= critical_impact".into(),
+            None,
+        );
+    }
+    if !(1..=10).contains(&anomalies.top_contributors) {
+        errors.push(
+            "cost.anomalies.top_contributors",
+            "must be between 1 and 10".into(),
+            None,
+        );
+    }
+    let mut names = Vec::new();
+    for (i, budget) in cost.budgets.iter().enumerate() {
+        let path = format!("cost.budgets[{i}]");
+        if budget.name.trim().is_empty() || names.contains(&&budget.name) {
+            errors.push(
+                &format!("{path}.name"),
+                "must be non-empty and unique".into(),
+                None,
+            );
+        }
+        names.push(&budget.name);
+        if !positive(budget.monthly) {
+            errors.push(&format!("{path}.monthly"), "must be positive".into(), None);
+        }
+        if budget.daily.is_some_and(|daily| !positive(daily)) {
+            errors.push(&format!("{path}.daily"), "must be positive".into(), None);
+        }
+        if budget.currency.len() != 3 || !budget.currency.chars().all(|c| c.is_ascii_uppercase()) {
+            errors.push(
+                &format!("{path}.currency"),
+                format!("\"{}\" is not an ISO 4217 code", budget.currency),
+                Some("e.g. USD".into()),
+            );
+        }
+        for key in budget.filter.keys() {
+            if !cost.dimensions.contains(key) {
+                errors.push(
+                    &format!("{path}.filter.{key}"),
+                    format!(
+                        "\"{key}\" is not one of cost.dimensions ({})",
+                        quote_all(&dimensions)
+                    ),
+                    suggest(key, &dimensions),
+                );
+            }
+        }
+        for (j, threshold) in budget.thresholds.iter().enumerate() {
+            let value = match (threshold.percent, threshold.absolute) {
+                (Some(value), None) | (None, Some(value)) => value,
+                _ => {
+                    errors.push(
+                        &format!("{path}.thresholds[{j}]"),
+                        "needs exactly one of `percent` and `absolute`".into(),
+                        None,
+                    );
+                    continue;
+                }
+            };
+            if !positive(value) {
+                errors.push(
+                    &format!("{path}.thresholds[{j}]"),
+                    "must be positive".into(),
+                    None,
                 );
             }
         }
@@ -660,6 +865,63 @@ alarms:
         check(
             "version: 1\nservices:\n  api: { strategy: rolling, ecs_service: api }\n",
             &["services.api: missing field \"cluster\" (add `cluster:` here)"],
+        );
+    }
+
+    const COST: &str = r#"
+cost:
+  source: { kind: focus, bucket: exports, prefix: focus/ }
+  metric: effective_cost
+  dimensions: [provider, service, region, "tag:team"]
+  anomalies: { by: [service], min_impact: 25 }
+  budgets:
+    - name: total
+      monthly: 12000
+      daily: 600
+      filter: { provider: [AWS] }
+      thresholds:
+        - { basis: actual, percent: 80 }
+        - { basis: forecast, absolute: 13000 }
+"#;
+
+    #[test]
+    fn cost_section_parses_with_defaults() {
+        let config = parse(&format!("{VALID}{COST}")).expect("valid");
+        let cost = config.cost.expect("cost");
+        assert_eq!(cost.history_days, 42);
+        assert_eq!(cost.anomalies.baseline_weeks, 4);
+        assert_eq!(cost.budgets[0].currency, "USD");
+        assert_eq!(cost.report_prefix, "reports/cost");
+    }
+
+    #[test]
+    fn cost_section_errors_name_their_paths() {
+        let text = format!("{VALID}{COST}")
+            .replace("metric: effective_cost", "metric: unblended_cost")
+            .replace("\"tag:team\"", "servce")
+            .replace("by: [service]", "by: [account]")
+            .replace(
+                "{ basis: actual, percent: 80 }",
+                "{ basis: actual, percent: 80, absolute: 5 }",
+            )
+            .replace("provider: [AWS]", "team: [web]");
+        check(
+            &text,
+            &[
+                "cost.dimensions[3]: unknown dimension \"servce\", expected one of \"provider\", \"billing_account\", \"sub_account\", \"service\", \"region\" or \"tag:<key>\" (did you mean \"service\"?)",
+                "cost.metric: does not exist in this source (use one of \"effective_cost\", \"billed_cost\")",
+                "cost.anomalies.by[0]: \"account\" is not one of cost.dimensions (\"provider\", \"service\", \"region\", \"servce\")",
+                "cost.budgets[0].filter.team: \"team\" is not one of cost.dimensions (\"provider\", \"service\", \"region\", \"servce\")",
+                "cost.budgets[0].thresholds[0]: needs exactly one of `percent` and `absolute`",
+            ],
+        );
+    }
+
+    #[test]
+    fn unknown_cost_source_kind_is_named() {
+        check(
+            &format!("{VALID}{COST}").replace("kind: focus", "kind: focuss"),
+            &["cost.source.kind: unknown value \"focuss\", expected one of \"focus\", \"cur2\", \"cost_explorer\" (did you mean \"focus\"?)"],
         );
     }
 
