@@ -9,9 +9,11 @@
 //! - [`deployment`]: a service's deployment record and its state machine.
 //! - [`rollback`]: alarm transitions and the rollback decision.
 //! - [`notify`]: notification messages as data, and severities.
+//! - [`alerts`]: alert lifecycle (notify once, escalate, resolve).
 //! - [`audit`]: the audit record written for every action taken.
 //! - [`keys`]: the key layout of the state bucket.
 
+pub mod alerts;
 pub mod audit;
 pub mod config;
 pub mod cost;
