@@ -137,7 +137,21 @@ impl StateStore {
 
     /// Creates a document that must not exist yet; returns its ETag.
     pub async fn create<T: Serialize>(&self, key: &str, value: &T) -> Result<String, StateError> {
-        self.put(key, value, Precondition::Absent).await
+        let body = self.encode(key, value)?;
+        self.put(key, body, "application/json", Precondition::Absent)
+            .await
+    }
+
+    /// Creates a non-JSON object (a report page) that must not exist yet; returns its ETag.
+    pub async fn create_text(
+        &self,
+        key: &str,
+        text: &str,
+        content_type: &str,
+    ) -> Result<String, StateError> {
+        let body = text.as_bytes().to_vec();
+        self.put(key, body, content_type, Precondition::Absent)
+            .await
     }
 
     /// Replaces a document only if it still has `etag`; returns the new ETag.
@@ -147,22 +161,24 @@ impl StateStore {
         value: &T,
         etag: &str,
     ) -> Result<String, StateError> {
-        self.put(key, value, Precondition::Etag(etag)).await
+        let body = self.encode(key, value)?;
+        self.put(key, body, "application/json", Precondition::Etag(etag))
+            .await
     }
 
-    async fn put<T: Serialize>(
+    async fn put(
         &self,
         key: &str,
-        value: &T,
+        body: Vec<u8>,
+        content_type: &str,
         precondition: Precondition<'_>,
     ) -> Result<String, StateError> {
-        let body = self.encode(key, value)?;
         let request = self
             .client
             .put_object()
             .bucket(&self.bucket)
             .key(key)
-            .content_type("application/json")
+            .content_type(content_type)
             .body(ByteStream::from(body));
         let request = match precondition {
             Precondition::Absent => request.if_none_match("*"),

@@ -4,10 +4,25 @@
 //! Sources (FOCUS and CUR 2.0 files, Cost Explorer) live elsewhere and only build a
 //! [`CostCube`]; nothing here reads files or calls AWS.
 
+pub mod anomaly;
+pub mod budget;
+pub mod forecast;
+pub mod freshness;
+pub mod series;
+
+#[cfg(test)]
+mod fixture;
+
 use std::collections::BTreeMap;
 
 use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
+
+pub use anomaly::{Anomaly, AnomalySpec, Contributor, Direction};
+pub use budget::{Basis, Breach, BudgetSpec, BudgetStatus, DailyBreach, Threshold};
+pub use forecast::Forecast;
+pub use freshness::Stale;
+pub use series::ScopeFilter;
 
 /// Daily cost aggregated by a fixed list of dimensions.
 ///
@@ -31,7 +46,10 @@ pub struct CostCube {
 impl CostCube {
     /// An empty cube over `dimensions`.
     pub fn new(dimensions: Vec<String>) -> Self {
-        CostCube { dimensions, ..CostCube::default() }
+        CostCube {
+            dimensions,
+            ..CostCube::default()
+        }
     }
 
     /// Adds `cost` to the cell of `day` and `key`.
