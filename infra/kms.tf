@@ -1,5 +1,5 @@
 # One customer managed key for the suite: state bucket, notifier secrets, log groups, the alarm
-# topic, the failure queue and the functions' environment variables.
+# topic, the failure queues, the functions' environment variables and the cost-check schedule.
 resource "aws_kms_key" "suite" {
   description             = "${var.name_prefix}: state bucket, secrets, logs, alarm topic"
   enable_key_rotation     = true

@@ -29,8 +29,25 @@ locals {
   # alarms[*].alarm: exact alarm names or globs with * and ?.
   alarm_names = distinct([for entry in try(local.config.alarms, []) : entry.alarm])
 
-  artifacts_dir = coalesce(var.artifacts_dir, "${path.module}/../target/lambda")
-  function_name = "${var.name_prefix}-alarm-rollback"
+  # cost.source: where cost-check reads cost data. `focus` and `cur2` are S3 exports (bucket and
+  # key prefix: cost-check may read only there); `cost_explorer` is the Cost Explorer API and has
+  # no bucket. Null when the config has no cost section.
+  cost_source_kind = try(local.config.cost.source.kind, null)
+  cost_export = contains(["focus", "cur2"], coalesce(local.cost_source_kind, "none")) ? {
+    kind   = local.cost_source_kind
+    bucket = local.config.cost.source.bucket
+    prefix = try(coalesce(local.config.cost.source.prefix, ""), "")
+  } : null
+
+  artifacts_dir            = coalesce(var.artifacts_dir, "${path.module}/../target/lambda")
+  function_name            = "${var.name_prefix}-alarm-rollback"
+  cost_check_function_name = "${var.name_prefix}-cost-check"
+
+  # The environment every suite function gets: where its state lives and where to read the config.
+  function_environment = {
+    STATE_BUCKET = aws_s3_bucket.state.id
+    CONFIG_URI   = "s3://${aws_s3_bucket.state.id}/${aws_s3_object.suite_config.key}"
+  }
   log_group_arn = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/lambda/${var.name_prefix}-*"
   alarm_arn_any = "arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:*"
 }

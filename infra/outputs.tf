@@ -17,6 +17,7 @@ output "function_names" {
   description = "Lambda function names by suite function."
   value = {
     "alarm-rollback" = module.alarm_rollback.function_name
+    "cost-check"     = module.cost_check.function_name
   }
 }
 
@@ -24,6 +25,7 @@ output "function_arns" {
   description = "Lambda function ARNs by suite function."
   value = {
     "alarm-rollback" = module.alarm_rollback.function_arn
+    "cost-check"     = module.cost_check.function_arn
   }
 }
 
@@ -45,6 +47,31 @@ output "alarm_rollback_failure_queue_url" {
 output "alarm_rollback_log_group" {
   description = "CloudWatch log group of alarm-rollback."
   value       = module.alarm_rollback.log_group_name
+}
+
+output "cost_check_function_name" {
+  description = "Name of the cost-check function (`aws lambda invoke --function-name <name> --payload '{}' out.json` runs it now)."
+  value       = module.cost_check.function_name
+}
+
+output "cost_check_function_arn" {
+  description = "ARN of the cost-check function."
+  value       = module.cost_check.function_arn
+}
+
+output "cost_check_schedule_name" {
+  description = "Name of the EventBridge Scheduler schedule (group default) that runs cost-check."
+  value       = aws_scheduler_schedule.cost_check.name
+}
+
+output "cost_check_failure_queue_url" {
+  description = "SQS queue receiving cost-check runs that failed after all retries, and scheduled runs Scheduler could not deliver."
+  value       = module.cost_check.failure_queue_url
+}
+
+output "cost_check_log_group" {
+  description = "CloudWatch log group of cost-check."
+  value       = module.cost_check.log_group_name
 }
 
 output "alarm_topic_arn" {

@@ -129,7 +129,7 @@ variable "secret_recovery_window_in_days" {
 ################################################################################
 
 variable "artifacts_dir" {
-  description = "Folder holding the zips of `cargo lambda build --release --output-format zip`, one sub-folder per function (<artifacts_dir>/alarm-rollback/bootstrap.zip). Null uses target/lambda of the repository (../target/lambda from this folder). Set it when CARGO_TARGET_DIR points elsewhere."
+  description = "Folder holding the zips of `cargo lambda build --release --output-format zip`, one sub-folder per function (<artifacts_dir>/alarm-rollback/bootstrap.zip, <artifacts_dir>/cost-check/bootstrap.zip). Null uses target/lambda of the repository (../target/lambda from this folder). Set it when CARGO_TARGET_DIR points elsewhere."
   type        = string
   default     = null
 }
@@ -209,5 +209,65 @@ variable "hosted_zone_ids" {
   validation {
     condition     = alltrue([for id in var.hosted_zone_ids : can(regex("^(/hostedzone/)?[A-Z0-9]+$", id))])
     error_message = "hosted_zone_ids must be hosted zone IDs such as Z0123456789ABCDEFGHIJ."
+  }
+}
+
+################################################################################
+# cost-check
+################################################################################
+
+variable "cost_check_memory_size" {
+  description = "Memory in MB of cost-check (128-10240). It aggregates a month and more of the cost export in memory; CPU, and so the time to read the export, scales with it."
+  type        = number
+  default     = 512
+
+  validation {
+    condition     = var.cost_check_memory_size >= 128 && var.cost_check_memory_size <= 10240 && floor(var.cost_check_memory_size) == var.cost_check_memory_size
+    error_message = "cost_check_memory_size must be a whole number of MB between 128 and 10240."
+  }
+}
+
+variable "cost_check_timeout" {
+  description = "Maximum run time of one cost-check invocation in seconds (1-900)."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.cost_check_timeout >= 1 && var.cost_check_timeout <= 900 && floor(var.cost_check_timeout) == var.cost_check_timeout
+    error_message = "cost_check_timeout must be a whole number of seconds between 1 and 900."
+  }
+}
+
+variable "cost_check_schedule" {
+  description = "When EventBridge Scheduler runs cost-check: a cron(...) or rate(...) expression, evaluated in cost_check_schedule_timezone. The default runs daily at 07:00."
+  type        = string
+  default     = "cron(0 7 * * ? *)"
+
+  validation {
+    condition     = can(regex("^(cron|rate)\\(.+\\)$", var.cost_check_schedule))
+    error_message = "cost_check_schedule must be a cron(...) or rate(...) expression, e.g. cron(0 7 * * ? *)."
+  }
+}
+
+variable "cost_check_schedule_timezone" {
+  description = "IANA time zone of cost_check_schedule (e.g. UTC, Europe/Berlin)."
+  type        = string
+  default     = "UTC"
+
+  validation {
+    condition     = length(trimspace(var.cost_check_schedule_timezone)) > 0
+    error_message = "cost_check_schedule_timezone must be a time zone name such as UTC or Europe/Berlin."
+  }
+}
+
+variable "cost_export_kms_key_arns" {
+  description = "Customer managed KMS keys the cost export bucket (cost.source of kind focus or cur2) encrypts its objects with; cost-check gets kms:Decrypt on them. Empty (the default) for exports written with SSE-S3, as AWS Data Exports write them by default."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for arn in var.cost_export_kms_key_arns : can(regex("^arn:[^:]+:kms:[^:]+:[0-9]{12}:key/", arn))])
+    error_message = "cost_export_kms_key_arns must be KMS key ARNs (arn:<partition>:kms:<region>:<account>:key/<id>)."
   }
 }

@@ -26,9 +26,10 @@ step "cargo test (unit + integration against moto)"
 cargo test --workspace 2>&1 | tee "$root/.cache/cargo-test.log"
 
 step "release zip (cargo lambda build)"
-cargo lambda build --release --output-format zip --compiler cargo -p alarm-rollback
-zip="$CARGO_TARGET_DIR/lambda/alarm-rollback/bootstrap.zip"
-printf 'alarm-rollback release zip: %s bytes\n' "$(stat -c %s "$zip")"
+cargo lambda build --release --output-format zip --compiler cargo -p alarm-rollback -p cost-check
+for function in alarm-rollback cost-check; do
+  printf '%s release zip: %s bytes\n' "$function" "$(stat -c %s "$CARGO_TARGET_DIR/lambda/$function/bootstrap.zip")"
+done
 
 step "infra: terraform fmt/validate/apply/e2e/destroy on moto, checkov"
 ARTIFACTS_DIR="$CARGO_TARGET_DIR/lambda" bash scripts/infra-check.sh

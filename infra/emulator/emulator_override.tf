@@ -21,6 +21,7 @@ provider "aws" {
     lambda         = var.emulator_endpoint
     logs           = var.emulator_endpoint
     s3             = var.emulator_endpoint
+    scheduler      = var.emulator_endpoint
     secretsmanager = var.emulator_endpoint
     sns            = var.emulator_endpoint
     sqs            = var.emulator_endpoint

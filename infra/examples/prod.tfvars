@@ -28,6 +28,10 @@ noncurrent_version_expiration_days = 90
 #   aws route53 list-hosted-zones-by-name --dns-name demo.internal. --query 'HostedZones[0].Id'
 hosted_zone_ids = ["Z0123456789EXAMPLE"]
 
+# cost-check: daily at 07:00 UTC (the defaults, spelled out).
+cost_check_schedule          = "cron(0 7 * * ? *)"
+cost_check_schedule_timezone = "UTC"
+
 tags = {
   environment = "prod"
 }

@@ -2,5 +2,6 @@
 //! the test process itself. One test binary; shared helpers in `util`.
 
 mod alarm_rollback;
+mod cost_check;
 mod least_privilege;
 mod util;

@@ -32,6 +32,8 @@ pub struct World {
     pub config: SuiteConfig,
     /// Seeded services by name.
     pub seeded: std::collections::BTreeMap<String, SeededService>,
+    /// The SDK configuration pointing at the emulator.
+    pub sdk: aws_config::SdkConfig,
 }
 
 /// The config of a world: a canary `checkout` with blue/green targets in its own zone, a rolling
@@ -122,6 +124,7 @@ impl World {
             prefix,
             config,
             seeded,
+            sdk,
         }
     }
 

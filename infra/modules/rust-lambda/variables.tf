@@ -147,12 +147,19 @@ variable "policy_statements" {
     Allow statements of the function's own IAM policy, besides the log, failure-queue and X-Ray
     permissions the module adds itself. Each has a `sid` (letters and digits, unique), the
     `actions` it grants and the `resources` (ARNs, or ["*"] for actions without resource-level
-    permissions) it grants them on. An empty list attaches no extra policy.
+    permissions) it grants them on, and optionally `conditions` that must all hold (`test` such
+    as StringLike, the condition `variable` such as s3:prefix, and the `values`). An empty list
+    attaches no extra policy.
   EOT
   type = list(object({
     sid       = string
     actions   = list(string)
     resources = list(string)
+    conditions = optional(list(object({
+      test     = string
+      variable = string
+      values   = list(string)
+    })), [])
   }))
   default  = []
   nullable = false

@@ -216,7 +216,13 @@ fn contributors(
         if cube.dimension(dimension).is_none() {
             continue;
         }
-        for (key, series) in group_series(cube, std::slice::from_ref(dimension), &filter) {
+        let groups = group_series(cube, std::slice::from_ref(dimension), &filter);
+        // A dimension with one value in the scope (every cost is provider=AWS) "explains" all
+        // of any anomaly and tells nobody anything: only dimensions that split the scope count.
+        if groups.len() < 2 {
+            continue;
+        }
+        for (key, series) in groups {
             let actual = series.get(&day).copied().unwrap_or(0.0);
             let history = same_weekday_history(&series, day, spec.baseline_weeks);
             let baseline = median(&history).unwrap_or(0.0);
@@ -323,6 +329,23 @@ mod tests {
         );
     }
 
+    const ONE_PROVIDER: &str = "
+        service   provider sub_account
+        AmazonEC2 AWS      prod         100 101  99 100 170
+        AmazonEC2 AWS      dev           50  50  51  49  50
+    ";
+
+    #[test]
+    fn dimension_with_a_single_value_in_the_scope_is_not_a_contributor() {
+        // Every cost is provider=AWS: it would explain 100% and say nothing. prod: 170 - 100.
+        check(
+            weekly(ONE_PROVIDER, THU),
+            "top_contributors: 3",
+            "service=AmazonEC2|2026-03-05 Spike 220.00 vs 150.00 impact +70.00 score 31.48
+  sub_account=prod +70.00 (100%)",
+        );
+    }
+
     const SMALL_SPIKE: &str = "
         service  region
         AmazonS3 us-east-1 5 5 5 5 9
@@ -341,8 +364,7 @@ mod tests {
         check(
             weekly(SMALL_SPIKE, THU),
             "min_impact: 1",
-            "service=AmazonS3|2026-03-05 Spike 9.00 vs 5.00 impact +4.00 score 53.96
-  region=us-east-1 +4.00 (100%)",
+            "service=AmazonS3|2026-03-05 Spike 9.00 vs 5.00 impact +4.00 score 53.96",
         );
     }
 
@@ -397,9 +419,7 @@ mod tests {
             ),
             "min_impact: 1",
             "service=AmazonSQS|2026-03-05 Spike 50.00 vs 0.00 impact +50.00 score 3372.45
-  region=us-east-1 +50.00 (100%)
-service=AmazonEC2|2026-03-05 Spike 120.00 vs 100.00 impact +20.00 score 13.49
-  region=us-east-1 +20.00 (100%)",
+service=AmazonEC2|2026-03-05 Spike 120.00 vs 100.00 impact +20.00 score 13.49",
         );
     }
 
@@ -416,8 +436,7 @@ service=AmazonEC2|2026-03-05 Spike 120.00 vs 100.00 impact +20.00 score 13.49
                 THU,
             ),
             "",
-            "service=AmazonECS|2026-03-05 Spike 500.00 vs 100.00 impact +400.00 score 269.80
-  region=us-east-1 +400.00 (100%)",
+            "service=AmazonECS|2026-03-05 Spike 500.00 vs 100.00 impact +400.00 score 269.80",
         );
     }
 

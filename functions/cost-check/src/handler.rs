@@ -1,0 +1,418 @@
+//! The handler: load the config, read the cost data, analyse it, reconcile the alerts with
+//! compare-and-swap (so a duplicate or concurrent run notifies nothing twice), notify each
+//! transition, write the JSON and HTML reports, emit metrics.
+
+use std::sync::Arc;
+use std::time::{Duration as StdDuration, Instant};
+
+use chrono::{Duration, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use lambda_runtime::{Diagnostic, LambdaEvent};
+use ops_adapters::clients::{load_sdk_config, ClientSettings};
+use ops_adapters::notify::Notifier;
+use ops_adapters::s3::{ConfigLoadError, ConfigSource, StateError, StateStore};
+use ops_adapters::secretsmanager::SecretCache;
+use ops_adapters::telemetry::{MetricSet, Unit};
+use ops_adapters::AwsClients;
+use ops_domain::alerts::{self, AlertBook, Transition};
+use ops_domain::config::{CostConfig, SuiteConfig};
+use ops_domain::cost::series::last_complete_day;
+use ops_domain::notify::{Lifecycle, Notification};
+use serde::Serialize;
+use serde_json::Value;
+use tracing::info;
+
+use crate::analysis::{analyse, Analysis, AnalysisError};
+use crate::report::{self, AlertSummary, Report, SourceSummary};
+use crate::source::{range_start, Source, SourceError};
+
+/// The function's name, in metrics, state keys and notifications.
+pub const FUNCTION: &str = "cost-check";
+
+/// Key of the open-alert book in the state bucket (compare-and-swap).
+pub const ALERT_BOOK_KEY: &str = "alerts/cost-check/book.json";
+
+const MAX_CAS_ATTEMPTS: usize = 5;
+
+/// Everything the handler needs, built once per container.
+#[derive(Debug)]
+pub struct Deps {
+    /// AWS clients.
+    pub clients: AwsClients,
+    /// Cost Explorer (us-east-1 is its only endpoint).
+    pub ce: aws_sdk_costexplorer::Client,
+    /// The state bucket.
+    pub store: StateStore,
+    /// The suite configuration.
+    pub config: ConfigSource,
+    /// Notification channels.
+    pub notifier: Notifier,
+}
+
+impl Deps {
+    /// Builds the dependencies from `sdk` for `bucket` and `config_uri`.
+    pub fn new(
+        sdk: &aws_config::SdkConfig,
+        bucket: &str,
+        config_uri: &str,
+    ) -> Result<Self, ConfigLoadError> {
+        let clients = AwsClients::new(sdk);
+        let ce = aws_sdk_costexplorer::Client::from_conf(
+            aws_sdk_costexplorer::config::Builder::from(sdk)
+                .region(aws_sdk_costexplorer::config::Region::new("us-east-1"))
+                .interceptor(clients.recorder.clone())
+                .build(),
+        );
+        let secrets = Arc::new(SecretCache::new(
+            clients.secrets.clone(),
+            StdDuration::from_secs(300),
+        ));
+        Ok(Deps {
+            store: StateStore::new(clients.s3.clone(), bucket),
+            config: ConfigSource::new(config_uri, clients.s3.clone())?,
+            notifier: Notifier::new(secrets),
+            ce,
+            clients,
+        })
+    }
+
+    /// `STATE_BUCKET` (required) and `CONFIG_URI` (default `s3://$STATE_BUCKET/config/suite.yaml`).
+    pub async fn from_env() -> anyhow::Result<Self> {
+        use anyhow::Context as _;
+        let bucket = std::env::var("STATE_BUCKET")
+            .context("STATE_BUCKET must name the suite's state bucket")?;
+        let config_uri = std::env::var("CONFIG_URI")
+            .unwrap_or_else(|_| format!("s3://{bucket}/{}", ops_domain::keys::CONFIG_KEY));
+        let sdk = load_sdk_config(&ClientSettings {
+            operation_timeout: StdDuration::from_secs(60),
+            ..ClientSettings::default()
+        })
+        .await;
+        Ok(Deps::new(&sdk, &bucket, &config_uri)?)
+    }
+}
+
+/// Errors that fail a run. Each maps to a stable Lambda `errorType`.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// The input is not what the schedule sends.
+    #[error("{0}")]
+    InvalidInput(String),
+    /// The configuration could not be read or is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigLoadError),
+    /// The config has no `cost:` section.
+    #[error("the suite config has no `cost:` section; cost-check has nothing to do")]
+    NotConfigured,
+    /// The cost data could not be read.
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// The data does not fit the config.
+    #[error(transparent)]
+    Analysis(#[from] AnalysisError),
+    /// The state bucket failed.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// The alert book kept changing under concurrent runs.
+    #[error("the alert book kept changing; gave up after {MAX_CAS_ATTEMPTS} attempts")]
+    Contention,
+}
+
+impl From<HandlerError> for Diagnostic {
+    fn from(error: HandlerError) -> Self {
+        let error_type = match &error {
+            HandlerError::InvalidInput(_) => "InvalidInput",
+            HandlerError::Config(_) | HandlerError::NotConfigured | HandlerError::Analysis(_) => {
+                "ConfigurationError"
+            }
+            HandlerError::Source(SourceError::Unreadable(_)) => "UnreadableCostData",
+            HandlerError::Source(_) => "CostSourceError",
+            HandlerError::State(_) => "StateStoreError",
+            HandlerError::Contention => "Contention",
+        };
+        Diagnostic {
+            error_type: error_type.to_owned(),
+            error_message: error.to_string(),
+        }
+    }
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Response {
+    /// Last complete day evaluated.
+    pub as_of: NaiveDate,
+    /// Keys of the reports written.
+    pub report_json: String,
+    /// HTML report key.
+    pub report_html: String,
+    /// Whether every file was read.
+    pub complete: bool,
+    /// Budgets with a breach.
+    pub budgets_breached: Vec<String>,
+    /// Anomaly keys found.
+    pub anomalies: Vec<String>,
+    /// Alert lifecycle outcome.
+    pub alerts: AlertSummary,
+    /// Whether this was a dry run (no notification, no alert state change).
+    pub dry_run: bool,
+}
+
+/// When the data for `as_of` is normally complete and checked: the day after, at midnight.
+fn check_time(as_of: NaiveDate) -> NaiveDateTime {
+    (as_of + Duration::days(1)).and_time(NaiveTime::MIN)
+}
+
+/// Handles one scheduled run.
+pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Response, HandlerError> {
+    let started = Instant::now();
+    let input = crate::event::parse(&event.payload).map_err(HandlerError::InvalidInput)?;
+    let config = deps.config.current().await?;
+    let cost = config.cost.as_ref().ok_or(HandlerError::NotConfigured)?;
+    let now = Utc::now();
+    let until = input
+        .as_of
+        .map_or(now.date_naive(), |day| day + Duration::days(1));
+    let from = range_start(until, cost.history_days);
+    let source = Source::from_config(cost, &deps.clients.s3, &deps.ce);
+    let loaded = source.load(from, until + Duration::days(1)).await?;
+    let as_of = input
+        .as_of
+        .or_else(|| loaded.cube.latest_charge.map(last_complete_day))
+        .unwrap_or(now.date_naive() - Duration::days(1));
+    // A backfill is judged as of its own day; a scheduled run as of now.
+    let judged_at = if input.as_of.is_some() {
+        check_time(as_of)
+    } else {
+        now.naive_utc()
+    };
+    let analysis = analyse(cost, &loaded.cube, as_of, judged_at)?;
+
+    let (summary, transitions) = if input.dry_run {
+        let book = deps
+            .store
+            .get::<AlertBook>(ALERT_BOOK_KEY)
+            .await?
+            .map(|v| v.value)
+            .unwrap_or_default();
+        let (next, transitions) =
+            alerts::reconcile(&book, &analysis.findings, analysis.window(), now);
+        (summarize(&transitions, next.open.len()), Vec::new())
+    } else {
+        reconcile_alerts(deps, &analysis, now).await?
+    };
+
+    let run_id = format!(
+        "{}-{}",
+        now.format("%Y%m%dT%H%M%SZ"),
+        &uuid_like(&event.context.request_id)
+    );
+    let base = format!(
+        "{}/{as_of}/{run_id}",
+        cost.report_prefix.trim_end_matches('/')
+    );
+    let report = Report {
+        schema_version: 1,
+        run_id: run_id.clone(),
+        generated_at: now,
+        source: SourceSummary {
+            kind: source.kind(),
+            files: loaded.files.len(),
+            rows: loaded.cube.rows,
+            unreadable: loaded.unreadable.clone(),
+        },
+        complete: loaded.unreadable.is_empty(),
+        analysis: analysis.clone(),
+        alerts: summary.clone(),
+    };
+    let json_key = format!("{base}.json");
+    let html_key = format!("{base}.html");
+    deps.store.create(&json_key, &report).await?;
+    deps.store
+        .create_text(
+            &html_key,
+            &report::html(&report, cost.anomalies.baseline_weeks),
+            "text/html; charset=utf-8",
+        )
+        .await?;
+
+    for transition in &transitions {
+        let notification = notification(
+            &config,
+            cost,
+            &analysis,
+            transition,
+            deps.store.bucket(),
+            &html_key,
+        );
+        deps.notifier.send(&config, &notification).await;
+    }
+
+    let mut metrics = MetricSet::new(FUNCTION)
+        .metric("cost_rows_total", loaded.cube.rows as f64, Unit::Count)
+        .metric("cost_files_total", loaded.files.len() as f64, Unit::Count)
+        .metric(
+            "cost_unreadable_files_total",
+            loaded.unreadable.len() as f64,
+            Unit::Count,
+        )
+        .metric(
+            "cost_anomalies_total",
+            analysis.anomalies.len() as f64,
+            Unit::Count,
+        )
+        .metric("cost_alerts_open", summary.open as f64, Unit::Count)
+        .metric(
+            "cost_month_to_date",
+            analysis.forecast.month_to_date,
+            Unit::None,
+        )
+        .metric(
+            "cost_forecast_month_end",
+            analysis.forecast.expected,
+            Unit::None,
+        )
+        .metric(
+            "cost_check_duration_ms",
+            started.elapsed().as_secs_f64() * 1000.0,
+            Unit::Milliseconds,
+        );
+    if loaded.unreadable.is_empty() {
+        metrics = metrics.metric("cost_complete", 1.0, Unit::None);
+    }
+    metrics.emit();
+    info!(message = "Cost check done.", %as_of, rows = loaded.cube.rows, anomalies = analysis.anomalies.len(), opened = summary.opened.len(), resolved = summary.resolved.len(), report = %html_key);
+
+    Ok(Response {
+        as_of,
+        report_json: json_key,
+        report_html: html_key,
+        complete: report.complete,
+        budgets_breached: analysis
+            .budgets
+            .iter()
+            .filter(|b| b.severity.is_some())
+            .map(|b| b.name.clone())
+            .collect(),
+        anomalies: analysis.anomalies.iter().map(|a| a.key()).collect(),
+        alerts: summary,
+        dry_run: input.dry_run,
+    })
+}
+
+/// A short, key-safe suffix from the request id (unique per invocation).
+fn uuid_like(request_id: &str) -> String {
+    let cleaned: String = request_id
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(12)
+        .collect();
+    if cleaned.is_empty() {
+        "local".into()
+    } else {
+        cleaned
+    }
+}
+
+fn summarize(transitions: &[Transition], open: usize) -> AlertSummary {
+    let mut summary = AlertSummary {
+        open,
+        ..AlertSummary::default()
+    };
+    for transition in transitions {
+        match transition {
+            Transition::Opened(finding) => summary.opened.push(finding.key.clone()),
+            Transition::Escalated { finding, .. } => summary.escalated.push(finding.key.clone()),
+            Transition::Resolved(alert) => summary.resolved.push(alert.key.clone()),
+        }
+    }
+    summary
+}
+
+/// Reconciles and stores the alert book; only the run whose write wins notifies.
+async fn reconcile_alerts(
+    deps: &Deps,
+    analysis: &Analysis,
+    now: chrono::DateTime<Utc>,
+) -> Result<(AlertSummary, Vec<Transition>), HandlerError> {
+    for _ in 0..MAX_CAS_ATTEMPTS {
+        let current = deps.store.get::<AlertBook>(ALERT_BOOK_KEY).await?;
+        let book = current
+            .as_ref()
+            .map(|v| v.value.clone())
+            .unwrap_or_default();
+        let (next, transitions) =
+            alerts::reconcile(&book, &analysis.findings, analysis.window(), now);
+        if transitions.is_empty() && next.open.keys().eq(book.open.keys()) {
+            // Nothing changed that anyone needs to hear about; skip the write.
+            return Ok((summarize(&transitions, next.open.len()), transitions));
+        }
+        let written = match &current {
+            Some(versioned) => {
+                deps.store
+                    .replace(ALERT_BOOK_KEY, &next, &versioned.etag)
+                    .await
+            }
+            None => deps.store.create(ALERT_BOOK_KEY, &next).await,
+        };
+        match written {
+            Ok(_) => return Ok((summarize(&transitions, next.open.len()), transitions)),
+            Err(StateError::Conflict { .. } | StateError::AlreadyExists { .. }) => continue,
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Err(HandlerError::Contention)
+}
+
+fn notification(
+    config: &SuiteConfig,
+    cost: &CostConfig,
+    analysis: &Analysis,
+    transition: &Transition,
+    bucket: &str,
+    html_key: &str,
+) -> Notification {
+    let _ = (config, cost);
+    let link = format!("https://s3.console.aws.amazon.com/s3/object/{bucket}?prefix={html_key}");
+    let (finding_key, severity, lifecycle, title, summary, mut fields) = match transition {
+        Transition::Opened(f) => (
+            f.key.clone(),
+            f.severity,
+            Lifecycle::Trigger,
+            f.title.clone(),
+            f.summary.clone(),
+            f.fields.clone(),
+        ),
+        Transition::Escalated { finding: f, from } => (
+            f.key.clone(),
+            f.severity,
+            Lifecycle::Trigger,
+            format!(
+                "Escalated ({} → {}): {}",
+                from.as_str(),
+                f.severity.as_str(),
+                f.title
+            ),
+            f.summary.clone(),
+            f.fields.clone(),
+        ),
+        Transition::Resolved(alert) => (
+            alert.key.clone(),
+            alert.severity,
+            Lifecycle::Resolve,
+            format!("Resolved: {}", alert.title),
+            format!("No longer found in the data as of {}.", analysis.as_of),
+            Vec::new(),
+        ),
+    };
+    fields.push(("Report".to_owned(), format!("s3://{bucket}/{html_key}")));
+    Notification {
+        source: FUNCTION.to_owned(),
+        severity,
+        lifecycle,
+        title,
+        summary,
+        fields,
+        dedup_key: format!("{FUNCTION}/{finding_key}"),
+        link: Some(link),
+    }
+}

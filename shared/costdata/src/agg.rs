@@ -1,0 +1,435 @@
+//! The aggregation both readers feed: interned dimension values, interned combinations of them,
+//! and one running sum per (day, combination).
+//!
+//! Nothing here allocates per row once the distinct values have been seen: dimension values are
+//! interned to small integer ids, a combination of ids is interned to one group id, and a cell is
+//! found by hashing the pair (day, group id) packed into one `u64`. The domain's
+//! [`CostCube`] (a `BTreeMap` keyed by owned strings) is built once, at the end.
+
+use chrono::{DateTime, NaiveDate};
+use ops_domain::cost::CostCube;
+
+use crate::fasthash::FxHashMap;
+use crate::text::{is_null, show, Instant};
+use crate::ReadError;
+
+/// Dimension values, interned. Id 0 is the absent value (empty, null or the literal `NULL`).
+#[derive(Debug)]
+pub(crate) struct Interner {
+    ids: FxHashMap<Box<[u8]>, u32>,
+    values: Vec<String>,
+}
+
+impl Interner {
+    fn new() -> Self {
+        Interner {
+            ids: FxHashMap::default(),
+            values: vec![String::new()],
+        }
+    }
+
+    /// The id of `value`; `Err` with a message when it is not UTF-8 text.
+    #[inline]
+    pub(crate) fn intern(&mut self, value: &[u8]) -> Result<u32, String> {
+        if is_null(value) {
+            return Ok(0);
+        }
+        if let Some(&id) = self.ids.get(value) {
+            return Ok(id);
+        }
+        let text = std::str::from_utf8(value)
+            .map_err(|_| format!("not valid UTF-8 text: {}", show(value)))?;
+        Ok(self.insert(text))
+    }
+
+    /// The id of a value already known to be text (Arrow strings are always UTF-8).
+    #[inline]
+    pub(crate) fn intern_str(&mut self, value: &str) -> u32 {
+        if is_null(value.as_bytes()) {
+            return 0;
+        }
+        match self.ids.get(value.as_bytes()) {
+            Some(&id) => id,
+            None => self.insert(value),
+        }
+    }
+
+    fn insert(&mut self, value: &str) -> u32 {
+        let id = self.values.len() as u32;
+        self.values.push(value.to_string());
+        self.ids.insert(value.as_bytes().into(), id);
+        id
+    }
+
+    fn get(&self, id: u32) -> &str {
+        self.values
+            .get(id as usize)
+            .map(String::as_str)
+            .unwrap_or("")
+    }
+}
+
+/// The last value seen in one column and its id: rows of an export come in runs (same account,
+/// same service), so most rows are resolved by one short comparison instead of a hash lookup.
+#[derive(Debug, Default)]
+pub(crate) struct LastValue {
+    bytes: Vec<u8>,
+    id: u32,
+    valid: bool,
+}
+
+impl LastValue {
+    /// The id of `value`, from the cache or the interner.
+    #[inline]
+    pub(crate) fn id(&mut self, value: &[u8], strings: &mut Interner) -> Result<u32, String> {
+        if self.valid && self.bytes == value {
+            return Ok(self.id);
+        }
+        let id = strings.intern(value)?;
+        self.bytes.clear();
+        self.bytes.extend_from_slice(value);
+        self.id = id;
+        self.valid = true;
+        Ok(id)
+    }
+}
+
+/// Combinations of dimension values, interned as a tree: group 0 is the empty combination, and
+/// every other group is (parent group, value id). A row's group is found by walking one level
+/// per dimension.
+#[derive(Debug)]
+pub(crate) struct Groups {
+    ids: FxHashMap<u64, u32>,
+    nodes: Vec<(u32, u32)>,
+    last_path: Vec<u32>,
+    last_leaf: Option<u32>,
+}
+
+impl Groups {
+    fn new() -> Self {
+        Groups {
+            ids: FxHashMap::default(),
+            nodes: vec![(0, 0)],
+            last_path: Vec::new(),
+            last_leaf: None,
+        }
+    }
+
+    /// The group of value `id` under group `parent`.
+    #[inline]
+    pub(crate) fn child(&mut self, parent: u32, id: u32) -> u32 {
+        let key = (u64::from(parent) << 32) | u64::from(id);
+        let nodes = &mut self.nodes;
+        *self.ids.entry(key).or_insert_with(|| {
+            nodes.push((parent, id));
+            (nodes.len() - 1) as u32
+        })
+    }
+
+    /// The group of a whole row of value ids (one per dimension).
+    #[inline]
+    pub(crate) fn leaf(&mut self, path: &[u32]) -> u32 {
+        if let Some(leaf) = self.last_leaf {
+            if self.last_path == path {
+                return leaf;
+            }
+        }
+        let leaf = path.iter().fold(0, |group, &id| self.child(group, id));
+        self.last_path.clear();
+        self.last_path.extend_from_slice(path);
+        self.last_leaf = Some(leaf);
+        leaf
+    }
+
+    /// The value ids of every group, root first.
+    fn paths(&self) -> Vec<Vec<u32>> {
+        let mut paths: Vec<Vec<u32>> = Vec::with_capacity(self.nodes.len());
+        paths.push(Vec::new());
+        // A node is always created after its parent, so its parent's path is already there.
+        for &(parent, id) in &self.nodes[1..] {
+            let mut path = paths[parent as usize].clone();
+            path.push(id);
+            paths.push(path);
+        }
+        paths
+    }
+}
+
+/// Running sums per (day, group).
+#[derive(Debug)]
+pub(crate) struct Cells {
+    index: FxHashMap<u64, u32>,
+    keys: Vec<u64>,
+    sums: Vec<f64>,
+    last: Option<(u64, usize)>,
+}
+
+impl Cells {
+    fn new() -> Self {
+        Cells {
+            index: FxHashMap::default(),
+            keys: Vec::new(),
+            sums: Vec::new(),
+            last: None,
+        }
+    }
+
+    /// Adds `cost` to the cell of `day` (days since 1970-01-01; the readers keep it within
+    /// years 0..=9999) and `group`.
+    #[inline]
+    pub(crate) fn add(&mut self, day: i64, group: u32, cost: f64) {
+        let key = (u64::from(day as i32 as u32) << 32) | u64::from(group);
+        if let Some((last, slot)) = self.last {
+            if last == key {
+                self.sums[slot] += cost;
+                return;
+            }
+        }
+        let keys = &mut self.keys;
+        let sums = &mut self.sums;
+        let slot = *self.index.entry(key).or_insert_with(|| {
+            keys.push(key);
+            sums.push(0.0);
+            (sums.len() - 1) as u32
+        }) as usize;
+        self.sums[slot] += cost;
+        self.last = Some((key, slot));
+    }
+}
+
+/// Everything a reader accumulates while it reads one file.
+#[derive(Debug)]
+pub(crate) struct Agg {
+    pub strings: Interner,
+    pub groups: Groups,
+    pub cells: Cells,
+    pub rows: u64,
+    dimensions: Vec<String>,
+    latest: Option<Instant>,
+    currency: Option<Vec<u8>>,
+}
+
+impl Agg {
+    pub(crate) fn new(dimensions: Vec<String>) -> Self {
+        Agg {
+            strings: Interner::new(),
+            groups: Groups::new(),
+            cells: Cells::new(),
+            rows: 0,
+            dimensions,
+            latest: None,
+            currency: None,
+        }
+    }
+
+    /// Notes the end of a charge period, for the cube's freshness.
+    #[inline]
+    pub(crate) fn end(&mut self, end: Instant) {
+        if self.latest.is_none_or(|latest| end > latest) {
+            self.latest = Some(end);
+        }
+    }
+
+    /// Checks a row's currency: a cube holds one currency, so a second one is an error (the
+    /// message). An absent currency is allowed (zero-cost rows of some providers have none).
+    #[inline]
+    pub(crate) fn currency(&mut self, value: &[u8]) -> Result<(), String> {
+        if is_null(value) {
+            return Ok(());
+        }
+        match &self.currency {
+            Some(known) if known.as_slice() == value => Ok(()),
+            Some(known) => Err(format!(
+                "currency {} differs from {} in earlier rows (a cube holds one currency)",
+                show(value),
+                show(known)
+            )),
+            None => {
+                std::str::from_utf8(value)
+                    .map_err(|_| format!("not valid UTF-8 text: {}", show(value)))?;
+                self.currency = Some(value.to_vec());
+                Ok(())
+            }
+        }
+    }
+
+    /// Builds the cube.
+    pub(crate) fn finish(self, file: &str) -> Result<CostCube, ReadError> {
+        let paths = self.groups.paths();
+        let mut cube = CostCube::new(self.dimensions);
+        for (&key, &sum) in self.cells.keys.iter().zip(&self.cells.sums) {
+            let day = i64::from((key >> 32) as u32 as i32);
+            let date = date_of(day)
+                .ok_or_else(|| ReadError::file(file, format!("day {day} is out of range")))?;
+            let path = paths
+                .get((key & 0xffff_ffff) as usize)
+                .map(Vec::as_slice)
+                .unwrap_or(&[]);
+            let names = path
+                .iter()
+                .map(|&id| self.strings.get(id).to_string())
+                .collect();
+            cube.add(date, names, sum);
+        }
+        cube.currency = self
+            .currency
+            .map(|c| String::from_utf8_lossy(&c).into_owned());
+        cube.latest_charge = self
+            .latest
+            .and_then(|(secs, nanos)| DateTime::from_timestamp(secs, nanos))
+            .map(|t| t.naive_utc());
+        cube.rows = self.rows;
+        Ok(cube)
+    }
+}
+
+/// The date `days` after 1970-01-01.
+pub(crate) fn date_of(days: i64) -> Option<NaiveDate> {
+    // 1970-01-01 is day 719_163 counting 0001-01-01 as day 1.
+    i32::try_from(days + 719_163)
+        .ok()
+        .and_then(NaiveDate::from_num_days_from_ce_opt)
+}
+
+/// Days since 1970-01-01 that the readers accept: years 0 to 9999, the range a four-digit year
+/// can write. Anything outside is a corrupt value, not a charge.
+pub(crate) const DAY_RANGE: std::ops::RangeInclusive<i64> = -719_528..=2_932_896;
+
+/// Tag values of the requested `tag:` dimensions, parsed from the tags text of a row.
+///
+/// Tags text repeats across rows (the same resource, the same tag set), so parsed results are
+/// kept by their text; the cache is dropped when it grows large, to bound memory on files
+/// where every row has different tags.
+#[derive(Debug)]
+pub(crate) struct TagCache {
+    keys: Vec<Vec<Vec<u8>>>,
+    parsed: FxHashMap<Box<[u8]>, Box<[u32]>>,
+}
+
+const TAG_CACHE_MAX: usize = 100_000;
+
+impl TagCache {
+    /// A cache for the given accepted keys, one list per `tag:` dimension.
+    pub(crate) fn new(keys: Vec<Vec<Vec<u8>>>) -> Self {
+        TagCache {
+            keys,
+            parsed: FxHashMap::default(),
+        }
+    }
+
+    /// The value ids of the tag dimensions for tags text `text` (a JSON object, or null).
+    pub(crate) fn ids(&mut self, text: &[u8], strings: &mut Interner) -> Result<&[u32], String> {
+        if !self.parsed.contains_key(text) {
+            if self.parsed.len() >= TAG_CACHE_MAX {
+                self.parsed.clear();
+            }
+            let ids = self.parse(text, strings)?;
+            self.parsed.insert(text.into(), ids);
+        }
+        Ok(self.parsed.get(text).map(|ids| &ids[..]).unwrap_or(&[]))
+    }
+
+    fn parse(&self, text: &[u8], strings: &mut Interner) -> Result<Box<[u32]>, String> {
+        if is_null(text.trim_ascii()) {
+            return Ok(vec![0; self.keys.len()].into());
+        }
+        let tags: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(text)
+            .map_err(|e| format!("not a JSON object of tags ({e}): {}", show(text)))?;
+        Ok(self
+            .keys
+            .iter()
+            .map(|accepted| {
+                let found = accepted
+                    .iter()
+                    .find_map(|key| std::str::from_utf8(key).ok().and_then(|key| tags.get(key)));
+                match found {
+                    None | Some(serde_json::Value::Null) => 0,
+                    Some(serde_json::Value::String(s)) => strings.intern_str(s),
+                    Some(other) => strings.intern_str(&other.to_string()),
+                }
+            })
+            .collect())
+    }
+
+    /// The index of the best accepted key `key` is for tag dimension `dim`, if any (lower is
+    /// better).
+    #[inline]
+    pub(crate) fn rank(&self, dim: usize, key: &[u8]) -> Option<usize> {
+        self.keys
+            .get(dim)
+            .and_then(|accepted| accepted.iter().position(|k| k == key))
+    }
+
+    /// Number of tag dimensions.
+    pub(crate) fn len(&self) -> usize {
+        self.keys.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_and_cells_build_the_cube() {
+        let mut agg = Agg::new(vec!["service".into(), "region".into()]);
+        let ec2 = agg.strings.intern(b"ec2").expect("text");
+        let s3 = agg.strings.intern(b"s3").expect("text");
+        let east = agg.strings.intern(b"us-east-1").expect("text");
+        assert_eq!(agg.strings.intern(b"NULL"), Ok(0));
+        let a = agg.groups.leaf(&[ec2, east]);
+        let b = agg.groups.leaf(&[s3, 0]);
+        assert_eq!(agg.groups.leaf(&[ec2, east]), a);
+        agg.cells.add(19_984, a, 1.5);
+        agg.cells.add(19_984, b, 2.0);
+        agg.cells.add(19_984, a, 0.5);
+        agg.cells.add(19_985, a, 4.0);
+        agg.rows = 4;
+        let cube = agg.finish("f").expect("cube");
+        let day = NaiveDate::from_ymd_opt(2024, 9, 18).expect("date");
+        assert_eq!(
+            cube.cells[&(day, vec!["ec2".into(), "us-east-1".into()])],
+            2.0
+        );
+        assert_eq!(cube.cells[&(day, vec!["s3".into(), String::new()])], 2.0);
+        assert_eq!(cube.total(), 8.0);
+        assert_eq!(cube.rows, 4);
+    }
+
+    #[test]
+    fn one_currency_per_cube() {
+        let mut agg = Agg::new(Vec::new());
+        assert!(agg.currency(b"USD").is_ok());
+        assert!(agg.currency(b"NULL").is_ok());
+        assert!(agg.currency(b"USD").is_ok());
+        let err = agg.currency(b"EUR").expect_err("mixed");
+        assert!(err.contains("\"EUR\"") && err.contains("\"USD\""), "{err}");
+    }
+
+    #[test]
+    fn tags_accept_plain_and_prefixed_keys() {
+        let mut strings = Interner::new();
+        let mut cache = TagCache::new(vec![
+            vec![
+                b"team".to_vec(),
+                b"user_team".to_vec(),
+                b"user:team".to_vec(),
+            ],
+            vec![b"env".to_vec(), b"user_env".to_vec()],
+        ]);
+        let ids = cache
+            .ids(br#"{"user_team": "web", "env": "prod"}"#, &mut strings)
+            .expect("ok")
+            .to_vec();
+        assert_eq!(strings.get(ids[0]), "web");
+        assert_eq!(strings.get(ids[1]), "prod");
+        let ids = cache
+            .ids(br#"{"user_team": "web", "team": "api"}"#, &mut strings)
+            .expect("ok")
+            .to_vec();
+        assert_eq!(strings.get(ids[0]), "api", "the exact key wins");
+        assert_eq!(cache.ids(b"NULL", &mut strings).expect("null"), &[0, 0]);
+        assert!(cache.ids(b"[1,2]", &mut strings).is_err());
+        assert!(cache.ids(b"{not json", &mut strings).is_err());
+    }
+}

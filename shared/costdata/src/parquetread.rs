@@ -1,0 +1,1077 @@
+//! The Parquet reader: only the needed columns, decoded batch by batch as typed Arrow arrays.
+//!
+//! Text columns that key the cube (account, service, region, currency) are asked for as Arrow
+//! dictionary arrays. Parquet writers dictionary-encode such low-cardinality columns, so the
+//! reader hands over each page's dictionary plus integer keys instead of materialising one
+//! string per row; we intern the dictionary once per batch and then only map integers.
+
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{
+    Date32Type, Date64Type, Float32Type, Float64Type, Int32Type, Int64Type,
+    TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
+    TimestampSecondType,
+};
+use arrow_array::{
+    Array, ArrayRef, LargeStringArray, MapArray, PrimitiveArray, RecordBatch, StringArray,
+    StringViewArray,
+};
+use arrow_schema::{DataType, Field, Schema, TimeUnit};
+use ops_domain::cost::CostCube;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
+use parquet::arrow::ProjectionMask;
+use parquet::file::reader::ChunkReader;
+
+use crate::agg::{Agg, Interner, LastValue, TagCache, DAY_RANGE};
+use crate::layout::{DimSource, Layout};
+use crate::text::{is_null, parse_instant, parse_number, show, Instant, DAY_SECS};
+use crate::{ReadError, ReadOptions};
+
+/// Rows per decoded batch: large enough to amortise per-batch work, small enough that the
+/// decoded columns of one batch stay around a megabyte.
+const BATCH_ROWS: usize = 64 * 1024;
+
+/// Reads a Parquet export into a cube, streaming it batch by batch.
+pub(crate) fn read<T: ChunkReader + 'static>(
+    input: T,
+    opts: &ReadOptions,
+    file: &str,
+) -> Result<CostCube, ReadError> {
+    let unreadable = |e: parquet::errors::ParquetError| {
+        ReadError::file(file, format!("not a readable Parquet file: {e}"))
+    };
+    let meta = ArrowReaderMetadata::load(&input, ArrowReaderOptions::new()).map_err(unreadable)?;
+    let names: Vec<String> = meta
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    let layout = Layout::resolve(opts, &names, file)?;
+    let meta = with_dictionary_hints(meta, &layout);
+    let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(input, meta);
+    let projected = layout.columns();
+    let mask = ProjectionMask::roots(builder.parquet_schema(), projected.iter().copied());
+    let batches = builder
+        .with_projection(mask)
+        .with_batch_size(BATCH_ROWS)
+        .build()
+        .map_err(unreadable)?;
+
+    let mut state = State::new(opts, &layout);
+    for batch in batches {
+        let batch = batch.map_err(|e| {
+            ReadError::file(
+                file,
+                format!("cannot decode rows after row {}: {e}", state.agg.rows),
+            )
+        })?;
+        state.batch(&batch, &projected, &layout, file)?;
+    }
+    state.agg.finish(file)
+}
+
+/// Asks for the dimension text columns as dictionary arrays (see the module docs). Falls back
+/// to the file's own types if the reader refuses the hint.
+fn with_dictionary_hints(meta: ArrowReaderMetadata, layout: &Layout) -> ArrowReaderMetadata {
+    let text = layout.text_columns();
+    let schema = meta.schema().clone();
+    let mut changed = false;
+    let fields: Vec<Arc<Field>> = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(i, field)| match field.data_type() {
+            DataType::Utf8 | DataType::LargeUtf8 if text.contains(&i) => {
+                changed = true;
+                let dict = DataType::Dictionary(
+                    Box::new(DataType::Int32),
+                    Box::new(field.data_type().clone()),
+                );
+                Arc::new(field.as_ref().clone().with_data_type(dict))
+            }
+            _ => field.clone(),
+        })
+        .collect();
+    if !changed {
+        return meta;
+    }
+    let hinted = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
+    let options = ArrowReaderOptions::new().with_schema(hinted);
+    ArrowReaderMetadata::try_new(meta.metadata().clone(), options).unwrap_or(meta)
+}
+
+/// Per-row access to a text column in any of Arrow's string layouts, plain or dictionary.
+struct Text<'a> {
+    values: Strings<'a>,
+    keys: Option<Keys<'a>>,
+}
+
+enum Strings<'a> {
+    Utf8(&'a StringArray),
+    Large(&'a LargeStringArray),
+    View(&'a StringViewArray),
+}
+
+enum Keys<'a> {
+    I32(&'a PrimitiveArray<Int32Type>),
+    Other {
+        keys: Vec<usize>,
+        array: &'a dyn Array,
+    },
+}
+
+impl<'a> Strings<'a> {
+    fn new(array: &'a dyn Array) -> Option<Self> {
+        if let Some(a) = array.as_string_opt::<i32>() {
+            Some(Strings::Utf8(a))
+        } else if let Some(a) = array.as_string_opt::<i64>() {
+            Some(Strings::Large(a))
+        } else {
+            array.as_string_view_opt().map(Strings::View)
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Strings::Utf8(a) => a.len(),
+            Strings::Large(a) => a.len(),
+            Strings::View(a) => a.len(),
+        }
+    }
+
+    #[inline]
+    fn get(&self, i: usize) -> Option<&'a str> {
+        match self {
+            Strings::Utf8(a) => a.is_valid(i).then(|| a.value(i)),
+            Strings::Large(a) => a.is_valid(i).then(|| a.value(i)),
+            Strings::View(a) => a.is_valid(i).then(|| a.value(i)),
+        }
+    }
+}
+
+impl<'a> Text<'a> {
+    fn new(array: &'a dyn Array) -> Option<Self> {
+        if let Some(dict) = array.as_dictionary_opt::<Int32Type>() {
+            let values = Strings::new(dict.values().as_ref())?;
+            return Some(Text {
+                values,
+                keys: Some(Keys::I32(dict.keys())),
+            });
+        }
+        if let Some(dict) = array.as_any_dictionary_opt() {
+            let values = Strings::new(dict.values().as_ref())?;
+            let keys = if dict.values().is_empty() {
+                vec![0; dict.len()]
+            } else {
+                dict.normalized_keys()
+            };
+            return Some(Text {
+                values,
+                keys: Some(Keys::Other {
+                    keys,
+                    array: dict.keys(),
+                }),
+            });
+        }
+        Strings::new(array).map(|values| Text { values, keys: None })
+    }
+
+    /// The index into `values` of row `i`, `None` where the row is null.
+    #[inline]
+    fn index(&self, i: usize) -> Option<usize> {
+        match &self.keys {
+            None => Some(i),
+            Some(Keys::I32(keys)) => keys.is_valid(i).then(|| keys.value(i) as usize),
+            Some(Keys::Other { keys, array }) => array.is_valid(i).then(|| keys[i]),
+        }
+    }
+
+    #[inline]
+    fn get(&self, i: usize) -> Option<&'a str> {
+        self.index(i).and_then(|v| self.values.get(v))
+    }
+}
+
+/// Where a dimension's value comes from, with constants interned up front.
+enum Source {
+    Const(u32),
+    Column(usize),
+    Fallback(usize, usize),
+    Tag(usize),
+}
+
+/// What the reader keeps between batches, and its reusable per-batch buffers.
+struct State {
+    agg: Agg,
+    sources: Vec<Source>,
+    tags: TagCache,
+    last: Vec<LastValue>,
+    days: Vec<i64>,
+    costs: Vec<f64>,
+    ids: Vec<Vec<u32>>,
+    tag_ids: Vec<Vec<u32>>,
+    groups: Vec<u32>,
+}
+
+impl State {
+    fn new(opts: &ReadOptions, layout: &Layout) -> Self {
+        let mut agg = Agg::new(opts.dimensions.clone());
+        let mut tag_keys = Vec::new();
+        let sources: Vec<Source> = layout
+            .dims
+            .iter()
+            .map(|dim| match dim {
+                DimSource::Const(value) => Source::Const(agg.strings.intern_str(value)),
+                DimSource::Column(i) => Source::Column(*i),
+                DimSource::Fallback(a, b) => Source::Fallback(*a, *b),
+                DimSource::Tag(keys) => {
+                    tag_keys.push(keys.clone());
+                    Source::Tag(tag_keys.len() - 1)
+                }
+            })
+            .collect();
+        let tags = TagCache::new(tag_keys);
+        State {
+            agg,
+            last: sources.iter().map(|_| LastValue::default()).collect(),
+            ids: sources.iter().map(|_| Vec::new()).collect(),
+            tag_ids: (0..tags.len()).map(|_| Vec::new()).collect(),
+            sources,
+            tags,
+            days: Vec::new(),
+            costs: Vec::new(),
+            groups: Vec::new(),
+        }
+    }
+
+    /// Adds one decoded batch. `projected` lists the file's column indices in batch order.
+    fn batch(
+        &mut self,
+        batch: &RecordBatch,
+        projected: &[usize],
+        layout: &Layout,
+        file: &str,
+    ) -> Result<(), ReadError> {
+        let n = batch.num_rows();
+        let base = self.agg.rows;
+        let column = |i: usize| -> &ArrayRef {
+            // Every column of the layout is in the projection, so the search always succeeds.
+            let at = projected.binary_search(&i).unwrap_or(0);
+            batch.column(at)
+        };
+        let ctx = Ctx { file, base, layout };
+
+        days(column(layout.start), &mut self.days, &ctx, layout.start)?;
+        if let Some(end) = latest(column(layout.end), &ctx, layout.end)? {
+            self.agg.end(end);
+        }
+        costs(column(layout.cost), &mut self.costs, &ctx, layout.cost)?;
+        currency(
+            column(layout.currency),
+            &mut self.agg,
+            &ctx,
+            layout.currency,
+        )?;
+        if let Some(tags) = layout.tags {
+            tag_ids(
+                column(tags),
+                &mut self.tags,
+                &mut self.agg.strings,
+                &mut self.tag_ids,
+                &ctx,
+                tags,
+            )?;
+        }
+        let mut fallback = Vec::new();
+        for (d, source) in self.sources.iter().enumerate() {
+            let (ids, last) = (&mut self.ids[d], &mut self.last[d]);
+            match *source {
+                Source::Const(id) => {
+                    ids.clear();
+                    ids.resize(n, id);
+                }
+                Source::Tag(slot) => {
+                    ids.clear();
+                    ids.extend_from_slice(&self.tag_ids[slot]);
+                }
+                Source::Column(i) => {
+                    text_ids(column(i), ids, last, &mut self.agg.strings, &ctx, i)?
+                }
+                Source::Fallback(a, b) => {
+                    text_ids(column(a), ids, last, &mut self.agg.strings, &ctx, a)?;
+                    if ids.contains(&0) {
+                        let mut other = LastValue::default();
+                        text_ids(
+                            column(b),
+                            &mut fallback,
+                            &mut other,
+                            &mut self.agg.strings,
+                            &ctx,
+                            b,
+                        )?;
+                        for (id, alt) in ids.iter_mut().zip(&fallback) {
+                            if *id == 0 {
+                                *id = *alt;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        // Groups, one dimension at a time over the whole batch; then the cells.
+        self.groups.clear();
+        self.groups.resize(n, 0);
+        for ids in &self.ids {
+            let mut last: Option<(u32, u32, u32)> = None;
+            for (group, &id) in self.groups.iter_mut().zip(ids) {
+                *group = match last {
+                    Some((parent, value, child)) if parent == *group && value == id => child,
+                    _ => {
+                        let child = self.agg.groups.child(*group, id);
+                        last = Some((*group, id, child));
+                        child
+                    }
+                };
+            }
+        }
+        for ((&day, &group), &cost) in self.days.iter().zip(&self.groups).zip(&self.costs) {
+            self.agg.cells.add(day, group, cost);
+        }
+        self.agg.rows += n as u64;
+        Ok(())
+    }
+}
+
+/// What an error in a batch needs to say where it is.
+struct Ctx<'a> {
+    file: &'a str,
+    base: u64,
+    layout: &'a Layout,
+}
+
+impl Ctx<'_> {
+    /// An error at batch row `i` (0-based) of file column `column`.
+    fn at(&self, i: usize, column: usize, message: impl Into<String>) -> ReadError {
+        ReadError::value(
+            self.file,
+            self.base + i as u64 + 1,
+            self.layout.name(column),
+            message,
+        )
+    }
+
+    /// An error about the type of file column `column`.
+    fn typed(&self, column: usize, data_type: &DataType, expected: &str) -> ReadError {
+        ReadError::column(
+            self.file,
+            self.layout.name(column),
+            format!("has type {data_type}, expected {expected}"),
+        )
+    }
+}
+
+/// Ticks per second of a timestamp unit.
+fn per_second(unit: &TimeUnit) -> i64 {
+    match unit {
+        TimeUnit::Second => 1,
+        TimeUnit::Millisecond => 1_000,
+        TimeUnit::Microsecond => 1_000_000,
+        TimeUnit::Nanosecond => 1_000_000_000,
+    }
+}
+
+/// A time column: integer ticks, days, or text to parse.
+///
+/// Timestamps with a time zone store UTC instants; timestamps without one are taken as UTC,
+/// which is what cost exports write.
+enum Times<'a> {
+    Ticks {
+        values: &'a [i64],
+        array: &'a dyn Array,
+        per_second: i64,
+    },
+    Days {
+        values: &'a [i32],
+        array: &'a dyn Array,
+    },
+    Text(Text<'a>),
+}
+
+impl<'a> Times<'a> {
+    fn new(array: &'a dyn Array) -> Option<Self> {
+        let ticks = |values: Option<&'a [i64]>, per_second: i64| {
+            values.map(|values| Times::Ticks {
+                values,
+                array,
+                per_second,
+            })
+        };
+        match array.data_type() {
+            DataType::Timestamp(unit, _) => {
+                let values: Option<&[i64]> = match unit {
+                    TimeUnit::Second => array
+                        .as_primitive_opt::<TimestampSecondType>()
+                        .map(|a| &**a.values()),
+                    TimeUnit::Millisecond => array
+                        .as_primitive_opt::<TimestampMillisecondType>()
+                        .map(|a| &**a.values()),
+                    TimeUnit::Microsecond => array
+                        .as_primitive_opt::<TimestampMicrosecondType>()
+                        .map(|a| &**a.values()),
+                    TimeUnit::Nanosecond => array
+                        .as_primitive_opt::<TimestampNanosecondType>()
+                        .map(|a| &**a.values()),
+                };
+                ticks(values, per_second(unit))
+            }
+            DataType::Date64 => ticks(
+                array
+                    .as_primitive_opt::<Date64Type>()
+                    .map(|a| &**a.values()),
+                1_000,
+            ),
+            DataType::Date32 => array.as_primitive_opt::<Date32Type>().map(|a| Times::Days {
+                values: a.values(),
+                array,
+            }),
+            _ => Text::new(array).map(Times::Text),
+        }
+    }
+}
+
+/// The day (days since 1970-01-01, UTC) of every row of a start column. A null start is an
+/// error: the row cannot be placed on a day.
+fn days(col: &ArrayRef, out: &mut Vec<i64>, ctx: &Ctx, column: usize) -> Result<(), ReadError> {
+    out.clear();
+    let n = col.len();
+    let times = Times::new(col.as_ref())
+        .ok_or_else(|| ctx.typed(column, col.data_type(), "a timestamp"))?;
+    let first_null = |array: &dyn Array| (0..n).find(|&i| array.is_null(i));
+    match times {
+        Times::Ticks {
+            values,
+            array,
+            per_second,
+        } => {
+            if let Some(i) = first_null(array) {
+                return Err(ctx.at(i, column, "missing value"));
+            }
+            let per_day = per_second * DAY_SECS;
+            out.extend(values.iter().map(|&v| v.div_euclid(per_day)));
+        }
+        Times::Days { values, array } => {
+            if let Some(i) = first_null(array) {
+                return Err(ctx.at(i, column, "missing value"));
+            }
+            out.extend(values.iter().map(|&v| i64::from(v)));
+        }
+        Times::Text(text) => {
+            let mut last: Option<(usize, i64)> = None;
+            for i in 0..n {
+                let index = text.index(i);
+                if let (Some(v), Some((lv, day))) = (index, last) {
+                    if v == lv && text.keys.is_some() {
+                        out.push(day);
+                        continue;
+                    }
+                }
+                let value = text.get(i).unwrap_or("");
+                if is_null(value.as_bytes()) {
+                    return Err(ctx.at(i, column, "missing value"));
+                }
+                let (secs, _) = parse_instant(value.as_bytes()).ok_or_else(|| {
+                    ctx.at(
+                        i,
+                        column,
+                        format!("not a timestamp: {}", show(value.as_bytes())),
+                    )
+                })?;
+                let day = secs.div_euclid(DAY_SECS);
+                out.push(day);
+                last = index.map(|v| (v, day));
+            }
+        }
+    }
+    if let Some(i) = out.iter().position(|day| !DAY_RANGE.contains(day)) {
+        return Err(ctx.at(i, column, "timestamp out of range (years 0 to 9999)"));
+    }
+    Ok(())
+}
+
+/// The latest instant of an end column in this batch (nulls are skipped).
+fn latest(col: &ArrayRef, ctx: &Ctx, column: usize) -> Result<Option<Instant>, ReadError> {
+    let n = col.len();
+    let times = Times::new(col.as_ref())
+        .ok_or_else(|| ctx.typed(column, col.data_type(), "a timestamp"))?;
+    let instant = |v: i64, per_second: i64| {
+        (
+            v.div_euclid(per_second),
+            (v.rem_euclid(per_second) * (1_000_000_000 / per_second)) as u32,
+        )
+    };
+    Ok(match times {
+        Times::Ticks {
+            values,
+            array,
+            per_second,
+        } => {
+            let max = if array.null_count() == 0 {
+                values.iter().copied().max()
+            } else {
+                (0..n)
+                    .filter(|&i| array.is_valid(i))
+                    .map(|i| values[i])
+                    .max()
+            };
+            max.map(|v| instant(v, per_second))
+        }
+        Times::Days { values, array } => (0..n)
+            .filter(|&i| array.is_valid(i))
+            .map(|i| values[i])
+            .max()
+            .map(|d| (i64::from(d) * DAY_SECS, 0)),
+        Times::Text(text) => {
+            let mut max: Option<Instant> = None;
+            let mut last: Option<usize> = None;
+            for i in 0..n {
+                let index = text.index(i);
+                if index.is_some() && index == last && text.keys.is_some() {
+                    continue;
+                }
+                last = index;
+                let value = text.get(i).unwrap_or("");
+                if is_null(value.as_bytes()) {
+                    continue;
+                }
+                let at = parse_instant(value.as_bytes()).ok_or_else(|| {
+                    ctx.at(
+                        i,
+                        column,
+                        format!("not a timestamp: {}", show(value.as_bytes())),
+                    )
+                })?;
+                max = max.max(Some(at));
+            }
+            max
+        }
+    })
+}
+
+/// The cost of every row of a cost column; a null cost counts as zero, a value that is not a
+/// finite number is an error.
+fn costs(col: &ArrayRef, out: &mut Vec<f64>, ctx: &Ctx, column: usize) -> Result<(), ReadError> {
+    out.clear();
+    let n = col.len();
+    let array = col.as_ref();
+    match array.data_type() {
+        DataType::Float64 => out.extend_from_slice(array.as_primitive::<Float64Type>().values()),
+        DataType::Float32 => out.extend(
+            array
+                .as_primitive::<Float32Type>()
+                .values()
+                .iter()
+                .map(|&v| f64::from(v)),
+        ),
+        DataType::Int64 => out.extend(
+            array
+                .as_primitive::<Int64Type>()
+                .values()
+                .iter()
+                .map(|&v| v as f64),
+        ),
+        DataType::Int32 => out.extend(
+            array
+                .as_primitive::<Int32Type>()
+                .values()
+                .iter()
+                .map(|&v| f64::from(v)),
+        ),
+        DataType::Decimal128(_, scale) => {
+            let unit = 10f64.powi(i32::from(*scale));
+            out.extend(
+                array
+                    .as_primitive::<arrow_array::types::Decimal128Type>()
+                    .values()
+                    .iter()
+                    .map(|&v| v as f64 / unit),
+            );
+        }
+        other => {
+            let text = Text::new(array).ok_or_else(|| ctx.typed(column, other, "a number"))?;
+            for i in 0..n {
+                let value = text.get(i).unwrap_or("").as_bytes();
+                out.push(if is_null(value) {
+                    0.0
+                } else {
+                    parse_number(value).ok_or_else(|| {
+                        ctx.at(i, column, format!("not a number: {}", show(value)))
+                    })?
+                });
+            }
+            return Ok(());
+        }
+    }
+    if array.null_count() > 0 {
+        for (i, cost) in out.iter_mut().enumerate() {
+            if array.is_null(i) {
+                *cost = 0.0;
+            }
+        }
+    }
+    if let Some(i) = out.iter().position(|v| !v.is_finite()) {
+        return Err(ctx.at(i, column, format!("not a finite number: {}", out[i])));
+    }
+    Ok(())
+}
+
+/// Checks the currency of every row (one check per run of equal dictionary keys).
+fn currency(col: &ArrayRef, agg: &mut Agg, ctx: &Ctx, column: usize) -> Result<(), ReadError> {
+    let text = Text::new(col.as_ref()).ok_or_else(|| ctx.typed(column, col.data_type(), "text"))?;
+    let mut last = None;
+    for i in 0..col.len() {
+        let index = text.index(i);
+        if text.keys.is_some() && index.is_some() && index == last {
+            continue;
+        }
+        last = index;
+        if let Some(value) = text.get(i) {
+            agg.currency(value.as_bytes())
+                .map_err(|m| ctx.at(i, column, m))?;
+        }
+    }
+    Ok(())
+}
+
+/// The interned value of every row of a dimension text column.
+fn text_ids(
+    col: &ArrayRef,
+    out: &mut Vec<u32>,
+    last: &mut LastValue,
+    strings: &mut Interner,
+    ctx: &Ctx,
+    column: usize,
+) -> Result<(), ReadError> {
+    let text = Text::new(col.as_ref()).ok_or_else(|| ctx.typed(column, col.data_type(), "text"))?;
+    out.clear();
+    let n = col.len();
+    match &text.keys {
+        Some(keys) => {
+            // Intern the dictionary once, then map keys.
+            let value_ids: Vec<u32> = (0..text.values.len())
+                .map(|v| text.values.get(v).map_or(0, |s| strings.intern_str(s)))
+                .collect();
+            let id = |v: usize| value_ids.get(v).copied().unwrap_or(0);
+            match keys {
+                Keys::I32(keys) if keys.null_count() == 0 => {
+                    out.extend(keys.values().iter().map(|&k| id(k as usize)));
+                }
+                _ => out.extend((0..n).map(|i| text.index(i).map_or(0, id))),
+            }
+        }
+        None => {
+            for i in 0..n {
+                out.push(match text.values.get(i) {
+                    Some(value) => last
+                        .id(value.as_bytes(), strings)
+                        .map_err(|m| ctx.at(i, column, m))?,
+                    None => 0,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The interned value of every `tag:` dimension for every row, from a MAP<string,string> tags
+/// column (CUR 2.0 Parquet) or a JSON text one.
+fn tag_ids(
+    col: &ArrayRef,
+    cache: &mut TagCache,
+    strings: &mut Interner,
+    out: &mut [Vec<u32>],
+    ctx: &Ctx,
+    column: usize,
+) -> Result<(), ReadError> {
+    let n = col.len();
+    for ids in out.iter_mut() {
+        ids.clear();
+    }
+    if let Some(map) = col.as_map_opt() {
+        return map_tag_ids(map, cache, strings, out, ctx, column);
+    }
+    let text = Text::new(col.as_ref())
+        .ok_or_else(|| ctx.typed(column, col.data_type(), "a map of text or JSON text"))?;
+    for i in 0..n {
+        let value = text.get(i).unwrap_or("");
+        let ids = cache
+            .ids(value.as_bytes(), strings)
+            .map_err(|m| ctx.at(i, column, m))?;
+        for (dim, &id) in out.iter_mut().zip(ids) {
+            dim.push(id);
+        }
+    }
+    Ok(())
+}
+
+fn map_tag_ids(
+    map: &MapArray,
+    cache: &TagCache,
+    strings: &mut Interner,
+    out: &mut [Vec<u32>],
+    ctx: &Ctx,
+    column: usize,
+) -> Result<(), ReadError> {
+    let keys = Text::new(map.keys().as_ref())
+        .ok_or_else(|| ctx.typed(column, map.data_type(), "a map of text"))?;
+    let values = Text::new(map.values().as_ref())
+        .ok_or_else(|| ctx.typed(column, map.data_type(), "a map of text"))?;
+    let offsets = map.value_offsets();
+    // Per tag dimension: (rank of the best key seen, its entry).
+    let mut best: Vec<(usize, Option<usize>)> = vec![(usize::MAX, None); cache.len()];
+    for i in 0..map.len() {
+        best.fill((usize::MAX, None));
+        if map.is_valid(i) {
+            for entry in offsets[i] as usize..offsets[i + 1] as usize {
+                let Some(key) = keys.get(entry) else { continue };
+                for (dim, slot) in best.iter_mut().enumerate() {
+                    if let Some(rank) = cache.rank(dim, key.as_bytes()) {
+                        if rank < slot.0 {
+                            *slot = (rank, Some(entry));
+                        }
+                    }
+                }
+            }
+        }
+        for (dim, slot) in out.iter_mut().zip(&best) {
+            dim.push(
+                slot.1
+                    .and_then(|e| values.get(e))
+                    .map_or(0, |v| strings.intern_str(v)),
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow_array::builder::{MapBuilder, StringBuilder};
+    use arrow_array::types::Int8Type;
+    use arrow_array::{
+        ArrayRef, BooleanArray, Decimal128Array, DictionaryArray, Float64Array, LargeStringArray,
+        RecordBatch, StringArray, TimestampMicrosecondArray, TimestampMillisecondArray,
+    };
+    use bytes::Bytes;
+    use chrono::NaiveDate;
+    use parquet::arrow::ArrowWriter;
+    use parquet::basic::{Compression, GzipLevel, ZstdLevel};
+    use parquet::file::properties::WriterProperties;
+
+    use crate::{read_file, read_parquet, CostCube, Format, Metric, ReadError, ReadOptions};
+
+    fn parquet_with(columns: Vec<(&str, ArrayRef)>, compression: Compression) -> Bytes {
+        let batch = RecordBatch::try_from_iter(columns).expect("batch");
+        let mut out = Vec::new();
+        let props = WriterProperties::builder()
+            .set_compression(compression)
+            .build();
+        let mut writer =
+            ArrowWriter::try_new(&mut out, batch.schema(), Some(props)).expect("writer");
+        writer.write(&batch).expect("write");
+        writer.close().expect("close");
+        out.into()
+    }
+
+    fn parquet(columns: Vec<(&str, ArrayRef)>) -> Bytes {
+        parquet_with(columns, Compression::SNAPPY)
+    }
+
+    fn opts(format: Format, metric: Metric, dims: &[&str]) -> ReadOptions {
+        ReadOptions {
+            format,
+            metric,
+            dimensions: dims.iter().map(|d| d.to_string()).collect(),
+        }
+    }
+
+    fn day(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2024, 9, d).expect("date")
+    }
+
+    fn cell(cube: &CostCube, d: u32, key: &[&str]) -> f64 {
+        cube.cells[&(
+            day(d),
+            key.iter().map(|k| k.to_string()).collect::<Vec<_>>(),
+        )]
+    }
+
+    const H22: i64 = 1_726_696_800_000; // 2024-09-18T22:00:00Z in milliseconds
+
+    fn millis(values: Vec<Option<i64>>) -> ArrayRef {
+        Arc::new(TimestampMillisecondArray::from(values))
+    }
+
+    fn text(values: Vec<Option<&str>>) -> ArrayRef {
+        Arc::new(StringArray::from(values))
+    }
+
+    fn tags(rows: &[&[(&str, &str)]]) -> ArrayRef {
+        let mut b = MapBuilder::new(None, StringBuilder::new(), StringBuilder::new());
+        for row in rows {
+            for (k, v) in *row {
+                b.keys().append_value(k);
+                b.values().append_value(v);
+            }
+            b.append(!row.is_empty()).expect("map row");
+        }
+        Arc::new(b.finish())
+    }
+
+    /// A three-row CUR file; `cost` replaces the unblended cost column.
+    fn cur(cost: ArrayRef) -> Vec<(&'static str, ArrayRef)> {
+        vec![
+            (
+                "line_item_usage_start_date",
+                millis(vec![
+                    Some(H22),
+                    Some(H22 + 3_600_000),
+                    Some(H22 + 7_200_000),
+                ]),
+            ),
+            (
+                "line_item_usage_end_date",
+                millis(vec![Some(H22 + 3_600_000), None, Some(H22 + 10_800_000)]),
+            ),
+            (
+                "line_item_currency_code",
+                text(vec![Some("USD"), Some("USD"), None]),
+            ),
+            ("line_item_unblended_cost", cost),
+            (
+                "bill_payer_account_id",
+                text(vec![Some("111"), Some("111"), Some("111")]),
+            ),
+            (
+                "product_servicecode",
+                text(vec![Some("AmazonEC2"), None, Some("")]),
+            ),
+            (
+                "line_item_product_code",
+                text(vec![
+                    Some("AmazonEC2"),
+                    Some("AWSSupport"),
+                    Some("AmazonS3"),
+                ]),
+            ),
+            (
+                "product_region_code",
+                text(vec![Some("us-east-1"), Some("NULL"), Some("eu-west-1")]),
+            ),
+            (
+                "resource_tags",
+                tags(&[
+                    &[("user_team", "web"), ("env", "prod")],
+                    &[],
+                    &[("team", "data")],
+                ]),
+            ),
+        ]
+    }
+
+    fn costs(values: Vec<Option<f64>>) -> ArrayRef {
+        Arc::new(Float64Array::from(values))
+    }
+
+    #[test]
+    fn cur_parquet_with_map_tags_fallback_and_nulls() {
+        let data = parquet(cur(costs(vec![Some(1.5), None, Some(2.25)])));
+        let o = opts(
+            Format::Cur2,
+            Metric::UnblendedCost,
+            &["provider", "service", "region", "tag:team"],
+        );
+        let cube = read_parquet(data, &o, "cur.parquet").expect("reads");
+        assert_eq!(cube.rows, 3);
+        assert_eq!(
+            cell(&cube, 18, &["AWS", "AmazonEC2", "us-east-1", "web"]),
+            1.5
+        );
+        assert_eq!(cell(&cube, 18, &["AWS", "AWSSupport", "", ""]), 0.0);
+        assert_eq!(
+            cell(&cube, 19, &["AWS", "AmazonS3", "eu-west-1", "data"]),
+            2.25
+        );
+        assert_eq!(cube.currency.as_deref(), Some("USD"));
+        assert_eq!(cube.latest_charge, day(19).and_hms_opt(1, 0, 0));
+    }
+
+    #[test]
+    fn focus_parquet_with_zone_decimal_json_tags_and_other_string_layouts() {
+        let micros = |v: i64| v * 1000;
+        let provider: DictionaryArray<Int8Type> =
+            vec!["AWS", "Microsoft", "AWS"].into_iter().collect();
+        let data = parquet(vec![
+            (
+                "ChargePeriodStart",
+                Arc::new(
+                    TimestampMicrosecondArray::from(vec![
+                        micros(H22),
+                        micros(H22),
+                        micros(H22 + 7_200_000),
+                    ])
+                    .with_timezone("UTC"),
+                ) as ArrayRef,
+            ),
+            (
+                "ChargePeriodEnd",
+                Arc::new(
+                    TimestampMicrosecondArray::from(vec![micros(H22 + 3_600_000); 3])
+                        .with_timezone("+00:00"),
+                ) as ArrayRef,
+            ),
+            ("BillingCurrency", text(vec![Some("USD"); 3])),
+            (
+                "BilledCost",
+                Arc::new(
+                    Decimal128Array::from(vec![Some(1_250_000), Some(10), None])
+                        .with_precision_and_scale(20, 6)
+                        .expect("decimal"),
+                ) as ArrayRef,
+            ),
+            ("ProviderName", Arc::new(provider) as ArrayRef),
+            (
+                "ServiceName",
+                Arc::new(LargeStringArray::from(vec!["EC2", "VM", "EC2"])) as ArrayRef,
+            ),
+            (
+                "Tags",
+                text(vec![Some(r#"{"team":"web"}"#), Some("NULL"), None]),
+            ),
+        ]);
+        let o = opts(
+            Format::Focus,
+            Metric::BilledCost,
+            &["provider", "service", "tag:team"],
+        );
+        let cube = read_parquet(data, &o, "focus.parquet").expect("reads");
+        assert_eq!(cell(&cube, 18, &["AWS", "EC2", "web"]), 1.25);
+        assert_eq!(cell(&cube, 18, &["Microsoft", "VM", ""]), 0.00001);
+        assert_eq!(cell(&cube, 19, &["AWS", "EC2", ""]), 0.0);
+    }
+
+    #[test]
+    fn text_timestamps_and_costs_in_parquet() {
+        let data = parquet(vec![
+            (
+                "ChargePeriodStart",
+                text(vec![
+                    Some("2024-09-18 22:00:00"),
+                    Some("2024-09-18T23:00:00Z"),
+                ]),
+            ),
+            (
+                "ChargePeriodEnd",
+                text(vec![Some("NULL"), Some("2024-09-19T00:00:00Z")]),
+            ),
+            ("BillingCurrency", text(vec![Some("USD"), Some("USD")])),
+            ("EffectiveCost", text(vec![Some("0.5"), Some("NULL")])),
+        ]);
+        let o = opts(Format::Focus, Metric::EffectiveCost, &[]);
+        let cube = read_parquet(data, &o, "f.parquet").expect("reads");
+        assert_eq!(cube.total(), 0.5);
+        assert_eq!(cube.latest_charge, day(19).and_hms_opt(0, 0, 0));
+    }
+
+    fn cur_err(cost: ArrayRef) -> ReadError {
+        let o = opts(Format::Cur2, Metric::UnblendedCost, &["service"]);
+        read_parquet(parquet(cur(cost)), &o, "cur.parquet").expect_err("must fail")
+    }
+
+    #[test]
+    fn malformed_values_name_row_and_column() {
+        let got = cur_err(costs(vec![Some(1.0), Some(f64::NAN), Some(1.0)]));
+        assert_eq!(
+            got.to_string(),
+            "cur.parquet: row 2: column line_item_unblended_cost: not a finite number: NaN"
+        );
+        let got = cur_err(text(vec![Some("1"), Some("2"), Some("x")]));
+        assert_eq!(
+            got.to_string(),
+            "cur.parquet: row 3: column line_item_unblended_cost: not a number: \"x\""
+        );
+        let got = cur_err(Arc::new(BooleanArray::from(vec![true, false, true])));
+        assert_eq!(
+            got.to_string(),
+            "cur.parquet: column line_item_unblended_cost: has type Boolean, expected a number"
+        );
+
+        let mut columns = cur(costs(vec![Some(1.0); 3]));
+        columns[2].1 = text(vec![Some("USD"), Some("EUR"), Some("USD")]);
+        let o = opts(Format::Cur2, Metric::UnblendedCost, &[]);
+        let got = read_parquet(parquet(columns), &o, "c.parquet").expect_err("mixed");
+        assert!(
+            got.to_string()
+                .starts_with("c.parquet: row 2: column line_item_currency_code: currency \"EUR\""),
+            "{got}"
+        );
+
+        let mut columns = cur(costs(vec![Some(1.0); 3]));
+        columns.remove(0);
+        let got = read_parquet(parquet(columns), &o, "c.parquet").expect_err("missing");
+        assert!(
+            got.to_string()
+                .starts_with("c.parquet: column line_item_usage_start_date: missing column"),
+            "{got}"
+        );
+
+        let got = read_parquet(Bytes::from_static(b"PAR1 but not really"), &o, "c.parquet")
+            .expect_err("junk");
+        assert!(
+            got.to_string()
+                .starts_with("c.parquet: not a readable Parquet file"),
+            "{got}"
+        );
+    }
+
+    #[test]
+    fn row_numbers_count_across_batches() {
+        let n = 70_000usize;
+        let bad = 69_999; // 0-based; row 70,000 of the file, in the second batch
+        let starts: Vec<Option<i64>> = (0..n).map(|i| (i != bad).then_some(H22)).collect();
+        let data = parquet(vec![
+            ("ChargePeriodStart", millis(starts)),
+            ("ChargePeriodEnd", millis(vec![Some(H22); n])),
+            ("BillingCurrency", text(vec![Some("USD"); n])),
+            ("BilledCost", costs(vec![Some(0.01); n])),
+        ]);
+        let o = opts(Format::Focus, Metric::BilledCost, &[]);
+        let got = read_parquet(data, &o, "f.parquet").expect_err("null start");
+        assert_eq!(
+            got.to_string(),
+            "f.parquet: row 70000: column ChargePeriodStart: missing value"
+        );
+    }
+
+    #[test]
+    fn every_codec_and_name_reads() {
+        let o = opts(Format::Cur2, Metric::UnblendedCost, &["service"]);
+        let want = read_parquet(parquet(cur(costs(vec![Some(1.0); 3]))), &o, "x").expect("snappy");
+        for (name, codec) in [
+            ("x.gz.parquet", Compression::GZIP(GzipLevel::default())),
+            ("x.zstd.parquet", Compression::ZSTD(ZstdLevel::default())),
+            ("x.snappy.parquet", Compression::SNAPPY),
+            ("x.parquet", Compression::UNCOMPRESSED),
+            ("no-extension", Compression::SNAPPY),
+        ] {
+            let data = parquet_with(cur(costs(vec![Some(1.0); 3])), codec);
+            assert_eq!(read_file(name, data, &o).expect(name), want, "{name}");
+        }
+    }
+}

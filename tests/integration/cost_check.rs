@@ -1,0 +1,473 @@
+//! cost-check against the emulator: FOCUS and CUR 2.0 exports on S3 and Cost Explorer, budget
+//! breaches, anomalies with contributors, the alert lifecycle over several runs (dedupe,
+//! escalate, restatement resolves), reports, and bad input.
+
+use std::sync::Arc;
+
+use chrono::{Duration, NaiveDate};
+use lambda_runtime::{Context, LambdaEvent};
+use ops_costdata::generate::{Spike, Synthetic};
+use serde_json::{json, Value};
+
+use crate::util::World;
+
+/// The last complete day every scenario evaluates.
+fn as_of() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 3, 20).expect("valid day")
+}
+
+/// Seven weeks of daily cost for three services in two accounts, with `spikes`.
+fn synthetic(spikes: Vec<Spike>) -> Synthetic {
+    Synthetic {
+        start: as_of() - Duration::days(48),
+        days: 50,
+        services: vec!["AmazonEC2".into(), "AmazonS3".into(), "AWSLambda".into()],
+        accounts: vec!["111111111111".into(), "222222222222".into()],
+        regions: vec!["us-east-1".into(), "eu-west-1".into()],
+        teams: vec!["platform".into(), "web".into()],
+        rows_per_day: 120,
+        spikes,
+    }
+}
+
+fn ec2_spike() -> Spike {
+    Spike {
+        day: as_of(),
+        service: "AmazonEC2".into(),
+        account: Some("222222222222".into()),
+        extra: 4000.0,
+    }
+}
+
+fn focus_gz(data: &Synthetic) -> Vec<u8> {
+    let mut out = Vec::new();
+    data.write_focus_csv_gz(&mut out).expect("generate FOCUS");
+    out
+}
+
+fn cost_yaml(source: &str, monthly: f64) -> String {
+    format!(
+        r#"
+cost:
+  source: {source}
+  dimensions: [provider, sub_account, service, region, "tag:team"]
+  lookback_days: 2
+  anomalies: {{ by: [service], min_impact: 100, critical_impact: 100000 }}
+  budgets:
+    - name: total
+      monthly: {monthly}
+      thresholds:
+        - {{ basis: actual, percent: 50 }}
+        - {{ basis: actual, percent: 100 }}
+"#
+    )
+}
+
+struct CostWorld {
+    world: World,
+    deps: Arc<cost_check::Deps>,
+    exports: String,
+}
+
+impl CostWorld {
+    async fn new(source: impl FnOnce(&str) -> String, monthly: f64) -> CostWorld {
+        let exports_holder = std::sync::Mutex::new(String::new());
+        let world = World::with_config(|yaml| {
+            let prefix = yaml
+                .lines()
+                .find_map(|l| l.trim().strip_prefix("cluster: "))
+                .unwrap_or_default()
+                .to_owned();
+            let exports = format!("{prefix}-exports");
+            let text = format!("{yaml}{}", cost_yaml(&source(&exports), monthly));
+            if let Ok(mut holder) = exports_holder.lock() {
+                *holder = exports;
+            }
+            text
+        })
+        .await;
+        let exports = exports_holder.lock().map(|h| h.clone()).unwrap_or_default();
+        world
+            .admin
+            .s3
+            .create_bucket()
+            .bucket(&exports)
+            .send()
+            .await
+            .expect("export bucket");
+        let deps = cost_check::Deps::new(
+            &world.sdk,
+            &world.prefix,
+            &format!("s3://{}/config/suite.yaml", world.prefix),
+        )
+        .expect("deps");
+        CostWorld {
+            world,
+            deps: Arc::new(deps),
+            exports,
+        }
+    }
+
+    async fn put(&self, key: &str, body: Vec<u8>) {
+        self.world
+            .admin
+            .s3
+            .put_object()
+            .bucket(&self.exports)
+            .key(key)
+            .body(body.into())
+            .send()
+            .await
+            .expect("put export file");
+    }
+
+    async fn run(
+        &self,
+        input: Value,
+    ) -> Result<cost_check::handler::Response, cost_check::HandlerError> {
+        let mut context = Context::default();
+        context.request_id = ops_tests::unique("req");
+        cost_check::handle(&self.deps, LambdaEvent::new(input, context)).await
+    }
+
+    async fn text(&self, key: &str) -> String {
+        let output = self
+            .world
+            .admin
+            .s3
+            .get_object()
+            .bucket(&self.world.prefix)
+            .key(key)
+            .send()
+            .await
+            .expect("report");
+        String::from_utf8(
+            output
+                .body
+                .collect()
+                .await
+                .expect("body")
+                .into_bytes()
+                .to_vec(),
+        )
+        .expect("utf-8")
+    }
+
+    fn slack_titles(&self) -> Vec<String> {
+        self.world
+            .receiver
+            .at("/slack")
+            .iter()
+            .map(|m| m.json()["text"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+}
+
+fn focus_source(bucket: &str) -> String {
+    format!("{{ kind: focus, bucket: {bucket}, prefix: focus/ }}")
+}
+
+#[tokio::test]
+async fn focus_run_finds_the_spike_with_its_contributor_and_the_budget_breach() {
+    let cost = CostWorld::new(focus_source, 1000.0).await;
+    cost.put(
+        "focus/2026-03/part-0.csv.gz",
+        focus_gz(&synthetic(vec![ec2_spike()])),
+    )
+    .await;
+    let response = cost.run(json!({"as_of": as_of()})).await.expect("run");
+
+    assert_eq!(response.as_of, as_of());
+    assert_eq!(
+        response.anomalies,
+        [format!("service=AmazonEC2|{}", as_of())]
+    );
+    assert_eq!(response.budgets_breached, ["total"]);
+    assert!(response.complete);
+
+    let report: Value =
+        serde_json::from_str(&cost.text(&response.report_json).await).expect("JSON report");
+    assert_eq!(report["schema_version"], 1);
+    let anomaly = &report["anomalies"][0];
+    assert_eq!(anomaly["direction"], "spike");
+    assert!(
+        anomaly["impact"].as_f64().unwrap_or_default() > 3000.0,
+        "{anomaly}"
+    );
+    let top = &anomaly["contributors"][0];
+    assert_eq!(
+        (top["dimension"].as_str(), top["value"].as_str()),
+        (Some("sub_account"), Some("222222222222")),
+        "{anomaly}"
+    );
+
+    let html = cost.text(&response.report_html).await;
+    assert!(
+        html.starts_with("<!doctype html>") && html.contains("<svg") && html.contains("AmazonEC2")
+    );
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "no external assets"
+    );
+
+    let titles = cost.slack_titles();
+    assert_eq!(titles.len(), 2, "{titles:?}");
+    assert!(
+        titles
+            .iter()
+            .any(|t| t.contains("Cost anomaly in service=AmazonEC2")),
+        "{titles:?}"
+    );
+    assert!(
+        titles.iter().any(|t| t.contains("Budget total")),
+        "{titles:?}"
+    );
+}
+
+#[tokio::test]
+async fn repeated_runs_notify_once_and_restated_data_resolves_the_anomaly() {
+    let cost = CostWorld::new(focus_source, 1_000_000.0).await;
+    cost.put(
+        "focus/2026-03/part-0.csv.gz",
+        focus_gz(&synthetic(vec![ec2_spike()])),
+    )
+    .await;
+    let first = cost
+        .run(json!({"as_of": as_of()}))
+        .await
+        .expect("first run");
+    assert_eq!(first.alerts.opened.len(), 1);
+    let second = cost
+        .run(json!({"as_of": as_of()}))
+        .await
+        .expect("second run");
+    assert!(
+        second.alerts.opened.is_empty() && second.alerts.resolved.is_empty(),
+        "{:?}",
+        second.alerts
+    );
+    assert_eq!(cost.slack_titles().len(), 1, "notified once");
+
+    // The provider restates the day: the spike was a billing error.
+    cost.put(
+        "focus/2026-03/part-0.csv.gz",
+        focus_gz(&synthetic(Vec::new())),
+    )
+    .await;
+    let third = cost
+        .run(json!({"as_of": as_of()}))
+        .await
+        .expect("third run");
+    assert_eq!(
+        third.alerts.resolved,
+        [format!("anomaly:service=AmazonEC2|{}", as_of())]
+    );
+    let titles = cost.slack_titles();
+    assert_eq!(titles.len(), 2);
+    assert!(titles[1].contains("Resolved"), "{titles:?}");
+    let pages: Vec<String> = cost
+        .world
+        .receiver
+        .at("/webhook")
+        .iter()
+        .map(|m| {
+            m.json()["lifecycle"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(pages.last().map(String::as_str), Some("resolve"));
+}
+
+#[tokio::test]
+async fn budget_breach_escalates_when_it_gets_worse() {
+    let data = synthetic(Vec::new());
+    let cost = CostWorld::new(focus_source, 1_000_000.0).await;
+    cost.put("focus/2026-03/part-0.csv.gz", focus_gz(&data))
+        .await;
+    let baseline = cost
+        .run(json!({"as_of": as_of(), "dry_run": true}))
+        .await
+        .expect("dry run");
+    let report: Value =
+        serde_json::from_str(&cost.text(&baseline.report_json).await).expect("report");
+    let spent = report["budgets"][0]["actual"].as_f64().expect("actual");
+
+    // A budget the month has spent 60% of: warning at the 50% threshold.
+    let config = cost.text("config/suite.yaml").await;
+    let upload = |monthly: f64| {
+        let text = config.replace("monthly: 1000000", &format!("monthly: {monthly:.2}"));
+        let admin = cost.world.admin.s3.clone();
+        let bucket = cost.world.prefix.clone();
+        async move {
+            admin
+                .put_object()
+                .bucket(bucket)
+                .key("config/suite.yaml")
+                .body(text.into_bytes().into())
+                .send()
+                .await
+                .expect("config")
+        }
+    };
+    upload(spent / 0.6).await;
+    let warning = cost
+        .run(json!({"as_of": as_of()}))
+        .await
+        .expect("warning run");
+    assert_eq!(warning.alerts.opened, ["budget:total"]);
+    // Then a smaller budget: 120% spent is critical, notified again as an escalation.
+    upload(spent / 1.2).await;
+    let critical = cost
+        .run(json!({"as_of": as_of()}))
+        .await
+        .expect("critical run");
+    assert_eq!(critical.alerts.escalated, ["budget:total"]);
+    let titles = cost.slack_titles();
+    assert_eq!(titles.len(), 2, "{titles:?}");
+    assert!(
+        titles[1].contains("Escalated (warning → critical)"),
+        "{titles:?}"
+    );
+}
+
+#[tokio::test]
+async fn cur2_export_is_read_through_its_manifest_not_by_listing() {
+    let cost = CostWorld::new(
+        |bucket| format!("{{ kind: cur2, bucket: {bucket}, prefix: cur, export_name: daily }}"),
+        1_000_000.0,
+    )
+    .await;
+    let mut wanted = Vec::new();
+    synthetic(vec![ec2_spike()])
+        .write_cur_parquet(&mut wanted)
+        .expect("CUR parquet");
+    // A file from an earlier delivery that the manifest no longer lists: never read.
+    let mut stale = Vec::new();
+    synthetic(vec![Spike {
+        day: as_of(),
+        service: "AmazonS3".into(),
+        account: None,
+        extra: 90_000.0,
+    }])
+    .write_cur_parquet(&mut stale)
+    .expect("stale parquet");
+    cost.put(
+        "cur/daily/data/BILLING_PERIOD=2026-03/daily-00001.snappy.parquet",
+        wanted,
+    )
+    .await;
+    cost.put(
+        "cur/daily/data/BILLING_PERIOD=2026-03/old-00001.snappy.parquet",
+        stale,
+    )
+    .await;
+    let files = vec![format!(
+        "s3://{}/cur/daily/data/BILLING_PERIOD=2026-03/daily-00001.snappy.parquet",
+        cost.exports
+    )];
+    let manifest =
+        ops_costdata::generate::cur_manifest(&cost.exports, "cur", "daily", "2026-03", &files);
+    cost.put(
+        "cur/daily/metadata/BILLING_PERIOD=2026-03/daily-Manifest.json",
+        manifest.into_bytes(),
+    )
+    .await;
+
+    let cost_config_metric = cost
+        .text("config/suite.yaml")
+        .await
+        .replace("  dimensions:", "  metric: unblended_cost\n  dimensions:");
+    cost.world
+        .admin
+        .s3
+        .put_object()
+        .bucket(&cost.world.prefix)
+        .key("config/suite.yaml")
+        .body(cost_config_metric.into_bytes().into())
+        .send()
+        .await
+        .expect("config");
+
+    let response = cost.run(json!({"as_of": as_of()})).await.expect("run");
+    assert_eq!(
+        response.anomalies,
+        [format!("service=AmazonEC2|{}", as_of())]
+    );
+}
+
+#[tokio::test]
+async fn malformed_file_fails_the_run_naming_file_row_and_column() {
+    let cost = CostWorld::new(focus_source, 1000.0).await;
+    cost.put(
+        "focus/2026-03/part-0.csv.gz",
+        focus_gz(&synthetic(Vec::new())),
+    )
+    .await;
+    let header = "BilledCost,BillingCurrency,ChargePeriodStart,ChargePeriodEnd,EffectiveCost,ProviderName,RegionId,ServiceName,SubAccountId,Tags\n";
+    let bad = format!("{header}1.0,USD,2026-03-19 00:00:00,2026-03-19 01:00:00,lots,AWS,us-east-1,AmazonEC2,1,NULL\n");
+    cost.put("focus/2026-03/broken.csv", bad.into_bytes()).await;
+    let error = cost
+        .run(json!({"as_of": as_of()}))
+        .await
+        .expect_err("must fail");
+    let message = error.to_string();
+    assert!(
+        message.contains("broken.csv")
+            && message.contains("row 1")
+            && message.contains("EffectiveCost"),
+        "{message}"
+    );
+    assert_eq!(
+        lambda_runtime::Diagnostic::from(error).error_type,
+        "UnreadableCostData"
+    );
+    assert!(
+        cost.slack_titles().is_empty(),
+        "no alerts from partial data"
+    );
+}
+
+#[tokio::test]
+async fn mark_incomplete_skips_the_bad_file_and_says_so_in_the_report() {
+    let cost = CostWorld::new(
+        |bucket| format!("{}\n  on_unreadable: mark_incomplete", focus_source(bucket)),
+        1_000_000.0,
+    )
+    .await;
+    cost.put(
+        "focus/2026-03/part-0.csv.gz",
+        focus_gz(&synthetic(Vec::new())),
+    )
+    .await;
+    cost.put("focus/2026-03/broken.csv", b"not,a,focus\nfile".to_vec())
+        .await;
+    let response = cost.run(json!({"as_of": as_of()})).await.expect("run");
+    assert!(!response.complete);
+    let report: Value =
+        serde_json::from_str(&cost.text(&response.report_json).await).expect("report");
+    assert_eq!(report["complete"], false);
+    assert!(report["source"]["unreadable"][0]["file"]
+        .as_str()
+        .unwrap_or_default()
+        .ends_with("broken.csv"));
+    assert!(cost
+        .text(&response.report_html)
+        .await
+        .contains("incomplete"));
+}
+
+#[tokio::test]
+async fn bad_input_is_rejected_before_anything_is_read() {
+    let cost = CostWorld::new(focus_source, 1000.0).await;
+    let error = cost
+        .run(json!({"asof": "2026-03-20"}))
+        .await
+        .expect_err("must fail");
+    assert_eq!(
+        lambda_runtime::Diagnostic::from(error).error_type,
+        "InvalidInput"
+    );
+    assert!(cost.deps.clients.recorder.calls().is_empty());
+}
