@@ -397,6 +397,126 @@ async fn cur2_export_is_read_through_its_manifest_not_by_listing() {
     );
 }
 
+/// Queues Cost Explorer results in the emulator (its `GetCostAndUsage` returns what it is given).
+async fn queue_cost_explorer_results(results: Value) {
+    let url = format!(
+        "{}/moto-api/static/ce/cost-and-usage-results",
+        ops_tests::emulator::Emulator::shared().endpoint
+    );
+    let response = reqwest::Client::new()
+        .post(url)
+        .json(&json!({"results": [results]}))
+        .send()
+        .await
+        .expect("moto api");
+    assert_eq!(response.status().as_u16(), 201);
+}
+
+/// `GetCostAndUsage` results: 35 days of two services, EC2 tripled on the last day.
+fn cost_explorer_results() -> Value {
+    let days: Vec<Value> = (0..35)
+        .map(|i| {
+            let day = as_of() - Duration::days(34 - i);
+            let ec2 = if day == as_of() { 3000.0 } else { 1000.0 + f64::from(u32::try_from(i % 3).unwrap_or(0)) * 10.0 };
+            json!({
+                "TimePeriod": {"Start": day.to_string(), "End": (day + Duration::days(1)).to_string()},
+                "Total": {},
+                "Groups": [
+                    {"Keys": ["Amazon Elastic Compute Cloud - Compute"], "Metrics": {"UnblendedCost": {"Amount": format!("{ec2:.2}"), "Unit": "USD"}}},
+                    {"Keys": ["Amazon Simple Storage Service"], "Metrics": {"UnblendedCost": {"Amount": "200.00", "Unit": "USD"}}}
+                ],
+                "Estimated": false
+            })
+        })
+        .collect();
+    json!({"ResultsByTime": days, "DimensionValueAttributes": [], "GroupDefinitions": [{"Type": "DIMENSION", "Key": "SERVICE"}]})
+}
+
+#[tokio::test]
+async fn cost_explorer_source_reads_daily_costs_grouped_by_service() {
+    let cost = CostWorld::new(
+        |_| "{ kind: cost_explorer, group_by: [SERVICE] }".into(),
+        1_000_000.0,
+    )
+    .await;
+    let config = cost
+        .text("config/suite.yaml")
+        .await
+        .replace("  dimensions:", "  metric: unblended_cost\n  dimensions:");
+    cost.world
+        .admin
+        .s3
+        .put_object()
+        .bucket(&cost.world.prefix)
+        .key("config/suite.yaml")
+        .body(config.into_bytes().into())
+        .send()
+        .await
+        .expect("config");
+    queue_cost_explorer_results(cost_explorer_results()).await;
+    let response = cost.run(json!({"as_of": as_of()})).await.expect("run");
+    assert_eq!(
+        response.anomalies,
+        [format!(
+            "service=Amazon Elastic Compute Cloud - Compute|{}",
+            as_of()
+        )]
+    );
+    // The whole range in one request: Cost Explorer bills per request.
+    assert_eq!(
+        cost.deps.clients.recorder.attempted("ce:GetCostAndUsage"),
+        1
+    );
+    let called = cost
+        .deps
+        .clients
+        .recorder
+        .calls()
+        .into_iter()
+        .map(|call| call.action)
+        .collect();
+    crate::least_privilege::assert_granted("cost-check", &called);
+}
+
+/// The scenarios that reach every code path of cost-check that calls AWS through S3 exports
+/// (FOCUS and CUR 2.0, with notifications); returns the IAM actions called.
+pub async fn least_privilege_scenarios() -> std::collections::BTreeSet<String> {
+    let cost = CostWorld::new(focus_source, 1000.0).await;
+    cost.put(
+        "focus/2026-03/part-0.csv.gz",
+        focus_gz(&synthetic(vec![ec2_spike()])),
+    )
+    .await;
+    cost.run(json!({"as_of": as_of()}))
+        .await
+        .expect("FOCUS run");
+    let config = cost.text("config/suite.yaml").await;
+    let cur = config
+        .replace("kind: focus, ", "kind: cur2, export_name: daily, ")
+        .replace("prefix: focus/", "prefix: cur")
+        .replace("  dimensions:", "  metric: unblended_cost\n  dimensions:");
+    cost.world
+        .admin
+        .s3
+        .put_object()
+        .bucket(&cost.world.prefix)
+        .key("config/suite.yaml")
+        .body(cur.into_bytes().into())
+        .send()
+        .await
+        .expect("config");
+    cost.run(json!({"as_of": as_of()}))
+        .await
+        .expect("CUR run without a manifest yet");
+    cost.deps
+        .clients
+        .recorder
+        .calls()
+        .into_iter()
+        .map(|call| call.action)
+        .collect()
+}
+
 #[tokio::test]
 async fn malformed_file_fails_the_run_naming_file_row_and_column() {
     let cost = CostWorld::new(focus_source, 1000.0).await;

@@ -32,6 +32,36 @@ fn granted(function: &str) -> (BTreeSet<String>, BTreeSet<String>) {
     (all, justified)
 }
 
+/// Fails unless every action in `called` is granted by `function`'s policy file.
+pub fn assert_granted(function: &str, called: &BTreeSet<String>) {
+    let (granted, _) = granted(function);
+    let not_granted: Vec<&String> = called.difference(&granted).collect();
+    assert!(
+        not_granted.is_empty(),
+        "called but not granted by infra/policies/{function}.json: {not_granted:?}"
+    );
+}
+
+/// Fails unless every granted action is in `called` or justified (`why`).
+fn assert_used(function: &str, called: &BTreeSet<String>) {
+    let (granted, justified) = granted(function);
+    let unused: Vec<&String> = granted
+        .difference(called)
+        .filter(|action| !justified.contains(*action))
+        .collect();
+    assert!(
+        unused.is_empty(),
+        "granted to {function} but never called and not justified with a `why`: {unused:?}"
+    );
+}
+
+#[tokio::test]
+async fn cost_check_calls_only_what_its_policy_grants_and_uses_what_it_grants() {
+    let called = crate::cost_check::least_privilege_scenarios().await;
+    assert_granted("cost-check", &called);
+    assert_used("cost-check", &called);
+}
+
 #[tokio::test]
 async fn alarm_rollback_calls_only_what_its_policy_grants_and_uses_what_it_grants() {
     let world = World::new().await;
@@ -61,18 +91,6 @@ async fn alarm_rollback_calls_only_what_its_policy_grants_and_uses_what_it_grant
         .into_iter()
         .map(|call| call.action)
         .collect();
-    let (granted, justified) = granted("alarm-rollback");
-    let not_granted: Vec<&String> = called.difference(&granted).collect();
-    assert!(
-        not_granted.is_empty(),
-        "called but not granted by infra/policies/alarm-rollback.json: {not_granted:?}"
-    );
-    let unused: Vec<&String> = granted
-        .difference(&called)
-        .filter(|action| !justified.contains(*action))
-        .collect();
-    assert!(
-        unused.is_empty(),
-        "granted but never called and not justified with a `why`: {unused:?}"
-    );
+    assert_granted("alarm-rollback", &called);
+    assert_used("alarm-rollback", &called);
 }

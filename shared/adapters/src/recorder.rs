@@ -77,6 +77,7 @@ pub fn iam_action(service: &str, operation: &str) -> String {
         "CodePipeline" => "codepipeline",
         "CloudWatch" => "cloudwatch",
         "KMS" => "kms",
+        "Cost Explorer" => "ce",
         other => {
             return format!(
                 "{}:{operation}",
@@ -128,5 +129,9 @@ mod tests {
             "route53:ChangeResourceRecordSets"
         );
         assert_eq!(iam_action("ECS", "UpdateService"), "ecs:UpdateService");
+        assert_eq!(
+            iam_action("Cost Explorer", "GetCostAndUsage"),
+            "ce:GetCostAndUsage"
+        );
     }
 }
