@@ -135,26 +135,26 @@ pub fn analyse(
         let Some(severity) = status.severity else {
             continue;
         };
-        let worst = status
-            .breaches
-            .iter()
-            .max_by(|a, b| a.percent_of_budget.total_cmp(&b.percent_of_budget));
-        let mut title = format!(
-            "Budget {}: {} spent of {} this month ({:.0}%)",
-            status.name,
-            money(status.actual, unit),
-            money(status.monthly, unit),
-            100.0 * status.actual / status.monthly
-        );
-        if let Some(breach) = worst.filter(|b| b.basis == Basis::Forecast) {
-            title = format!(
+        // Lead with what is already spent when it is over budget; otherwise with the forecast
+        // when that is what crossed a threshold.
+        let over_budget = status.actual >= status.monthly;
+        let forecast_breach = status.breaches.iter().find(|b| b.basis == Basis::Forecast);
+        let title = match forecast_breach {
+            Some(breach) if !over_budget => format!(
                 "Budget {}: forecast {} of {} ({:.0}%)",
                 status.name,
                 money(breach.value, unit),
                 money(status.monthly, unit),
                 breach.percent_of_budget
-            );
-        }
+            ),
+            _ => format!(
+                "Budget {}: {} spent of {} this month ({:.0}%)",
+                status.name,
+                money(status.actual, unit),
+                money(status.monthly, unit),
+                100.0 * status.actual / status.monthly
+            ),
+        };
         let mut fields = vec![
             ("Month to date".to_owned(), money(status.actual, unit)),
             (

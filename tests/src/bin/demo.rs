@@ -11,6 +11,7 @@ use std::fmt::Write as _;
 use anyhow::{bail, ensure, Context as _};
 use ops_adapters::s3::StateStore;
 use ops_adapters::AwsClients;
+use ops_costdata::generate::{Spike, Synthetic};
 use ops_domain::config::SuiteConfig;
 use ops_domain::deployment::{DeploymentRecord, DeploymentStatus};
 use ops_domain::keys;
@@ -155,6 +156,8 @@ async fn run(endpoint: &str, bucket: &str, admin: &AwsClients) -> anyhow::Result
         println!("    {:<11} {text}{action}", received.path);
     }
 
+    cost_check(endpoint, bucket, admin, &config, &receiver).await?;
+
     // The demo doubles as the end-to-end check: fail loudly if the rollback did not happen.
     let checkout = store
         .get::<DeploymentRecord>(&keys::deployment_record("checkout"))
@@ -183,6 +186,156 @@ async fn run(endpoint: &str, bucket: &str, admin: &AwsClients) -> anyhow::Result
     );
     println!(
         "\n==> OK: traffic rolled back exactly once; audit records under s3://{bucket}/audit/"
+    );
+    Ok(())
+}
+
+/// cost-check over a generated FOCUS export with an EC2 spike, run twice: the second run finds
+/// the same problems and notifies nothing. Invoked in-process (the Runtime API path is shown
+/// above with alarm-rollback).
+async fn cost_check(
+    endpoint: &str,
+    bucket: &str,
+    admin: &AwsClients,
+    config: &SuiteConfig,
+    receiver: &Receiver,
+) -> anyhow::Result<()> {
+    let Some(cost) = &config.cost else {
+        return Ok(());
+    };
+    let ops_domain::config::CostSource::Focus {
+        bucket: exports,
+        prefix,
+    } = &cost.source
+    else {
+        println!("\n(cost-check demo skipped: the config's cost source is not a FOCUS export)");
+        return Ok(());
+    };
+    let event: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(
+        ops_tests::workspace_root().join("events/cost-check-backfill.json"),
+    )?)?;
+    let as_of: chrono::NaiveDate = serde_json::from_value(event["as_of"].clone())?;
+    println!("\n==> cost-check: a generated FOCUS export in s3://{exports}/{prefix} with an EC2 spike on {as_of}");
+    let _ = admin.s3.create_bucket().bucket(exports).send().await;
+    let mut data = Synthetic::example(as_of - chrono::Duration::days(48), 50, 200);
+    data.spikes.push(Spike {
+        day: as_of,
+        service: "AmazonEC2".into(),
+        account: Some("222222222222".into()),
+        extra: 6000.0,
+    });
+    let mut file = Vec::new();
+    data.write_focus_csv_gz(&mut file)?;
+    admin
+        .s3
+        .put_object()
+        .bucket(exports)
+        .key(format!(
+            "{prefix}{}/part-00000.csv.gz",
+            as_of.format("%Y-%m")
+        ))
+        .body(file.into())
+        .send()
+        .await?;
+
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .test_credentials()
+        .load()
+        .await;
+    let deps = cost_check::Deps::new(&sdk, bucket, &format!("s3://{bucket}/{}", keys::CONFIG_KEY))?;
+    let before = receiver.all().len();
+    let mut last = None;
+    for run in 1..=2 {
+        let started = std::time::Instant::now();
+        let mut context = lambda_runtime::Context::default();
+        context.request_id = format!("demo-run-{run}");
+        let response = cost_check::handle(
+            &deps,
+            lambda_runtime::LambdaEvent::new(event.clone(), context),
+        )
+        .await?;
+        println!(
+            "\n--> run {run} ({} ms): budgets breached {:?}; anomalies {:?}; alerts opened {}, escalated {}, resolved {}",
+            started.elapsed().as_millis(),
+            response.budgets_breached,
+            response.anomalies,
+            response.alerts.opened.len(),
+            response.alerts.escalated.len(),
+            response.alerts.resolved.len()
+        );
+        println!(
+            "    report: s3://{bucket}/{}\n            s3://{bucket}/{}",
+            response.report_json, response.report_html
+        );
+        last = Some(response);
+    }
+    let sent = &receiver.all()[before..];
+    println!(
+        "\n==> cost-check notifications ({} in all, none from the second run)",
+        sent.len()
+    );
+    for received in sent.iter().filter(|r| r.path == "/slack") {
+        println!(
+            "    /slack      {}",
+            received.json()["text"].as_str().unwrap_or_default()
+        );
+    }
+    let last = last.context("no run")?;
+    let report = admin
+        .s3
+        .get_object()
+        .bucket(bucket)
+        .key(&last.report_json)
+        .send()
+        .await?
+        .body
+        .collect()
+        .await?
+        .into_bytes();
+    let report: serde_json::Value = serde_json::from_slice(&report)?;
+    if let Some(anomaly) = report["anomalies"].as_array().and_then(|a| a.first()) {
+        println!(
+            "\n    anomaly {} on {}: {:.2} vs {:.2} expected, top contributors:",
+            anomaly["scope"],
+            anomaly["day"],
+            anomaly["actual"].as_f64().unwrap_or_default(),
+            anomaly["baseline"].as_f64().unwrap_or_default()
+        );
+        for contributor in anomaly["contributors"].as_array().into_iter().flatten() {
+            println!(
+                "      {}={} {:+.2} ({:.0}% of the rise)",
+                contributor["dimension"].as_str().unwrap_or_default(),
+                contributor["value"].as_str().unwrap_or_default(),
+                contributor["delta"].as_f64().unwrap_or_default(),
+                100.0 * contributor["share"].as_f64().unwrap_or_default()
+            );
+        }
+    }
+    let local = ops_tests::workspace_root().join(".cache/cost-report.html");
+    let html = admin
+        .s3
+        .get_object()
+        .bucket(bucket)
+        .key(&last.report_html)
+        .send()
+        .await?
+        .body
+        .collect()
+        .await?
+        .into_bytes();
+    std::fs::write(&local, &html)?;
+    println!("    HTML report copied to .cache/cost-report.html");
+    ensure!(!last.anomalies.is_empty(), "cost-check found no anomaly");
+    ensure!(
+        !last.budgets_breached.is_empty(),
+        "cost-check found no budget breach"
+    );
+    ensure!(
+        last.alerts.opened.is_empty(),
+        "second run notified again: {:?}",
+        last.alerts.opened
     );
     Ok(())
 }
