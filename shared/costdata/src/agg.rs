@@ -3,7 +3,7 @@
 //!
 //! Nothing here allocates per row once the distinct values have been seen: dimension values are
 //! interned to small integer ids, a combination of ids is interned to one group id, and a cell is
-//! found by hashing the pair (day, group id) packed into one `u64`. The domain's
+//! a slot in the day's array of sums, indexed by group id. The domain's
 //! [`CostCube`] (a `BTreeMap` keyed by owned strings) is built once, at the end.
 
 use chrono::{DateTime, NaiveDate};
@@ -99,6 +99,9 @@ impl LastValue {
 /// per dimension.
 #[derive(Debug)]
 pub(crate) struct Groups {
+    /// Children of the root by value id (`u32::MAX`: none yet): the first dimension is looked
+    /// up on every row, and value ids are small, so an array beats a hash here.
+    root: Vec<u32>,
     ids: FxHashMap<u64, u32>,
     nodes: Vec<(u32, u32)>,
     last_path: Vec<u32>,
@@ -108,6 +111,7 @@ pub(crate) struct Groups {
 impl Groups {
     fn new() -> Self {
         Groups {
+            root: Vec::new(),
             ids: FxHashMap::default(),
             nodes: vec![(0, 0)],
             last_path: Vec::new(),
@@ -118,6 +122,20 @@ impl Groups {
     /// The group of value `id` under group `parent`.
     #[inline]
     pub(crate) fn child(&mut self, parent: u32, id: u32) -> u32 {
+        if parent == 0 {
+            let slot = id as usize;
+            if let Some(&child) = self.root.get(slot) {
+                if child != u32::MAX {
+                    return child;
+                }
+            } else {
+                self.root.resize(slot + 1, u32::MAX);
+            }
+            self.nodes.push((0, id));
+            let child = (self.nodes.len() - 1) as u32;
+            self.root[slot] = child;
+            return child;
+        }
         let key = (u64::from(parent) << 32) | u64::from(id);
         let nodes = &mut self.nodes;
         *self.ids.entry(key).or_insert_with(|| {
@@ -155,45 +173,110 @@ impl Groups {
     }
 }
 
+/// Groups past this id are summed in a hash map instead of per-day arrays, so a cube with
+/// very many combinations cannot allocate days × groups of memory.
+const DENSE_GROUPS: u32 = 1 << 16;
+
 /// Running sums per (day, group).
+///
+/// Each day has an array indexed by group id: a row costs an array index instead of a hash
+/// lookup. A sum of NaN marks a group with no row that day; costs are checked to be finite
+/// before they get here, so a real sum is never NaN.
 #[derive(Debug)]
 pub(crate) struct Cells {
-    index: FxHashMap<u64, u32>,
-    keys: Vec<u64>,
-    sums: Vec<f64>,
-    last: Option<(u64, usize)>,
+    days: Vec<(i64, Vec<f64>)>,
+    day_slots: FxHashMap<i64, usize>,
+    last_day: Option<(i64, usize)>,
+    sparse: FxHashMap<(i64, u32), f64>,
 }
 
 impl Cells {
     fn new() -> Self {
         Cells {
-            index: FxHashMap::default(),
-            keys: Vec::new(),
-            sums: Vec::new(),
-            last: None,
+            days: Vec::new(),
+            day_slots: FxHashMap::default(),
+            last_day: None,
+            sparse: FxHashMap::default(),
         }
     }
 
-    /// Adds `cost` to the cell of `day` (days since 1970-01-01; the readers keep it within
-    /// years 0..=9999) and `group`.
+    /// Adds `cost` (finite) to the cell of `day` (days since 1970-01-01) and `group`.
     #[inline]
     pub(crate) fn add(&mut self, day: i64, group: u32, cost: f64) {
-        let key = (u64::from(day as i32 as u32) << 32) | u64::from(group);
-        if let Some((last, slot)) = self.last {
-            if last == key {
-                self.sums[slot] += cost;
-                return;
-            }
+        if group >= DENSE_GROUPS {
+            *self.sparse.entry((day, group)).or_insert(0.0) += cost;
+            return;
         }
-        let keys = &mut self.keys;
-        let sums = &mut self.sums;
-        let slot = *self.index.entry(key).or_insert_with(|| {
-            keys.push(key);
-            sums.push(0.0);
-            (sums.len() - 1) as u32
-        }) as usize;
-        self.sums[slot] += cost;
-        self.last = Some((key, slot));
+        let group = group as usize;
+        let cell = &mut self.day_sums(day, group + 1)[group];
+        *cell = if cell.is_nan() { cost } else { *cell + cost };
+    }
+
+    /// The sums of `day`, at least `width` long (new slots are NaN: no row yet).
+    #[inline]
+    fn day_sums(&mut self, day: i64, width: usize) -> &mut Vec<f64> {
+        let slot = match self.last_day {
+            Some((last, slot)) if last == day => slot,
+            _ => {
+                let days = &mut self.days;
+                let slot = *self.day_slots.entry(day).or_insert_with(|| {
+                    days.push((day, Vec::new()));
+                    days.len() - 1
+                });
+                self.last_day = Some((day, slot));
+                slot
+            }
+        };
+        let sums = &mut self.days[slot].1;
+        if sums.len() < width {
+            sums.resize(width, f64::NAN);
+        }
+        sums
+    }
+
+    /// Adds a batch of rows: `days`, `groups` and `costs` (finite) side by side.
+    ///
+    /// Rows come in runs of one day, so the day's array is looked up once per run and the
+    /// inner loop is an array index and an add.
+    pub(crate) fn add_all(&mut self, days: &[i64], groups: &[u32], costs: &[f64]) {
+        let n = days.len().min(groups.len()).min(costs.len());
+        let mut i = 0;
+        while i < n {
+            let day = days[i];
+            let run = days[i..n]
+                .iter()
+                .position(|&d| d != day)
+                .map_or(n, |k| i + k);
+            let (groups, costs) = (&groups[i..run], &costs[i..run]);
+            let widest = groups.iter().copied().max().unwrap_or(0);
+            if widest >= DENSE_GROUPS {
+                for (&group, &cost) in groups.iter().zip(costs) {
+                    self.add(day, group, cost);
+                }
+            } else {
+                let sums = self.day_sums(day, widest as usize + 1);
+                for (&group, &cost) in groups.iter().zip(costs) {
+                    let cell = &mut sums[group as usize];
+                    *cell = if cell.is_nan() { cost } else { *cell + cost };
+                }
+            }
+            i = run;
+        }
+    }
+
+    /// Every cell with at least one row: (day, group, sum).
+    fn iter(&self) -> impl Iterator<Item = (i64, u32, f64)> + '_ {
+        let dense = self.days.iter().flat_map(|(day, sums)| {
+            sums.iter()
+                .enumerate()
+                .filter(|(_, sum)| !sum.is_nan())
+                .map(move |(group, sum)| (*day, group as u32, *sum))
+        });
+        dense.chain(
+            self.sparse
+                .iter()
+                .map(|(&(day, group), &sum)| (day, group, sum)),
+        )
     }
 }
 
@@ -257,14 +340,10 @@ impl Agg {
     pub(crate) fn finish(self, file: &str) -> Result<CostCube, ReadError> {
         let paths = self.groups.paths();
         let mut cube = CostCube::new(self.dimensions);
-        for (&key, &sum) in self.cells.keys.iter().zip(&self.cells.sums) {
-            let day = i64::from((key >> 32) as u32 as i32);
+        for (day, group, sum) in self.cells.iter() {
             let date = date_of(day)
                 .ok_or_else(|| ReadError::file(file, format!("day {day} is out of range")))?;
-            let path = paths
-                .get((key & 0xffff_ffff) as usize)
-                .map(Vec::as_slice)
-                .unwrap_or(&[]);
+            let path = paths.get(group as usize).map(Vec::as_slice).unwrap_or(&[]);
             let names = path
                 .iter()
                 .map(|&id| self.strings.get(id).to_string())
@@ -394,6 +473,47 @@ mod tests {
         assert_eq!(cube.cells[&(day, vec!["s3".into(), String::new()])], 2.0);
         assert_eq!(cube.total(), 8.0);
         assert_eq!(cube.rows, 4);
+    }
+
+    #[test]
+    fn many_groups_spill_to_the_sparse_map() {
+        // More combinations than the per-day arrays hold: the rest goes through the hash map,
+        // and a zero-cost cell still appears in the cube.
+        let mut agg = Agg::new(vec!["sub_account".into()]);
+        let n = DENSE_GROUPS + 100;
+        for i in 0..n {
+            let id = agg
+                .strings
+                .intern(format!("a{i}").as_bytes())
+                .expect("text");
+            let group = agg.groups.leaf(&[id]);
+            agg.cells.add(19_984, group, 1.0);
+            agg.cells.add(19_985, group, 0.0);
+        }
+        agg.rows = u64::from(n) * 2;
+        // The batch path gives the same cells, dense and sparse alike.
+        let mut batched = Agg::new(vec!["sub_account".into()]);
+        let mut groups = Vec::new();
+        for i in 0..n {
+            let id = batched
+                .strings
+                .intern(format!("a{i}").as_bytes())
+                .expect("text");
+            groups.push(batched.groups.leaf(&[id]));
+        }
+        let len = groups.len();
+        let days: Vec<i64> = [vec![19_984; len], vec![19_985; len]].concat();
+        let costs: Vec<f64> = [vec![1.0; len], vec![0.0; len]].concat();
+        batched
+            .cells
+            .add_all(&days, &[groups.clone(), groups].concat(), &costs);
+        batched.rows = agg.rows;
+        let cube = agg.finish("f").expect("cube");
+        assert_eq!(batched.finish("f").expect("cube"), cube);
+        assert_eq!(cube.cells.len(), 2 * n as usize);
+        assert_eq!(cube.total(), f64::from(n));
+        let last = NaiveDate::from_ymd_opt(2024, 9, 19).expect("date");
+        assert_eq!(cube.cells[&(last, vec![format!("a{}", n - 1)])], 0.0);
     }
 
     #[test]

@@ -1,17 +1,15 @@
-//! The CSV reader (plain or gzip): one pass over the records, reusing one record buffer.
+//! The CSV reader (plain or gzip): one pass over the records with [`Splitter`], which reuses
+//! one buffer, so no row allocates.
 
 use std::io::Read;
 
 use ops_domain::cost::CostCube;
 
 use crate::agg::{Agg, LastValue, TagCache, DAY_RANGE};
+use crate::fastcsv::Splitter;
 use crate::layout::{DimSource, Layout};
 use crate::text::{is_null, parse_instant, parse_number, show, DAY_SECS};
 use crate::{ReadError, ReadOptions};
-
-/// Size of the CSV reader's buffer: large enough that decompression and parsing run in long
-/// stretches, small enough not to matter for memory.
-const BUFFER: usize = 1 << 20;
 
 /// Where a dimension's value comes from, with constants interned up front.
 enum Source {
@@ -36,21 +34,16 @@ pub(crate) fn read<R: Read>(
     opts: &ReadOptions,
     file: &str,
 ) -> Result<CostCube, ReadError> {
-    let mut csv = csv::ReaderBuilder::new()
-        .buffer_capacity(BUFFER)
-        .from_reader(reader);
-    let header = csv
-        .byte_headers()
-        .map_err(|e| csv_error(file, None, e))?
-        .clone();
-    if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
+    let mut csv = Splitter::new(reader);
+    if !csv.next_record().map_err(|m| ReadError::file(file, m))? {
         return Err(ReadError::file(file, "empty file: no header row"));
     }
-    let names: Vec<String> = header
-        .iter()
-        .map(|h| String::from_utf8_lossy(h).into_owned())
+    let names: Vec<String> = (0..csv.len())
+        .map(|i| String::from_utf8_lossy(csv.field(i)).into_owned())
         .collect();
     let layout = Layout::resolve(opts, &names, file)?;
+    csv.only_columns(&layout.columns());
+    let width = names.len();
 
     let mut agg = Agg::new(opts.dimensions.clone());
     let mut tag_keys = Vec::new();
@@ -74,16 +67,22 @@ pub(crate) fn read<R: Read>(
     let mut start_cache = LastTime::default();
     let mut end_cache = LastTime::default();
 
-    let mut record = csv::ByteRecord::new();
     let mut row = 0u64;
     loop {
-        match csv.read_byte_record(&mut record) {
+        match csv.next_record() {
             Ok(true) => {}
             Ok(false) => break,
-            Err(e) => return Err(csv_error(file, Some(row + 1), e)),
+            Err(message) => return Err(ReadError::row(file, row + 1, message)),
         }
         row += 1;
-        let field = |i: usize| record.get(i).unwrap_or(b"");
+        if csv.len() != width {
+            return Err(ReadError::row(
+                file,
+                row,
+                format!("has {} fields, the header has {width}", csv.len()),
+            ));
+        }
+        let field = |i: usize| csv.field(i);
         let bad = |column: usize, message: String| {
             ReadError::value(file, row, layout.name(column), message)
         };
@@ -158,24 +157,6 @@ fn time(cache: &mut LastTime, value: &[u8]) -> Result<Option<(i64, u32)>, String
     cache.value = parsed;
     cache.valid = true;
     Ok(parsed)
-}
-
-fn csv_error(file: &str, row: Option<u64>, error: csv::Error) -> ReadError {
-    let message = match error.kind() {
-        csv::ErrorKind::UnequalLengths {
-            expected_len, len, ..
-        } => {
-            format!("has {len} fields, the header has {expected_len}")
-        }
-        csv::ErrorKind::Io(e) => format!("cannot read the file: {e}"),
-        _ => error.to_string(),
-    };
-    ReadError {
-        file: file.to_string(),
-        row,
-        column: None,
-        message,
-    }
 }
 
 #[cfg(test)]

@@ -9,14 +9,18 @@
 //! spellings, tags as JSON text or as a Parquet map), but a value the cube needs that cannot be
 //! read is a [`ReadError`] naming the file, the row and the column: never a silently wrong total.
 //!
-//! - [`read_file`]: picks the reader from the file name.
+//! - [`read_file`]: picks the reader from the file name, for content in memory (an S3 object).
+//! - [`read_path`]: the same for a local file, streamed from disk.
 //! - [`read_csv`], [`read_csv_gz`], [`read_parquet`]: one format each.
 //! - [`cur`]: the CUR 2.0 Data Exports manifest (which files make up a billing period).
 //! - [`generate`]: deterministic synthetic exports for tests, benchmarks and the demo.
 
+#![warn(missing_docs)]
+
 mod agg;
 mod csvread;
 mod error;
+mod fastcsv;
 mod fasthash;
 mod layout;
 mod parquetread;
@@ -26,6 +30,7 @@ pub mod cur;
 pub mod generate;
 
 use std::io::Read;
+use std::path::Path;
 
 pub use error::ReadError;
 pub use layout::DIMENSIONS;
@@ -99,23 +104,66 @@ pub fn read_file(
     data: bytes::Bytes,
     opts: &ReadOptions,
 ) -> Result<CostCube, ReadError> {
-    let name = path_or_key.to_ascii_lowercase();
     let file = path_or_key;
-    if name.ends_with(".parquet") {
-        read_parquet(data, opts, file)
-    } else if name.ends_with(".gz") {
+    match Kind::of(path_or_key, &data) {
+        Kind::Parquet => read_parquet(data, opts, file),
         // The bufread decoder reads straight from the bytes, without a second buffer.
-        csvread::read(flate2::bufread::MultiGzDecoder::new(&data[..]), opts, file)
-    } else if name.ends_with(".csv") {
-        read_csv(&data[..], opts, file)
-    } else if data.starts_with(b"PAR1") {
-        read_parquet(data, opts, file)
-    } else if data.starts_with(&[0x1f, 0x8b]) {
-        csvread::read(flate2::bufread::MultiGzDecoder::new(&data[..]), opts, file)
-    } else {
-        Err(ReadError::file(
-            file,
-            "unknown file type: expected a name ending in .csv, .csv.gz or .parquet",
-        ))
+        Kind::CsvGz => csvread::read(flate2::bufread::MultiGzDecoder::new(&data[..]), opts, file),
+        Kind::Csv => read_csv(&data[..], opts, file),
+        Kind::Unknown => Err(unknown(file)),
     }
+}
+
+/// Reads an export from a local file, choosing the reader as [`read_file`] does, streaming
+/// instead of loading the file: CSV passes through a fixed buffer, and Parquet reads only the
+/// byte ranges of the needed columns. For tools and benchmarks that have the file on disk.
+pub fn read_path(path: &Path, opts: &ReadOptions) -> Result<CostCube, ReadError> {
+    let file = path.to_string_lossy();
+    let open = || {
+        std::fs::File::open(path).map_err(|e| ReadError::file(&file, format!("cannot open: {e}")))
+    };
+    let mut head = [0u8; 4];
+    let sniffed = open()?.read(&mut head).unwrap_or(0);
+    match Kind::of(&file, &head[..sniffed]) {
+        Kind::Parquet => parquetread::read(open()?, opts, &file),
+        Kind::CsvGz => csvread::read(flate2::read::MultiGzDecoder::new(open()?), opts, &file),
+        Kind::Csv => csvread::read(open()?, opts, &file),
+        Kind::Unknown => Err(unknown(&file)),
+    }
+}
+
+/// The kind of an export file.
+enum Kind {
+    Csv,
+    CsvGz,
+    Parquet,
+    Unknown,
+}
+
+impl Kind {
+    /// By name (`.parquet`, including `.gz.parquet`, `.snappy.parquet`, `.zstd.parquet`;
+    /// `.gz`; `.csv`), else by the first bytes of the content.
+    fn of(name: &str, head: &[u8]) -> Kind {
+        let name = name.to_ascii_lowercase();
+        if name.ends_with(".parquet") {
+            Kind::Parquet
+        } else if name.ends_with(".gz") {
+            Kind::CsvGz
+        } else if name.ends_with(".csv") {
+            Kind::Csv
+        } else if head.starts_with(b"PAR1") {
+            Kind::Parquet
+        } else if head.starts_with(&[0x1f, 0x8b]) {
+            Kind::CsvGz
+        } else {
+            Kind::Unknown
+        }
+    }
+}
+
+fn unknown(file: &str) -> ReadError {
+    ReadError::file(
+        file,
+        "unknown file type: expected a name ending in .csv, .csv.gz or .parquet",
+    )
 }

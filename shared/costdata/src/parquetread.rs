@@ -339,9 +339,9 @@ impl State {
                 };
             }
         }
-        for ((&day, &group), &cost) in self.days.iter().zip(&self.groups).zip(&self.costs) {
-            self.agg.cells.add(day, group, cost);
-        }
+        self.agg
+            .cells
+            .add_all(&self.days, &self.groups, &self.costs);
         self.agg.rows += n as u64;
         Ok(())
     }
@@ -451,7 +451,13 @@ fn days(col: &ArrayRef, out: &mut Vec<i64>, ctx: &Ctx, column: usize) -> Result<
     let n = col.len();
     let times = Times::new(col.as_ref())
         .ok_or_else(|| ctx.typed(column, col.data_type(), "a timestamp"))?;
-    let first_null = |array: &dyn Array| (0..n).find(|&i| array.is_null(i));
+    let first_null = |array: &dyn Array| {
+        if array.null_count() == 0 {
+            None
+        } else {
+            (0..n).find(|&i| array.is_null(i))
+        }
+    };
     match times {
         Times::Ticks {
             values,
@@ -461,8 +467,17 @@ fn days(col: &ArrayRef, out: &mut Vec<i64>, ctx: &Ctx, column: usize) -> Result<
             if let Some(i) = first_null(array) {
                 return Err(ctx.at(i, column, "missing value"));
             }
+            // Rows come in runs of the same day: divide only when a value leaves the last day.
             let per_day = per_second * DAY_SECS;
-            out.extend(values.iter().map(|&v| v.div_euclid(per_day)));
+            let (mut day, mut from, mut to) = (0, i64::MAX, i64::MIN);
+            out.extend(values.iter().map(|&v| {
+                if v < from || v >= to {
+                    day = v.div_euclid(per_day);
+                    from = day * per_day;
+                    to = from.saturating_add(per_day);
+                }
+                day
+            }));
         }
         Times::Days { values, array } => {
             if let Some(i) = first_null(array) {
@@ -632,6 +647,22 @@ fn costs(col: &ArrayRef, out: &mut Vec<f64>, ctx: &Ctx, column: usize) -> Result
 /// Checks the currency of every row (one check per run of equal dictionary keys).
 fn currency(col: &ArrayRef, agg: &mut Agg, ctx: &Ctx, column: usize) -> Result<(), ReadError> {
     let text = Text::new(col.as_ref()).ok_or_else(|| ctx.typed(column, col.data_type(), "text"))?;
+    if let Some(Keys::I32(keys)) = &text.keys {
+        if keys.null_count() == 0 {
+            // The common case: check the value of each run of equal keys.
+            let mut last = None;
+            for (i, &key) in keys.values().iter().enumerate() {
+                if last != Some(key) {
+                    last = Some(key);
+                    if let Some(value) = text.values.get(key as usize) {
+                        agg.currency(value.as_bytes())
+                            .map_err(|m| ctx.at(i, column, m))?;
+                    }
+                }
+            }
+            return Ok(());
+        }
+    }
     let mut last = None;
     for i in 0..col.len() {
         let index = text.index(i);
@@ -1056,6 +1087,43 @@ mod tests {
         assert_eq!(
             got.to_string(),
             "f.parquet: row 70000: column ChargePeriodStart: missing value"
+        );
+    }
+
+    #[test]
+    fn dimension_text_is_read_as_dictionaries() {
+        let data = parquet(cur(costs(vec![Some(1.0); 3])));
+        let meta = super::ArrowReaderMetadata::load(&data, super::ArrowReaderOptions::new())
+            .expect("metadata");
+        let names: Vec<String> = meta
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        let o = opts(Format::Cur2, Metric::UnblendedCost, &["service", "region"]);
+        let layout = super::Layout::resolve(&o, &names, "f").expect("layout");
+        let hinted = super::with_dictionary_hints(meta, &layout);
+        let field = |name: &str| {
+            hinted
+                .schema()
+                .field_with_name(name)
+                .expect("field")
+                .data_type()
+                .clone()
+        };
+        assert!(matches!(
+            field("product_region_code"),
+            super::DataType::Dictionary(_, _)
+        ));
+        assert!(matches!(
+            field("line_item_currency_code"),
+            super::DataType::Dictionary(_, _)
+        ));
+        assert_eq!(
+            field("bill_payer_account_id"),
+            super::DataType::Utf8,
+            "not a dimension here"
         );
     }
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{Datelike, NaiveDate, Weekday};
 use ops_costdata::cur::manifest_data_files;
 use ops_costdata::generate::{cur_manifest, Spike, Synthetic};
-use ops_costdata::{read_file, CostCube, Format, Metric, ReadOptions};
+use ops_costdata::{read_file, read_path, CostCube, Format, Metric, ReadOptions};
 
 fn day(d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(2024, 9, d).expect("date")
@@ -240,4 +240,44 @@ fn the_manifest_lists_its_files() {
     assert_eq!(value["billingPeriod"]["end"], "2024-10-01T00:00:00.000Z");
     let bare = cur_manifest("b", "", "x", "2024-12", &files[..1]);
     assert!(bare.contains("s3://b/x/data/BILLING_PERIOD=2024-12/x-00001.snappy.parquet"));
+}
+
+#[test]
+fn read_path_streams_to_the_same_cube_as_read_file() {
+    let s = synthetic();
+    let dir = std::env::temp_dir().join(format!("ops-costdata-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    for (name, format, data) in files(&s) {
+        let metric = if format == Format::Focus {
+            Metric::BilledCost
+        } else {
+            Metric::UnblendedCost
+        };
+        let o = opts(format, metric, &["service", "tag:team"]);
+        let path = dir.join(name);
+        std::fs::write(&path, &data).expect("write");
+        let streamed = read_path(&path, &o).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            streamed,
+            read_file(name, data.into(), &o).expect("in memory"),
+            "{name}"
+        );
+        // Without a telling name, the content decides (gzip or Parquet magic).
+        if !name.ends_with(".csv") {
+            let bare = dir.join(name.replace('.', "_"));
+            std::fs::rename(&path, &bare).expect("rename");
+            assert_eq!(
+                read_path(&bare, &o).expect("sniffed").rows,
+                s.rows(),
+                "{name}"
+            );
+        }
+    }
+    let missing = read_path(
+        &dir.join("nope.parquet"),
+        &opts(Format::Cur2, Metric::UnblendedCost, &[]),
+    )
+    .expect_err("missing file");
+    assert!(missing.message.starts_with("cannot open"), "{missing}");
+    std::fs::remove_dir_all(&dir).expect("clean up");
 }

@@ -3,9 +3,11 @@
 //!
 //! ```text
 //! costbench generate --rows N --out DIR    writes DIR/cur.parquet and DIR/cur.csv.gz
-//! costbench aggregate FILE [--format cur|focus]
-//!                                          day × service sum of FILE through read_file,
-//!                                          printed as one JSON line
+//! costbench aggregate FILE [--format cur|focus] [--stream]
+//!                                          day × service sum of FILE, printed as one JSON
+//!                                          line: through read_file (the file loaded into
+//!                                          memory first, as the Lambda has an S3 object), or
+//!                                          with --stream through read_path (from disk)
 //! ```
 
 use std::fs::File;
@@ -16,10 +18,10 @@ use std::time::Instant;
 
 use chrono::NaiveDate;
 use ops_costdata::generate::Synthetic;
-use ops_costdata::{read_file, Format, Metric, ReadOptions};
+use ops_costdata::{read_file, read_path, Format, Metric, ReadOptions};
 use serde_json::json;
 
-const USAGE: &str = "usage: costbench generate --rows N --out DIR\n       costbench aggregate FILE [--format cur|focus]";
+const USAGE: &str = "usage: costbench generate --rows N --out DIR\n       costbench aggregate FILE [--format cur|focus] [--stream]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -59,7 +61,7 @@ fn generate(args: &[String]) -> Result<String, String> {
     // A month-like span whose days divide the rows evenly, so exactly N rows are written.
     let days = [30u32, 31, 28, 25, 24, 20, 16, 15, 10, 8, 5, 4, 3, 2]
         .into_iter()
-        .find(|d| rows >= u64::from(*d) && rows % u64::from(*d) == 0)
+        .find(|d| rows >= u64::from(*d) && rows.is_multiple_of(u64::from(*d)))
         .unwrap_or(1);
     let start = NaiveDate::from_ymd_opt(2024, 9, 1).ok_or("start date")?;
     let synthetic = Synthetic::example(start, days, rows / u64::from(days));
@@ -108,12 +110,19 @@ fn aggregate(args: &[String]) -> Result<String, String> {
         dimensions: vec!["service".to_string()],
     };
     let started = Instant::now();
-    // As the Lambda does with an S3 object: the whole file in memory, then read_file.
-    let data = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
-    let cube = read_file(path, data.into(), &opts).map_err(|e| e.to_string())?;
+    let stream = args.iter().any(|a| a == "--stream");
+    let cube = if stream {
+        read_path(path.as_ref(), &opts)
+    } else {
+        // As the Lambda does with an S3 object: the whole file in memory, then read_file.
+        let data = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
+        read_file(path, data.into(), &opts)
+    }
+    .map_err(|e| e.to_string())?;
     let seconds = started.elapsed().as_secs_f64();
     Ok(json!({
         "file": path,
+        "mode": if stream { "read_path" } else { "read_file" },
         "rows": cube.rows,
         "cells": cube.cells.len(),
         "total": cube.total(),
