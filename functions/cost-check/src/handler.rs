@@ -14,7 +14,6 @@ use ops_adapters::secretsmanager::SecretCache;
 use ops_adapters::telemetry::{MetricSet, Unit};
 use ops_adapters::AwsClients;
 use ops_domain::alerts::{self, AlertBook, Transition};
-use ops_domain::config::{CostConfig, SuiteConfig};
 use ops_domain::cost::series::last_complete_day;
 use ops_domain::notify::{Lifecycle, Notification};
 use serde::Serialize;
@@ -236,14 +235,7 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Response, 
         .await?;
 
     for transition in &transitions {
-        let notification = notification(
-            &config,
-            cost,
-            &analysis,
-            transition,
-            deps.store.bucket(),
-            &html_key,
-        );
+        let notification = notification(&analysis, transition, deps.store.bucket(), &html_key);
         deps.notifier.send(&config, &notification).await;
     }
 
@@ -364,14 +356,11 @@ async fn reconcile_alerts(
 }
 
 fn notification(
-    config: &SuiteConfig,
-    cost: &CostConfig,
     analysis: &Analysis,
     transition: &Transition,
     bucket: &str,
     html_key: &str,
 ) -> Notification {
-    let _ = (config, cost);
     let link = format!("https://s3.console.aws.amazon.com/s3/object/{bucket}?prefix={html_key}");
     let (finding_key, severity, lifecycle, title, summary, mut fields) = match transition {
         Transition::Opened(f) => (
