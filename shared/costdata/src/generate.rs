@@ -343,49 +343,40 @@ impl Synthetic {
     /// Writes the line items as a CUR 2.0 Parquet export (snappy, `resource_tags` a
     /// MAP<string,string> with `user_team`); returns the number of rows.
     pub fn write_cur_parquet<W: Write + Send>(&self, w: W) -> io::Result<u64> {
-        let schema = cur_schema();
-        let mut writer = parquet_writer(w, &schema)?;
-        let mut b = Builders::default();
-        let mut rows = 0;
-        self.for_each_item(|item| {
-            b.push(item, "user_team");
-            rows += 1;
-            if b.len == BATCH {
-                writer
-                    .write(&b.cur_batch(&schema)?)
-                    .map_err(io::Error::other)?;
-            }
-            Ok::<(), io::Error>(())
-        })?;
-        if b.len > 0 {
-            writer
-                .write(&b.cur_batch(&schema)?)
-                .map_err(io::Error::other)?;
-        }
-        writer.close().map_err(io::Error::other)?;
-        Ok(rows)
+        self.write_parquet(w, cur_schema(), "user_team", Builders::cur_batch)
     }
 
     /// Writes the line items as a FOCUS 1.0 Parquet export (snappy, timestamps in UTC, `Tags`
     /// a MAP<string,string> with `team`); returns the number of rows.
     pub fn write_focus_parquet<W: Write + Send>(&self, w: W) -> io::Result<u64> {
-        let schema = focus_schema();
+        self.write_parquet(w, focus_schema(), "team", Builders::focus_batch)
+    }
+
+    /// Streams the line items into Parquet in batches of [`BATCH`] rows, `batch` turning the
+    /// builders into one record batch of `schema`; returns the number of rows.
+    fn write_parquet<W: Write + Send>(
+        &self,
+        w: W,
+        schema: SchemaRef,
+        tag_key: &str,
+        batch: fn(&mut Builders, &SchemaRef) -> io::Result<RecordBatch>,
+    ) -> io::Result<u64> {
         let mut writer = parquet_writer(w, &schema)?;
         let mut b = Builders::default();
         let mut rows = 0;
         self.for_each_item(|item| {
-            b.push(item, "team");
+            b.push(item, tag_key);
             rows += 1;
             if b.len == BATCH {
                 writer
-                    .write(&b.focus_batch(&schema)?)
+                    .write(&batch(&mut b, &schema)?)
                     .map_err(io::Error::other)?;
             }
             Ok::<(), io::Error>(())
         })?;
         if b.len > 0 {
             writer
-                .write(&b.focus_batch(&schema)?)
+                .write(&batch(&mut b, &schema)?)
                 .map_err(io::Error::other)?;
         }
         writer.close().map_err(io::Error::other)?;
