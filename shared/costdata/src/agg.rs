@@ -10,8 +10,9 @@ use chrono::{DateTime, NaiveDate};
 use ops_domain::cost::CostCube;
 
 use crate::fasthash::FxHashMap;
+use crate::layout::{DimSource, Layout};
 use crate::text::{is_null, show, Instant};
-use crate::ReadError;
+use crate::{ReadError, ReadOptions};
 
 /// Dimension values, interned. Id 0 is the absent value (empty, null or the literal `NULL`).
 #[derive(Debug)]
@@ -442,6 +443,37 @@ impl TagCache {
     /// Number of tag dimensions.
     pub(crate) fn len(&self) -> usize {
         self.keys.len()
+    }
+}
+
+/// Where a dimension's value comes from, with constants interned up front.
+pub(crate) enum Source {
+    Const(u32),
+    Column(usize),
+    Fallback(usize, usize),
+    Tag(usize),
+}
+
+impl Agg {
+    /// An aggregator for `opts`, the per-dimension value sources of `layout` (constants
+    /// interned into it) and the tag cache for the tag dimensions; shared by both readers.
+    pub(crate) fn for_layout(opts: &ReadOptions, layout: &Layout) -> (Agg, Vec<Source>, TagCache) {
+        let mut agg = Agg::new(opts.dimensions.clone());
+        let mut tag_keys = Vec::new();
+        let sources = layout
+            .dims
+            .iter()
+            .map(|dim| match dim {
+                DimSource::Const(value) => Source::Const(agg.strings.intern_str(value)),
+                DimSource::Column(i) => Source::Column(*i),
+                DimSource::Fallback(a, b) => Source::Fallback(*a, *b),
+                DimSource::Tag(keys) => {
+                    tag_keys.push(keys.clone());
+                    Source::Tag(tag_keys.len() - 1)
+                }
+            })
+            .collect();
+        (agg, sources, TagCache::new(tag_keys))
     }
 }
 

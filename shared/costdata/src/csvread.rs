@@ -5,19 +5,11 @@ use std::io::Read;
 
 use ops_domain::cost::CostCube;
 
-use crate::agg::{Agg, LastValue, TagCache, DAY_RANGE};
+use crate::agg::{Agg, LastValue, Source, DAY_RANGE};
 use crate::fastcsv::Splitter;
-use crate::layout::{DimSource, Layout};
+use crate::layout::Layout;
 use crate::text::{is_null, parse_instant, parse_number, show, DAY_SECS};
 use crate::{ReadError, ReadOptions};
-
-/// Where a dimension's value comes from, with constants interned up front.
-enum Source {
-    Const(u32),
-    Column(usize),
-    Fallback(usize, usize),
-    Tag(usize),
-}
 
 /// The last timestamp text seen in a column and what it parsed to: exports write hourly rows,
 /// so consecutive rows share their timestamps and most are resolved by one comparison.
@@ -45,22 +37,7 @@ pub(crate) fn read<R: Read>(
     csv.only_columns(&layout.columns());
     let width = names.len();
 
-    let mut agg = Agg::new(opts.dimensions.clone());
-    let mut tag_keys = Vec::new();
-    let sources: Vec<Source> = layout
-        .dims
-        .iter()
-        .map(|dim| match dim {
-            DimSource::Const(value) => Source::Const(agg.strings.intern_str(value)),
-            DimSource::Column(i) => Source::Column(*i),
-            DimSource::Fallback(a, b) => Source::Fallback(*a, *b),
-            DimSource::Tag(keys) => {
-                tag_keys.push(keys.clone());
-                Source::Tag(tag_keys.len() - 1)
-            }
-        })
-        .collect();
-    let mut tags = TagCache::new(tag_keys);
+    let (mut agg, sources, mut tags) = Agg::for_layout(opts, &layout);
     let mut last: Vec<LastValue> = sources.iter().map(|_| LastValue::default()).collect();
     let mut ids = vec![0u32; sources.len()];
     let mut tag_ids = vec![0u32; tags.len()];

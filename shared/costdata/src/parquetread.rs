@@ -25,8 +25,8 @@ use parquet::arrow::arrow_reader::{
 use parquet::arrow::ProjectionMask;
 use parquet::file::reader::ChunkReader;
 
-use crate::agg::{Agg, Interner, LastValue, TagCache, DAY_RANGE};
-use crate::layout::{DimSource, Layout};
+use crate::agg::{Agg, Interner, LastValue, Source, TagCache, DAY_RANGE};
+use crate::layout::Layout;
 use crate::text::{is_null, parse_instant, parse_number, show, Instant, DAY_SECS};
 use crate::{ReadError, ReadOptions};
 
@@ -196,14 +196,6 @@ impl<'a> Text<'a> {
     }
 }
 
-/// Where a dimension's value comes from, with constants interned up front.
-enum Source {
-    Const(u32),
-    Column(usize),
-    Fallback(usize, usize),
-    Tag(usize),
-}
-
 /// What the reader keeps between batches, and its reusable per-batch buffers.
 struct State {
     agg: Agg,
@@ -219,22 +211,7 @@ struct State {
 
 impl State {
     fn new(opts: &ReadOptions, layout: &Layout) -> Self {
-        let mut agg = Agg::new(opts.dimensions.clone());
-        let mut tag_keys = Vec::new();
-        let sources: Vec<Source> = layout
-            .dims
-            .iter()
-            .map(|dim| match dim {
-                DimSource::Const(value) => Source::Const(agg.strings.intern_str(value)),
-                DimSource::Column(i) => Source::Column(*i),
-                DimSource::Fallback(a, b) => Source::Fallback(*a, *b),
-                DimSource::Tag(keys) => {
-                    tag_keys.push(keys.clone());
-                    Source::Tag(tag_keys.len() - 1)
-                }
-            })
-            .collect();
-        let tags = TagCache::new(tag_keys);
+        let (agg, sources, tags) = Agg::for_layout(opts, layout);
         State {
             agg,
             last: sources.iter().map(|_| LastValue::default()).collect(),
