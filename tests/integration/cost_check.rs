@@ -153,6 +153,14 @@ impl CostWorld {
         .expect("utf-8")
     }
 
+    /// Rewrites the config the function reads (it revalidates it by ETag on the next run).
+    async fn edit_config(&self, edit: impl FnOnce(String) -> String) {
+        let text = edit(self.text("config/suite.yaml").await);
+        ops_tests::seed::upload_config(&self.world.admin, &self.world.prefix, &text)
+            .await
+            .expect("config");
+    }
+
     fn slack_titles(&self) -> Vec<String> {
         self.world
             .receiver
@@ -295,21 +303,10 @@ async fn budget_breach_escalates_when_it_gets_worse() {
     let spent = report["budgets"][0]["actual"].as_f64().expect("actual");
 
     // A budget the month has spent 60% of: warning at the 50% threshold.
-    let config = cost.text("config/suite.yaml").await;
+    let original = cost.text("config/suite.yaml").await;
     let upload = |monthly: f64| {
-        let text = config.replace("monthly: 1000000", &format!("monthly: {monthly:.2}"));
-        let admin = cost.world.admin.s3.clone();
-        let bucket = cost.world.prefix.clone();
-        async move {
-            admin
-                .put_object()
-                .bucket(bucket)
-                .key("config/suite.yaml")
-                .body(text.into_bytes().into())
-                .send()
-                .await
-                .expect("config")
-        }
+        let text = original.replace("monthly: 1000000", &format!("monthly: {monthly:.2}"));
+        cost.edit_config(move |_| text)
     };
     upload(spent / 0.6).await;
     let warning = cost
@@ -375,20 +372,14 @@ async fn cur2_export_is_read_through_its_manifest_not_by_listing() {
     )
     .await;
 
-    let cost_config_metric = cost
-        .text("config/suite.yaml")
-        .await
-        .replace("  dimensions:", "  metric: unblended_cost\n  dimensions:");
-    cost.world
-        .admin
-        .s3
-        .put_object()
-        .bucket(&cost.world.prefix)
-        .key("config/suite.yaml")
-        .body(cost_config_metric.into_bytes().into())
-        .send()
-        .await
-        .expect("config");
+    cost.edit_config(|config| {
+        config.replace(
+            "  dimensions:",
+            "  metric: unblended_cost
+  dimensions:",
+        )
+    })
+    .await;
 
     let response = cost.run(json!({"as_of": as_of()})).await.expect("run");
     assert_eq!(
@@ -439,20 +430,14 @@ async fn cost_explorer_source_reads_daily_costs_grouped_by_service() {
         1_000_000.0,
     )
     .await;
-    let config = cost
-        .text("config/suite.yaml")
-        .await
-        .replace("  dimensions:", "  metric: unblended_cost\n  dimensions:");
-    cost.world
-        .admin
-        .s3
-        .put_object()
-        .bucket(&cost.world.prefix)
-        .key("config/suite.yaml")
-        .body(config.into_bytes().into())
-        .send()
-        .await
-        .expect("config");
+    cost.edit_config(|config| {
+        config.replace(
+            "  dimensions:",
+            "  metric: unblended_cost
+  dimensions:",
+        )
+    })
+    .await;
     queue_cost_explorer_results(cost_explorer_results()).await;
     let response = cost.run(json!({"as_of": as_of()})).await.expect("run");
     assert_eq!(
@@ -490,21 +475,13 @@ pub async fn least_privilege_scenarios() -> std::collections::BTreeSet<String> {
     cost.run(json!({"as_of": as_of()}))
         .await
         .expect("FOCUS run");
-    let config = cost.text("config/suite.yaml").await;
-    let cur = config
-        .replace("kind: focus, ", "kind: cur2, export_name: daily, ")
-        .replace("prefix: focus/", "prefix: cur")
-        .replace("  dimensions:", "  metric: unblended_cost\n  dimensions:");
-    cost.world
-        .admin
-        .s3
-        .put_object()
-        .bucket(&cost.world.prefix)
-        .key("config/suite.yaml")
-        .body(cur.into_bytes().into())
-        .send()
-        .await
-        .expect("config");
+    cost.edit_config(|config| {
+        config
+            .replace("kind: focus, ", "kind: cur2, export_name: daily, ")
+            .replace("prefix: focus/", "prefix: cur")
+            .replace("  dimensions:", "  metric: unblended_cost\n  dimensions:")
+    })
+    .await;
     cost.run(json!({"as_of": as_of()}))
         .await
         .expect("CUR run without a manifest yet");
