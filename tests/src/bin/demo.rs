@@ -49,28 +49,13 @@ async fn e2e() -> anyhow::Result<()> {
         std::env::var("AWS_ENDPOINT_URL").context("AWS_ENDPOINT_URL must point at the emulator")?;
     let bucket = std::env::var("STATE_BUCKET")
         .context("STATE_BUCKET must name the state bucket Terraform created")?;
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(&endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .test_credentials()
-        .load()
-        .await;
+    let sdk = ops_tests::emulator::sdk_config_for(&endpoint).await;
     run(&endpoint, &bucket, &AwsClients::new(&sdk)).await
 }
 
 async fn run(endpoint: &str, bucket: &str, admin: &AwsClients) -> anyhow::Result<()> {
     let store = StateStore::new(admin.s3.clone(), bucket);
-    let text = admin
-        .s3
-        .get_object()
-        .bucket(bucket)
-        .key(keys::CONFIG_KEY)
-        .send()
-        .await?
-        .body
-        .collect()
-        .await?
-        .into_bytes();
+    let text = get_bytes(admin, bucket, keys::CONFIG_KEY).await?;
     let config = ops_domain::config::parse(std::str::from_utf8(&text)?)?;
 
     let receiver = Receiver::start().await;
@@ -238,12 +223,7 @@ async fn cost_check(
         .send()
         .await?;
 
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .test_credentials()
-        .load()
-        .await;
+    let sdk = ops_tests::emulator::sdk_config_for(endpoint).await;
     let deps = cost_check::Deps::new(&sdk, bucket, &format!("s3://{bucket}/{}", keys::CONFIG_KEY))?;
     let before = receiver.all().len();
     let mut last = None;
@@ -283,17 +263,7 @@ async fn cost_check(
         );
     }
     let last = last.context("no run")?;
-    let report = admin
-        .s3
-        .get_object()
-        .bucket(bucket)
-        .key(&last.report_json)
-        .send()
-        .await?
-        .body
-        .collect()
-        .await?
-        .into_bytes();
+    let report = get_bytes(admin, bucket, &last.report_json).await?;
     let report: serde_json::Value = serde_json::from_slice(&report)?;
     if let Some(anomaly) = report["anomalies"].as_array().and_then(|a| a.first()) {
         println!(
@@ -314,17 +284,7 @@ async fn cost_check(
         }
     }
     let local = ops_tests::workspace_root().join(".cache/cost-report.html");
-    let html = admin
-        .s3
-        .get_object()
-        .bucket(bucket)
-        .key(&last.report_html)
-        .send()
-        .await?
-        .body
-        .collect()
-        .await?
-        .into_bytes();
+    let html = get_bytes(admin, bucket, &last.report_html).await?;
     std::fs::write(&local, &html)?;
     println!("    HTML report copied to .cache/cost-report.html");
     ensure!(!last.anomalies.is_empty(), "cost-check found no anomaly");
@@ -338,6 +298,12 @@ async fn cost_check(
         last.alerts.opened
     );
     Ok(())
+}
+
+/// The bytes of an object.
+async fn get_bytes(admin: &AwsClients, bucket: &str, key: &str) -> anyhow::Result<bytes::Bytes> {
+    let output = admin.s3.get_object().bucket(bucket).key(key).send().await?;
+    Ok(output.body.collect().await?.into_bytes())
 }
 
 fn summarize(response: &serde_json::Value) -> String {
