@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use ops_adapters::clients::ClientSettings;
 use ops_adapters::notify::Notifier;
-use ops_adapters::s3::{ConfigSource, StateStore};
+use ops_adapters::s3::{state_location_from_env, ConfigSource, StateStore};
 use ops_adapters::secretsmanager::SecretCache;
 use ops_adapters::telemetry::init_logging;
 use ops_adapters::AwsClients;
@@ -28,10 +28,7 @@ async fn main() -> Result<(), Error> {
 /// `STATE_BUCKET` (required), `CONFIG_URI` (default `s3://$STATE_BUCKET/config/suite.yaml`),
 /// `ROLLBACK_LEASE_SECONDS` (default 90: longer than the function timeout).
 async fn deps_from_env() -> anyhow::Result<Deps> {
-    let bucket =
-        std::env::var("STATE_BUCKET").context("STATE_BUCKET must name the suite's state bucket")?;
-    let config_uri = std::env::var("CONFIG_URI")
-        .unwrap_or_else(|_| format!("s3://{bucket}/{}", ops_domain::keys::CONFIG_KEY));
+    let (bucket, config_uri) = state_location_from_env()?;
     let mut settings = Settings::default();
     if let Ok(lease) = std::env::var("ROLLBACK_LEASE_SECONDS") {
         let seconds: i64 = lease

@@ -76,11 +76,7 @@ impl Deps {
 
     /// `STATE_BUCKET` (required) and `CONFIG_URI` (default `s3://$STATE_BUCKET/config/suite.yaml`).
     pub async fn from_env() -> anyhow::Result<Self> {
-        use anyhow::Context as _;
-        let bucket = std::env::var("STATE_BUCKET")
-            .context("STATE_BUCKET must name the suite's state bucket")?;
-        let config_uri = std::env::var("CONFIG_URI")
-            .unwrap_or_else(|_| format!("s3://{bucket}/{}", ops_domain::keys::CONFIG_KEY));
+        let (bucket, config_uri) = ops_adapters::s3::state_location_from_env()?;
         let sdk = load_sdk_config(&ClientSettings {
             operation_timeout: StdDuration::from_secs(60),
             ..ClientSettings::default()
