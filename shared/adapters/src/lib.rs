@@ -1,11 +1,14 @@
 //! AWS and HTTP adapters of the ops suite: everything that talks to the outside world.
 //!
-//! One folder per service it talks to (`s3/`, `route53/`, `ecs/`, `secretsmanager/`), plus the
+//! One folder per service it talks to (`s3/`, `route53/`, `ecs/`, `secretsmanager/`, `cloudwatch/`,
+//! `codepipeline/`), plus the
 //! notifiers (`notify/`), client construction, telemetry (logs, EMF metrics) and audit writing.
 //! The functions build these once per container and pass them to their handlers.
 
 pub mod audit;
 pub mod clients;
+pub mod cloudwatch;
+pub mod codepipeline;
 pub mod ecs;
 pub mod error;
 pub mod notify;

@@ -43,6 +43,9 @@ pub struct DeploymentRecord {
     /// [`HISTORY_LIMIT`].
     #[serde(default)]
     pub history: Vec<HistoryEntry>,
+    /// deploy-hook's progress through the deployment in flight or last finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<crate::deploy::Progress>,
     /// When the record was last written.
     pub updated_at: DateTime<Utc>,
     /// Fields written by a newer version of the suite, kept as they are on rewrite.
@@ -148,6 +151,7 @@ impl DeploymentRecord {
             deployment_id: None,
             rollback: None,
             history: Vec::new(),
+            progress: None,
             updated_at: now,
             extra: BTreeMap::new(),
         }

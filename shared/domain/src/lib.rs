@@ -6,6 +6,7 @@
 //!
 //! - [`config`]: the suite configuration model and its validator.
 //! - [`cost`]: the cost cube and cost analysis (budgets, forecast, anomalies).
+//! - [`deploy`]: deploy-hook's steps, gates, windows and admission decisions.
 //! - [`deployment`]: a service's deployment record and its state machine.
 //! - [`rollback`]: alarm transitions and the rollback decision.
 //! - [`notify`]: notification messages as data, and severities.
@@ -17,6 +18,7 @@ pub mod alerts;
 pub mod audit;
 pub mod config;
 pub mod cost;
+pub mod deploy;
 pub mod deployment;
 pub mod keys;
 pub mod notify;

@@ -1,4 +1,8 @@
-//! ECS: which task definition a service runs, and putting it on another.
+//! ECS: services, their deployments, and task definitions.
+
+use aws_sdk_ecs::types::{
+    ContainerDefinition, DeploymentCircuitBreaker, DeploymentConfiguration, TaskDefinition,
+};
 
 use crate::error::describe;
 
@@ -13,6 +17,9 @@ pub enum EcsError {
         /// Service.
         service: String,
     },
+    /// No such task definition.
+    #[error("task definition {0} not found")]
+    TaskDefinitionNotFound(String),
     /// ECS refused or could not be reached.
     #[error("{operation} failed: {message}")]
     Aws {
@@ -25,12 +32,51 @@ pub enum EcsError {
     },
 }
 
-/// The task definition ARN a service is set to run.
-pub async fn service_task_definition(
+/// One service as deploy-hook needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceState {
+    /// The task definition the service is set to run.
+    pub task_definition: String,
+    /// Desired task count.
+    pub desired_count: i32,
+    /// Running task count.
+    pub running_count: i32,
+    /// The PRIMARY deployment (the one ECS is rolling out or has rolled out).
+    pub primary: Option<Rollout>,
+}
+
+/// The state of an ECS deployment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rollout {
+    /// Its task definition.
+    pub task_definition: String,
+    /// `COMPLETED`, `IN_PROGRESS` or `FAILED`.
+    pub state: String,
+    /// ECS's reason (why it failed, why it was rolled back).
+    pub reason: String,
+}
+
+fn aws_error<E: std::error::Error + 'static>(
+    operation: &'static str,
+    error: &aws_sdk_ecs::error::SdkError<E, aws_smithy_runtime_api::http::Response>,
+) -> EcsError {
+    EcsError::Aws {
+        operation,
+        transient: crate::error::is_transient(error),
+        message: describe(error),
+    }
+}
+
+/// The state of a service.
+pub async fn service_state(
     client: &aws_sdk_ecs::Client,
     cluster: &str,
     service: &str,
-) -> Result<String, EcsError> {
+) -> Result<ServiceState, EcsError> {
+    let not_found = || EcsError::ServiceNotFound {
+        cluster: cluster.to_owned(),
+        service: service.to_owned(),
+    };
     let output = client
         .describe_services()
         .cluster(cluster)
@@ -38,25 +84,193 @@ pub async fn service_task_definition(
         .send()
         .await
         .map_err(|error| match error.as_service_error() {
-            Some(e) if e.is_cluster_not_found_exception() => EcsError::ServiceNotFound {
-                cluster: cluster.to_owned(),
-                service: service.to_owned(),
-            },
-            _ => EcsError::Aws {
-                operation: "DescribeServices",
-                transient: crate::error::is_transient(&error),
-                message: describe(&error),
-            },
+            Some(e) if e.is_cluster_not_found_exception() => not_found(),
+            _ => aws_error("DescribeServices", &error),
         })?;
-    output
+    let found = output
         .services()
         .iter()
         .find(|found| found.service_name() == Some(service) && found.status() != Some("INACTIVE"))
-        .and_then(|found| found.task_definition().map(str::to_owned))
-        .ok_or_else(|| EcsError::ServiceNotFound {
-            cluster: cluster.to_owned(),
-            service: service.to_owned(),
+        .ok_or_else(not_found)?;
+    let primary = found
+        .deployments()
+        .iter()
+        .find(|d| d.status() == Some("PRIMARY"))
+        .map(|d| Rollout {
+            task_definition: d.task_definition().unwrap_or_default().to_owned(),
+            state: d
+                .rollout_state()
+                .map_or("IN_PROGRESS", |state| state.as_str())
+                .to_owned(),
+            reason: d.rollout_state_reason().unwrap_or_default().to_owned(),
+        });
+    Ok(ServiceState {
+        task_definition: found.task_definition().ok_or_else(not_found)?.to_owned(),
+        desired_count: found.desired_count(),
+        running_count: found.running_count(),
+        primary,
+    })
+}
+
+/// The task definition ARN a service is set to run.
+pub async fn service_task_definition(
+    client: &aws_sdk_ecs::Client,
+    cluster: &str,
+    service: &str,
+) -> Result<String, EcsError> {
+    Ok(service_state(client, cluster, service)
+        .await?
+        .task_definition)
+}
+
+/// A task definition (by ARN, `family:revision`, or `family` for the latest ACTIVE revision).
+pub async fn describe_task_definition(
+    client: &aws_sdk_ecs::Client,
+    task_definition: &str,
+) -> Result<TaskDefinition, EcsError> {
+    let output = client
+        .describe_task_definition()
+        .task_definition(task_definition)
+        .send()
+        .await
+        .map_err(|error| match error.as_service_error() {
+            Some(e) if e.is_client_exception() => {
+                EcsError::TaskDefinitionNotFound(task_definition.to_owned())
+            }
+            _ => aws_error("DescribeTaskDefinition", &error),
+        })?;
+    output
+        .task_definition
+        .ok_or_else(|| EcsError::TaskDefinitionNotFound(task_definition.to_owned()))
+}
+
+/// `base` with `container`'s image replaced, as the container definitions to register.
+pub fn with_image(base: &TaskDefinition, container: &str, image: &str) -> Vec<ContainerDefinition> {
+    base.container_definitions()
+        .iter()
+        .map(|definition| {
+            let mut definition = definition.clone();
+            if definition.name() == Some(container) {
+                definition.image = Some(image.to_owned());
+            }
+            definition
         })
+        .collect()
+}
+
+/// Registers a new revision of `base`'s family with `containers`, copying every other setting
+/// of `base`. Returns the new revision's ARN.
+pub async fn register_like(
+    client: &aws_sdk_ecs::Client,
+    base: &TaskDefinition,
+    containers: Vec<ContainerDefinition>,
+) -> Result<String, EcsError> {
+    let output = client
+        .register_task_definition()
+        .family(base.family().unwrap_or_default())
+        .set_task_role_arn(base.task_role_arn().map(str::to_owned))
+        .set_execution_role_arn(base.execution_role_arn().map(str::to_owned))
+        .set_network_mode(base.network_mode().cloned())
+        .set_container_definitions(Some(containers))
+        .set_volumes(Some(base.volumes().to_vec()).filter(|v| !v.is_empty()))
+        .set_placement_constraints(
+            Some(base.placement_constraints().to_vec()).filter(|v| !v.is_empty()),
+        )
+        .set_requires_compatibilities(
+            Some(base.requires_compatibilities().to_vec()).filter(|v| !v.is_empty()),
+        )
+        .set_cpu(base.cpu().map(str::to_owned))
+        .set_memory(base.memory().map(str::to_owned))
+        .set_pid_mode(base.pid_mode().cloned())
+        .set_ipc_mode(base.ipc_mode().cloned())
+        .set_proxy_configuration(base.proxy_configuration().cloned())
+        .set_ephemeral_storage(base.ephemeral_storage().cloned())
+        .set_runtime_platform(base.runtime_platform().cloned())
+        .send()
+        .await
+        .map_err(|error| aws_error("RegisterTaskDefinition", &error))?;
+    output
+        .task_definition()
+        .and_then(|td| td.task_definition_arn())
+        .map(str::to_owned)
+        .ok_or_else(|| EcsError::Aws {
+            operation: "RegisterTaskDefinition",
+            message: "no task definition ARN in the answer".into(),
+            transient: false,
+        })
+}
+
+/// How [`deploy`] asks ECS to replace tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replace {
+    /// Minimum healthy 0 %, maximum 100 %: every task at once.
+    AllAtOnce,
+    /// Minimum healthy 100 %, maximum 200 %, deployment circuit breaker with rollback.
+    Rolling,
+    /// Leave the service's deployment configuration as it is.
+    Keep,
+}
+
+/// Puts a service on `task_definition` with the given replacement settings, and sets its
+/// desired count when given.
+pub async fn deploy(
+    client: &aws_sdk_ecs::Client,
+    cluster: &str,
+    service: &str,
+    task_definition: &str,
+    replace: Replace,
+    desired_count: Option<i32>,
+) -> Result<(), EcsError> {
+    let configuration = match replace {
+        Replace::AllAtOnce => Some(
+            DeploymentConfiguration::builder()
+                .minimum_healthy_percent(0)
+                .maximum_percent(100)
+                .build(),
+        ),
+        Replace::Rolling => Some(
+            DeploymentConfiguration::builder()
+                .minimum_healthy_percent(100)
+                .maximum_percent(200)
+                .deployment_circuit_breaker(
+                    DeploymentCircuitBreaker::builder()
+                        .enable(true)
+                        .rollback(true)
+                        .build(),
+                )
+                .build(),
+        ),
+        Replace::Keep => None,
+    };
+    client
+        .update_service()
+        .cluster(cluster)
+        .service(service)
+        .task_definition(task_definition)
+        .set_deployment_configuration(configuration)
+        .set_desired_count(desired_count)
+        .send()
+        .await
+        .map_err(|error| aws_error("UpdateService", &error))?;
+    Ok(())
+}
+
+/// Sets a service's desired count.
+pub async fn scale(
+    client: &aws_sdk_ecs::Client,
+    cluster: &str,
+    service: &str,
+    desired_count: i32,
+) -> Result<(), EcsError> {
+    client
+        .update_service()
+        .cluster(cluster)
+        .service(service)
+        .desired_count(desired_count)
+        .send()
+        .await
+        .map_err(|error| aws_error("UpdateService", &error))?;
+    Ok(())
 }
 
 /// Puts a service on a task definition (ECS then replaces its tasks).

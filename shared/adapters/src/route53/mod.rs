@@ -221,3 +221,19 @@ pub async fn set_weights(
         .map_err(|error| aws("ChangeResourceRecordSets", error))?;
     Ok(output.change_info().map(|info| info.id().to_owned()))
 }
+
+/// Whether a change is `INSYNC` (applied on every Route53 name server).
+pub async fn change_in_sync(
+    client: &aws_sdk_route53::Client,
+    change_id: &str,
+) -> Result<bool, Route53Error> {
+    let output = client
+        .get_change()
+        .id(change_id.trim_start_matches("/change/"))
+        .send()
+        .await
+        .map_err(|error| aws("GetChange", error))?;
+    Ok(output
+        .change_info()
+        .is_some_and(|info| *info.status() == aws_sdk_route53::types::ChangeStatus::Insync))
+}

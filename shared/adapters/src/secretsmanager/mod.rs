@@ -83,3 +83,35 @@ impl SecretCache {
         Ok(value)
     }
 }
+
+/// The secret id in an ECS `valueFrom` that points at Secrets Manager, without the JSON key /
+/// version suffix ECS allows (`arn:…:secret:name-AbCdEf:key:stage:id`); `None` for other
+/// references (SSM parameters).
+pub fn secret_id_of_reference(value_from: &str) -> Option<String> {
+    if !value_from.starts_with("arn:") {
+        return None;
+    }
+    let parts: Vec<&str> = value_from.split(':').collect();
+    (parts.len() >= 7 && parts[2] == "secretsmanager").then(|| parts[..7].join(":"))
+}
+
+/// Whether a secret exists (`DescribeSecret`; reads no value).
+pub async fn secret_exists(
+    client: &aws_sdk_secretsmanager::Client,
+    secret_id: &str,
+) -> Result<bool, SecretError> {
+    match client.describe_secret().secret_id(secret_id).send().await {
+        Ok(_) => Ok(true),
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
+            Ok(false)
+        }
+        Err(error) => Err(SecretError::Aws {
+            id: secret_id.to_owned(),
+            message: crate::error::describe(&error),
+        }),
+    }
+}

@@ -32,6 +32,163 @@ pub struct SuiteConfig {
     /// cost-check: where cost data comes from, budgets and anomaly detection.
     #[serde(default)]
     pub cost: Option<CostConfig>,
+    /// deploy-hook: deployment windows by name (services refer to one with `deploy.window`).
+    #[serde(default)]
+    pub windows: BTreeMap<String, WindowConfig>,
+}
+
+/// A deployment window: the UTC hours in which deploy-hook may start a deployment.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowConfig {
+    /// Opening time, `HH:MM` UTC.
+    pub start: String,
+    /// Closing time, `HH:MM` UTC; before `start` means the window spans midnight.
+    pub end: String,
+    /// Weekdays the window opens on (`mon` … `sun`); empty means every day.
+    #[serde(default)]
+    pub days: Vec<String>,
+    /// What a deployment started outside the window does.
+    #[serde(default = "default_outside")]
+    pub outside: OutsideWindow,
+}
+
+/// What a deployment started outside its window does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutsideWindow {
+    /// Keep the pipeline job waiting (continuation) until the window opens.
+    Wait,
+    /// Fail the pipeline job.
+    Fail,
+}
+
+fn default_outside() -> OutsideWindow {
+    OutsideWindow::Wait
+}
+
+/// How deploy-hook rolls out a service (every field has a default).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeployConfig {
+    /// Container whose image is replaced; default: the task definition's only (or first
+    /// essential) container.
+    #[serde(default)]
+    pub container: Option<String>,
+    /// Name of a deployment window in `windows`.
+    #[serde(default)]
+    pub window: Option<String>,
+    /// Canary: percent of traffic on the new version per step, increasing, ending at 100.
+    #[serde(default = "default_canary_steps")]
+    pub canary_steps: Vec<u8>,
+    /// Linear: percent added per step.
+    #[serde(default = "default_step_percent")]
+    pub step_percent: u8,
+    /// Bake time of every traffic step (canary, linear interval, blue/green after the switch);
+    /// at least twice the record TTL.
+    #[serde(default = "default_bake_seconds")]
+    pub bake_seconds: u32,
+    /// How long the old version is kept warm after promotion.
+    #[serde(default = "default_rollback_window_seconds")]
+    pub rollback_window_seconds: u32,
+    /// How long an ECS deployment may take to reach COMPLETED before the job fails.
+    #[serde(default = "default_stabilize_timeout_seconds")]
+    pub stabilize_timeout_seconds: u32,
+    /// Alarms gating every bake step (names or globs); default: the `alarms` routes that guard
+    /// this service.
+    #[serde(default)]
+    pub alarms: Option<Vec<String>>,
+    /// HTTP checks of the new version before it gets traffic.
+    #[serde(default)]
+    pub health_checks: Vec<HealthCheckConfig>,
+    /// Smoke-test URLs (GET, any 2xx passes), after the health checks.
+    #[serde(default)]
+    pub smoke_tests: Vec<String>,
+    /// Environment variables the container must define.
+    #[serde(default)]
+    pub required_env: Vec<String>,
+    /// What a deployment does while another one holds the service.
+    #[serde(default = "default_on_busy")]
+    pub on_busy: OnBusy,
+}
+
+impl Default for DeployConfig {
+    fn default() -> Self {
+        DeployConfig {
+            container: None,
+            window: None,
+            canary_steps: default_canary_steps(),
+            step_percent: default_step_percent(),
+            bake_seconds: default_bake_seconds(),
+            rollback_window_seconds: default_rollback_window_seconds(),
+            stabilize_timeout_seconds: default_stabilize_timeout_seconds(),
+            alarms: None,
+            health_checks: Vec::new(),
+            smoke_tests: Vec::new(),
+            required_env: Vec::new(),
+            on_busy: default_on_busy(),
+        }
+    }
+}
+
+/// What a deployment does while another deployment holds the service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnBusy {
+    /// Keep the job waiting (continuation) and start once the other one is done.
+    Wait,
+    /// Fail the job at once.
+    Fail,
+}
+
+fn default_on_busy() -> OnBusy {
+    OnBusy::Wait
+}
+fn default_canary_steps() -> Vec<u8> {
+    vec![10, 50, 100]
+}
+fn default_step_percent() -> u8 {
+    20
+}
+fn default_bake_seconds() -> u32 {
+    300
+}
+fn default_rollback_window_seconds() -> u32 {
+    3600
+}
+fn default_stabilize_timeout_seconds() -> u32 {
+    1800
+}
+
+/// One HTTP health check. `{target}` and `{value}` in the URL are replaced with the new
+/// version's target name (color) and record value.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthCheckConfig {
+    /// URL (http or https).
+    pub url: String,
+    /// Expected HTTP status.
+    #[serde(default = "default_expected_status")]
+    pub expected_status: u16,
+    /// Text the body must contain.
+    #[serde(default)]
+    pub body_contains: Option<String>,
+    /// Timeout of one attempt, in milliseconds.
+    #[serde(default = "default_check_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Attempts after the first before the check fails.
+    #[serde(default = "default_check_retries")]
+    pub retries: u32,
+}
+
+fn default_expected_status() -> u16 {
+    200
+}
+fn default_check_timeout_ms() -> u64 {
+    2000
+}
+fn default_check_retries() -> u32 {
+    2
 }
 
 /// cost-check settings.
@@ -367,6 +524,9 @@ pub struct ServiceConfig {
     /// Route53 weighted traffic between two targets, for `blue_green`, `canary` and `linear`.
     #[serde(default)]
     pub traffic: Option<TrafficConfig>,
+    /// deploy-hook settings: steps, bake time, gates, health checks.
+    #[serde(default)]
+    pub deploy: DeployConfig,
 }
 
 /// A Route53 weighted record set pair that carries a service's traffic.
@@ -466,6 +626,23 @@ impl SuiteConfig {
         self.alarms
             .iter()
             .filter(move |route| glob_matches(&route.alarm, alarm_name))
+    }
+
+    /// The alarm names or globs that gate a service's bake steps: its `deploy.alarms`, or else
+    /// every alarm route that rolls it back.
+    pub fn gate_alarms(&self, service: &str) -> Vec<String> {
+        if let Some(alarms) = self
+            .services
+            .get(service)
+            .and_then(|config| config.deploy.alarms.clone())
+        {
+            return alarms;
+        }
+        self.alarms
+            .iter()
+            .filter(|route| route.rollback && route.services.iter().any(|s| s == service))
+            .map(|route| route.alarm.clone())
+            .collect()
     }
 
     /// The channel names that receive a severity.

@@ -12,7 +12,7 @@ use serde_yaml_ng::Value;
 
 use super::{
     AlarmRoute, Channel, CostConfig, CostMetric, CostSource, Notifications, ServiceConfig,
-    SuiteConfig, COST_DIMENSIONS,
+    Strategy, SuiteConfig, WindowConfig, COST_DIMENSIONS,
 };
 
 /// One problem in a configuration file.
@@ -57,7 +57,14 @@ impl fmt::Display for ConfigErrors {
 
 impl std::error::Error for ConfigErrors {}
 
-const TOP_LEVEL: &[&str] = &["version", "notifications", "services", "alarms", "cost"];
+const TOP_LEVEL: &[&str] = &[
+    "version",
+    "notifications",
+    "services",
+    "alarms",
+    "cost",
+    "windows",
+];
 
 /// Parses and validates a configuration file's text.
 pub fn parse(text: &str) -> Result<SuiteConfig, ConfigErrors> {
@@ -117,13 +124,23 @@ pub fn parse(text: &str) -> Result<SuiteConfig, ConfigErrors> {
         Some(value) => section::<CostConfig>(value, "cost", &mut errors).map(Some),
     };
 
-    let (Some(version), Some(notifications), Some(services), Some(alarms), Some(cost)) = (
+    let windows = parse_map::<WindowConfig>(map.get("windows"), "windows", &mut errors);
+    let (
+        Some(version),
+        Some(notifications),
+        Some(services),
+        Some(alarms),
+        Some(cost),
+        Some(windows),
+    ) = (
         version,
         notifications.unwrap_or(Some(Notifications::default())),
         services,
         alarms,
         cost,
-    ) else {
+        windows,
+    )
+    else {
         return Err(ConfigErrors(errors.0));
     };
     let config = SuiteConfig {
@@ -132,6 +149,7 @@ pub fn parse(text: &str) -> Result<SuiteConfig, ConfigErrors> {
         services,
         alarms,
         cost,
+        windows,
     };
     check_rules(&config, &mut errors);
     if errors.0.is_empty() {
@@ -363,6 +381,10 @@ fn check_rules(config: &SuiteConfig, errors: &mut Errors) {
             errors.push(&format!("{path}.cluster"), "must not be empty".into(), None);
         }
         check_service_shape(&path, service, errors);
+        check_deploy(&path, service, &config.windows, errors);
+    }
+    for (name, window) in &config.windows {
+        check_window(&format!("windows.{name}"), window, errors);
     }
 
     for (i, route) in config.alarms.iter().enumerate() {
@@ -717,6 +739,119 @@ fn check_service_shape(path: &str, service: &ServiceConfig, errors: &mut Errors)
     }
 }
 
+/// Rules of a service's `deploy` section.
+fn check_deploy(
+    path: &str,
+    service: &ServiceConfig,
+    windows: &std::collections::BTreeMap<String, WindowConfig>,
+    errors: &mut Errors,
+) {
+    let deploy = &service.deploy;
+    let dpath = format!("{path}.deploy");
+    if service.strategy == Strategy::Canary {
+        let steps = &deploy.canary_steps;
+        let increasing = steps.windows(2).all(|pair| pair[0] < pair[1]);
+        if steps.is_empty()
+            || !increasing
+            || steps.last() != Some(&100)
+            || steps.first() == Some(&0)
+        {
+            errors.push(
+                &format!("{dpath}.canary_steps"),
+                format!("{steps:?} must increase from above 0 and end at 100"),
+                Some("e.g. `[10, 50, 100]`".into()),
+            );
+        }
+    }
+    if service.strategy == Strategy::Linear && !(1..=100).contains(&deploy.step_percent) {
+        errors.push(
+            &format!("{dpath}.step_percent"),
+            format!("{} is outside 1..=100", deploy.step_percent),
+            None,
+        );
+    }
+    if let Some(traffic) = service
+        .traffic
+        .as_ref()
+        .filter(|_| service.strategy.shifts_traffic())
+    {
+        if u64::from(deploy.bake_seconds) < 2 * u64::from(traffic.ttl) {
+            errors.push(
+                &format!("{dpath}.bake_seconds"),
+                format!(
+                    "{} s is shorter than twice the record TTL ({} s)",
+                    deploy.bake_seconds, traffic.ttl
+                ),
+                Some(
+                    "resolvers cache the old weights for a TTL; bake at least 2 × ttl so \
+                     the new weights carry real traffic before the step is judged"
+                        .into(),
+                ),
+            );
+        }
+    }
+    if let Some(window) = &deploy.window {
+        if !windows.contains_key(window) {
+            let names: Vec<&str> = windows.keys().map(String::as_str).collect();
+            errors.push(
+                &format!("{dpath}.window"),
+                format!(
+                    "unknown window \"{window}\", expected one of {}",
+                    quote_all(&names)
+                ),
+                suggest(window, &names),
+            );
+        }
+    }
+    for (i, check) in deploy.health_checks.iter().enumerate() {
+        if !(check.url.starts_with("http://") || check.url.starts_with("https://")) {
+            errors.push(
+                &format!("{dpath}.health_checks[{i}].url"),
+                format!("\"{}\" is not an http(s) URL", check.url),
+                None,
+            );
+        }
+        if !(100..=599).contains(&check.expected_status) {
+            errors.push(
+                &format!("{dpath}.health_checks[{i}].expected_status"),
+                format!("{} is not an HTTP status", check.expected_status),
+                None,
+            );
+        }
+    }
+    for (i, url) in deploy.smoke_tests.iter().enumerate() {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            errors.push(
+                &format!("{dpath}.smoke_tests[{i}]"),
+                format!("\"{url}\" is not an http(s) URL"),
+                None,
+            );
+        }
+    }
+}
+
+/// Rules of one deployment window.
+fn check_window(path: &str, window: &WindowConfig, errors: &mut Errors) {
+    for (field, value) in [("start", &window.start), ("end", &window.end)] {
+        if crate::deploy::window::parse_hhmm(value).is_none() {
+            errors.push(
+                &format!("{path}.{field}"),
+                format!("\"{value}\" is not a time of day"),
+                Some("write `HH:MM` in UTC, e.g. `02:00`".into()),
+            );
+        }
+    }
+    for (i, day) in window.days.iter().enumerate() {
+        if crate::deploy::window::parse_day(day).is_none() {
+            errors.push(
+                &format!("{path}.days[{i}]"),
+                format!("\"{day}\" is not a weekday"),
+                Some("use mon, tue, wed, thu, fri, sat, sun".into()),
+            );
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -796,7 +931,7 @@ alarms:
             &text,
             &[
                 "services.api.strategy: unknown value \"canry\", expected one of \"all_at_once\", \"rolling\", \"blue_green\", \"canary\", \"linear\" (did you mean \"canary\"?)",
-                "services.worker.stratgy: unknown field \"stratgy\", expected one of \"cluster\", \"strategy\", \"ecs_service\", \"traffic\" (did you mean \"strategy\"?)",
+                "services.worker.stratgy: unknown field \"stratgy\", expected one of \"cluster\", \"strategy\", \"ecs_service\", \"traffic\", \"deploy\" (did you mean \"strategy\"?)",
             ],
         );
     }
@@ -941,6 +1076,27 @@ cost:
             &[
                 "services.api.traffic.ttl: 0 is outside 1..=86400 seconds",
                 "services.api.traffic.targets: has 1 target(s), expected exactly 2 (name two colors, e.g. `blue` and `green`)",
+            ],
+        );
+    }
+
+    #[test]
+    fn deploy_rules_bake_steps_windows() {
+        let text = VALID
+            .replace(
+                "        green: { ecs_service: api-green, value: green.example.com }\n",
+                "        green: { ecs_service: api-green, value: green.example.com }\n    deploy:\n      bake_seconds: 90\n      canary_steps: [50, 10]\n      window: prod\n      health_checks: [{ url: \"ftp://x\" }]\n",
+            )
+            .replace("alarms:\n", "windows:\n  production: { start: \"2:00\", end: \"06:00\", days: [mon, funday] }\nalarms:\n");
+        check(
+            &text,
+            &[
+                "services.api.deploy.canary_steps: [50, 10] must increase from above 0 and end at 100 (e.g. `[10, 50, 100]`)",
+                "services.api.deploy.bake_seconds: 90 s is shorter than twice the record TTL (60 s) (resolvers cache the old weights for a TTL; bake at least 2 × ttl so the new weights carry real traffic before the step is judged)",
+                "services.api.deploy.window: unknown window \"prod\", expected one of \"production\" (did you mean \"production\"?)",
+                "services.api.deploy.health_checks[0].url: \"ftp://x\" is not an http(s) URL",
+                "windows.production.start: \"2:00\" is not a time of day (write `HH:MM` in UTC, e.g. `02:00`)",
+                "windows.production.days[1]: \"funday\" is not a weekday (use mon, tue, wed, thu, fri, sat, sun)",
             ],
         );
     }

@@ -1,0 +1,745 @@
+//! deploy-hook's domain: the steps of a deployment, where one stands, and the decisions taken
+//! between invocations.
+//!
+//! A deployment is a list of [`Step`]s computed once, when it starts, and stored in the service's
+//! deployment record with the index of the current step and its [`Phase`]. Every invocation of
+//! deploy-hook advances the current step by one phase and writes the record with
+//! compare-and-swap, so the record (not the function, not the pipeline's continuation token)
+//! says what has been done: a duplicate or resumed invocation reads it and never repeats a
+//! traffic shift or skips a gate.
+//!
+//! - [`gates`]: quality gates on the task definition about to run.
+//! - [`window`]: deployment windows.
+
+pub mod gates;
+pub mod window;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{ServiceConfig, Strategy};
+use crate::deployment::{DeploymentRecord, DeploymentStatus, FULL_WEIGHT};
+
+/// One step of a deployment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Step {
+    /// Register the new task definition revision (the stable one with the new image).
+    Register,
+    /// Put an ECS service on the new revision and wait until its rollout completes.
+    Deploy {
+        /// The ECS service.
+        ecs_service: String,
+        /// How ECS replaces the tasks.
+        mode: EcsMode,
+    },
+    /// Health checks and smoke tests of the new version, and the alarm gate, before traffic.
+    Verify {
+        /// The color under test (traffic strategies).
+        #[serde(default)]
+        target: Option<String>,
+    },
+    /// Write Route53 weights and wait until the change is `INSYNC`.
+    Shift {
+        /// Share of traffic on the new version after this step.
+        percent: u8,
+        /// Weight per target (set identifier).
+        weights: BTreeMap<String, u8>,
+    },
+    /// Wait, checking the alarm gate on every invocation.
+    Bake {
+        /// How long.
+        seconds: u32,
+    },
+    /// Mark the new version promoted; the old one stays warm for the rollback window.
+    Promote,
+}
+
+impl Step {
+    /// A short human description (`shift 10%`).
+    pub fn describe(&self) -> String {
+        match self {
+            Step::Register => "register task definition".into(),
+            Step::Deploy { ecs_service, mode } => {
+                format!("deploy {ecs_service} ({})", mode.as_str())
+            }
+            Step::Verify { target: Some(t) } => format!("verify {t}"),
+            Step::Verify { target: None } => "verify".into(),
+            Step::Shift { percent, .. } => format!("shift {percent}%"),
+            Step::Bake { seconds } => format!("bake {seconds}s"),
+            Step::Promote => "promote".into(),
+        }
+    }
+
+    /// The step's kind as a metric dimension (`shift`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Step::Register => "register",
+            Step::Deploy { .. } => "deploy",
+            Step::Verify { .. } => "verify",
+            Step::Shift { .. } => "shift",
+            Step::Bake { .. } => "bake",
+            Step::Promote => "promote",
+        }
+    }
+}
+
+/// How ECS replaces a service's tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EcsMode {
+    /// Stop every old task, start the new ones (minimum healthy 0 %, maximum 100 %).
+    AllAtOnce,
+    /// Start new tasks before stopping old ones (100 % / 200 %), with the deployment circuit
+    /// breaker and its automatic rollback on.
+    Rolling,
+    /// The idle color of a blue/green pair: no traffic yet, sized like the live color.
+    Idle,
+}
+
+impl EcsMode {
+    /// The mode as configured.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EcsMode::AllAtOnce => "all_at_once",
+            EcsMode::Rolling => "rolling",
+            EcsMode::Idle => "idle color",
+        }
+    }
+}
+
+/// Where the current step stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "phase", rename_all = "snake_case")]
+pub enum Phase {
+    /// Nothing done yet for this step.
+    Ready,
+    /// An invocation claimed the step and is making its change; another invocation leaves it
+    /// alone until the lease runs out, then repeats the change (every change is idempotent).
+    Acting {
+        /// When the claim was written.
+        since: DateTime<Utc>,
+    },
+    /// The change is made; waiting for AWS to finish it (ECS rollout, Route53 `INSYNC`).
+    Waiting {
+        /// When the change was made.
+        since: DateTime<Utc>,
+        /// Route53 change id, for `GetChange`.
+        #[serde(default)]
+        change_id: Option<String>,
+    },
+}
+
+/// Why a deployment stopped short of promotion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AbortKind {
+    /// A health check or smoke test failed.
+    HealthCheck,
+    /// A gating alarm was in ALARM.
+    Alarm,
+    /// ECS could not complete the rollout (the circuit breaker rolled it back).
+    EcsRollout,
+    /// ECS did not finish within the stabilize timeout.
+    Timeout,
+}
+
+/// A deployment being stopped: claimed before the revert, so a crash mid-revert resumes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Abort {
+    /// Why.
+    pub kind: AbortKind,
+    /// The reason for people (and the pipeline's failure message).
+    pub reason: String,
+    /// The alarm, for [`AbortKind::Alarm`].
+    #[serde(default)]
+    pub alarm: Option<String>,
+    /// When it was decided.
+    pub at: DateTime<Utc>,
+}
+
+/// How a deployment ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Promoted: the new version serves all traffic.
+    Promoted,
+    /// Stopped by a gate or health check and reverted.
+    Failed,
+    /// Rolled back because of an alarm (by deploy-hook's gate or by alarm-rollback).
+    RolledBack,
+}
+
+impl Outcome {
+    /// As a metric dimension.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Promoted => "promoted",
+            Outcome::Failed => "failed",
+            Outcome::RolledBack => "rolled_back",
+        }
+    }
+}
+
+/// A deployment's progress, kept in the service's deployment record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Progress {
+    /// The deployment's id: the id of the pipeline job that started it.
+    pub deployment_id: String,
+    /// The job that last advanced it.
+    pub job_id: String,
+    /// The image being deployed.
+    pub image: String,
+    /// The container that gets it.
+    pub container: String,
+    /// The task definition the new revision is made from.
+    pub base_task_definition: String,
+    /// The new revision, once registered.
+    #[serde(default)]
+    pub task_definition: Option<String>,
+    /// The color receiving the new version (traffic strategies).
+    #[serde(default)]
+    pub target: Option<String>,
+    /// Every step, computed at the start.
+    pub steps: Vec<Step>,
+    /// Index of the current step (`steps.len()` once finished).
+    pub step: usize,
+    /// Where the current step stands.
+    pub phase: Phase,
+    /// When the deployment started.
+    pub started_at: DateTime<Utc>,
+    /// When the current step started.
+    pub step_started_at: DateTime<Utc>,
+    /// Quality gate warnings, reported in the summary.
+    #[serde(default)]
+    pub warnings: Vec<String>,
+    /// Set while a failed deployment is being reverted.
+    #[serde(default)]
+    pub abort: Option<Abort>,
+    /// How it ended.
+    #[serde(default)]
+    pub outcome: Option<Outcome>,
+    /// When it ended.
+    #[serde(default)]
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Until when the old version is kept warm after promotion.
+    #[serde(default)]
+    pub rollback_window_until: Option<DateTime<Utc>>,
+}
+
+impl Progress {
+    /// The current step, `None` once every step is done.
+    pub fn current(&self) -> Option<&Step> {
+        self.steps.get(self.step)
+    }
+
+    /// Percent of steps done.
+    pub fn percent_complete(&self) -> i32 {
+        if self.steps.is_empty() {
+            return 100;
+        }
+        let done = self.step.min(self.steps.len());
+        i32::try_from(done * 100 / self.steps.len()).unwrap_or(100)
+    }
+
+    /// Moves to the next step.
+    pub fn advance(&mut self, now: DateTime<Utc>) {
+        self.step += 1;
+        self.phase = Phase::Ready;
+        self.step_started_at = now;
+    }
+}
+
+/// Why a deployment plan cannot be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    /// A traffic strategy without `traffic` (the validator prevents it).
+    #[error("service {0} shifts traffic but has no `traffic` section")]
+    NoTraffic(String),
+    /// An in-place strategy without `ecs_service` (the validator prevents it).
+    #[error("service {0} has no `ecs_service`")]
+    NoEcsService(String),
+    /// The live color is not one of the configured targets.
+    #[error("service {service}: live target \"{target}\" is not among the configured targets")]
+    UnknownTarget {
+        /// Service.
+        service: String,
+        /// The live target.
+        target: String,
+    },
+}
+
+/// The weights that put `percent` of the traffic on `candidate` and the rest on `stable`.
+pub fn weights_for(stable: &str, candidate: &str, percent: u8) -> BTreeMap<String, u8> {
+    let percent = percent.min(FULL_WEIGHT);
+    [
+        (stable.to_owned(), FULL_WEIGHT - percent),
+        (candidate.to_owned(), percent),
+    ]
+    .into()
+}
+
+/// The traffic percentages a strategy moves through.
+pub fn traffic_percents(strategy: Strategy, config: &ServiceConfig) -> Vec<u8> {
+    match strategy {
+        Strategy::BlueGreen => vec![FULL_WEIGHT],
+        Strategy::Canary => config.deploy.canary_steps.clone(),
+        Strategy::Linear => {
+            let step = config.deploy.step_percent.clamp(1, FULL_WEIGHT);
+            let mut percents: Vec<u8> = (1..)
+                .map(|i: u16| u16::from(step) * i)
+                .take_while(|p| *p < u16::from(FULL_WEIGHT))
+                .filter_map(|p| u8::try_from(p).ok())
+                .collect();
+            percents.push(FULL_WEIGHT);
+            percents
+        }
+        Strategy::AllAtOnce | Strategy::Rolling => Vec::new(),
+    }
+}
+
+/// The steps of a deployment of `service` whose live color is `stable_target` (traffic
+/// strategies). Returns the steps and the color that receives the new version.
+pub fn plan(
+    service: &str,
+    strategy: Strategy,
+    config: &ServiceConfig,
+    stable_target: Option<&str>,
+) -> Result<(Vec<Step>, Option<String>), PlanError> {
+    let bake = Step::Bake {
+        seconds: config.deploy.bake_seconds,
+    };
+    if !strategy.shifts_traffic() {
+        let ecs_service = config
+            .ecs_service
+            .clone()
+            .ok_or_else(|| PlanError::NoEcsService(service.to_owned()))?;
+        let mode = if strategy == Strategy::AllAtOnce {
+            EcsMode::AllAtOnce
+        } else {
+            EcsMode::Rolling
+        };
+        let steps = vec![
+            Step::Register,
+            Step::Deploy { ecs_service, mode },
+            Step::Verify { target: None },
+            bake,
+            Step::Promote,
+        ];
+        return Ok((steps, None));
+    }
+    let traffic = config
+        .traffic
+        .as_ref()
+        .ok_or_else(|| PlanError::NoTraffic(service.to_owned()))?;
+    let stable = stable_target
+        .map(str::to_owned)
+        .or_else(|| traffic.targets.keys().next().cloned())
+        .unwrap_or_default();
+    if !traffic.targets.contains_key(&stable) {
+        return Err(PlanError::UnknownTarget {
+            service: service.to_owned(),
+            target: stable,
+        });
+    }
+    let (candidate, idle) = traffic
+        .targets
+        .iter()
+        .find(|(name, _)| **name != stable)
+        .ok_or_else(|| PlanError::UnknownTarget {
+            service: service.to_owned(),
+            target: stable.clone(),
+        })?;
+    let mut steps = vec![
+        Step::Register,
+        Step::Deploy {
+            ecs_service: idle.ecs_service.clone(),
+            mode: EcsMode::Idle,
+        },
+        Step::Verify {
+            target: Some(candidate.clone()),
+        },
+    ];
+    for percent in traffic_percents(strategy, config) {
+        steps.push(Step::Shift {
+            percent,
+            weights: weights_for(&stable, candidate, percent),
+        });
+        steps.push(bake.clone());
+    }
+    steps.push(Step::Promote);
+    Ok((steps, Some(candidate.clone())))
+}
+
+/// Whether a new deployment may start on `record`, as seen by the job `job_id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admission {
+    /// Nothing in flight (or only a promoted version inside its rollback window, which the new
+    /// deployment supersedes).
+    Free,
+    /// This job's deployment is already in the record (a duplicate or resumed invocation).
+    Ours,
+    /// Another deployment or a rollback holds the service.
+    Busy {
+        /// What holds it.
+        holder: String,
+    },
+}
+
+/// Decides whether the deployment `deployment_id` may start on `record`.
+pub fn admit(record: Option<&DeploymentRecord>, deployment_id: &str) -> Admission {
+    let Some(record) = record else {
+        return Admission::Free;
+    };
+    if record.deployment_id.as_deref() == Some(deployment_id) {
+        return Admission::Ours;
+    }
+    match record.status {
+        DeploymentStatus::InProgress => Admission::Busy {
+            holder: format!(
+                "deployment {}",
+                record.deployment_id.as_deref().unwrap_or("(unknown)")
+            ),
+        },
+        DeploymentStatus::RollingBack => Admission::Busy {
+            holder: format!(
+                "a rollback by alarm {}",
+                record
+                    .rollback
+                    .as_ref()
+                    .map_or("(unknown)", |mark| mark.alarm.as_str())
+            ),
+        },
+        _ => Admission::Free,
+    }
+}
+
+/// The record with a promoted candidate made the stable version (the rollback window is over,
+/// or a new deployment supersedes it). Returns the target (color) that no longer serves, whose
+/// ECS service may be scaled to zero. Other statuses are returned unchanged.
+pub fn settle(record: &DeploymentRecord, now: DateTime<Utc>) -> (DeploymentRecord, Option<String>) {
+    let mut next = record.clone();
+    if record.status != DeploymentStatus::Promoted {
+        return (next, None);
+    }
+    let Some(candidate) = next.candidate.take() else {
+        next.status = DeploymentStatus::Stable;
+        return (next, None);
+    };
+    let old_target = next.stable.target.clone();
+    next.stable = candidate;
+    next.status = DeploymentStatus::Stable;
+    next.updated_at = now;
+    next.push_history(
+        now,
+        "settled",
+        format!(
+            "{} is the stable version; rollback window closed",
+            next.stable.task_definition
+        ),
+    );
+    let retired = old_target.filter(|old| Some(old) != next.stable.target.as_ref());
+    (next, retired)
+}
+
+/// Whether a promoted record's rollback window is over at `now`.
+pub fn window_closed(record: &DeploymentRecord, now: DateTime<Utc>) -> bool {
+    record.status == DeploymentStatus::Promoted
+        && record
+            .progress
+            .as_ref()
+            .and_then(|p| p.rollback_window_until)
+            .is_none_or(|until| now >= until)
+}
+
+/// The rollback window's end for a promotion at `now`.
+pub fn rollback_window_until(config: &ServiceConfig, now: DateTime<Utc>) -> DateTime<Utc> {
+    now + Duration::seconds(i64::from(config.deploy.rollback_window_seconds))
+}
+
+/// The continuation token handed to CodePipeline between invocations (at most 2048 characters).
+/// It only names the deployment: where it stands is in the record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Token {
+    /// Format version.
+    pub v: u8,
+    /// Service.
+    pub service: String,
+    /// Deployment id (the first job's id).
+    pub deployment: String,
+    /// True while the deployment has not started (waiting for its window or a busy service).
+    #[serde(default)]
+    pub queued: bool,
+}
+
+impl Token {
+    /// The token as CodePipeline carries it.
+    pub fn encode(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Reads a token; `None` when it is not one of ours.
+    pub fn decode(text: &str) -> Option<Token> {
+        serde_json::from_str::<Token>(text)
+            .ok()
+            .filter(|token| token.v == 1)
+    }
+}
+
+/// Cuts `text` to at most `max` characters (CodePipeline's summary and token limits count
+/// characters), marking the cut.
+pub fn truncate(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{DeployConfig, TargetConfig, TrafficConfig};
+    use crate::deployment::Release;
+    use chrono::TimeZone;
+
+    fn service(strategy: Strategy) -> ServiceConfig {
+        let traffic = strategy.shifts_traffic().then(|| TrafficConfig {
+            zone_id: Some("Z1".into()),
+            zone_name: None,
+            record_name: "api.example.com.".into(),
+            record_type: crate::config::RecordType::Cname,
+            ttl: 60,
+            targets: [
+                (
+                    "blue".to_owned(),
+                    TargetConfig {
+                        ecs_service: "api-blue".into(),
+                        value: "b".into(),
+                    },
+                ),
+                (
+                    "green".to_owned(),
+                    TargetConfig {
+                        ecs_service: "api-green".into(),
+                        value: "g".into(),
+                    },
+                ),
+            ]
+            .into(),
+        });
+        ServiceConfig {
+            cluster: "prod".into(),
+            strategy,
+            ecs_service: (!strategy.shifts_traffic()).then(|| "api".to_owned()),
+            traffic,
+            deploy: DeployConfig {
+                bake_seconds: 120,
+                step_percent: 30,
+                ..DeployConfig::default()
+            },
+        }
+    }
+
+    fn render(steps: &[Step]) -> Vec<String> {
+        steps.iter().map(Step::describe).collect()
+    }
+
+    #[test]
+    fn plans_per_strategy() {
+        let cases: [(Strategy, Option<&str>, &[&str]); 5] = [
+            (
+                Strategy::AllAtOnce,
+                None,
+                &[
+                    "register task definition",
+                    "deploy api (all_at_once)",
+                    "verify",
+                    "bake 120s",
+                    "promote",
+                ],
+            ),
+            (
+                Strategy::Rolling,
+                None,
+                &[
+                    "register task definition",
+                    "deploy api (rolling)",
+                    "verify",
+                    "bake 120s",
+                    "promote",
+                ],
+            ),
+            (
+                Strategy::BlueGreen,
+                Some("blue"),
+                &[
+                    "register task definition",
+                    "deploy api-green (idle color)",
+                    "verify green",
+                    "shift 100%",
+                    "bake 120s",
+                    "promote",
+                ],
+            ),
+            (
+                Strategy::Canary,
+                Some("green"),
+                &[
+                    "register task definition",
+                    "deploy api-blue (idle color)",
+                    "verify blue",
+                    "shift 10%",
+                    "bake 120s",
+                    "shift 50%",
+                    "bake 120s",
+                    "shift 100%",
+                    "bake 120s",
+                    "promote",
+                ],
+            ),
+            (
+                Strategy::Linear,
+                Some("blue"),
+                &[
+                    "register task definition",
+                    "deploy api-green (idle color)",
+                    "verify green",
+                    "shift 30%",
+                    "bake 120s",
+                    "shift 60%",
+                    "bake 120s",
+                    "shift 90%",
+                    "bake 120s",
+                    "shift 100%",
+                    "bake 120s",
+                    "promote",
+                ],
+            ),
+        ];
+        for (strategy, stable, expect) in cases {
+            let (steps, _) = plan("api", strategy, &service(strategy), stable).expect("plan");
+            assert_eq!(render(&steps), expect, "{strategy:?}");
+        }
+        let (steps, target) = plan(
+            "api",
+            Strategy::Canary,
+            &service(Strategy::Canary),
+            Some("blue"),
+        )
+        .expect("plan");
+        assert_eq!(target.as_deref(), Some("green"));
+        assert_eq!(
+            steps[3],
+            Step::Shift {
+                percent: 10,
+                weights: [("blue".to_owned(), 90), ("green".to_owned(), 10)].into()
+            }
+        );
+        assert!(matches!(
+            plan(
+                "api",
+                Strategy::Canary,
+                &service(Strategy::Canary),
+                Some("red")
+            ),
+            Err(PlanError::UnknownTarget { .. })
+        ));
+    }
+
+    fn at(minute: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 1, 1, 0, minute, 0)
+            .single()
+            .expect("valid")
+    }
+
+    fn record(status: DeploymentStatus, deployment: &str) -> DeploymentRecord {
+        let mut record = DeploymentRecord::new_stable(
+            "api",
+            Strategy::Canary,
+            Release {
+                task_definition: "td:1".into(),
+                image: None,
+                target: Some("blue".into()),
+            },
+            at(0),
+        );
+        record.status = status;
+        record.deployment_id = Some(deployment.into());
+        record
+    }
+
+    #[test]
+    fn admission() {
+        assert_eq!(admit(None, "j1"), Admission::Free);
+        assert_eq!(
+            admit(Some(&record(DeploymentStatus::InProgress, "j1")), "j1"),
+            Admission::Ours
+        );
+        assert!(matches!(
+            admit(Some(&record(DeploymentStatus::InProgress, "j0")), "j1"),
+            Admission::Busy { .. }
+        ));
+        assert!(matches!(
+            admit(Some(&record(DeploymentStatus::RollingBack, "j0")), "j1"),
+            Admission::Busy { .. }
+        ));
+        for status in [
+            DeploymentStatus::Stable,
+            DeploymentStatus::Promoted,
+            DeploymentStatus::RolledBack,
+            DeploymentStatus::Failed,
+        ] {
+            assert_eq!(
+                admit(Some(&record(status, "j0")), "j1"),
+                Admission::Free,
+                "{status:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn settling_a_promotion_retires_the_old_color() {
+        let mut promoted = record(DeploymentStatus::Promoted, "j0");
+        promoted.candidate = Some(Release {
+            task_definition: "td:2".into(),
+            image: None,
+            target: Some("green".into()),
+        });
+        let (settled, retired) = settle(&promoted, at(5));
+        assert_eq!(settled.status, DeploymentStatus::Stable);
+        assert_eq!(settled.stable.task_definition, "td:2");
+        assert_eq!(settled.candidate, None);
+        assert_eq!(retired.as_deref(), Some("blue"));
+        let stable = record(DeploymentStatus::Stable, "j0");
+        assert_eq!(settle(&stable, at(5)), (stable.clone(), None));
+    }
+
+    #[test]
+    fn tokens_and_limits() {
+        let token = Token {
+            v: 1,
+            service: "api".into(),
+            deployment: "job-1".into(),
+            queued: false,
+        };
+        assert_eq!(Token::decode(&token.encode()), Some(token));
+        assert_eq!(Token::decode("garbage"), None);
+        assert_eq!(truncate("abcdef", 4), "abc…");
+        assert_eq!(truncate("abc", 4), "abc");
+        let linear = traffic_percents(
+            Strategy::Linear,
+            &ServiceConfig {
+                deploy: DeployConfig {
+                    step_percent: 100,
+                    ..DeployConfig::default()
+                },
+                ..service(Strategy::Linear)
+            },
+        );
+        assert_eq!(linear, [100]);
+    }
+}
