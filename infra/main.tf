@@ -39,9 +39,10 @@ locals {
     prefix = try(coalesce(local.config.cost.source.prefix, ""), "")
   } : null
 
-  artifacts_dir            = coalesce(var.artifacts_dir, "${path.module}/../target/lambda")
-  function_name            = "${var.name_prefix}-alarm-rollback"
-  cost_check_function_name = "${var.name_prefix}-cost-check"
+  artifacts_dir             = coalesce(var.artifacts_dir, "${path.module}/../target/lambda")
+  function_name             = "${var.name_prefix}-alarm-rollback"
+  cost_check_function_name  = "${var.name_prefix}-cost-check"
+  deploy_hook_function_name = "${var.name_prefix}-deploy-hook"
 
   # The environment every suite function gets: where its state lives and where to read the config.
   function_environment = {

@@ -18,6 +18,7 @@ output "function_names" {
   value = {
     "alarm-rollback" = module.alarm_rollback.function_name
     "cost-check"     = module.cost_check.function_name
+    "deploy-hook"    = module.deploy_hook.function_name
   }
 }
 
@@ -26,6 +27,7 @@ output "function_arns" {
   value = {
     "alarm-rollback" = module.alarm_rollback.function_arn
     "cost-check"     = module.cost_check.function_arn
+    "deploy-hook"    = module.deploy_hook.function_arn
   }
 }
 
@@ -72,6 +74,41 @@ output "cost_check_failure_queue_url" {
 output "cost_check_log_group" {
   description = "CloudWatch log group of cost-check."
   value       = module.cost_check.log_group_name
+}
+
+output "deploy_hook_function_name" {
+  description = "Name of the deploy-hook function (the FunctionName of a CodePipeline Invoke action with provider Lambda)."
+  value       = module.deploy_hook.function_name
+}
+
+output "deploy_hook_function_arn" {
+  description = "ARN of the deploy-hook function (a pipeline role needs lambda:InvokeFunction on it)."
+  value       = module.deploy_hook.function_arn
+}
+
+output "deploy_hook_schedule_name" {
+  description = "Name of the EventBridge Scheduler schedule (group default) that runs deploy-hook's decommission."
+  value       = aws_scheduler_schedule.deploy_hook_decommission.name
+}
+
+output "deploy_hook_failure_queue_url" {
+  description = "SQS queue receiving deploy-hook invocations that failed after all retries, and decommission runs Scheduler could not deliver."
+  value       = module.deploy_hook.failure_queue_url
+}
+
+output "deploy_hook_log_group" {
+  description = "CloudWatch log group of deploy-hook."
+  value       = module.deploy_hook.log_group_name
+}
+
+output "example_pipeline_name" {
+  description = "Name of the example CodePipeline (null when example_pipeline_enabled is false)."
+  value       = try(aws_codepipeline.example[0].name, null)
+}
+
+output "example_pipeline_source" {
+  description = "Where the example pipeline reads its source zip, s3://<bucket>/<key> (null when example_pipeline_enabled is false)."
+  value       = var.example_pipeline_enabled ? "s3://${local.example_pipeline_source_bucket}/${var.example_pipeline_source_key}" : null
 }
 
 output "alarm_topic_arn" {

@@ -4,7 +4,7 @@
 # (`when`) under which it is granted at all. The mapping is shared by every function.
 
 locals {
-  policy_functions = ["alarm-rollback", "cost-check"]
+  policy_functions = ["alarm-rollback", "cost-check", "deploy-hook"]
   policies = {
     for function in local.policy_functions :
     function => jsondecode(file("${path.module}/policies/${function}.json"))
@@ -19,10 +19,23 @@ locals {
     hosted_zones = length(var.hosted_zone_ids) > 0 ? [
       for id in var.hosted_zone_ids : "arn:${local.partition}:route53:::hostedzone/${trimprefix(id, "/hostedzone/")}"
     ] : ["arn:${local.partition}:route53:::hostedzone/*"]
+    # Route 53 change batches, which GetChange polls until INSYNC (the ID is known only after the
+    # change, and Route 53 has no narrower form).
+    route53_changes = ["arn:${local.partition}:route53:::change/*"]
+    # Every ECS service of the config: both colors of a service with traffic.targets, and the
+    # ecs_service of a service deployed in place (local.ecs_services).
     ecs_services = [
       for s in local.ecs_services : "arn:${local.partition}:ecs:${local.region}:${local.account_id}:service/${s.cluster}/${s.service}"
     ]
+    # Task and execution roles deploy-hook may name in the task definitions it registers
+    # (variable ecs_task_role_arns; empty grants no iam:PassRole at all).
+    ecs_task_roles   = var.ecs_task_role_arns
     notifier_secrets = [for name in sort(tolist(local.notifier_secret_names)) : aws_secretsmanager_secret.notifier[name].arn]
+    # Application secrets the services' task definitions reference (variable app_secret_arns);
+    # deploy-hook only checks they exist. Empty: every secret of this account and region.
+    app_secrets = length(var.app_secret_arns) > 0 ? var.app_secret_arns : [
+      "arn:${local.partition}:secretsmanager:${local.region}:${local.account_id}:secret:*"
+    ]
 
     # The cost export of the config (cost.source of kind focus or cur2): its objects under the
     # prefix, and the bucket for listing. Empty for cost_explorer and without a cost section.
@@ -44,7 +57,11 @@ locals {
   # Not for CUR 2.0: cost-check reads each billing period's manifest by its key, and S3 answers a
   # missing one (a month's first hours) with 404 only to a caller allowed to list the bucket
   # without condition (s3:prefix is absent from a GetObject request); a 403 would fail the run.
+  # Passing a task role is allowed only to ECS tasks, never to another service.
   resource_class_conditions = {
+    ecs_task_roles = [
+      { test = "StringEquals", variable = "iam:PassedToService", values = ["ecs-tasks.amazonaws.com"] }
+    ]
     cost_export_bucket = try(local.cost_export.kind, null) != "focus" || try(local.cost_export.prefix, "") == "" ? [] : [
       { test = "StringLike", variable = "s3:prefix", values = ["${local.cost_export.prefix}*"] }
     ]
@@ -58,6 +75,8 @@ locals {
     cost_export = local.cost_export != null
     # Some notifications.channels entry has kind email: notifiers send through SES.
     email = anytrue([for channel in values(try(local.config.notifications.channels, {})) : try(channel.kind, null) == "email"])
+    # Variable ecs_task_role_arns lists roles: deploy-hook may pass them to ECS tasks.
+    passes_roles = length(var.ecs_task_role_arns) > 0
   }
 
   # The statements each function gets. An unknown `resource` or `when` fails the plan (invalid

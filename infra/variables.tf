@@ -129,7 +129,7 @@ variable "secret_recovery_window_in_days" {
 ################################################################################
 
 variable "artifacts_dir" {
-  description = "Folder holding the zips of `cargo lambda build --release --output-format zip`, one sub-folder per function (<artifacts_dir>/alarm-rollback/bootstrap.zip, <artifacts_dir>/cost-check/bootstrap.zip). Null uses target/lambda of the repository (../target/lambda from this folder). Set it when CARGO_TARGET_DIR points elsewhere."
+  description = "Folder holding the zips of `cargo lambda build --release --output-format zip`, one sub-folder per function (<artifacts_dir>/alarm-rollback/bootstrap.zip, <artifacts_dir>/cost-check/bootstrap.zip, <artifacts_dir>/deploy-hook/bootstrap.zip). Null uses target/lambda of the repository (../target/lambda from this folder). Set it when CARGO_TARGET_DIR points elsewhere."
   type        = string
   default     = null
 }
@@ -190,7 +190,7 @@ variable "alarm_rollback_reserved_concurrency" {
 }
 
 variable "maximum_retry_attempts" {
-  description = "Retries (0-2) of a failed asynchronous invocation (alarm events from EventBridge, SNS or CloudWatch) before the event goes to the function's failure queue."
+  description = "Retries (0-2) of a failed asynchronous invocation (alarm events from EventBridge, SNS or CloudWatch; scheduled runs; CodePipeline jobs) before the event goes to the function's failure queue."
   type        = number
   default     = 2
 
@@ -269,5 +269,87 @@ variable "cost_export_kms_key_arns" {
   validation {
     condition     = alltrue([for arn in var.cost_export_kms_key_arns : can(regex("^arn:[^:]+:kms:[^:]+:[0-9]{12}:key/", arn))])
     error_message = "cost_export_kms_key_arns must be KMS key ARNs (arn:<partition>:kms:<region>:<account>:key/<id>)."
+  }
+}
+
+################################################################################
+# deploy-hook
+################################################################################
+
+variable "deploy_hook_decommission_schedule" {
+  description = "When EventBridge Scheduler runs deploy-hook with {\"action\":\"decommission\"} to scale old colors to zero once their rollback window has passed: a rate(...) or cron(...) expression (cron in UTC)."
+  type        = string
+  default     = "rate(1 hour)"
+
+  validation {
+    condition     = can(regex("^(cron|rate)\\(.+\\)$", var.deploy_hook_decommission_schedule))
+    error_message = "deploy_hook_decommission_schedule must be a rate(...) or cron(...) expression, e.g. rate(1 hour)."
+  }
+}
+
+variable "ecs_task_role_arns" {
+  description = "IAM roles (task roles and task execution roles) that the task definitions deploy-hook registers may name; deploy-hook gets iam:PassRole on exactly these, and only to ecs-tasks.amazonaws.com. Empty (the default) grants no iam:PassRole: registering a revision that names a role then fails, so list the roles of the config's services here."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for arn in var.ecs_task_role_arns : can(regex("^arn:[^:]+:iam::[0-9]{12}:role/.+$", arn))])
+    error_message = "ecs_task_role_arns must be IAM role ARNs (arn:<partition>:iam::<account>:role/<name>)."
+  }
+}
+
+variable "app_secret_arns" {
+  description = "Secrets Manager secrets the services' task definitions reference; deploy-hook's quality gate gets secretsmanager:DescribeSecret (metadata, never the value) on them to check that they exist. Empty (the default) allows every secret of this account and region (secret:*)."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for arn in var.app_secret_arns : can(regex("^arn:[^:]+:secretsmanager:[^:]+:[0-9]{12}:secret:.+$", arn))])
+    error_message = "app_secret_arns must be Secrets Manager secret ARNs (arn:<partition>:secretsmanager:<region>:<account>:secret:<name>), wildcards allowed."
+  }
+}
+
+################################################################################
+# Example pipeline
+################################################################################
+
+variable "example_pipeline_enabled" {
+  description = "Create the example CodePipeline (S3 source, manual approval, deploy-hook) and its artifact bucket and role. Set false where you wire deploy-hook into pipelines of your own."
+  type        = bool
+  default     = true
+}
+
+variable "example_pipeline_service" {
+  description = "Service of the config (a key of `services`) the example pipeline deploys; passed to deploy-hook as the action's UserParameters {\"service\": ...}."
+  type        = string
+  default     = "checkout"
+
+  validation {
+    condition     = length(trimspace(var.example_pipeline_service)) > 0
+    error_message = "example_pipeline_service must name a service of the config."
+  }
+}
+
+variable "example_pipeline_source_bucket" {
+  description = "Versioned S3 bucket the example pipeline's source action reads example_pipeline_source_key from. Null uses the pipeline's own artifact bucket (versioned, encrypted with the suite key)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.example_pipeline_source_bucket == null || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.example_pipeline_source_bucket))
+    error_message = "example_pipeline_source_bucket must be a valid S3 bucket name or null."
+  }
+}
+
+variable "example_pipeline_source_key" {
+  description = "Object key of the zip the example pipeline's source action reads (a new version of it is a new revision to deploy)."
+  type        = string
+  default     = "source.zip"
+
+  validation {
+    condition     = length(var.example_pipeline_source_key) > 0 && !startswith(var.example_pipeline_source_key, "/")
+    error_message = "example_pipeline_source_key must be a non-empty object key without a leading slash."
   }
 }

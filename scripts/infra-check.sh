@@ -9,14 +9,14 @@
 #
 # Environment:
 #   ARTIFACTS_DIR     folder of the function zips, <function>/bootstrap.zip for every function
-#                     infra/*.tf deploys (alarm-rollback, cost-check)
+#                     infra/*.tf deploys (alarm-rollback, cost-check, deploy-hook)
 #                     (default: ${CARGO_TARGET_DIR:-target}/lambda, as cargo lambda writes them)
 #   AWS_ENDPOINT_URL  an emulator that is already running; used instead of starting moto
 #   KEEP_SCRATCH=1    keep the scratch copy (state, plan, moto log) for debugging
 #   E2E_SCRIPT        end-to-end hook run between apply and destroy (default scripts/e2e-invoke.sh;
 #                     run when the file exists and is executable), with AWS_ENDPOINT_URL,
-#                     STATE_BUCKET, CONFIG_URI, ALARM_ROLLBACK_FUNCTION, COST_CHECK_FUNCTION and
-#                     ALARM_TOPIC_ARN in its environment
+#                     STATE_BUCKET, CONFIG_URI, ALARM_ROLLBACK_FUNCTION, COST_CHECK_FUNCTION,
+#                     DEPLOY_HOOK_FUNCTION and ALARM_TOPIC_ARN in its environment
 #   SKIP_E2E=1        do not run the hook (when iterating on the Terraform alone)
 set -euo pipefail
 
@@ -51,7 +51,8 @@ unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SESSION_TOKEN
 artifacts_dir=${ARTIFACTS_DIR:-${CARGO_TARGET_DIR:-target}/lambda}
 case "$artifacts_dir" in /*) ;; *) artifacts_dir="$root/$artifacts_dir" ;; esac
 # Every zip the configuration deploys: the <function> of each "${local.artifacts_dir}/<function>/
-# bootstrap.zip" in infra/*.tf (alarm-rollback, cost-check, ...), so a new function is checked too.
+# bootstrap.zip" in infra/*.tf (alarm-rollback, cost-check, deploy-hook, ...), so a new function is
+# checked too.
 functions=$(grep -ho '{local\.artifacts_dir}/[A-Za-z0-9_-]*/bootstrap\.zip' infra/*.tf | cut -d/ -f2 | sort -u)
 [ -n "$functions" ] || die "no \${local.artifacts_dir}/<function>/bootstrap.zip found in infra/*.tf"
 missing=
@@ -237,6 +238,7 @@ elif [ -f "$e2e_script" ]; then
       AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 \
       ALARM_ROLLBACK_FUNCTION="$(tf output -raw alarm_rollback_function_name)" \
       COST_CHECK_FUNCTION="$(tf output -raw cost_check_function_name)" \
+      DEPLOY_HOOK_FUNCTION="$(tf output -raw deploy_hook_function_name)" \
       ALARM_TOPIC_ARN="$(tf output -raw alarm_topic_arn)" \
       "$e2e_script" || die "$e2e_script failed"
     e2e="passed in $((SECONDS - t0))s"

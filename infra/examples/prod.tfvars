@@ -32,6 +32,23 @@ hosted_zone_ids = ["Z0123456789EXAMPLE"]
 cost_check_schedule          = "cron(0 7 * * ? *)"
 cost_check_schedule_timezone = "UTC"
 
+# deploy-hook: the task and execution roles the services' task definitions name (it may pass only
+# these, only to ECS tasks), and the secrets those task definitions reference (its quality gate
+# checks they exist). Replace with yours.
+ecs_task_role_arns = [
+  "arn:aws:iam::123456789012:role/checkout-task",
+  "arn:aws:iam::123456789012:role/billing-task",
+  "arn:aws:iam::123456789012:role/ecsTaskExecutionRole",
+]
+app_secret_arns = [
+  "arn:aws:secretsmanager:eu-west-1:123456789012:secret:checkout/*",
+  "arn:aws:secretsmanager:eu-west-1:123456789012:secret:billing/*",
+]
+
+# The example pipeline (S3 source, manual approval, deploy-hook; on by default) deploys this
+# service. Add example_pipeline_enabled = false once your own pipelines call deploy-hook.
+example_pipeline_service = "checkout"
+
 tags = {
   environment = "prod"
 }
