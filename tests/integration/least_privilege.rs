@@ -63,6 +63,13 @@ async fn cost_check_calls_only_what_its_policy_grants_and_uses_what_it_grants() 
 }
 
 #[tokio::test]
+async fn deploy_hook_calls_only_what_its_policy_grants_and_uses_what_it_grants() {
+    let called = crate::deploy_hook::least_privilege_scenarios().await;
+    assert_granted("deploy-hook", &called);
+    assert_used("deploy-hook", &called);
+}
+
+#[tokio::test]
 async fn alarm_rollback_calls_only_what_its_policy_grants_and_uses_what_it_grants() {
     let world = World::new().await;
     // The scenarios that reach every code path that calls AWS.

@@ -3,5 +3,6 @@
 
 mod alarm_rollback;
 mod cost_check;
+mod deploy_hook;
 mod least_privilege;
 mod util;

@@ -20,16 +20,19 @@ pub struct Emulator {
     _child: Child,
 }
 
-/// The moto server binary: `$MOTO_SERVER`, the project venv's, or the one on `PATH`.
-fn moto_binary() -> PathBuf {
+/// The command that starts the emulator: `$MOTO_SERVER`, or the project venv's Python running
+/// `scripts/moto_server.py` (moto with atomic S3 conditional writes, as S3 has them), or
+/// `moto_server` from `PATH`.
+fn moto_command() -> Vec<PathBuf> {
     if let Some(path) = std::env::var_os("MOTO_SERVER") {
-        return PathBuf::from(path);
+        return vec![PathBuf::from(path)];
     }
-    let venv = crate::workspace_root().join(".venv/bin/moto_server");
-    if venv.exists() {
-        return venv;
+    let root = crate::workspace_root();
+    let python = root.join(".venv/bin/python");
+    if python.exists() {
+        return vec![python, root.join("scripts/moto_server.py")];
     }
-    PathBuf::from("moto_server")
+    vec![PathBuf::from("moto_server")]
 }
 
 /// A free loopback port (bound and released; the emulator binds it next).
@@ -44,30 +47,32 @@ impl Emulator {
     /// Starts a server; panics with the reason if it does not come up in 60 s.
     pub fn start() -> Emulator {
         let port = free_port();
-        let binary = moto_binary();
+        let command = moto_command();
+        let shown = command
+            .iter()
+            .map(|part| part.display().to_string())
+            .collect::<Vec<_>>()
+            .join(" ");
         // The wrapper exits (killing moto) as soon as our end of its stdin closes.
-        let script = r#"server="$1"; port="$2"; "$server" -H 127.0.0.1 -p "$port" >/dev/null 2>&1 & pid=$!; trap 'kill $pid 2>/dev/null' EXIT; cat >/dev/null"#;
+        let script = r#"port="$1"; shift; "$@" -H 127.0.0.1 -p "$port" >/dev/null 2>&1 & pid=$!; trap 'kill $pid 2>/dev/null' EXIT; cat >/dev/null"#;
         let child = Command::new("sh")
             .arg("-c")
             .arg(script)
             .arg("moto-wrapper")
-            .arg(&binary)
             .arg(port.to_string())
+            .args(&command)
             .env("MOTO_ECS_SERVICE_RUNNING", "2")
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
             .unwrap_or_else(|error| {
-                panic!(
-                    "cannot start {}: {error} (run scripts/setup.sh)",
-                    binary.display()
-                )
+                panic!("cannot start {}: {error} (run scripts/setup.sh)", shown)
             });
         let endpoint = format!("http://127.0.0.1:{port}");
         let started = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             if started.elapsed() > Duration::from_secs(60) {
-                panic!("moto server {} did not listen on {endpoint} within 60 s (run scripts/setup.sh)", binary.display());
+                panic!("moto server {} did not listen on {endpoint} within 60 s (run scripts/setup.sh)", shown);
             }
             std::thread::sleep(Duration::from_millis(50));
         }

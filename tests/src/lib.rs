@@ -1,7 +1,8 @@
 //! Test support for the ops suite: the local AWS emulator, a loopback receiver for notifier
-//! calls, and the seeding of sample services. Used by the integration tests and by `ops-demo`.
+//! calls, a CodePipeline job-result recorder, and the seeding of sample services. Used by the integration tests and by `ops-demo`.
 
 pub mod emulator;
+pub mod pipeline;
 pub mod receiver;
 pub mod runtime_api;
 pub mod seed;

@@ -347,3 +347,152 @@ pub async fn task_definition(
 ) -> anyhow::Result<String> {
     Ok(ops_adapters::ecs::service_task_definition(&admin.ecs, cluster, service).await?)
 }
+
+/// A service ready for deploy-hook: nothing in flight, no deployment record yet.
+#[derive(Debug, Clone)]
+pub struct Deployable {
+    /// Hosted zone id, for traffic-shifting services.
+    pub zone_id: Option<String>,
+    /// The task definition live now.
+    pub stable: String,
+    /// The color serving traffic (traffic strategies): the first target; the other is idle.
+    pub live_color: Option<String>,
+    /// The idle color.
+    pub idle_color: Option<String>,
+    /// ARN of the secret the task definition references.
+    pub secret_arn: String,
+}
+
+/// Seeds every service of `config` as deploy-hook finds a service before its first
+/// deployment: a task definition (pinned image, CPU and memory, a secret reference), the ECS
+/// service(s), and for traffic strategies two colors behind weighted records, the first at
+/// 100 and the second (idle, scaled to 0) at 0.
+pub async fn deployable(
+    admin: &AwsClients,
+    config: &SuiteConfig,
+) -> anyhow::Result<BTreeMap<String, Deployable>> {
+    let mut seeded = BTreeMap::new();
+    for (name, service) in &config.services {
+        ensure_cluster(admin, &service.cluster).await?;
+        let secret = admin
+            .secrets
+            .create_secret()
+            .name(format!("{}/{name}/db-password", service.cluster))
+            .secret_string("s3cr3t-db-password")
+            .send()
+            .await
+            .with_context(|| format!("secret for {name}"))?;
+        let secret_arn = secret.arn().unwrap_or_default().to_owned();
+        let family = format!("{}-{name}", service.cluster);
+        let output = admin
+            .ecs
+            .register_task_definition()
+            .family(&family)
+            .cpu("256")
+            .memory("512")
+            .container_definitions(
+                ContainerDefinition::builder()
+                    .name("app")
+                    .image(format!("registry.example/{name}:1.4.2"))
+                    .essential(true)
+                    .port_mappings(PortMapping::builder().container_port(8080).build())
+                    .environment(
+                        aws_sdk_ecs::types::KeyValuePair::builder()
+                            .name("LOG_LEVEL")
+                            .value("info")
+                            .build(),
+                    )
+                    .secrets(
+                        aws_sdk_ecs::types::Secret::builder()
+                            .name("DB_PASSWORD")
+                            .value_from(&secret_arn)
+                            .build()?,
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .with_context(|| format!("register {family}"))?;
+        let stable = output
+            .task_definition()
+            .and_then(|td| td.task_definition_arn())
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow!("no task definition ARN"))?;
+        let deployable = match &service.traffic {
+            Some(traffic) => {
+                let mut colors = traffic.targets.iter();
+                let ((live, live_target), (idle, idle_target)) =
+                    match (colors.next(), colors.next()) {
+                        (Some(first), Some(second)) => (first, second),
+                        _ => return Err(anyhow!("service {name} needs two traffic targets")),
+                    };
+                create_service(admin, &service.cluster, &live_target.ecs_service, &stable).await?;
+                create_service(admin, &service.cluster, &idle_target.ecs_service, &stable).await?;
+                admin
+                    .ecs
+                    .update_service()
+                    .cluster(&service.cluster)
+                    .service(&idle_target.ecs_service)
+                    .desired_count(0)
+                    .send()
+                    .await
+                    .context("scale idle color to 0")?;
+                let zone = match (&traffic.zone_id, &traffic.zone_name) {
+                    (Some(id), _) => id.clone(),
+                    (None, Some(zone_name)) => ensure_zone(admin, zone_name).await?,
+                    (None, None) => return Err(anyhow!("service {name} names no zone")),
+                };
+                let changes = [(live, live_target, 100), (idle, idle_target, 0)]
+                    .into_iter()
+                    .map(|(color, target, weight)| {
+                        let set = ResourceRecordSet::builder()
+                            .name(&traffic.record_name)
+                            .r#type(RrType::from(traffic.record_type.as_str()))
+                            .set_identifier(color)
+                            .weight(weight)
+                            .ttl(i64::from(traffic.ttl))
+                            .resource_records(
+                                ResourceRecord::builder().value(&target.value).build()?,
+                            )
+                            .build()?;
+                        Change::builder()
+                            .action(ChangeAction::Upsert)
+                            .resource_record_set(set)
+                            .build()
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                admin
+                    .route53
+                    .change_resource_record_sets()
+                    .hosted_zone_id(&zone)
+                    .change_batch(ChangeBatch::builder().set_changes(Some(changes)).build()?)
+                    .send()
+                    .await
+                    .with_context(|| format!("weighted records for {name}"))?;
+                Deployable {
+                    zone_id: Some(zone),
+                    stable,
+                    live_color: Some(live.clone()),
+                    idle_color: Some(idle.clone()),
+                    secret_arn,
+                }
+            }
+            None => {
+                let ecs_service = service
+                    .ecs_service
+                    .clone()
+                    .ok_or_else(|| anyhow!("service {name} names no ECS service"))?;
+                create_service(admin, &service.cluster, &ecs_service, &stable).await?;
+                Deployable {
+                    zone_id: None,
+                    stable,
+                    live_color: None,
+                    idle_color: None,
+                    secret_arn,
+                }
+            }
+        };
+        seeded.insert(name.clone(), deployable);
+    }
+    Ok(seeded)
+}

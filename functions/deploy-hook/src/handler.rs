@@ -23,7 +23,7 @@ use ops_adapters::ecs::{self, EcsError, Replace};
 use ops_adapters::notify::Notifier;
 use ops_adapters::route53::{self, Route53Error};
 use ops_adapters::s3::{ConfigLoadError, ConfigSource, StateError, StateStore, Versioned};
-use ops_adapters::secretsmanager::{self, SecretError};
+use ops_adapters::secretsmanager::{self, SecretCache, SecretError};
 use ops_adapters::telemetry::{MetricSet, Unit};
 use ops_adapters::{audit, AwsClients};
 use ops_domain::audit::AuditRecord;
@@ -91,22 +91,24 @@ pub struct Deps {
 }
 
 impl Deps {
-    /// Builds the dependencies from one SDK configuration.
+    /// Builds the dependencies from one SDK configuration; every AWS call (the notifier's
+    /// secret reads included) goes through one call recorder.
     pub fn new(
         sdk: &SdkConfig,
         store_bucket: &str,
         config_uri: &str,
-        notifier: Notifier,
         settings: Settings,
     ) -> Result<Deps, ConfigLoadError> {
         let clients = AwsClients::new(sdk);
+        let secrets =
+            SecretCache::new(clients.secrets.clone(), std::time::Duration::from_secs(300));
         Ok(Deps {
             cloudwatch: cloudwatch::client(sdk, &clients.recorder),
             codepipeline: codepipeline::client(sdk, &clients.recorder),
             sdk: sdk.clone(),
             store: StateStore::new(clients.s3.clone(), store_bucket),
             config: ConfigSource::new(config_uri, clients.s3.clone())?,
-            notifier,
+            notifier: Notifier::new(Arc::new(secrets)),
             http: reqwest::Client::builder()
                 .user_agent("ops-suite-deploy-hook")
                 .build()
@@ -305,7 +307,7 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Response, 
     let input = event::parse(payload)?;
     let job = match input {
         Input::Decommission => {
-            let summary = decommission(deps).await?;
+            let summary = Box::pin(decommission(deps)).await?;
             return Ok(Response {
                 job_id: None,
                 deployment_id: None,
@@ -324,7 +326,9 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Response, 
         .token
         .as_ref()
         .map_or(job.id.clone(), |t| t.deployment.clone());
-    let report = match run_job(deps, &job, request_id.as_deref()).await {
+    // Boxed: the step futures are large, and a deep async state machine on a small thread stack
+    // (test threads have 2 MiB) must not overflow.
+    let report = match Box::pin(run_job(deps, &job, request_id.as_deref())).await {
         Ok(report) => report,
         Err(JobError::Crash(step)) => return Err(HandlerError::InjectedCrash(step)),
         Err(error) => {
@@ -476,7 +480,7 @@ async fn run_job(deps: &Deps, job: &Job, request_id: Option<&str>) -> Result<Rep
                         .unwrap_or_else(|| "none".into())
                 )));
             }
-            start(&ctx, record).await
+            Box::pin(start(&ctx, record)).await
         }
     }
 }
@@ -1017,20 +1021,22 @@ async fn continue_deployment(
         DeploymentStatus::InProgress => {}
     }
     if let Some(abort) = progress.abort.clone() {
-        return finish_abort(ctx, current, progress, abort).await;
+        return Box::pin(finish_abort(ctx, current, progress, abort)).await;
     }
     let Some(step) = progress.current().cloned() else {
         return promote(ctx, current, progress).await;
     };
     match step {
-        Step::Register => register(ctx, current, progress).await,
+        Step::Register => Box::pin(register(ctx, current, progress)).await,
         Step::Deploy { ecs_service, mode } => {
-            deploy_step(ctx, current, progress, &ecs_service, mode).await
+            Box::pin(deploy_step(ctx, current, progress, &ecs_service, mode)).await
         }
-        Step::Verify { target } => verify(ctx, current, progress, target.as_deref()).await,
-        Step::Shift { weights, .. } => shift(ctx, current, progress, &weights).await,
-        Step::Bake { seconds } => bake(ctx, current, progress, seconds).await,
-        Step::Promote => promote(ctx, current, progress).await,
+        Step::Verify { target } => {
+            Box::pin(verify(ctx, current, progress, target.as_deref())).await
+        }
+        Step::Shift { weights, .. } => Box::pin(shift(ctx, current, progress, &weights)).await,
+        Step::Bake { seconds } => Box::pin(bake(ctx, current, progress, seconds)).await,
+        Step::Promote => Box::pin(promote(ctx, current, progress)).await,
     }
 }
 
@@ -1105,24 +1111,17 @@ async fn register(
     current: Versioned<DeploymentRecord>,
     mut progress: Progress,
 ) -> Result<Report, JobError> {
-    let ecs_client = &ctx.deps.clients.ecs;
-    let base = ecs::describe_task_definition(ecs_client, &progress.base_task_definition).await?;
-    let containers = ecs::with_image(&base, &progress.container, &progress.image);
-    // A revision registered by an invocation that crashed before recording it is reused: the
-    // family's latest revision, newer than the base, with this image in this container.
-    let family = base.family().unwrap_or_default();
-    let latest = ecs::describe_task_definition(ecs_client, family).await?;
-    let reusable = latest.revision() > base.revision()
-        && latest
-            .container_definitions()
-            .iter()
-            .any(|c| c.name() == Some(&progress.container) && c.image() == Some(&progress.image));
-    let arn = if reusable {
-        latest.task_definition_arn().unwrap_or_default().to_owned()
-    } else {
-        let arn = ecs::register_like(ecs_client, &base, containers).await?;
-        crash_point(ctx, "register")?;
-        arn
+    let step = progress.current().cloned();
+    let Some(current) = claim(ctx, &current, &progress).await? else {
+        return Ok(continuing(
+            ctx,
+            &progress,
+            "another invocation is registering the task definition",
+        ));
+    };
+    let arn = match register_revision(ctx, &progress).await {
+        Ok(arn) => arn,
+        Err(error) => return Err(release(ctx, &current, &progress, error).await),
     };
     let mut next = current.value.clone();
     progress.task_definition = Some(arn.clone());
@@ -1138,7 +1137,49 @@ async fn register(
     if commit(ctx, &current, &next).await?.is_none() {
         return Ok(lost_race(ctx, &progress));
     }
-    Ok(continuing(ctx, &progress, &format!("registered {arn}")).at_step(Some(&Step::Register)))
+    Ok(continuing(ctx, &progress, &format!("registered {arn}")).at_step(step.as_ref()))
+}
+
+/// Registers the new revision, or finds the one an invocation that crashed before recording it
+/// registered: the family's latest revision, newer than the base, with this image in this
+/// container.
+async fn register_revision(ctx: &Ctx<'_>, progress: &Progress) -> Result<String, JobError> {
+    let ecs_client = &ctx.deps.clients.ecs;
+    let base = ecs::describe_task_definition(ecs_client, &progress.base_task_definition).await?;
+    let family = base.family().unwrap_or_default();
+    let latest = ecs::describe_task_definition(ecs_client, family).await?;
+    let reusable = latest.revision() > base.revision()
+        && latest
+            .container_definitions()
+            .iter()
+            .any(|c| c.name() == Some(&progress.container) && c.image() == Some(&progress.image));
+    if reusable {
+        return Ok(latest.task_definition_arn().unwrap_or_default().to_owned());
+    }
+    let containers = ecs::with_image(&base, &progress.container, &progress.image);
+    let arn = ecs::register_like(ecs_client, &base, containers).await?;
+    crash_point(ctx, "register")?;
+    Ok(arn)
+}
+
+/// Gives a claimed step back (phase as before the claim) after its change failed, so a retry
+/// of the stage resumes at once instead of waiting out the lease; returns the error. An
+/// injected crash keeps the claim, as a real crash would.
+async fn release(
+    ctx: &Ctx<'_>,
+    claimed: &Versioned<DeploymentRecord>,
+    before: &Progress,
+    error: JobError,
+) -> JobError {
+    if matches!(error, JobError::Crash(_)) {
+        return error;
+    }
+    let mut next = claimed.value.clone();
+    next.progress = Some(before.clone());
+    if let Err(release_error) = ctx.deps.store.replace(&ctx.key, &next, &claimed.etag).await {
+        warn!(message = "Could not release the claimed step; it frees itself when the lease ends.", service = %ctx.service, error = %release_error);
+    }
+    error
 }
 
 fn crash_point(ctx: &Ctx<'_>, step: &str) -> Result<(), JobError> {
@@ -1189,35 +1230,8 @@ async fn deploy_step(
                     "another invocation is updating ECS",
                 ));
             };
-            let state = ecs::service_state(ecs_client, &ctx.cfg.cluster, ecs_service).await?;
-            let already = state
-                .primary
-                .as_ref()
-                .is_some_and(|p| ecs::same_task_definition(&p.task_definition, &td));
-            if !already {
-                let (replace, desired) = match mode {
-                    EcsMode::AllAtOnce => (Replace::AllAtOnce, None),
-                    EcsMode::Rolling => (Replace::Rolling, None),
-                    EcsMode::Idle => (
-                        Replace::Keep,
-                        Some(
-                            live_desired_count(ctx, &current.value)
-                                .await?
-                                .max(state.desired_count)
-                                .max(1),
-                        ),
-                    ),
-                };
-                ecs::deploy(
-                    ecs_client,
-                    &ctx.cfg.cluster,
-                    ecs_service,
-                    &td,
-                    replace,
-                    desired,
-                )
-                .await?;
-                crash_point(ctx, "deploy")?;
+            if let Err(error) = update_ecs(ctx, &claimed.value, ecs_service, mode, &td).await {
+                return Err(release(ctx, &claimed, &progress, error).await);
             }
             let mut next = claimed.value.clone();
             progress.phase = Phase::Waiting {
@@ -1238,24 +1252,8 @@ async fn deploy_step(
         }
         Phase::Waiting { since, .. } => {
             let state = ecs::service_state(ecs_client, &ctx.cfg.cluster, ecs_service).await?;
-            let Some(primary) = state.primary else {
-                return Ok(continuing(ctx, &progress, "no ECS deployment yet"));
-            };
-            if !ecs::same_task_definition(&primary.task_definition, &td) {
-                let reason = format!(
-                    "ECS service {ecs_service} now runs {} instead of {td}{}",
-                    primary.task_definition,
-                    if primary.reason.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" ({})", primary.reason)
-                    }
-                );
-                return begin_abort(ctx, current, progress, AbortKind::EcsRollout, reason, None)
-                    .await;
-            }
-            match primary.state.as_str() {
-                "COMPLETED" => {
+            match rollout_verdict(&state, &td) {
+                Rollout::Completed => {
                     let mut next = current.value.clone();
                     progress.advance(ctx.now);
                     next.progress = Some(progress.clone());
@@ -1263,24 +1261,17 @@ async fn deploy_step(
                     if commit(ctx, &current, &next).await?.is_none() {
                         return Ok(lost_race(ctx, &progress));
                     }
-                    Ok(continuing(
-                        ctx,
-                        &progress,
-                        &format!(
-                            "{ecs_service} rollout completed ({} running)",
-                            state.running_count
-                        ),
-                    )
-                    .at_step(step.as_ref()))
-                }
-                "FAILED" => {
-                    let reason = format!(
-                        "ECS rollout of {td} on {ecs_service} failed and ECS rolled it back: {}",
-                        primary.reason
+                    let note = format!(
+                        "{ecs_service} rollout completed ({} running)",
+                        state.running_count
                     );
+                    Ok(continuing(ctx, &progress, &note).at_step(step.as_ref()))
+                }
+                Rollout::Failed(why) => {
+                    let reason = format!("ECS rollout of {td} on {ecs_service} failed: {why}");
                     begin_abort(ctx, current, progress, AbortKind::EcsRollout, reason, None).await
                 }
-                _ => {
+                Rollout::Pending => {
                     let timeout = chrono::Duration::seconds(i64::from(
                         ctx.cfg.deploy.stabilize_timeout_seconds,
                     ));
@@ -1299,19 +1290,82 @@ async fn deploy_step(
                         )
                         .await;
                     }
-                    Ok(continuing(
-                        ctx,
-                        &progress,
-                        &format!(
-                            "waiting for {ecs_service}: {} of {} tasks running",
-                            state.running_count, state.desired_count
-                        ),
-                    )
-                    .at_step(step.as_ref()))
+                    let note = format!(
+                        "waiting for {ecs_service}: {} of {} tasks running",
+                        state.running_count, state.desired_count
+                    );
+                    Ok(continuing(ctx, &progress, &note).at_step(step.as_ref()))
                 }
             }
         }
     }
+}
+
+/// Where an ECS rollout of `td` stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Rollout {
+    Completed,
+    Pending,
+    Failed(String),
+}
+
+/// Reads a service's state for the rollout of `td`: ECS's own deployment of it when listed
+/// (`COMPLETED`, `FAILED` when the circuit breaker gave up and rolled back); a service no longer
+/// set to `td` failed; a service set to `td` with no deployment naming it (emulators keep the
+/// first deployment's task definition) counts as rolled out once its running count reaches the
+/// desired count.
+fn rollout_verdict(state: &ecs::ServiceState, td: &str) -> Rollout {
+    match state.deployment_of(td) {
+        Some(d) if d.state == "FAILED" => Rollout::Failed(format!(
+            "the deployment circuit breaker stopped it and ECS rolled back ({})",
+            d.reason
+        )),
+        Some(d) if d.state == "COMPLETED" && d.status == "PRIMARY" => Rollout::Completed,
+        _ if !ecs::same_task_definition(&state.task_definition, td) => Rollout::Failed(format!(
+            "the service is now set to {} (changed outside this deployment or rolled back by ECS)",
+            state.task_definition
+        )),
+        None if state.running_count >= state.desired_count.max(1) => Rollout::Completed,
+        _ => Rollout::Pending,
+    }
+}
+
+/// Puts `ecs_service` on `td` (unless it is already set to it: a repeat after a crash).
+async fn update_ecs(
+    ctx: &Ctx<'_>,
+    record: &DeploymentRecord,
+    ecs_service: &str,
+    mode: EcsMode,
+    td: &str,
+) -> Result<(), JobError> {
+    let ecs_client = &ctx.deps.clients.ecs;
+    let state = ecs::service_state(ecs_client, &ctx.cfg.cluster, ecs_service).await?;
+    if ecs::same_task_definition(&state.task_definition, td) {
+        return Ok(());
+    }
+    let (replace, desired) = match mode {
+        EcsMode::AllAtOnce => (Replace::AllAtOnce, None),
+        EcsMode::Rolling => (Replace::Rolling, None),
+        EcsMode::Idle => (
+            Replace::Keep,
+            Some(
+                live_desired_count(ctx, record)
+                    .await?
+                    .max(state.desired_count)
+                    .max(1),
+            ),
+        ),
+    };
+    ecs::deploy(
+        ecs_client,
+        &ctx.cfg.cluster,
+        ecs_service,
+        td,
+        replace,
+        desired,
+    )
+    .await?;
+    crash_point(ctx, "deploy")
 }
 
 /// The desired count of the color serving traffic now (the idle color is sized like it).
@@ -1425,37 +1479,10 @@ async fn shift(
                     "another invocation is shifting traffic",
                 ));
             };
-            let zone = route53::resolve_zone(
-                r53,
-                traffic.zone_id.as_deref(),
-                traffic.zone_name.as_deref(),
-            )
-            .await?;
-            let records = route53::weighted_records(
-                r53,
-                &zone,
-                &traffic.record_name,
-                traffic.record_type.as_str(),
-            )
-            .await?;
-            route53::check_targets(
-                &zone,
-                &traffic.record_name,
-                traffic.record_type.as_str(),
-                &records,
-                weights,
-            )?;
-            let change_id = route53::set_weights(
-                r53,
-                &zone,
-                &records,
-                weights,
-                &format!("deploy-hook {} {}", ctx.service, ctx.deployment_id),
-            )
-            .await?;
-            if change_id.is_some() {
-                crash_point(ctx, "shift")?;
-            }
+            let change_id = match write_weights(ctx, &traffic, weights).await {
+                Ok(change_id) => change_id,
+                Err(error) => return Err(release(ctx, &claimed, &progress, error).await),
+            };
             let mut next = claimed.value.clone();
             next.weights = weights.clone();
             progress.phase = Phase::Waiting {
@@ -1504,6 +1531,36 @@ async fn shift(
             )
         }
     }
+}
+
+/// Writes `weights` on the live record sets; the change id, `None` when already in place.
+async fn write_weights(
+    ctx: &Ctx<'_>,
+    traffic: &ops_domain::config::TrafficConfig,
+    weights: &std::collections::BTreeMap<String, u8>,
+) -> Result<Option<String>, JobError> {
+    let r53 = &ctx.deps.clients.route53;
+    let zone = route53::resolve_zone(
+        r53,
+        traffic.zone_id.as_deref(),
+        traffic.zone_name.as_deref(),
+    )
+    .await?;
+    let record_type = traffic.record_type.as_str();
+    let records = route53::weighted_records(r53, &zone, &traffic.record_name, record_type).await?;
+    route53::check_targets(&zone, &traffic.record_name, record_type, &records, weights)?;
+    let change_id = route53::set_weights(
+        r53,
+        &zone,
+        &records,
+        weights,
+        &format!("deploy-hook {} {}", ctx.service, ctx.deployment_id),
+    )
+    .await?;
+    if change_id.is_some() {
+        crash_point(ctx, "shift")?;
+    }
+    Ok(change_id)
 }
 
 async fn bake(
@@ -1601,7 +1658,13 @@ async fn begin_abort(
     let Some(etag) = commit(ctx, &current, &next).await? else {
         return Ok(lost_race(ctx, &progress));
     };
-    finish_abort(ctx, Versioned { value: next, etag }, progress, abort).await
+    Box::pin(finish_abort(
+        ctx,
+        Versioned { value: next, etag },
+        progress,
+        abort,
+    ))
+    .await
 }
 
 /// Puts traffic and services back on the stable version and records the failure.
@@ -1896,4 +1959,48 @@ async fn decommission_one(
         }
     }
     Ok((!notes.is_empty()).then(|| format!("{service}: {}", notes.join(", "))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(
+        service_td: &str,
+        deployments: &[(&str, &str, &str)],
+        running: i32,
+    ) -> ecs::ServiceState {
+        ecs::ServiceState {
+            task_definition: service_td.into(),
+            desired_count: 2,
+            running_count: running,
+            deployments: deployments
+                .iter()
+                .map(|(status, td, rollout)| ecs::Rollout {
+                    status: (*status).into(),
+                    task_definition: (*td).into(),
+                    state: (*rollout).into(),
+                    reason: "circuit breaker".into(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn rollout_verdicts() {
+        let cases = [
+            (state("web:2", &[("PRIMARY", "web:2", "COMPLETED")], 2), Rollout::Completed),
+            (state("web:2", &[("PRIMARY", "web:2", "IN_PROGRESS"), ("ACTIVE", "web:1", "COMPLETED")], 1), Rollout::Pending),
+            // The circuit breaker failed the new deployment and ECS rolled back to web:1.
+            (state("web:1", &[("PRIMARY", "web:1", "IN_PROGRESS"), ("ACTIVE", "web:2", "FAILED")], 2), Rollout::Failed("the deployment circuit breaker stopped it and ECS rolled back (circuit breaker)".into())),
+            // Someone else moved the service.
+            (state("web:3", &[("PRIMARY", "web:3", "COMPLETED")], 2), Rollout::Failed("the service is now set to web:3 (changed outside this deployment or rolled back by ECS)".into())),
+            // No deployment names web:2 (emulators): running count decides.
+            (state("web:2", &[("PRIMARY", "web:1", "COMPLETED")], 2), Rollout::Completed),
+            (state("web:2", &[("PRIMARY", "web:1", "COMPLETED")], 0), Rollout::Pending),
+        ];
+        for (state, expect) in cases {
+            assert_eq!(rollout_verdict(&state, "web:2"), expect, "{state:?}");
+        }
+    }
 }

@@ -1,15 +1,12 @@
 //! deploy-hook binary: wires configuration, clients and the handler into the Lambda runtime.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use deploy_hook::{handle, Deps, Settings};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use ops_adapters::clients::{load_sdk_config, ClientSettings};
-use ops_adapters::notify::Notifier;
 use ops_adapters::s3::state_location_from_env;
-use ops_adapters::secretsmanager::SecretCache;
 use ops_adapters::telemetry::init_logging;
 use serde_json::Value;
 
@@ -36,10 +33,5 @@ async fn deps_from_env() -> anyhow::Result<Deps> {
         settings.lease = chrono::Duration::seconds(seconds);
     }
     let sdk = load_sdk_config(&ClientSettings::default()).await;
-    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
-    let notifier = Notifier::new(Arc::new(SecretCache::new(
-        secrets,
-        Duration::from_secs(300),
-    )));
-    Ok(Deps::new(&sdk, &bucket, &config_uri, notifier, settings)?)
+    Ok(Deps::new(&sdk, &bucket, &config_uri, settings)?)
 }

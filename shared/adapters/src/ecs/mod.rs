@@ -41,13 +41,29 @@ pub struct ServiceState {
     pub desired_count: i32,
     /// Running task count.
     pub running_count: i32,
+    /// The service's deployments (PRIMARY first as ECS lists them, then ACTIVE ones).
+    pub deployments: Vec<Rollout>,
+}
+
+impl ServiceState {
     /// The PRIMARY deployment (the one ECS is rolling out or has rolled out).
-    pub primary: Option<Rollout>,
+    pub fn primary(&self) -> Option<&Rollout> {
+        self.deployments.iter().find(|d| d.status == "PRIMARY")
+    }
+
+    /// The deployment of `task_definition`, if ECS lists one.
+    pub fn deployment_of(&self, task_definition: &str) -> Option<&Rollout> {
+        self.deployments
+            .iter()
+            .find(|d| same_task_definition(&d.task_definition, task_definition))
+    }
 }
 
 /// The state of an ECS deployment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rollout {
+    /// `PRIMARY`, `ACTIVE` or `INACTIVE`.
+    pub status: String,
     /// Its task definition.
     pub task_definition: String,
     /// `COMPLETED`, `IN_PROGRESS` or `FAILED`.
@@ -92,23 +108,24 @@ pub async fn service_state(
         .iter()
         .find(|found| found.service_name() == Some(service) && found.status() != Some("INACTIVE"))
         .ok_or_else(not_found)?;
-    let primary = found
+    let deployments = found
         .deployments()
         .iter()
-        .find(|d| d.status() == Some("PRIMARY"))
         .map(|d| Rollout {
+            status: d.status().unwrap_or_default().to_owned(),
             task_definition: d.task_definition().unwrap_or_default().to_owned(),
             state: d
                 .rollout_state()
                 .map_or("IN_PROGRESS", |state| state.as_str())
                 .to_owned(),
             reason: d.rollout_state_reason().unwrap_or_default().to_owned(),
-        });
+        })
+        .collect();
     Ok(ServiceState {
         task_definition: found.task_definition().ok_or_else(not_found)?.to_owned(),
         desired_count: found.desired_count(),
         running_count: found.running_count(),
-        primary,
+        deployments,
     })
 }
 

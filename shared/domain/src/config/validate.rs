@@ -1093,7 +1093,7 @@ cost:
             &[
                 "services.api.deploy.canary_steps: [50, 10] must increase from above 0 and end at 100 (e.g. `[10, 50, 100]`)",
                 "services.api.deploy.bake_seconds: 90 s is shorter than twice the record TTL (60 s) (resolvers cache the old weights for a TTL; bake at least 2 × ttl so the new weights carry real traffic before the step is judged)",
-                "services.api.deploy.window: unknown window \"prod\", expected one of \"production\" (did you mean \"production\"?)",
+                "services.api.deploy.window: unknown window \"prod\", expected one of \"production\"",
                 "services.api.deploy.health_checks[0].url: \"ftp://x\" is not an http(s) URL",
                 "windows.production.start: \"2:00\" is not a time of day (write `HH:MM` in UTC, e.g. `02:00`)",
                 "windows.production.days[1]: \"funday\" is not a weekday (use mon, tue, wed, thu, fri, sat, sun)",

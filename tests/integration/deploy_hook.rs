@@ -1,0 +1,1084 @@
+//! deploy-hook scenarios against the emulator: every strategy's happy path, the alarm gate
+//! mid-bake, a failing health check, quality gates, duplicates, crash-and-resume at every
+//! step, dry run, deployment windows, concurrent pipelines, alarm-rollback taking over, and the
+//! decommission schedule. CodePipeline's job results go to the loopback recorder.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use deploy_hook::{Deps, HandlerError, Response, Settings};
+use lambda_runtime::{Context, LambdaEvent};
+use ops_adapters::notify::Notifier;
+use ops_adapters::secretsmanager::SecretCache;
+use ops_adapters::AwsClients;
+use ops_domain::deploy::Outcome;
+use ops_domain::deployment::{DeploymentRecord, DeploymentStatus};
+use ops_domain::keys;
+use ops_tests::emulator::Emulator;
+use ops_tests::pipeline::{job_event, JobCall, PipelineRecorder};
+use ops_tests::receiver::Receiver;
+use ops_tests::seed::{self, Deployable};
+use serde_json::{json, Value};
+
+/// The config of a deploy world: `web` (canary, blue/green colors in its own zone, TTL 1 s,
+/// 2 s bakes) and `api` (rolling, in place), each guarded by an alarm.
+fn config_yaml(prefix: &str, receiver: &str) -> String {
+    format!(
+        r#"version: 1
+notifications:
+  channels:
+    slack: {{ kind: slack, secret: {prefix}/slack }}
+    pager: {{ kind: pagerduty, secret: {prefix}/pagerduty }}
+  routes:
+    info: [slack]
+    warning: [slack]
+    critical: [slack, pager]
+windows:
+  closed-now: {{ start: "CLOSED_START", end: "CLOSED_END", outside: wait }}
+services:
+  web:
+    cluster: {prefix}
+    strategy: canary
+    traffic:
+      zone_name: {prefix}.deploy.internal.
+      record_name: web.{prefix}.deploy.internal.
+      ttl: 1
+      targets:
+        blue: {{ ecs_service: web-blue, value: blue.web.{prefix}.deploy.internal }}
+        green: {{ ecs_service: web-green, value: green.web.{prefix}.deploy.internal }}
+    deploy:
+      canary_steps: [10, 50, 100]
+      step_percent: 50
+      bake_seconds: 2
+      health_checks:
+        - {{ url: "{receiver}/health/{{target}}", expected_status: 200, body_contains: ok, timeout_ms: 1000, retries: 1 }}
+      smoke_tests: ["{receiver}/smoke/{{target}}"]
+      required_env: [LOG_LEVEL]
+  api:
+    cluster: {prefix}
+    strategy: rolling
+    ecs_service: api
+    deploy:
+      bake_seconds: 1
+      health_checks:
+        - {{ url: "{receiver}/health/api", timeout_ms: 1000, retries: 0 }}
+alarms:
+  - {{ alarm: {prefix}-web-5xx, services: [web], severity: critical }}
+  - {{ alarm: "{prefix}-api-*", services: [api], severity: critical }}
+"#
+    )
+}
+
+/// Everything one deploy-hook test needs.
+pub struct DeployWorld {
+    /// Clients for seeding and assertions.
+    pub admin: AwsClients,
+    /// The function's dependencies.
+    pub deps: Arc<Deps>,
+    /// CodePipeline stand-in.
+    pub pipeline: PipelineRecorder,
+    /// Notifier and health-check stand-in.
+    pub receiver: Receiver,
+    /// Unique prefix (bucket, cluster, zone).
+    pub prefix: String,
+    /// Seeded services.
+    pub seeded: BTreeMap<String, Deployable>,
+    /// CloudWatch for tripping alarms.
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+    sdk: aws_config::SdkConfig,
+}
+
+/// What driving a job to its end produced.
+pub struct Drive {
+    /// Every invocation's response, in order.
+    pub responses: Vec<Response>,
+    /// Every job id used (one per invocation).
+    pub jobs: Vec<String>,
+}
+
+impl Drive {
+    /// The last response.
+    pub fn last(&self) -> &Response {
+        self.responses.last().expect("at least one invocation")
+    }
+}
+
+impl DeployWorld {
+    pub async fn new() -> DeployWorld {
+        Self::with_config(|yaml| yaml).await
+    }
+
+    pub async fn with_config(edit: impl FnOnce(String) -> String) -> DeployWorld {
+        Self::build(edit, Settings::default()).await
+    }
+
+    async fn build(edit: impl FnOnce(String) -> String, settings: Settings) -> DeployWorld {
+        let emulator = Emulator::shared();
+        let sdk = emulator.sdk_config().await;
+        let admin = AwsClients::new(&sdk);
+        let receiver = Receiver::start().await;
+        let pipeline = PipelineRecorder::start().await;
+        let prefix = ops_tests::unique("d");
+        let default_yaml = config_yaml(&prefix, &receiver.url)
+            .replace("CLOSED_START", &hhmm(2))
+            .replace("CLOSED_END", &hhmm(3));
+        let config = ops_domain::config::parse(&default_yaml).expect("default config");
+        let yaml = edit(default_yaml);
+        seed::create_bucket(&admin, &prefix).await.expect("bucket");
+        seed::upload_config(&admin, &prefix, &yaml)
+            .await
+            .expect("config");
+        seed::notifier_secrets(&admin, &config, &receiver.url)
+            .await
+            .expect("secrets");
+        let seeded = seed::deployable(&admin, &config).await.expect("seed");
+        let deps = deps_for(&sdk, &prefix, &pipeline, settings);
+        DeployWorld {
+            cloudwatch: aws_sdk_cloudwatch::Client::new(&sdk),
+            admin,
+            deps: Arc::new(deps),
+            pipeline,
+            receiver,
+            prefix,
+            seeded,
+            sdk,
+        }
+    }
+
+    /// Another set of dependencies on the same world (a second container).
+    pub fn other_deps(&self, settings: Settings) -> Arc<Deps> {
+        Arc::new(deps_for(&self.sdk, &self.prefix, &self.pipeline, settings))
+    }
+
+    pub async fn invoke_with(&self, deps: &Deps, event: Value) -> Result<Response, HandlerError> {
+        let mut context = Context::default();
+        context.request_id = ops_tests::unique("req");
+        deploy_hook::handle(deps, LambdaEvent::new(event, context)).await
+    }
+
+    pub async fn invoke(&self, event: Value) -> Result<Response, HandlerError> {
+        self.invoke_with(&self.deps, event).await
+    }
+
+    /// The token CodePipeline would hand the next invocation of `job`.
+    pub fn token_after(&self, job: &str) -> Option<String> {
+        self.pipeline
+            .for_job(job)
+            .first()
+            .and_then(|call| call.continuation().map(str::to_owned))
+    }
+
+    /// Runs a job the way CodePipeline does: invoke, and while the result continues, invoke
+    /// again under a new job id with the token, until success or failure.
+    pub async fn drive(&self, params: &Value) -> Drive {
+        self.drive_from(params, None).await
+    }
+
+    pub async fn drive_from(&self, params: &Value, token: Option<String>) -> Drive {
+        let mut drive = Drive {
+            responses: Vec::new(),
+            jobs: Vec::new(),
+        };
+        let mut token = token;
+        for _ in 0..200 {
+            let job = ops_tests::unique("job");
+            let event = job_event(&job, params, None, token.as_deref());
+            let response = self
+                .invoke(event)
+                .await
+                .expect("invocation reports to the pipeline");
+            drive.jobs.push(job.clone());
+            let done = response.result != "continue";
+            drive.responses.push(response);
+            if done {
+                return drive;
+            }
+            token = self.token_after(&job);
+            assert!(token.is_some(), "a continuing job hands over a token");
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        panic!("the deployment did not finish within 200 invocations");
+    }
+
+    pub async fn record(&self, service: &str) -> Option<DeploymentRecord> {
+        ops_adapters::s3::StateStore::new(self.admin.s3.clone(), &self.prefix)
+            .get::<DeploymentRecord>(&keys::deployment_record(service))
+            .await
+            .expect("read record")
+            .map(|v| v.value)
+    }
+
+    pub async fn web_weights(&self) -> BTreeMap<String, i64> {
+        seed::weights(
+            &self.admin,
+            self.seeded["web"].zone_id.as_deref().expect("zone"),
+            &format!("web.{}.deploy.internal.", self.prefix),
+            "CNAME",
+        )
+        .await
+        .expect("weights")
+    }
+
+    pub async fn ecs(&self, service: &str) -> ops_adapters::ecs::ServiceState {
+        ops_adapters::ecs::service_state(&self.admin.ecs, &self.prefix, service)
+            .await
+            .expect("service state")
+    }
+
+    /// The image of the `app` container of a task definition.
+    pub async fn image_of(&self, task_definition: &str) -> String {
+        let td = ops_adapters::ecs::describe_task_definition(&self.admin.ecs, task_definition)
+            .await
+            .expect("describe");
+        td.container_definitions()[0]
+            .image()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    pub fn succeeded(&self, action: &str) -> usize {
+        self.deps.clients.recorder.succeeded(action)
+    }
+
+    /// Creates the alarm `name` and sets its state.
+    pub async fn alarm(&self, name: &str, state: aws_sdk_cloudwatch::types::StateValue) {
+        self.cloudwatch
+            .put_metric_alarm()
+            .alarm_name(name)
+            .namespace("App")
+            .metric_name("5xx")
+            .statistic(aws_sdk_cloudwatch::types::Statistic::Average)
+            .period(60)
+            .evaluation_periods(1)
+            .threshold(5.0)
+            .comparison_operator(
+                aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanThreshold,
+            )
+            .send()
+            .await
+            .expect("put alarm");
+        self.cloudwatch
+            .set_alarm_state()
+            .alarm_name(name)
+            .state_value(state)
+            .state_reason("5xx rate 7.4% over 5% (test)")
+            .send()
+            .await
+            .expect("set alarm state");
+    }
+
+    /// Keys under a prefix of the state bucket.
+    pub async fn keys_under(&self, prefix: &str) -> Vec<String> {
+        self.admin
+            .s3
+            .list_objects_v2()
+            .bucket(&self.prefix)
+            .prefix(prefix)
+            .send()
+            .await
+            .expect("list")
+            .contents()
+            .iter()
+            .filter_map(|o| o.key().map(str::to_owned))
+            .collect()
+    }
+}
+
+fn deps_for(
+    sdk: &aws_config::SdkConfig,
+    prefix: &str,
+    pipeline: &PipelineRecorder,
+    settings: Settings,
+) -> Deps {
+    let mut deps = Deps::new(
+        sdk,
+        prefix,
+        &format!("s3://{prefix}/{}", keys::CONFIG_KEY),
+        settings,
+    )
+    .expect("deps");
+    // CodePipeline's job results go to the loopback recorder (moto lacks them).
+    let pipeline_sdk = sdk.to_builder().endpoint_url(&pipeline.url).build();
+    deps.codepipeline = ops_adapters::codepipeline::client(&pipeline_sdk, &deps.clients.recorder);
+    deps
+}
+
+/// `HH:MM` UTC, `hours` from now.
+fn hhmm(hours: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::hours(hours))
+        .format("%H:%M")
+        .to_string()
+}
+
+fn params(service: &str, image: &str) -> Value {
+    json!({"service": service, "image": image})
+}
+
+fn history_events(record: &DeploymentRecord, event: &str) -> Vec<String> {
+    record
+        .history
+        .iter()
+        .filter(|h| h.event == event)
+        .map(|h| h.detail.clone())
+        .collect()
+}
+
+fn final_call(world: &DeployWorld, drive: &Drive) -> JobCall {
+    let job = drive.jobs.last().expect("a job");
+    let calls = world.pipeline.for_job(job);
+    assert_eq!(calls.len(), 1, "exactly one result per job: {calls:?}");
+    calls[0].clone()
+}
+
+async fn assert_promoted_web(world: &DeployWorld, drive: &Drive, image: &str, shifts: &[&str]) {
+    let call = final_call(world, drive);
+    assert!(
+        call.is_success() && call.continuation().is_none(),
+        "{call:?}"
+    );
+    let outputs = &call.body["outputVariables"];
+    assert_eq!(outputs["image"], image);
+    let td = outputs["task_definition_arn"]
+        .as_str()
+        .expect("td output")
+        .to_owned();
+    assert!(outputs["duration_seconds"].is_string());
+    let record = world.record("web").await.expect("record");
+    assert_eq!(record.status, DeploymentStatus::Promoted);
+    assert_eq!(history_events(&record, "traffic_shifted"), shifts);
+    let weights = world.web_weights().await;
+    assert_eq!(
+        weights,
+        [("blue".to_owned(), 0), ("green".to_owned(), 100)].into()
+    );
+    let green = world.ecs("web-green").await;
+    assert!(ops_adapters::ecs::same_task_definition(
+        &green.task_definition,
+        &td
+    ));
+    assert_eq!(world.image_of(&td).await, image);
+    // The old color stays warm for the rollback window.
+    let blue = world.ecs("web-blue").await;
+    assert_eq!(blue.task_definition, world.seeded["web"].stable);
+    assert!(blue.desired_count > 0);
+    // Every continuing result carried progress and a token under 2048 characters.
+    for job in &drive.jobs[..drive.jobs.len() - 1] {
+        let call = &world.pipeline.for_job(job)[0];
+        let token = call.continuation().expect("token");
+        assert!(token.len() <= 2048);
+        assert!(call.body["executionDetails"]["percentComplete"].is_number());
+    }
+    assert_eq!(world.succeeded("ecs:RegisterTaskDefinition"), 1);
+}
+
+#[tokio::test]
+async fn canary_shifts_10_50_100_with_bakes_and_promotes() {
+    let world = DeployWorld::new().await;
+    let drive = world
+        .drive(&params("web", "registry.example/web:1.5.0"))
+        .await;
+    assert_eq!(drive.last().result, "succeeded", "{:?}", drive.last());
+    assert_promoted_web(
+        &world,
+        &drive,
+        "registry.example/web:1.5.0",
+        &["blue=90 green=10", "blue=50 green=50", "blue=0 green=100"],
+    )
+    .await;
+    // Health and smoke checks hit the green color before any traffic moved.
+    assert_eq!(world.receiver.at("/health/green").len(), 1);
+    assert_eq!(world.receiver.at("/smoke/green").len(), 1);
+    assert_eq!(world.succeeded("route53:ChangeResourceRecordSets"), 3);
+    assert!(world.succeeded("route53:GetChange") >= 3);
+    // Audit: started and promoted; one info notification.
+    let audits = world.keys_under("audit/").await;
+    assert_eq!(audits.len(), 2, "{audits:?}");
+    assert_eq!(world.receiver.at("/slack").len(), 1);
+}
+
+#[tokio::test]
+async fn linear_and_blue_green_from_overrides() {
+    let world = DeployWorld::new().await;
+    let linear = json!({"service": "web", "image": "registry.example/web:1.5.0",
+        "overrides": {"strategy": "linear", "step_percent": 50}});
+    let drive = world.drive(&linear).await;
+    assert_promoted_web(
+        &world,
+        &drive,
+        "registry.example/web:1.5.0",
+        &["blue=50 green=50", "blue=0 green=100"],
+    )
+    .await;
+
+    // The next deployment goes to the idle color, now blue, all at once.
+    let blue_green = json!({"service": "web", "image": "registry.example/web:1.6.0",
+        "overrides": {"strategy": "blue_green"}});
+    let drive = world.drive(&blue_green).await;
+    assert_eq!(drive.last().result, "succeeded", "{:?}", drive.last());
+    let record = world.record("web").await.expect("record");
+    assert_eq!(record.status, DeploymentStatus::Promoted);
+    assert_eq!(record.stable.target.as_deref(), Some("green"));
+    assert_eq!(
+        record.candidate.as_ref().and_then(|c| c.target.as_deref()),
+        Some("blue")
+    );
+    let weights = world.web_weights().await;
+    assert_eq!(
+        weights,
+        [("blue".to_owned(), 100), ("green".to_owned(), 0)].into()
+    );
+    let blue = world.ecs("web-blue").await;
+    assert_eq!(
+        world.image_of(&blue.task_definition).await,
+        "registry.example/web:1.6.0"
+    );
+}
+
+#[tokio::test]
+async fn rolling_and_all_at_once_update_in_place() {
+    let world = DeployWorld::new().await;
+    let drive = world
+        .drive(&params("api", "registry.example/api:2.0.0"))
+        .await;
+    assert_eq!(drive.last().result, "succeeded", "{:?}", drive.last());
+    let api = world.ecs("api").await;
+    assert_eq!(
+        world.image_of(&api.task_definition).await,
+        "registry.example/api:2.0.0"
+    );
+    let described = world
+        .admin
+        .ecs
+        .describe_services()
+        .cluster(&world.prefix)
+        .services("api")
+        .send()
+        .await
+        .expect("describe");
+    let configuration = described.services()[0]
+        .deployment_configuration()
+        .expect("config");
+    let breaker = configuration
+        .deployment_circuit_breaker()
+        .expect("circuit breaker");
+    assert!(breaker.enable() && breaker.rollback());
+    assert_eq!(configuration.minimum_healthy_percent(), Some(100));
+    assert_eq!(world.receiver.at("/health/api").len(), 1);
+
+    let all_at_once = json!({"service": "api", "image": "registry.example/api:2.1.0",
+        "overrides": {"strategy": "all_at_once"}});
+    let drive = world.drive(&all_at_once).await;
+    assert_eq!(drive.last().result, "succeeded", "{:?}", drive.last());
+    let record = world.record("api").await.expect("record");
+    assert_eq!(record.status, DeploymentStatus::Promoted);
+    // The previous promotion was settled into the stable version when this one started.
+    assert_eq!(
+        world.image_of(&record.stable.task_definition).await,
+        "registry.example/api:2.0.0"
+    );
+    let api = world.ecs("api").await;
+    assert_eq!(
+        world.image_of(&api.task_definition).await,
+        "registry.example/api:2.1.0"
+    );
+    assert_eq!(world.succeeded("route53:ChangeResourceRecordSets"), 0);
+}
+
+#[tokio::test]
+async fn alarm_in_bake_rolls_back_and_fails_the_job() {
+    let world = DeployWorld::new().await;
+    let p = params("web", "registry.example/web:1.5.0");
+    // Drive until the first bake (10 % on green).
+    let mut token = None;
+    for _ in 0..20 {
+        let job = ops_tests::unique("job");
+        let response = world
+            .invoke(job_event(&job, &p, None, token.as_deref()))
+            .await
+            .expect("invoke");
+        token = world.token_after(&job);
+        if response.step.as_deref() == Some("shift 10%") && response.summary.contains("INSYNC;") {
+            break;
+        }
+    }
+    assert_eq!(world.web_weights().await["green"], 10);
+    world
+        .alarm(
+            &format!("{}-web-5xx", world.prefix),
+            aws_sdk_cloudwatch::types::StateValue::Alarm,
+        )
+        .await;
+    let drive = world.drive_from(&p, token.clone()).await;
+    let call = final_call(&world, &drive);
+    assert_eq!(call.failure_type(), Some("JobFailed"), "{call:?}");
+    assert!(
+        call.text().contains("web-5xx") && call.text().contains("ALARM"),
+        "{}",
+        call.text()
+    );
+    assert_eq!(
+        world.web_weights().await,
+        [("blue".to_owned(), 100), ("green".to_owned(), 0)].into()
+    );
+    let record = world.record("web").await.expect("record");
+    assert_eq!(record.status, DeploymentStatus::RolledBack);
+    assert_eq!(
+        record.progress.as_ref().and_then(|p| p.outcome),
+        Some(Outcome::RolledBack)
+    );
+    assert!(record
+        .rollback
+        .as_ref()
+        .is_some_and(|m| m.alarm.ends_with("web-5xx")));
+    // Critical: Slack and PagerDuty.
+    assert_eq!(world.receiver.at("/pagerduty").len(), 1);
+    // A duplicate of the last invocation reports the same failure again, changing nothing.
+    let again = world
+        .invoke(job_event(
+            &ops_tests::unique("job"),
+            &p,
+            None,
+            token.as_deref(),
+        ))
+        .await
+        .expect("invoke");
+    assert_eq!(again.failure_type.as_deref(), Some("JobFailed"));
+    assert_eq!(world.succeeded("route53:ChangeResourceRecordSets"), 2);
+}
+
+#[tokio::test]
+async fn failing_health_check_never_shifts_traffic() {
+    let world =
+        DeployWorld::with_config(|yaml| yaml.replace("/health/{target}", "/fail/health/{target}"))
+            .await;
+    let drive = world
+        .drive(&params("web", "registry.example/web:1.5.0"))
+        .await;
+    let call = final_call(&world, &drive);
+    assert_eq!(call.failure_type(), Some("JobFailed"));
+    assert!(
+        call.text().contains("health check") && call.text().contains("no traffic"),
+        "{}",
+        call.text()
+    );
+    assert_eq!(world.succeeded("route53:ChangeResourceRecordSets"), 0);
+    assert_eq!(
+        world.web_weights().await,
+        [("blue".to_owned(), 100), ("green".to_owned(), 0)].into()
+    );
+    let record = world.record("web").await.expect("record");
+    assert_eq!(record.status, DeploymentStatus::Failed);
+    // The health check was retried once (1 + retries attempts).
+    assert_eq!(world.receiver.at("/fail/health/green").len(), 2);
+}
+
+#[tokio::test]
+async fn quality_gate_errors_change_nothing() {
+    let world = DeployWorld::new().await;
+    let drive = world
+        .drive(&params("web", "registry.example/web:latest"))
+        .await;
+    assert_eq!(drive.responses.len(), 1);
+    let call = final_call(&world, &drive);
+    assert_eq!(call.failure_type(), Some("JobFailed"));
+    assert!(
+        call.text().contains("image_pinned") && call.text().contains("nothing was changed"),
+        "{}",
+        call.text()
+    );
+    assert!(world.record("web").await.is_none());
+    for action in [
+        "ecs:RegisterTaskDefinition",
+        "ecs:UpdateService",
+        "route53:ChangeResourceRecordSets",
+        "s3:PutObject",
+    ] {
+        assert_eq!(world.succeeded(action), 0, "{action}");
+    }
+
+    // A referenced secret that does not exist blocks too.
+    world
+        .admin
+        .secrets
+        .delete_secret()
+        .secret_id(&world.seeded["web"].secret_arn)
+        .force_delete_without_recovery(true)
+        .send()
+        .await
+        .expect("delete secret");
+    let drive = world
+        .drive(&params("web", "registry.example/web:1.5.0"))
+        .await;
+    let call = final_call(&world, &drive);
+    assert!(call.text().contains("secret_exists"), "{}", call.text());
+
+    // Bad parameters are a ConfigurationError.
+    let drive = world
+        .drive(&json!({"service": "nope", "image": "r/x:1.0.0"}))
+        .await;
+    let call = final_call(&world, &drive);
+    assert_eq!(call.failure_type(), Some("ConfigurationError"));
+    assert!(call.text().contains("known: api, web"), "{}", call.text());
+    let drive = world
+        .drive(&json!({"service": "web", "overrides": {"bake_seconds": 1}}))
+        .await;
+    let call = final_call(&world, &drive);
+    assert_eq!(call.failure_type(), Some("ConfigurationError"));
+    assert!(call.text().contains("bake_seconds"), "{}", call.text());
+    assert!(world.record("web").await.is_none());
+}
+
+#[tokio::test]
+async fn duplicate_invocations_do_everything_once() {
+    let world = DeployWorld::new().await;
+    let p = params("web", "registry.example/web:1.5.0");
+    let second = world.other_deps(Settings::default());
+    let mut token: Option<String> = None;
+    let mut finished = false;
+    for _ in 0..100 {
+        let job = ops_tests::unique("job");
+        let event = job_event(&job, &p, None, token.as_deref());
+        // The same job delivered twice at once, to two containers.
+        let (a, b) = tokio::join!(
+            world.invoke(event.clone()),
+            world.invoke_with(&second, event)
+        );
+        let (a, b) = (a.expect("a"), b.expect("b"));
+        if a.result == "succeeded" || b.result == "succeeded" {
+            finished = true;
+            break;
+        }
+        assert!(
+            a.result == "continue" || b.result == "continue",
+            "{a:?} {b:?}"
+        );
+        token = world.token_after(&job);
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(finished);
+    let both = |action: &str| world.succeeded(action) + second.clients.recorder.succeeded(action);
+    assert_eq!(
+        both("route53:ChangeResourceRecordSets"),
+        3,
+        "one write per shift"
+    );
+    assert_eq!(both("ecs:UpdateService"), 1);
+    assert_eq!(both("ecs:RegisterTaskDefinition"), 1);
+    let record = world.record("web").await.expect("record");
+    assert_eq!(history_events(&record, "traffic_shifted").len(), 3);
+    assert_eq!(record.status, DeploymentStatus::Promoted);
+}
+
+#[tokio::test]
+async fn crash_after_each_change_resumes_without_repeating_it() {
+    let world = DeployWorld::new().await;
+    let crashing = world.other_deps(Settings {
+        crash_after_change: true,
+        lease: chrono::Duration::seconds(1),
+    });
+    let resuming = world.other_deps(Settings {
+        lease: chrono::Duration::seconds(1),
+        ..Settings::default()
+    });
+    let p = params("web", "registry.example/web:1.5.0");
+    let mut token: Option<String> = None;
+    let mut crashes = BTreeSet::new();
+    let mut done = None;
+    for _ in 0..100 {
+        let job = ops_tests::unique("job");
+        let event = job_event(&job, &p, None, token.as_deref());
+        let response = match world.invoke_with(&crashing, event.clone()).await {
+            Err(HandlerError::InjectedCrash(step)) => {
+                crashes.insert(step);
+                // The claim's lease runs out, then a retry resumes.
+                tokio::time::sleep(Duration::from_millis(1100)).await;
+                world.invoke_with(&resuming, event).await.expect("resume")
+            }
+            other => other.expect("invoke"),
+        };
+        if response.result != "continue" {
+            done = Some(response);
+            break;
+        }
+        token = world.token_after(&job);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(done.map(|r| r.result).as_deref(), Some("succeeded"));
+    assert_eq!(
+        crashes,
+        ["deploy", "register", "shift"].map(String::from).into()
+    );
+    let both = |action: &str| {
+        crashing.clients.recorder.succeeded(action) + resuming.clients.recorder.succeeded(action)
+    };
+    assert_eq!(
+        both("ecs:RegisterTaskDefinition"),
+        1,
+        "the crashed registration is reused"
+    );
+    assert_eq!(both("ecs:UpdateService"), 1);
+    assert_eq!(both("route53:ChangeResourceRecordSets"), 3);
+    assert_eq!(world.web_weights().await["green"], 100);
+}
+
+#[tokio::test]
+async fn dry_run_reports_the_plan_and_changes_nothing() {
+    let world = DeployWorld::new().await;
+    let drive = world
+        .drive(&json!({"service": "web", "image": "registry.example/web:1.5.0", "dry_run": true}))
+        .await;
+    assert_eq!(drive.responses.len(), 1);
+    let call = final_call(&world, &drive);
+    assert!(call.is_success() && call.continuation().is_none());
+    let summary = call.text();
+    assert!(summary.starts_with("DRY RUN"), "{summary}");
+    assert!(
+        summary.contains("shift 10% (blue=90 green=10)"),
+        "{summary}"
+    );
+    assert!(summary.contains("all gates pass"), "{summary}");
+    for action in [
+        "s3:PutObject",
+        "ecs:RegisterTaskDefinition",
+        "ecs:UpdateService",
+        "route53:ChangeResourceRecordSets",
+    ] {
+        assert_eq!(world.succeeded(action), 0, "{action}");
+    }
+    assert!(world.record("web").await.is_none());
+}
+
+#[tokio::test]
+async fn outside_the_window_the_job_waits_or_fails() {
+    let world = DeployWorld::with_config(|yaml| {
+        yaml.replace(
+            "      required_env: [LOG_LEVEL]\n",
+            "      required_env: [LOG_LEVEL]\n      window: closed-now\n",
+        )
+    })
+    .await;
+    let job = ops_tests::unique("job");
+    let response = world
+        .invoke(job_event(
+            &job,
+            &params("web", "registry.example/web:1.5.0"),
+            None,
+            None,
+        ))
+        .await
+        .expect("invoke");
+    assert_eq!(response.result, "continue");
+    assert!(
+        response
+            .summary
+            .contains("outside deployment window closed-now"),
+        "{}",
+        response.summary
+    );
+    let token = world.token_after(&job).expect("token");
+    assert!(token.contains("\"queued\":true"));
+    assert!(world.record("web").await.is_none());
+    assert_eq!(world.succeeded("s3:PutObject"), 0);
+}
+
+#[tokio::test]
+async fn a_second_pipeline_waits_for_the_first_and_never_interleaves() {
+    let world = DeployWorld::new().await;
+    let first = params("web", "registry.example/web:1.5.0");
+    let second = params("web", "registry.example/web:1.6.0");
+    // The first starts.
+    let job = ops_tests::unique("job");
+    world
+        .invoke(job_event(&job, &first, None, None))
+        .await
+        .expect("first");
+    let first_token = world.token_after(&job);
+    // The second arrives while the first is in flight: it waits.
+    let job2 = ops_tests::unique("job");
+    let waiting = world
+        .invoke(job_event(&job2, &second, None, None))
+        .await
+        .expect("second");
+    assert_eq!(waiting.result, "continue");
+    assert!(
+        waiting.summary.contains("is held by deployment"),
+        "{}",
+        waiting.summary
+    );
+    let second_token = world.token_after(&job2);
+    // The first finishes, then the second runs.
+    let drive = world.drive_from(&first, first_token).await;
+    assert_eq!(drive.last().result, "succeeded");
+    let drive = world.drive_from(&second, second_token).await;
+    assert_eq!(drive.last().result, "succeeded", "{:?}", drive.last());
+    let record = world.record("web").await.expect("record");
+    assert_eq!(
+        world.image_of(&record.stable.task_definition).await,
+        "registry.example/web:1.5.0"
+    );
+    let shifted = history_events(&record, "traffic_shifted");
+    assert_eq!(shifted.len(), 6, "{shifted:?}");
+
+    // With on_busy: fail, the second fails clearly instead.
+    let strict = DeployWorld::with_config(|yaml| {
+        yaml.replace(
+            "      required_env: [LOG_LEVEL]\n",
+            "      required_env: [LOG_LEVEL]\n      on_busy: fail\n",
+        )
+    })
+    .await;
+    strict
+        .invoke(job_event(&ops_tests::unique("job"), &first, None, None))
+        .await
+        .expect("first");
+    let job3 = ops_tests::unique("job");
+    let failed = strict
+        .invoke(job_event(&job3, &second, None, None))
+        .await
+        .expect("second");
+    assert_eq!(failed.failure_type.as_deref(), Some("JobFailed"));
+    assert!(
+        failed.summary.contains("does not interleave"),
+        "{}",
+        failed.summary
+    );
+}
+
+#[tokio::test]
+async fn rollback_by_alarm_rollback_fails_the_next_invocation_with_its_reason() {
+    let world = DeployWorld::new().await;
+    let p = params("web", "registry.example/web:1.5.0");
+    let mut token = None;
+    for _ in 0..20 {
+        let job = ops_tests::unique("job");
+        let response = world
+            .invoke(job_event(&job, &p, None, token.as_deref()))
+            .await
+            .expect("invoke");
+        token = world.token_after(&job);
+        if response.step.as_deref() == Some("shift 10%") && response.summary.contains("INSYNC;") {
+            break;
+        }
+    }
+    // alarm-rollback, driven by an EventBridge alarm event, takes the service back.
+    let rollback_deps = alarm_rollback_deps(&world).await;
+    let mut event: Value = serde_json::from_str(
+        &std::fs::read_to_string(ops_tests::workspace_root().join("events/alarm-eventbridge.json"))
+            .expect("event"),
+    )
+    .expect("json");
+    let alarm = format!("{}-web-5xx", world.prefix);
+    event["detail"]["alarmName"] = json!(alarm);
+    let mut context = Context::default();
+    context.request_id = ops_tests::unique("req");
+    let rolled = alarm_rollback::handle(&rollback_deps, LambdaEvent::new(event, context))
+        .await
+        .expect("rollback");
+    assert_eq!(rolled.results[0].services[0].action, "rolled_back");
+    assert_eq!(world.web_weights().await["green"], 0);
+    let job = ops_tests::unique("job");
+    let response = world
+        .invoke(job_event(&job, &p, None, token.as_deref()))
+        .await
+        .expect("invoke");
+    assert_eq!(response.failure_type.as_deref(), Some("JobFailed"));
+    assert!(
+        response
+            .summary
+            .contains(&format!("alarm {alarm} rolled web back")),
+        "{}",
+        response.summary
+    );
+    assert!(
+        response.summary.contains("Threshold Crossed"),
+        "{}",
+        response.summary
+    );
+    let record = world.record("web").await.expect("record");
+    assert_eq!(
+        record.progress.as_ref().and_then(|p| p.outcome),
+        Some(Outcome::RolledBack)
+    );
+}
+
+async fn alarm_rollback_deps(world: &DeployWorld) -> alarm_rollback::Deps {
+    let clients = AwsClients::new(&world.sdk);
+    alarm_rollback::Deps {
+        store: ops_adapters::s3::StateStore::new(clients.s3.clone(), &world.prefix),
+        config: ops_adapters::s3::ConfigSource::new(
+            &format!("s3://{}/{}", world.prefix, keys::CONFIG_KEY),
+            clients.s3.clone(),
+        )
+        .expect("uri"),
+        notifier: Notifier::new(Arc::new(SecretCache::new(
+            clients.secrets.clone(),
+            Duration::from_secs(60),
+        ))),
+        settings: alarm_rollback::Settings::default(),
+        clients,
+    }
+}
+
+#[tokio::test]
+async fn decommission_settles_after_the_window_and_scales_the_old_color_to_zero() {
+    let world = DeployWorld::with_config(|yaml| {
+        yaml.replace(
+            "      bake_seconds: 2\n",
+            "      bake_seconds: 2\n      rollback_window_seconds: 1\n",
+        )
+    })
+    .await;
+    let drive = world
+        .drive(&params("web", "registry.example/web:1.5.0"))
+        .await;
+    assert_eq!(drive.last().result, "succeeded");
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let response = world
+        .invoke(json!({"action": "decommission"}))
+        .await
+        .expect("decommission");
+    assert_eq!(response.result, "decommissioned");
+    assert!(
+        response.summary.contains("web-blue (blue) scaled to 0"),
+        "{}",
+        response.summary
+    );
+    let record = world.record("web").await.expect("record");
+    assert_eq!(record.status, DeploymentStatus::Stable);
+    assert_eq!(record.stable.target.as_deref(), Some("green"));
+    assert_eq!(world.ecs("web-blue").await.desired_count, 0);
+    // Running it again finds nothing left to do.
+    let again = world
+        .invoke(json!({"action": "decommission"}))
+        .await
+        .expect("again");
+    assert_eq!(again.summary, "nothing to decommission");
+}
+
+#[tokio::test]
+async fn image_from_the_input_artifact_read_with_the_job_credentials() {
+    let world = DeployWorld::new().await;
+    let zip = deploy_hook::artifact::zip_with(
+        "imagedefinitions.json",
+        br#"[{"name":"app","imageUri":"registry.example/api:3.0.0"}]"#,
+    );
+    world
+        .admin
+        .s3
+        .put_object()
+        .bucket(&world.prefix)
+        .key("artifacts/build.zip")
+        .body(zip.into())
+        .send()
+        .await
+        .expect("artifact");
+    let job = ops_tests::unique("job");
+    let event = job_event(
+        &job,
+        &json!({"service": "api"}),
+        Some((&world.prefix, "artifacts/build.zip")),
+        None,
+    );
+    let response = world.invoke(event).await.expect("invoke");
+    assert_eq!(response.result, "continue", "{response:?}");
+    let record = world.record("api").await.expect("record");
+    assert_eq!(
+        record.progress.expect("progress").image,
+        "registry.example/api:3.0.0"
+    );
+    // The artifact credentials are never stored.
+    let stored = serde_json::to_string(&world.record("api").await).expect("json");
+    assert!(!stored.contains("artifact-secret-never-logged"));
+}
+
+#[tokio::test]
+async fn aws_unavailable_is_system_unavailable_with_the_record_intact() {
+    let world = DeployWorld::new().await;
+    let job = ops_tests::unique("job");
+    world
+        .invoke(job_event(
+            &job,
+            &params("api", "registry.example/api:2.0.0"),
+            None,
+            None,
+        ))
+        .await
+        .expect("start");
+    let token = world.token_after(&job);
+    let before = world.record("api").await.expect("record");
+    // A container whose ECS endpoint is down.
+    let mut broken = deps_for(
+        &world.sdk,
+        &world.prefix,
+        &world.pipeline,
+        Settings::default(),
+    );
+    let dead = world
+        .sdk
+        .to_builder()
+        .endpoint_url(format!(
+            "http://127.0.0.1:{}",
+            ops_tests::emulator::free_port()
+        ))
+        .build();
+    broken.clients.ecs = aws_sdk_ecs::Client::new(&dead);
+    let job2 = ops_tests::unique("job");
+    let response = world
+        .invoke_with(
+            &broken,
+            job_event(
+                &job2,
+                &params("api", "registry.example/api:2.0.0"),
+                None,
+                token.as_deref(),
+            ),
+        )
+        .await
+        .expect("reported");
+    assert_eq!(
+        response.failure_type.as_deref(),
+        Some("SystemUnavailable"),
+        "{response:?}"
+    );
+    assert_eq!(
+        world.record("api").await.expect("record").progress,
+        before.progress
+    );
+    // Retrying the stage with a healthy container resumes.
+    let drive = world
+        .drive_from(&params("api", "registry.example/api:2.0.0"), token)
+        .await;
+    assert_eq!(drive.last().result, "succeeded", "{:?}", drive.last());
+}
+
+/// The AWS actions deploy-hook performs across its paths (for the least-privilege test).
+pub async fn least_privilege_scenarios() -> BTreeSet<String> {
+    let world = DeployWorld::new().await;
+    let drive = world
+        .drive(&params("web", "registry.example/web:1.5.0"))
+        .await;
+    assert_eq!(drive.last().result, "succeeded");
+    world
+        .alarm(
+            &format!("{}-api-errors", world.prefix),
+            aws_sdk_cloudwatch::types::StateValue::Alarm,
+        )
+        .await;
+    let drive = world
+        .drive(&params("api", "registry.example/api:2.0.0"))
+        .await;
+    assert_eq!(drive.last().failure_type.as_deref(), Some("JobFailed"));
+    world
+        .invoke(json!({"action": "decommission"}))
+        .await
+        .expect("decommission");
+    world
+        .deps
+        .clients
+        .recorder
+        .calls()
+        .into_iter()
+        .map(|call| call.action)
+        .collect()
+}
