@@ -12,10 +12,12 @@
 //! - [`notify`]: notification messages as data, and severities.
 //! - [`alerts`]: alert lifecycle (notify once, escalate, resolve).
 //! - [`audit`]: the audit record written for every action taken.
+//! - [`backup`]: backup retention, snapshot manifests and incremental plans, restore diffs.
 //! - [`keys`]: the key layout of the state bucket.
 
 pub mod alerts;
 pub mod audit;
+pub mod backup;
 pub mod config;
 pub mod cost;
 pub mod deploy;

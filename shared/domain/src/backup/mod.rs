@@ -1,0 +1,13 @@
+//! The backup function's rules: which snapshots a retention policy keeps, what a snapshot
+//! manifest holds and what a run must copy, and what a restore would change.
+//!
+//! - [`retention`]: restic's `forget` policy (keep last / hourly / daily / weekly / monthly /
+//!   yearly / within), with the reasons each snapshot is kept.
+//! - [`manifest`]: the snapshot manifest and `latest` pointer documents, the backup bucket's key
+//!   layout, incremental planning (copy or reference) and prune planning.
+//! - [`diff`]: the diff-first restore: create / update / delete against the live state, and
+//!   Route53 change ordering and batching.
+
+pub mod diff;
+pub mod manifest;
+pub mod retention;
