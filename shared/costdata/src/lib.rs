@@ -12,6 +12,10 @@
 //! - [`read_file`]: picks the reader from the file name, for content in memory (an S3 object).
 //! - [`read_path`]: the same for a local file, streamed from disk.
 //! - [`read_csv`], [`read_csv_gz`], [`read_parquet`]: one format each.
+//! - [`ParquetFeed`]: Parquet without I/O of its own — it names the byte ranges it needs (the
+//!   footer, then one row group's needed column chunks at a time) and its caller fetches them,
+//!   e.g. with S3 ranged GETs; [`read_stream`]: CSV and CSV.gz from any `impl Read` (an S3 body).
+//!   This is how the Lambda reads objects without holding them whole.
 //! - [`cur`]: the CUR 2.0 Data Exports manifest (which files make up a billing period).
 //! - [`generate`]: deterministic synthetic exports for tests, benchmarks and the demo.
 
@@ -35,6 +39,7 @@ use std::path::Path;
 pub use error::ReadError;
 pub use layout::DIMENSIONS;
 pub use ops_domain::cost::CostCube;
+pub use parquetread::{FeedStep, ParquetFeed};
 
 /// The schema of an export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -132,18 +137,49 @@ pub fn read_path(path: &Path, opts: &ReadOptions) -> Result<CostCube, ReadError>
     }
 }
 
-/// The kind of an export file.
-enum Kind {
+/// Reads a CSV or gzip CSV export from a stream (an S3 object body, a pipe), choosing plain or
+/// gzip as [`read_file`] does (by name, else by the first bytes). Parquet needs random access:
+/// read it with [`ParquetFeed`] (or [`read_file`] / [`read_path`]).
+pub fn read_stream<R: Read>(
+    name: &str,
+    reader: R,
+    opts: &ReadOptions,
+) -> Result<CostCube, ReadError> {
+    let mut reader = std::io::BufReader::with_capacity(STREAM_BUFFER, reader);
+    let head = std::io::BufRead::fill_buf(&mut reader)
+        .map_err(|e| ReadError::file(name, format!("cannot read: {e}")))?;
+    match Kind::of(name, head) {
+        Kind::CsvGz => csvread::read(flate2::bufread::MultiGzDecoder::new(reader), opts, name),
+        Kind::Csv => csvread::read(reader, opts, name),
+        Kind::Parquet => Err(ReadError::file(
+            name,
+            "a Parquet file cannot be read as a stream: it needs random access",
+        )),
+        Kind::Unknown => Err(unknown(name)),
+    }
+}
+
+/// Read buffer of [`read_stream`]: a few network chunks.
+const STREAM_BUFFER: usize = 256 * 1024;
+
+/// What an export file holds, as far as choosing a reader goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// CSV text.
     Csv,
+    /// Gzip-compressed CSV.
     CsvGz,
+    /// Parquet.
     Parquet,
+    /// None of those.
     Unknown,
 }
 
 impl Kind {
     /// By name (`.parquet`, including `.gz.parquet`, `.snappy.parquet`, `.zstd.parquet`;
-    /// `.gz`; `.csv`), else by the first bytes of the content.
-    fn of(name: &str, head: &[u8]) -> Kind {
+    /// `.gz`; `.csv`), else by the first bytes of the content (`head` may be empty: then a
+    /// name without a known ending is [`Kind::Unknown`]).
+    pub fn of(name: &str, head: &[u8]) -> Kind {
         let name = name.to_ascii_lowercase();
         if name.ends_with(".parquet") {
             Kind::Parquet

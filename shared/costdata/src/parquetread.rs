@@ -19,11 +19,12 @@ use arrow_array::{
 };
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use ops_domain::cost::CostCube;
-use parquet::arrow::arrow_reader::{
-    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
-};
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
+use parquet::arrow::push_decoder::{ParquetPushDecoder, ParquetPushDecoderBuilder};
 use parquet::arrow::ProjectionMask;
+use parquet::file::metadata::{PageIndexPolicy, ParquetMetaDataPushDecoder};
 use parquet::file::reader::ChunkReader;
+use parquet::DecodeResult;
 
 use crate::agg::{Agg, Interner, LastValue, Source, TagCache, DAY_RANGE};
 use crate::layout::Layout;
@@ -34,44 +35,198 @@ use crate::{ReadError, ReadOptions};
 /// decoded columns of one batch stay around a megabyte.
 const BATCH_ROWS: usize = 64 * 1024;
 
-/// Reads a Parquet export into a cube, streaming it batch by batch.
-pub(crate) fn read<T: ChunkReader + 'static>(
+/// Reads a Parquet export into a cube through a [`ParquetFeed`], fetching the ranges it asks
+/// for from `input` (bytes in memory are sliced, not copied; a file is read range by range).
+pub(crate) fn read<T: ChunkReader>(
     input: T,
     opts: &ReadOptions,
     file: &str,
 ) -> Result<CostCube, ReadError> {
-    let unreadable = |e: parquet::errors::ParquetError| {
-        ReadError::file(file, format!("not a readable Parquet file: {e}"))
-    };
-    let meta = ArrowReaderMetadata::load(&input, ArrowReaderOptions::new()).map_err(unreadable)?;
-    let names: Vec<String> = meta
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.name().clone())
-        .collect();
-    let layout = Layout::resolve(opts, &names, file)?;
-    let meta = with_dictionary_hints(meta, &layout);
-    let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(input, meta);
-    let projected = layout.columns();
-    let mask = ProjectionMask::roots(builder.parquet_schema(), projected.iter().copied());
-    let batches = builder
-        .with_projection(mask)
-        .with_batch_size(BATCH_ROWS)
-        .build()
-        .map_err(unreadable)?;
-
-    let mut state = State::new(opts, &layout);
-    for batch in batches {
-        let batch = batch.map_err(|e| {
-            ReadError::file(
-                file,
-                format!("cannot decode rows after row {}: {e}", state.agg.rows),
-            )
-        })?;
-        state.batch(&batch, &projected, &layout, file)?;
+    let mut feed = ParquetFeed::new(file, input.len(), opts)?;
+    loop {
+        match feed.step()? {
+            FeedStep::Done(cube) => return Ok(cube),
+            FeedStep::Fetch(ranges) => {
+                let data = ranges
+                    .iter()
+                    .map(|r| {
+                        let len = usize::try_from(r.end - r.start).unwrap_or(usize::MAX);
+                        input
+                            .get_bytes(r.start, len)
+                            .map_err(|e| unreadable(file, e))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                feed.push(ranges, data)?;
+            }
+        }
     }
-    state.agg.finish(file)
+}
+
+/// Where a [`ParquetFeed`] is.
+enum Phase {
+    /// Decoding the footer (file metadata).
+    Footer(Box<ParquetMetaDataPushDecoder>),
+    /// Decoding the projected column chunks, row group by row group.
+    Rows(Box<Rows>),
+    /// The cube was handed out (or an error ended the read).
+    Done,
+}
+
+/// The row phase of a [`ParquetFeed`].
+struct Rows {
+    decoder: ParquetPushDecoder,
+    state: State,
+    layout: Layout,
+    projected: Vec<usize>,
+}
+
+/// The first request: the file's last 64 KiB, which holds the footer of a typical export, so
+/// the metadata usually takes one fetch instead of two (the 8-byte tail, then the footer).
+const FOOTER_GUESS: u64 = 64 * 1024;
+
+/// A Parquet reader that does no I/O: it says which byte ranges it needs next and its caller
+/// fetches them (from S3 with ranged GETs, or from a file) and pushes them in. It asks for the
+/// footer, then for the projected column chunks of one row group at a time, and decodes each
+/// row group batch by batch before asking for the next, so it holds at most one row group's
+/// needed columns. Built on the `parquet` crate's push decoders; this type adds the cube's
+/// column projection and aggregation.
+pub struct ParquetFeed {
+    file: String,
+    opts: ReadOptions,
+    file_len: u64,
+    first: bool,
+    phase: Phase,
+}
+
+/// What a [`ParquetFeed`] needs next.
+#[derive(Debug)]
+pub enum FeedStep {
+    /// Fetch these byte ranges of the file and [`ParquetFeed::push`] them.
+    Fetch(Vec<std::ops::Range<u64>>),
+    /// The file is read.
+    Done(CostCube),
+}
+
+impl ParquetFeed {
+    /// A reader for the Parquet file `file` (named in errors) of `file_len` bytes.
+    pub fn new(file: &str, file_len: u64, opts: &ReadOptions) -> Result<Self, ReadError> {
+        let decoder = ParquetMetaDataPushDecoder::try_new(file_len)
+            .map_err(|e| unreadable(file, e))?
+            .with_page_index_policy(PageIndexPolicy::Skip);
+        Ok(ParquetFeed {
+            file: file.to_owned(),
+            opts: opts.clone(),
+            file_len,
+            first: true,
+            phase: Phase::Footer(Box::new(decoder)),
+        })
+    }
+
+    /// Decodes what it has and says what it needs next. CPU-bound between fetches (a row
+    /// group's decoding): async callers run it off the I/O threads.
+    pub fn step(&mut self) -> Result<FeedStep, ReadError> {
+        if std::mem::take(&mut self.first) {
+            let start = self.file_len.saturating_sub(FOOTER_GUESS);
+            return Ok(FeedStep::Fetch(vec![start..self.file_len]));
+        }
+        let result = self.advance();
+        if result.is_err() {
+            self.phase = Phase::Done;
+        }
+        result
+    }
+
+    fn advance(&mut self) -> Result<FeedStep, ReadError> {
+        loop {
+            match &mut self.phase {
+                Phase::Footer(decoder) => match decoder
+                    .try_decode()
+                    .map_err(|e| unreadable(&self.file, e))?
+                {
+                    DecodeResult::NeedsData(ranges) => return Ok(FeedStep::Fetch(ranges)),
+                    DecodeResult::Data(metadata) => {
+                        self.phase = Phase::Rows(Box::new(self.rows(metadata)?));
+                    }
+                    DecodeResult::Finished => {
+                        return Err(ReadError::file(&self.file, "Parquet footer ended early"))
+                    }
+                },
+                Phase::Rows(rows) => {
+                    let next = rows.decoder.try_decode().map_err(|e| {
+                        ReadError::file(
+                            &self.file,
+                            format!("cannot decode rows after row {}: {e}", rows.state.agg.rows),
+                        )
+                    })?;
+                    match next {
+                        DecodeResult::NeedsData(ranges) => return Ok(FeedStep::Fetch(ranges)),
+                        DecodeResult::Data(batch) => {
+                            let Rows {
+                                state,
+                                layout,
+                                projected,
+                                ..
+                            } = rows.as_mut();
+                            state.batch(&batch, projected, layout, &self.file)?;
+                        }
+                        DecodeResult::Finished => break,
+                    }
+                }
+                Phase::Done => break,
+            }
+        }
+        match std::mem::replace(&mut self.phase, Phase::Done) {
+            Phase::Rows(rows) => rows.state.agg.finish(&self.file).map(FeedStep::Done),
+            _ => Err(ReadError::file(&self.file, "read past the end of the file")),
+        }
+    }
+
+    /// The row phase, once the footer is decoded: the layout, projection and decoder.
+    fn rows(&self, metadata: parquet::file::metadata::ParquetMetaData) -> Result<Rows, ReadError> {
+        let file = &self.file;
+        let meta = ArrowReaderMetadata::try_new(Arc::new(metadata), ArrowReaderOptions::new())
+            .map_err(|e| unreadable(file, e))?;
+        let names: Vec<String> = meta
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        let layout = Layout::resolve(&self.opts, &names, file)?;
+        let meta = with_dictionary_hints(meta, &layout);
+        let builder = ParquetPushDecoderBuilder::new_with_metadata(meta);
+        let projected = layout.columns();
+        let mask = ProjectionMask::roots(builder.parquet_schema(), projected.iter().copied());
+        let decoder = builder
+            .with_projection(mask)
+            .with_batch_size(BATCH_ROWS)
+            .build()
+            .map_err(|e| unreadable(file, e))?;
+        Ok(Rows {
+            state: State::new(&self.opts, &layout),
+            decoder,
+            layout,
+            projected,
+        })
+    }
+
+    /// Hands over the bytes of `ranges` (each buffer the bytes of the range at the same index).
+    pub fn push(
+        &mut self,
+        ranges: Vec<std::ops::Range<u64>>,
+        data: Vec<bytes::Bytes>,
+    ) -> Result<(), ReadError> {
+        let pushed = match &mut self.phase {
+            Phase::Footer(decoder) => decoder.push_ranges(ranges, data),
+            Phase::Rows(rows) => rows.decoder.push_ranges(ranges, data),
+            Phase::Done => return Ok(()),
+        };
+        pushed.map_err(|e| unreadable(&self.file, e))
+    }
+}
+
+fn unreadable(file: &str, e: parquet::errors::ParquetError) -> ReadError {
+    ReadError::file(file, format!("not a readable Parquet file: {e}"))
 }
 
 /// Asks for the dimension text columns as dictionary arrays (see the module docs). Falls back
@@ -1118,5 +1273,65 @@ mod tests {
             let data = parquet_with(cur(costs(vec![Some(1.0); 3])), codec);
             assert_eq!(read_file(name, data, &o).expect(name), want, "{name}");
         }
+    }
+
+    #[test]
+    fn the_feed_asks_for_one_row_group_at_a_time_and_errors_name_the_file() {
+        let batch = RecordBatch::try_from_iter(cur(costs(vec![Some(1.0), Some(2.0), Some(4.0)])))
+            .expect("batch");
+        let mut out = Vec::new();
+        let props = WriterProperties::builder()
+            .set_max_row_group_row_count(Some(1))
+            .build();
+        let mut writer = ArrowWriter::try_new(&mut out, batch.schema(), Some(props)).expect("w");
+        writer.write(&batch).expect("write");
+        writer.close().expect("close");
+        let data = Bytes::from(out);
+        let o = opts(Format::Cur2, Metric::UnblendedCost, &["service"]);
+
+        let mut feed =
+            super::ParquetFeed::new("s3://b/k.parquet", data.len() as u64, &o).expect("feed");
+        let mut fetches = Vec::new();
+        let cube = loop {
+            match feed.step().expect("step") {
+                super::FeedStep::Done(cube) => break cube,
+                super::FeedStep::Fetch(ranges) => {
+                    let chunks = ranges
+                        .iter()
+                        .map(|r| data.slice(r.start as usize..r.end as usize))
+                        .collect();
+                    fetches.push(ranges.clone());
+                    feed.push(ranges, chunks).expect("push");
+                }
+            }
+        };
+        assert_eq!(cube.total(), 7.0);
+        // The footer, then each of the three row groups on its own.
+        assert_eq!(fetches.len(), 4, "{fetches:?}");
+        assert_eq!(
+            fetches[0],
+            vec![0..data.len() as u64],
+            "a small file's tail is all of it"
+        );
+
+        // Not Parquet: the error names the file; the feed stays failed.
+        let junk = Bytes::from_static(b"this is not a parquet file at all");
+        let mut feed =
+            super::ParquetFeed::new("s3://b/junk.parquet", junk.len() as u64, &o).expect("feed");
+        let super::FeedStep::Fetch(ranges) = feed.step().expect("first step") else {
+            panic!("expected a fetch");
+        };
+        let chunks = ranges
+            .iter()
+            .map(|r| junk.slice(r.start as usize..r.end as usize))
+            .collect();
+        feed.push(ranges, chunks).expect("push");
+        let error = feed.step().expect_err("not parquet");
+        assert_eq!(error.file, "s3://b/junk.parquet");
+        assert!(
+            error.message.contains("not a readable Parquet file"),
+            "{error}"
+        );
+        assert!(feed.step().is_err(), "a failed feed does not restart");
     }
 }
