@@ -150,32 +150,31 @@ impl PipelineRecorder {
     }
 }
 
-/// A CodePipeline job event (the shape of `events/deploy-hook-job.json`).
+/// A CodePipeline job event: `events/deploy-hook-job.json` with this job id, these
+/// `UserParameters`, input artifact (or none) and continuation token.
 pub fn job_event(
     job_id: &str,
     user_parameters: &Value,
     artifact: Option<(&str, &str)>,
     continuation: Option<&str>,
 ) -> Value {
-    let input_artifacts = match artifact {
-        Some((bucket, key)) => json!([{"name": "BuildOutput", "revision": null, "location": {
-            "type": "S3", "s3Location": {"bucketName": bucket, "objectKey": key}}}]),
-        None => json!([]),
-    };
-    json!({"CodePipeline.job": {
-        "id": job_id,
-        "accountId": "123456789012",
-        "data": {
-            "actionConfiguration": {"configuration": {
-                "FunctionName": "deploy-hook",
-                "UserParameters": user_parameters.to_string()}},
-            "inputArtifacts": input_artifacts,
-            "outputArtifacts": [],
-            "artifactCredentials": {
-                "accessKeyId": "ASIATESTTESTTESTTEST",
-                "secretAccessKey": "artifact-secret-never-logged",
-                "sessionToken": "artifact-session-never-logged"},
-            "continuationToken": continuation
+    let path = crate::workspace_root().join("events/deploy-hook-job.json");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    let mut event: Value = serde_json::from_str(&text).expect("sample job event is JSON");
+    let job = &mut event["CodePipeline.job"];
+    job["id"] = json!(job_id);
+    let data = &mut job["data"];
+    data["actionConfiguration"]["configuration"]["UserParameters"] =
+        json!(user_parameters.to_string());
+    data["continuationToken"] = json!(continuation);
+    match artifact {
+        Some((bucket, key)) => {
+            let location = &mut data["inputArtifacts"][0]["location"]["s3Location"];
+            location["bucketName"] = json!(bucket);
+            location["objectKey"] = json!(key);
         }
-    }})
+        None => data["inputArtifacts"] = json!([]),
+    }
+    event
 }

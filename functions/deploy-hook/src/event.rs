@@ -293,3 +293,42 @@ mod tests {
         assert!(image_definitions(b"{}").is_err());
     }
 }
+
+#[cfg(test)]
+mod sample_events {
+    use super::*;
+
+    fn sample(name: &str) -> Value {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../events")
+            .join(name);
+        let text = std::fs::read_to_string(&path).expect("sample event");
+        serde_json::from_str(&text).expect("JSON")
+    }
+
+    #[test]
+    fn every_sample_event_parses() {
+        for name in [
+            "deploy-hook-job.json",
+            "deploy-hook-job-image.json",
+            "deploy-hook-continue.json",
+            "deploy-hook-dry-run.json",
+            "deploy-hook-overrides.json",
+        ] {
+            let Ok(Input::Job(job)) = parse(sample(name)) else {
+                panic!("{name} is not a job")
+            };
+            let params = UserParameters::parse(job.user_parameters.as_deref()).expect(name);
+            assert_eq!(params.service, "checkout", "{name}");
+            assert!(!job.foreign_token, "{name}");
+        }
+        let Ok(Input::Job(continued)) = parse(sample("deploy-hook-continue.json")) else {
+            panic!("not a job")
+        };
+        assert!(continued.token.is_some());
+        assert!(matches!(
+            parse(sample("deploy-hook-decommission.json")),
+            Ok(Input::Decommission)
+        ));
+    }
+}

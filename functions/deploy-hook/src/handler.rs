@@ -961,11 +961,13 @@ async fn start(
         record.as_ref().map(|r| &r.value),
     )
     .await;
-    Ok(continuing(
+    let mut report = continuing(
         ctx,
         &progress,
         &format!("started; plan: {}", plan_text(&progress)),
-    ))
+    );
+    report.step = Some("start".into());
+    Ok(report)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1067,7 +1069,16 @@ async fn rolled_back_elsewhere(
         }
         next.updated_at = ctx.now;
         if commit(ctx, current, &next).await?.is_some() {
-            finished(ctx, &next, Outcome::RolledBack, &reason, Some(record)).await;
+            // alarm-rollback notified when it rolled back; no second page for the same event.
+            finished(
+                ctx,
+                &next,
+                Outcome::RolledBack,
+                &reason,
+                Some(record),
+                false,
+            )
+            .await;
         }
     }
     Err(JobError::Failed(reason))
@@ -1627,7 +1638,15 @@ async fn promote(
     if commit(ctx, &current, &next).await?.is_none() {
         return Ok(lost_race(ctx, &progress));
     }
-    finished(ctx, &next, Outcome::Promoted, "promoted", Some(&before)).await;
+    finished(
+        ctx,
+        &next,
+        Outcome::Promoted,
+        "promoted",
+        Some(&before),
+        true,
+    )
+    .await;
     Ok(final_success(ctx, &next, &progress))
 }
 
@@ -1755,7 +1774,7 @@ async fn finish_abort(
     if commit(ctx, &current, &next).await?.is_none() {
         return Ok(lost_race(ctx, &progress));
     }
-    finished(ctx, &next, outcome, &abort.reason, Some(record)).await;
+    finished(ctx, &next, outcome, &abort.reason, Some(record), true).await;
     Err(JobError::Failed(abort.reason))
 }
 
@@ -1794,13 +1813,14 @@ async fn write_audit(
     }
 }
 
-/// Audit, DORA metrics and a notification for a deployment that ended.
+/// Audit, DORA metrics and (with `notify`) a notification for a deployment that ended.
 async fn finished(
     ctx: &Ctx<'_>,
     record: &DeploymentRecord,
     outcome: Outcome,
     reason: &str,
     before: Option<&DeploymentRecord>,
+    notify: bool,
 ) {
     let Some(progress) = &record.progress else {
         return;
@@ -1841,6 +1861,9 @@ async fn finished(
         }
     }
     metrics.emit();
+    if !notify {
+        return;
+    }
     let (severity, title) = match outcome {
         Outcome::Promoted => (
             Severity::Info,

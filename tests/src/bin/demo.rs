@@ -1,10 +1,14 @@
 //! `ops-demo`: the suite on the local emulator, through the real Lambda Runtime API.
 //!
-//! - `ops-demo` starts a moto server and a loopback notification receiver, creates the state
-//!   bucket with `infra/config/suite.yaml`, seeds the sample services in the middle of a
-//!   deployment, then sends alarm events to alarm-rollback and prints what happened.
+//! - `ops-demo` starts a moto server, a loopback receiver (notifications, health checks) and a
+//!   loopback CodePipeline job-result recorder, creates the state bucket with
+//!   `infra/config/suite.yaml` (bakes and TTLs shortened), seeds the sample services, then runs
+//!   deploy-hook and alarm-rollback under `cargo lambda watch`: a canary deployment promoted,
+//!   the next one rolled back by its alarm mid-bake and its job failed with the reason, a
+//!   rolling deployment rolled back inside its rollback window; then cost-check.
 //! - `ops-demo e2e` does the same against resources Terraform created (`AWS_ENDPOINT_URL`,
-//!   `STATE_BUCKET`, and the config Terraform uploaded), and fails unless the rollback happened.
+//!   `STATE_BUCKET`; the config Terraform uploaded, shortened the same way), and fails unless
+//!   every step happened.
 
 use std::fmt::Write as _;
 
@@ -16,6 +20,7 @@ use ops_domain::config::SuiteConfig;
 use ops_domain::deployment::{DeploymentRecord, DeploymentStatus};
 use ops_domain::keys;
 use ops_tests::emulator::Emulator;
+use ops_tests::pipeline::{job_event, PipelineRecorder};
 use ops_tests::receiver::Receiver;
 use ops_tests::runtime_api::Watch;
 use ops_tests::seed;
@@ -56,38 +61,92 @@ async fn e2e() -> anyhow::Result<()> {
 async fn run(endpoint: &str, bucket: &str, admin: &AwsClients) -> anyhow::Result<()> {
     let store = StateStore::new(admin.s3.clone(), bucket);
     let text = get_bytes(admin, bucket, keys::CONFIG_KEY).await?;
-    let config = ops_domain::config::parse(std::str::from_utf8(&text)?)?;
+    let mut config = ops_domain::config::parse(std::str::from_utf8(&text)?)?;
 
     let receiver = Receiver::start().await;
+    let pipeline = PipelineRecorder::start().await;
+    demo_speed(&mut config, &receiver.url);
+    seed::upload_config(admin, bucket, &serde_json::to_string_pretty(&config)?).await?;
+    println!("==> Demo speed: record TTL 1 s, bake 2 s, rollback window 60 s; health checks answered by a loopback server ({})", receiver.url);
     seed::notifier_secrets(admin, &config, &receiver.url).await?;
+    println!("==> Notifier secrets point at the same loopback receiver; CodePipeline job results go to a loopback recorder ({})", pipeline.url);
+    let seeded = seed::deployable(admin, &config).await?;
     println!(
-        "==> Notifier secrets point at a loopback receiver ({})",
-        receiver.url
-    );
-    let seeded = seed::services(admin, &store, &config).await?;
-    println!(
-        "==> Seeded {} services in the middle of a deployment\n",
+        "==> Seeded {} services, live on their first version, no deployment yet\n",
         seeded.len()
     );
     print!("{}", state_table(admin, &store, &config, &seeded).await?);
 
-    let log = ops_tests::workspace_root().join(".cache/alarm-rollback-watch.log");
-    std::fs::create_dir_all(log.parent().unwrap_or(std::path::Path::new(".")))?;
-    println!("\n==> Starting alarm-rollback under `cargo lambda watch` (function log: .cache/alarm-rollback-watch.log)");
-    let env: Vec<(String, String)> = [
-        ("STATE_BUCKET", bucket.to_owned()),
-        ("CONFIG_URI", format!("s3://{bucket}/{}", keys::CONFIG_KEY)),
-        ("AWS_ENDPOINT_URL", endpoint.to_owned()),
-        ("AWS_ACCESS_KEY_ID", "test".to_owned()),
-        ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),
-        ("AWS_REGION", "us-east-1".to_owned()),
-        ("AWS_LAMBDA_LOG_FORMAT", "JSON".to_owned()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
-    let watch = Watch::start("alarm-rollback", &env, log).await?;
+    let cache = ops_tests::workspace_root().join(".cache");
+    std::fs::create_dir_all(cache.join("demo-events"))?;
+    let env = |extra: &[(&str, &str)]| -> Vec<(String, String)> {
+        [
+            ("STATE_BUCKET", bucket),
+            ("CONFIG_URI", &format!("s3://{bucket}/{}", keys::CONFIG_KEY)),
+            ("AWS_ENDPOINT_URL", endpoint),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+        ]
+        .iter()
+        .chain(extra)
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+    };
+    println!("\n==> Starting deploy-hook and alarm-rollback under `cargo lambda watch` (logs: .cache/*-watch.log)");
+    let deploy_hook = Watch::start(
+        "deploy-hook",
+        &env(&[("AWS_ENDPOINT_URL_CODEPIPELINE", &pipeline.url)]),
+        cache.join("deploy-hook-watch.log"),
+    )
+    .await?;
+    let alarm_rollback = Watch::start(
+        "alarm-rollback",
+        &env(&[]),
+        cache.join("alarm-rollback-watch.log"),
+    )
+    .await?;
+    let pipelines = Pipelines {
+        watch: &deploy_hook,
+        recorder: &pipeline,
+        folder: cache.join("demo-events"),
+    };
 
+    println!("\n==> 1. A pipeline deploys checkout 1.5.0 as a canary (10 % → 50 % → 100 %), and billing 2.0.0 rolling");
+    let checkout_1 = pipelines
+        .run("checkout", "registry.example/checkout:1.5.0", None)
+        .await?;
+    ensure!(
+        checkout_1.result == "succeeded",
+        "checkout 1.5.0 was not promoted: {}",
+        checkout_1.summary
+    );
+    let billing = pipelines
+        .run("billing", "registry.example/billing:2.0.0", None)
+        .await?;
+    ensure!(
+        billing.result == "succeeded",
+        "billing 2.0.0 was not promoted: {}",
+        billing.summary
+    );
+    println!();
+    print!("{}", state_table(admin, &store, &config, &seeded).await?);
+
+    println!("\n==> 2. The next pipeline deploys checkout 1.6.0; while it bakes at 10 %, checkout-5xx-rate fires");
+    let in_flight = pipelines
+        .run(
+            "checkout",
+            "registry.example/checkout:1.6.0",
+            Some("shift 10%"),
+        )
+        .await?;
+    ensure!(
+        in_flight.result == "continue",
+        "checkout 1.6.0 did not reach its first bake"
+    );
+    println!();
+    print!("{}", state_table(admin, &store, &config, &seeded).await?);
     let steps = [
         (
             "events/alarm-eventbridge.json",
@@ -99,7 +158,7 @@ async fn run(endpoint: &str, bucket: &str, admin: &AwsClients) -> anyhow::Result
         ),
         (
             "events/alarm-eventbridge-billing.json",
-            "billing-errors goes into ALARM",
+            "billing-errors goes into ALARM (billing 2.0.0 is inside its rollback window)",
         ),
         (
             "events/alarm-eventbridge-unmapped.json",
@@ -113,7 +172,7 @@ async fn run(endpoint: &str, bucket: &str, admin: &AwsClients) -> anyhow::Result
     let mut responses = Vec::new();
     for (file, what) in steps {
         let started = std::time::Instant::now();
-        let response = watch.invoke(file).await?;
+        let response = alarm_rollback.invoke(file).await?;
         println!(
             "\n--> {what}\n    cargo lambda invoke alarm-rollback --data-file {file}   ({} ms)",
             started.elapsed().as_millis()
@@ -121,12 +180,24 @@ async fn run(endpoint: &str, bucket: &str, admin: &AwsClients) -> anyhow::Result
         println!("    {}", summarize(&response));
         responses.push(response);
     }
-    drop(watch);
+    println!("\n--> The pipeline invokes deploy-hook again");
+    let ended = pipelines.resume(&in_flight).await?;
+    ensure!(
+        ended.result == "failed" && ended.summary.contains("checkout-5xx-rate"),
+        "the in-flight deployment did not fail with the rollback's reason: {}",
+        ended.summary
+    );
+    drop(deploy_hook);
+    drop(alarm_rollback);
 
     println!("\n==> After\n");
     print!("{}", state_table(admin, &store, &config, &seeded).await?);
     println!("\n==> Notifications received");
-    for received in receiver.all() {
+    for received in receiver
+        .all()
+        .iter()
+        .filter(|r| !r.path.starts_with("/health"))
+    {
         let json = received.json();
         let text = json["text"]
             .as_str()
@@ -155,8 +226,8 @@ async fn run(endpoint: &str, bucket: &str, admin: &AwsClients) -> anyhow::Result
         checkout.status
     );
     ensure!(
-        checkout.weights.get("blue") == Some(&100),
-        "checkout traffic not back on blue: {:?}",
+        checkout.weights.get("green") == Some(&100),
+        "checkout traffic not back on green (the 1.5.0 color): {:?}",
         checkout.weights
     );
     ensure!(
@@ -165,14 +236,142 @@ async fn run(endpoint: &str, bucket: &str, admin: &AwsClients) -> anyhow::Result
         responses[1]
     );
     ensure!(
+        responses[2].to_string().contains("rolled_back"),
+        "billing was not rolled back inside its rollback window: {}",
+        responses[2]
+    );
+    ensure!(
         responses[3].to_string().contains("unmapped"),
         "unmapped alarm not reported: {}",
         responses[3]
     );
     println!(
-        "\n==> OK: traffic rolled back exactly once; audit records under s3://{bucket}/audit/"
+        "\n==> OK: canary promoted, the next one rolled back exactly once by its alarm and its job failed with the reason; audit records under s3://{bucket}/audit/"
     );
     Ok(())
+}
+
+/// Shortens bakes and TTLs so the demo runs in a minute, and points health checks at the
+/// loopback receiver (the demo's services do not exist).
+fn demo_speed(config: &mut SuiteConfig, receiver: &str) {
+    for service in config.services.values_mut() {
+        if let Some(traffic) = service.traffic.as_mut() {
+            traffic.ttl = 1;
+        }
+        service.deploy.bake_seconds = 2;
+        service.deploy.rollback_window_seconds = 60;
+        for check in &mut service.deploy.health_checks {
+            check.url = format!("{receiver}/health/{{target}}");
+        }
+    }
+}
+
+/// Pipeline jobs run through the Runtime API the way CodePipeline runs them: invoke, and while
+/// the job continues, invoke again under a new job id with the continuation token.
+struct Pipelines<'a> {
+    watch: &'a Watch,
+    recorder: &'a PipelineRecorder,
+    folder: std::path::PathBuf,
+}
+
+/// Where a pipeline job stands.
+struct JobState {
+    params: serde_json::Value,
+    token: Option<String>,
+    result: String,
+    summary: String,
+}
+
+impl Pipelines<'_> {
+    /// Runs a deployment of `image` to `service` until it ends, or until the invocation that
+    /// worked on `stop_after` (a step such as `shift 10%`) has its change in sync.
+    async fn run(
+        &self,
+        service: &str,
+        image: &str,
+        stop_after: Option<&str>,
+    ) -> anyhow::Result<JobState> {
+        let mut state = JobState {
+            params: serde_json::json!({"service": service, "image": image}),
+            token: None,
+            result: String::new(),
+            summary: String::new(),
+        };
+        println!(
+            "\n    {:<34} {:<9} {:>5} {:>6}  summary",
+            format!("{service} {}", image.rsplit(':').next().unwrap_or_default()),
+            "result",
+            "calls",
+            "ms"
+        );
+        for _ in 0..120 {
+            let response = self.invoke(&mut state).await?;
+            let step = response["step"].as_str().unwrap_or("start").to_owned();
+            if state.result != "continue"
+                || (stop_after == Some(step.as_str()) && state.summary.contains("INSYNC;"))
+            {
+                return Ok(state);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        }
+        bail!("the deployment of {image} did not end within 120 invocations")
+    }
+
+    /// One more invocation of a job that continues.
+    async fn resume(&self, state: &JobState) -> anyhow::Result<JobState> {
+        let mut next = JobState {
+            params: state.params.clone(),
+            token: state.token.clone(),
+            result: String::new(),
+            summary: String::new(),
+        };
+        self.invoke(&mut next).await?;
+        Ok(next)
+    }
+
+    async fn invoke(&self, state: &mut JobState) -> anyhow::Result<serde_json::Value> {
+        let job = ops_tests::unique("job");
+        let event = job_event(&job, &state.params, None, state.token.as_deref());
+        let file = self.folder.join(format!("{job}.json"));
+        std::fs::write(&file, serde_json::to_vec_pretty(&event)?)?;
+        let response = self.watch.invoke(&file.display().to_string()).await?;
+        if let Some(error) = response.get("error") {
+            bail!("deploy-hook failed without reporting to the pipeline: {error}");
+        }
+        let call = self
+            .recorder
+            .for_job(&job)
+            .into_iter()
+            .next()
+            .context("deploy-hook reported nothing to the pipeline")?;
+        state.token = call.continuation().map(str::to_owned);
+        state.result = response["result"].as_str().unwrap_or_default().to_owned();
+        state.summary = call.text().to_owned();
+        let step = response["step"].as_str().unwrap_or("start");
+        println!(
+            "    {:<34} {:<9} {:>5} {:>6}  {}",
+            step,
+            state.result,
+            response["aws_calls"],
+            response["duration_ms"],
+            if state.result == "continue" {
+                short_summary(&state.summary)
+            } else {
+                ops_domain::deploy::truncate(&state.summary, 160)
+            }
+        );
+        Ok(response)
+    }
+}
+
+/// The part of a job summary after the step name, cut to one line.
+fn short_summary(summary: &str) -> String {
+    let text = summary
+        .split_once(": ")
+        .map_or(summary, |(_, rest)| rest)
+        .split_once(": ")
+        .map_or(summary, |(_, rest)| rest);
+    ops_domain::deploy::truncate(text, 110)
 }
 
 /// cost-check over a generated FOCUS export with an EC2 spike, run twice: the second run finds
@@ -357,7 +556,7 @@ async fn state_table(
     admin: &AwsClients,
     store: &StateStore,
     config: &SuiteConfig,
-    seeded: &std::collections::BTreeMap<String, seed::SeededService>,
+    seeded: &std::collections::BTreeMap<String, seed::Deployable>,
 ) -> anyhow::Result<String> {
     let mut out = String::new();
     writeln!(
@@ -366,11 +565,10 @@ async fn state_table(
         "service", "record", "route53 weights"
     )?;
     for (name, service) in &config.services {
-        let record = store
+        let status = store
             .get::<DeploymentRecord>(&keys::deployment_record(name))
             .await?
-            .context("record")?
-            .value;
+            .map_or("(no record)", |record| record.value.status.as_str());
         let weights = match (
             &service.traffic,
             seeded.get(name).and_then(|s| s.zone_id.clone()),
@@ -406,7 +604,7 @@ async fn state_table(
             out,
             "    {:<10} {:<13} {:<24} {}",
             name,
-            record.status.as_str(),
+            status,
             weights,
             tds.join(" ")
         )?;
