@@ -1084,3 +1084,48 @@ pub async fn least_privilege_scenarios() -> BTreeSet<String> {
         .map(|call| call.action)
         .collect()
 }
+
+#[tokio::test]
+async fn failing_health_check_after_a_rolling_update_puts_the_service_back() {
+    let world =
+        DeployWorld::with_config(|yaml| yaml.replace("/health/api", "/fail/health/api")).await;
+    let drive = world
+        .drive(&params("api", "registry.example/api:2.0.0"))
+        .await;
+    let call = final_call(&world, &drive);
+    assert_eq!(call.failure_type(), Some("JobFailed"));
+    assert!(call.text().contains("health check"), "{}", call.text());
+    // In place, the new version ran before the check; the failure puts the service back.
+    let api = world.ecs("api").await;
+    assert_eq!(api.task_definition, world.seeded["api"].stable);
+    let record = world.record("api").await.expect("record");
+    assert_eq!(record.status, DeploymentStatus::Failed);
+    assert_eq!(
+        world.succeeded("ecs:UpdateService"),
+        2,
+        "the update and its revert"
+    );
+}
+
+#[tokio::test]
+async fn outside_a_failing_window_the_job_fails_and_changes_nothing() {
+    let world = DeployWorld::with_config(|yaml| {
+        yaml.replace("outside: wait", "outside: fail").replace(
+            "      required_env: [LOG_LEVEL]\n",
+            "      required_env: [LOG_LEVEL]\n      window: closed-now\n",
+        )
+    })
+    .await;
+    let drive = world
+        .drive(&params("web", "registry.example/web:1.5.0"))
+        .await;
+    assert_eq!(drive.responses.len(), 1);
+    let call = final_call(&world, &drive);
+    assert_eq!(call.failure_type(), Some("JobFailed"));
+    assert!(
+        call.text().contains("outside deployment window closed-now"),
+        "{}",
+        call.text()
+    );
+    assert!(world.record("web").await.is_none());
+}
