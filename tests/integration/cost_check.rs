@@ -388,6 +388,66 @@ async fn cur2_export_is_read_through_its_manifest_not_by_listing() {
     );
 }
 
+#[tokio::test]
+async fn parquet_is_read_with_ranged_gets_row_group_by_row_group_to_the_csv_gz_totals() {
+    let mut data = synthetic(vec![ec2_spike()]);
+    data.rows_per_day = 400;
+    // 20,000 rows in 40 row groups, larger than the first ranged GET (the last 64 KiB), so the
+    // footer, then each row group's column chunks come in separate ranged GETs.
+    let mut parquet = Vec::new();
+    data.write_focus_parquet_in_groups(&mut parquet, 500)
+        .expect("FOCUS parquet");
+    assert!(parquet.len() > 4 * 64 * 1024, "{} bytes", parquet.len());
+
+    let by_parquet = CostWorld::new(focus_source, 1_000_000.0).await;
+    by_parquet
+        .put("focus/2026-03/part-0.parquet", parquet.clone())
+        .await;
+    let by_csv = CostWorld::new(focus_source, 1_000_000.0).await;
+    by_csv
+        .put("focus/2026-03/part-0.csv.gz", focus_gz(&data))
+        .await;
+
+    let mut reports = Vec::new();
+    for world in [&by_parquet, &by_csv] {
+        let response = world.run(json!({"as_of": as_of()})).await.expect("run");
+        assert_eq!(
+            response.anomalies,
+            [format!("service=AmazonEC2|{}", as_of())]
+        );
+        let report: Value =
+            serde_json::from_str(&world.text(&response.report_json).await).expect("report");
+        assert_eq!(report["source"]["rows"], data.rows());
+        reports.push(report);
+    }
+    let days = reports[0]["total"].as_object().expect("daily totals");
+    assert_eq!(
+        days.len(),
+        reports[1]["total"].as_object().map_or(0, |d| d.len())
+    );
+    for (day, value) in days {
+        let (a, b) = (value.as_f64(), reports[1]["total"][day].as_f64());
+        let (Some(a), Some(b)) = (a, b) else {
+            panic!("{day}: {value} vs {}", reports[1]["total"][day]);
+        };
+        assert!((a - b).abs() < 1e-6, "{day}: parquet {a} vs csv.gz {b}");
+    }
+
+    // A Parquet object cut short fails the run, naming it.
+    by_parquet
+        .put(
+            "focus/2026-03/part-1.parquet",
+            parquet[..parquet.len() / 2].to_vec(),
+        )
+        .await;
+    let error = by_parquet
+        .run(json!({"as_of": as_of()}))
+        .await
+        .expect_err("truncated file");
+    let message = error.to_string();
+    assert!(message.contains("part-1.parquet"), "{message}");
+}
+
 /// Queues Cost Explorer results in the emulator (its `GetCostAndUsage` returns what it is given).
 async fn queue_cost_explorer_results(results: Value) {
     let url = format!(

@@ -10,13 +10,20 @@
 //! - [`CostExplorer`]: `GetCostAndUsage`, daily, grouped by the configured dimensions, one request
 //!   per page for the whole range (each request is billed).
 
+use std::io::Read;
+use std::ops::Range;
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_s3::operation::get_object::GetObjectOutput;
 use bytes::Bytes;
 use chrono::{Datelike, Duration, NaiveDate, NaiveTime};
+use futures_util::future::try_join_all;
 use ops_adapters::error::describe;
-use ops_costdata::{ReadError, ReadOptions};
+use ops_costdata::{FeedStep, Kind, ParquetFeed, ReadError, ReadOptions};
 use ops_domain::config::{CostConfig, CostMetric, CostSource};
 use ops_domain::cost::CostCube;
 use serde::Serialize;
+use tokio_util::io::SyncIoBridge;
 
 /// What a source read.
 #[derive(Debug, Clone, Default)]
@@ -90,6 +97,15 @@ pub fn read_options(config: &CostConfig, format: ops_costdata::Format) -> ReadOp
 }
 
 /// Objects of an export, read with S3.
+///
+/// Objects are never held whole. CSV and CSV.gz bodies stream into the reader: the SDK's body
+/// becomes a blocking `Read` ([`SyncIoBridge`]) consumed on tokio's blocking pool, so memory is
+/// the reader's buffers and the gzip window. Parquet goes through [`ParquetFeed`], which does no
+/// I/O itself: it names the byte ranges it needs (the footer, then one row group's needed
+/// column chunks) and this type fetches them with ranged GETs, concurrently, on the async
+/// runtime; the CPU work between fetches (decoding a row group) runs on the blocking pool.
+/// No thread ever blocks on the network inside the async runtime, and ops-costdata stays free
+/// of tokio and the SDK.
 #[derive(Debug, Clone)]
 struct S3Files {
     s3: aws_sdk_s3::Client,
@@ -97,34 +113,208 @@ struct S3Files {
     keep_going: bool,
 }
 
+/// The first ranged GET of a Parquet object: its last 64 KiB, where the footer is, and (from
+/// the `Content-Range` header) its size. Matches the first range [`ParquetFeed`] asks for.
+const PARQUET_TAIL: u64 = 64 * 1024;
+
+/// An object's body as a blocking reader, recording the first transfer error so that a network
+/// failure is reported as an S3 failure, not as a malformed file.
+struct Tracked<R> {
+    inner: R,
+    failure: Arc<Mutex<Option<String>>>,
+}
+
+impl<R: Read> Read for Tracked<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.inner.read(buf).inspect_err(|error| {
+            if let Ok(mut slot) = self.failure.lock() {
+                slot.get_or_insert_with(|| error.to_string());
+            }
+        })
+    }
+}
+
 impl S3Files {
-    async fn get(&self, key: &str) -> Result<Option<Bytes>, SourceError> {
+    fn uri(&self, key: &str) -> String {
+        format!("s3://{}/{key}", self.bucket)
+    }
+
+    fn aws(&self, operation: &'static str, key: &str, message: String) -> SourceError {
+        SourceError::Aws {
+            operation,
+            target: self.uri(key),
+            message,
+        }
+    }
+
+    /// Starts a GET of `key` (of `range`, an HTTP Range value, when given); `None` when the
+    /// object does not exist.
+    async fn start_get(
+        &self,
+        key: &str,
+        range: Option<String>,
+    ) -> Result<Option<GetObjectOutput>, SourceError> {
         match self
             .s3
             .get_object()
             .bucket(&self.bucket)
             .key(key)
+            .set_range(range)
             .send()
             .await
         {
-            Ok(output) => {
-                let body = output
-                    .body
-                    .collect()
-                    .await
-                    .map_err(|error| SourceError::Aws {
-                        operation: "GetObject",
-                        target: format!("s3://{}/{key}", self.bucket),
-                        message: error.to_string(),
-                    })?;
-                Ok(Some(body.into_bytes()))
-            }
+            Ok(output) => Ok(Some(output)),
             Err(error) if ops_adapters::error::status(&error) == Some(404) => Ok(None),
-            Err(error) => Err(SourceError::Aws {
-                operation: "GetObject",
-                target: format!("s3://{}/{key}", self.bucket),
-                message: describe(&error),
-            }),
+            Err(error) => Err(self.aws("GetObject", key, describe(&error))),
+        }
+    }
+
+    /// A small object (a manifest) whole; `None` when it does not exist.
+    async fn get(&self, key: &str) -> Result<Option<Bytes>, SourceError> {
+        let Some(output) = self.start_get(key, None).await? else {
+            return Ok(None);
+        };
+        let body = output
+            .body
+            .collect()
+            .await
+            .map_err(|error| self.aws("GetObject", key, error.to_string()))?;
+        Ok(Some(body.into_bytes()))
+    }
+
+    /// Bytes `range` of `key`.
+    async fn get_range(&self, key: &str, range: Range<u64>) -> Result<Bytes, SourceError> {
+        if range.is_empty() {
+            return Ok(Bytes::new());
+        }
+        let header = format!("bytes={}-{}", range.start, range.end - 1);
+        let output = self
+            .start_get(key, Some(header))
+            .await?
+            .ok_or_else(|| self.missing(key))?;
+        let body = output
+            .body
+            .collect()
+            .await
+            .map_err(|error| self.aws("GetObject", key, error.to_string()))?
+            .into_bytes();
+        if body.len() as u64 != range.end - range.start {
+            return Err(self.aws(
+                "GetObject",
+                key,
+                format!(
+                    "asked for bytes {}..{}, got {} bytes (was the object replaced while read?)",
+                    range.start,
+                    range.end,
+                    body.len()
+                ),
+            ));
+        }
+        Ok(body)
+    }
+
+    fn missing(&self, key: &str) -> SourceError {
+        SourceError::Invalid(format!("{} is listed but missing", self.uri(key)))
+    }
+
+    /// Reads one object into a cube. The outer error stops the run (S3 failed, the object is
+    /// gone); the inner one is the file being unreadable, which the config may let pass.
+    async fn read(
+        &self,
+        key: &str,
+        options: &ReadOptions,
+    ) -> Result<Result<CostCube, ReadError>, SourceError> {
+        let mut kind = Kind::of(key, &[]);
+        if kind == Kind::Unknown {
+            // No telling name: the first bytes decide (Parquet's or gzip's magic).
+            let head = self.get_range(key, 0..4).await;
+            kind = Kind::of(key, head.as_deref().unwrap_or_default());
+        }
+        match kind {
+            Kind::Parquet => self.read_parquet(key, options).await,
+            _ => self.read_stream(key, options).await,
+        }
+    }
+
+    /// CSV or CSV.gz: the body streamed into the reader on the blocking pool.
+    async fn read_stream(
+        &self,
+        key: &str,
+        options: &ReadOptions,
+    ) -> Result<Result<CostCube, ReadError>, SourceError> {
+        let output = self
+            .start_get(key, None)
+            .await?
+            .ok_or_else(|| self.missing(key))?;
+        let failure = Arc::new(Mutex::new(None));
+        let body = Tracked {
+            inner: SyncIoBridge::new(output.body.into_async_read()),
+            failure: failure.clone(),
+        };
+        let (name, options) = (key.to_owned(), options.clone());
+        let read =
+            tokio::task::spawn_blocking(move || ops_costdata::read_stream(&name, body, &options))
+                .await
+                .map_err(|error| self.aws("GetObject", key, format!("reader stopped: {error}")))?;
+        // A body that broke off is S3's failure, whatever the reader made of the cut.
+        let broke = failure.lock().ok().and_then(|mut slot| slot.take());
+        if let Some(message) = broke {
+            return Err(self.aws("GetObject", key, message));
+        }
+        Ok(read)
+    }
+
+    /// Parquet: the footer, then each row group's needed column chunks, with ranged GETs.
+    async fn read_parquet(
+        &self,
+        key: &str,
+        options: &ReadOptions,
+    ) -> Result<Result<CostCube, ReadError>, SourceError> {
+        let tail = self
+            .start_get(key, Some(format!("bytes=-{PARQUET_TAIL}")))
+            .await?
+            .ok_or_else(|| self.missing(key))?;
+        let size = object_size(tail.content_range(), tail.content_length());
+        let tail = tail
+            .body
+            .collect()
+            .await
+            .map_err(|error| self.aws("GetObject", key, error.to_string()))?
+            .into_bytes();
+        let size = size.unwrap_or(tail.len() as u64);
+        let mut feed = match ParquetFeed::new(key, size, options) {
+            Ok(feed) => feed,
+            Err(error) => return Ok(Err(error)),
+        };
+        let mut have = Some((size.saturating_sub(tail.len() as u64)..size, tail));
+        loop {
+            let (back, step) = tokio::task::spawn_blocking(move || {
+                let step = feed.step();
+                (feed, step)
+            })
+            .await
+            .map_err(|error| self.aws("GetObject", key, format!("reader stopped: {error}")))?;
+            feed = back;
+            let ranges = match step {
+                Ok(FeedStep::Done(cube)) => return Ok(Ok(cube)),
+                Ok(FeedStep::Fetch(ranges)) => ranges,
+                Err(error) => return Ok(Err(error)),
+            };
+            // The first range asked for is the tail already fetched with the size.
+            let data = match have.take() {
+                Some((range, bytes)) if ranges == [range.clone()] => vec![bytes],
+                _ => {
+                    try_join_all(
+                        ranges
+                            .iter()
+                            .map(|range| self.get_range(key, range.clone())),
+                    )
+                    .await?
+                }
+            };
+            if let Err(error) = feed.push(ranges, data) {
+                return Ok(Err(error));
+            }
         }
     }
 
@@ -139,29 +329,23 @@ impl S3Files {
             ..Loaded::default()
         };
         for key in keys {
-            let Some(data) = self.get(key).await? else {
-                return Err(SourceError::Invalid(format!(
-                    "s3://{}/{key} is listed but missing",
-                    self.bucket
-                )));
-            };
-            match ops_costdata::read_file(key, data, options) {
+            match self.read(key, options).await? {
                 Ok(cube) => {
                     if let (Some(have), Some(new)) = (&loaded.cube.currency, &cube.currency) {
                         if have != new {
                             return Err(SourceError::Invalid(format!(
-                                "s3://{}/{key} is in {new}, earlier files in {have}",
-                                self.bucket
+                                "{} is in {new}, earlier files in {have}",
+                                self.uri(key)
                             )));
                         }
                     }
                     loaded.cube.merge(cube);
-                    loaded.files.push(format!("s3://{}/{key}", self.bucket));
+                    loaded.files.push(self.uri(key));
                 }
                 Err(error) if self.keep_going => {
                     tracing::warn!(message = "Skipped an unreadable cost file.", file = %key, %error);
                     loaded.unreadable.push(Unreadable {
-                        file: format!("s3://{}/{key}", self.bucket),
+                        file: self.uri(key),
                         error: error.to_string(),
                     });
                 }
@@ -169,6 +353,17 @@ impl S3Files {
             }
         }
         Ok(loaded)
+    }
+}
+
+/// An object's size from a ranged GET: the total in `Content-Range: bytes a-b/total`, or, when
+/// the whole object came back without one, its `Content-Length`.
+fn object_size(content_range: Option<&str>, content_length: Option<i64>) -> Option<u64> {
+    match content_range {
+        Some(range) => range
+            .rsplit_once('/')
+            .and_then(|(_, total)| total.parse().ok()),
+        None => content_length.and_then(|n| u64::try_from(n).ok()),
     }
 }
 
@@ -501,6 +696,14 @@ mod tests {
             billing_periods(d(2026, 3, 1), d(2026, 3, 2)),
             [d(2026, 3, 1)]
         );
+    }
+
+    #[test]
+    fn object_size_comes_from_content_range_else_length() {
+        assert_eq!(object_size(Some("bytes 100-199/200"), Some(100)), Some(200));
+        assert_eq!(object_size(None, Some(42)), Some(42));
+        assert_eq!(object_size(Some("bytes 0-9/*"), Some(10)), None);
+        assert_eq!(object_size(None, None), None);
     }
 
     #[test]

@@ -343,13 +343,24 @@ impl Synthetic {
     /// Writes the line items as a CUR 2.0 Parquet export (snappy, `resource_tags` a
     /// MAP<string,string> with `user_team`); returns the number of rows.
     pub fn write_cur_parquet<W: Write + Send>(&self, w: W) -> io::Result<u64> {
-        self.write_parquet(w, cur_schema(), "user_team", Builders::cur_batch)
+        self.write_parquet(w, cur_schema(), "user_team", Builders::cur_batch, ROW_GROUP)
     }
 
     /// Writes the line items as a FOCUS 1.0 Parquet export (snappy, timestamps in UTC, `Tags`
     /// a MAP<string,string> with `team`); returns the number of rows.
     pub fn write_focus_parquet<W: Write + Send>(&self, w: W) -> io::Result<u64> {
-        self.write_parquet(w, focus_schema(), "team", Builders::focus_batch)
+        self.write_parquet(w, focus_schema(), "team", Builders::focus_batch, ROW_GROUP)
+    }
+
+    /// [`Self::write_focus_parquet`] with row groups of `row_group_rows` rows (tests of readers
+    /// that go row group by row group, on data too small for the default groups).
+    pub fn write_focus_parquet_in_groups<W: Write + Send>(
+        &self,
+        w: W,
+        row_group_rows: usize,
+    ) -> io::Result<u64> {
+        let groups = row_group_rows.max(1);
+        self.write_parquet(w, focus_schema(), "team", Builders::focus_batch, groups)
     }
 
     /// Streams the line items into Parquet in batches of [`BATCH`] rows, `batch` turning the
@@ -360,8 +371,9 @@ impl Synthetic {
         schema: SchemaRef,
         tag_key: &str,
         batch: fn(&mut Builders, &SchemaRef) -> io::Result<RecordBatch>,
+        row_group_rows: usize,
     ) -> io::Result<u64> {
-        let mut writer = parquet_writer(w, &schema)?;
+        let mut writer = parquet_writer(w, &schema, row_group_rows)?;
         let mut b = Builders::default();
         let mut rows = 0;
         self.for_each_item(|item| {
@@ -615,10 +627,14 @@ fn focus_schema() -> SchemaRef {
     ]))
 }
 
-fn parquet_writer<W: Write + Send>(w: W, schema: &SchemaRef) -> io::Result<ArrowWriter<W>> {
+fn parquet_writer<W: Write + Send>(
+    w: W,
+    schema: &SchemaRef,
+    row_group_rows: usize,
+) -> io::Result<ArrowWriter<W>> {
     let props = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
-        .set_max_row_group_row_count(Some(ROW_GROUP))
+        .set_max_row_group_row_count(Some(row_group_rows))
         .build();
     // Exports are not written by Arrow, so they carry no embedded Arrow schema; leave it out
     // too, so readers see these files the way they see real ones.
