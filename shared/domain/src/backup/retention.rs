@@ -447,7 +447,7 @@ struct Bucket {
 pub fn apply(snapshots: &[Snapshot], policy: &RetentionPolicy, now: DateTime<Utc>) -> Outcome {
     let mut order: Vec<&Snapshot> = snapshots.iter().collect();
     // Newest first; a stable sort keeps the given order for equal times, as restic's does.
-    order.sort_by(|a, b| b.time.cmp(&a.time));
+    order.sort_by_key(|s| std::cmp::Reverse(s.time));
 
     let mut decisions: Vec<Decision> = Vec::with_capacity(order.len());
     if policy.is_empty() {

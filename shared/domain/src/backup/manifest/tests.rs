@@ -281,11 +281,11 @@ fn prune_deletes_manifests_and_only_unreferenced_data() {
 
     // Keep m1 and m3: m2's "two v2" goes, "one" survives through m1.
     let plan = prune(&all, &[id1.clone(), id3.clone()]);
-    assert_eq!(plan.delete_manifests, [id2.clone()]);
+    assert_eq!(plan.delete_manifests, std::slice::from_ref(&id2));
     assert_eq!(plan.delete_data, [key("two v2")]);
 
     // Keep only m3: everything m1 and m2 hold except what m3 references.
-    let plan = prune(&all, &[id3.clone()]);
+    let plan = prune(&all, std::slice::from_ref(&id3));
     assert_eq!(plan.delete_manifests, [id1.clone(), id2.clone()]);
     let mut want = vec![key("one"), key("two"), key("two v2")];
     want.sort();
