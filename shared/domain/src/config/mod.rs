@@ -35,6 +35,9 @@ pub struct SuiteConfig {
     /// deploy-hook: deployment windows by name (services refer to one with `deploy.window`).
     #[serde(default)]
     pub windows: BTreeMap<String, WindowConfig>,
+    /// backup: backup plans by name.
+    #[serde(default)]
+    pub backup: BackupConfig,
 }
 
 /// A deployment window: the UTC hours in which deploy-hook may start a deployment.
@@ -663,4 +666,135 @@ pub fn glob_matches(pattern: &str, name: &str) -> bool {
     globset::Glob::new(pattern)
         .map(|glob| glob.compile_matcher().is_match(name))
         .unwrap_or(false)
+}
+
+/// backup settings.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupConfig {
+    /// Backup plans by name; EventBridge Scheduler invokes the function once per plan and action.
+    #[serde(default)]
+    pub plans: BTreeMap<String, BackupPlanConfig>,
+}
+
+/// One backup plan: what to back up, when, where to, and for how long.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupPlanConfig {
+    /// What the plan backs up.
+    pub targets: BackupTargets,
+    /// When each action runs.
+    pub schedule: BackupSchedule,
+    /// Which snapshots prune keeps (restic's `forget` policy).
+    pub retention: crate::backup::retention::RetentionPolicy,
+    /// Where snapshots are stored.
+    pub destination: BackupDestination,
+    /// Client-side encryption of secrets (required when the plan backs up secrets).
+    #[serde(default)]
+    pub encryption: Option<BackupEncryption>,
+    /// Verification settings.
+    #[serde(default)]
+    pub verification: BackupVerification,
+}
+
+/// The targets of a backup plan; at least one is needed.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupTargets {
+    /// S3 prefixes.
+    #[serde(default)]
+    pub s3: Vec<S3BackupTarget>,
+    /// Route53 hosted zones.
+    #[serde(default)]
+    pub route53: Vec<ZoneBackupTarget>,
+    /// ECS clusters and their services.
+    #[serde(default)]
+    pub ecs: Vec<EcsBackupTarget>,
+    /// Secrets Manager secrets, by name or ARN.
+    #[serde(default)]
+    pub secrets: Vec<String>,
+}
+
+/// An S3 prefix to back up.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3BackupTarget {
+    /// Source bucket.
+    pub bucket: String,
+    /// Key prefix (empty: the whole bucket).
+    #[serde(default)]
+    pub prefix: String,
+}
+
+/// A Route53 hosted zone to back up.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZoneBackupTarget {
+    /// Hosted zone id (`Z…`); give this or `zone_name`.
+    #[serde(default)]
+    pub zone_id: Option<String>,
+    /// Hosted zone DNS name (`example.com.`); give this or `zone_id`.
+    #[serde(default)]
+    pub zone_name: Option<String>,
+}
+
+/// An ECS cluster whose services (and their task definitions) are backed up.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EcsBackupTarget {
+    /// Cluster name or ARN.
+    pub cluster: String,
+    /// Service names; empty means every service of the cluster.
+    #[serde(default)]
+    pub services: Vec<String>,
+}
+
+/// EventBridge Scheduler expressions (`rate(…)`, `cron(…)`, `at(…)`) per action.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupSchedule {
+    /// When to take a snapshot.
+    pub backup: String,
+    /// When to verify the snapshots (cheap checks; deep sampling per `verification`).
+    #[serde(default)]
+    pub verify: Option<String>,
+    /// When to apply retention and delete what it does not keep.
+    #[serde(default)]
+    pub prune: Option<String>,
+}
+
+/// Where a plan's snapshots are stored; another account or region is allowed.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupDestination {
+    /// Backup bucket.
+    pub bucket: String,
+    /// Key prefix in the backup bucket.
+    #[serde(default)]
+    pub prefix: String,
+    /// The bucket's region, when it is not the function's.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// The bucket owner's account id, when it is another account (checked on every request
+    /// with `ExpectedBucketOwner`).
+    #[serde(default)]
+    pub account: Option<String>,
+}
+
+/// Envelope encryption of secrets: a data key from KMS per snapshot, AES-256-GCM.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupEncryption {
+    /// KMS key id, `alias/…` or key ARN.
+    pub kms_key: String,
+}
+
+/// Verification settings.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupVerification {
+    /// Percent of the objects a `verify` run reads back and re-hashes (0: only the cheap
+    /// size and checksum checks, which download nothing).
+    #[serde(default)]
+    pub deep_sample_percent: f64,
 }

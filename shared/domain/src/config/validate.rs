@@ -14,6 +14,7 @@ use super::{
     AlarmRoute, Channel, CostConfig, CostMetric, CostSource, Notifications, ServiceConfig,
     Strategy, SuiteConfig, WindowConfig, COST_DIMENSIONS,
 };
+use super::{BackupConfig, BackupPlanConfig};
 
 /// One problem in a configuration file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +65,7 @@ const TOP_LEVEL: &[&str] = &[
     "alarms",
     "cost",
     "windows",
+    "backup",
 ];
 
 /// Parses and validates a configuration file's text.
@@ -125,6 +127,7 @@ pub fn parse(text: &str) -> Result<SuiteConfig, ConfigErrors> {
     };
 
     let windows = parse_map::<WindowConfig>(map.get("windows"), "windows", &mut errors);
+    let backup = parse_backup(map.get("backup"), &mut errors);
     let (
         Some(version),
         Some(notifications),
@@ -143,6 +146,9 @@ pub fn parse(text: &str) -> Result<SuiteConfig, ConfigErrors> {
     else {
         return Err(ConfigErrors(errors.0));
     };
+    let Some(backup) = backup else {
+        return Err(ConfigErrors(errors.0));
+    };
     let config = SuiteConfig {
         version,
         notifications,
@@ -150,6 +156,7 @@ pub fn parse(text: &str) -> Result<SuiteConfig, ConfigErrors> {
         alarms,
         cost,
         windows,
+        backup,
     };
     check_rules(&config, &mut errors);
     if errors.0.is_empty() {
@@ -421,6 +428,9 @@ fn check_rules(config: &SuiteConfig, errors: &mut Errors) {
 
     if let Some(cost) = &config.cost {
         check_cost(cost, errors);
+    }
+    for (name, plan) in &config.backup.plans {
+        check_backup_plan(name, plan, errors);
     }
 
     for (name, channel) in &config.notifications.channels {
@@ -852,6 +862,356 @@ fn check_window(path: &str, window: &WindowConfig, errors: &mut Errors) {
     }
 }
 
+/// The `backup` section: `plans`, each plan parsed on its own.
+fn parse_backup(value: Option<&Value>, errors: &mut Errors) -> Option<BackupConfig> {
+    let map = match value {
+        None | Some(Value::Null) => return Some(BackupConfig::default()),
+        Some(Value::Mapping(map)) => map,
+        Some(_) => {
+            errors.push(
+                "backup",
+                "expected a mapping with `plans`".into(),
+                Some("write `backup:` then `plans:` with one entry per plan".into()),
+            );
+            return None;
+        }
+    };
+    let mut ok = true;
+    for key in map.keys() {
+        let name = key_name(key);
+        if name != "plans" {
+            errors.push(
+                &format!("backup.{name}"),
+                format!("unknown field \"{name}\", expected \"plans\""),
+                suggest(&name, &["plans"]),
+            );
+            ok = false;
+        }
+    }
+    let plans = parse_map::<BackupPlanConfig>(map.get("plans"), "backup.plans", errors);
+    match (ok, plans) {
+        (true, Some(plans)) => Some(BackupConfig { plans }),
+        _ => None,
+    }
+}
+
+/// S3 bucket naming rules (general purpose buckets): 3 to 63 characters of a-z, 0-9, `.` and
+/// `-`, beginning and ending with a letter or digit.
+fn valid_bucket(name: &str) -> bool {
+    (3..=63).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric())
+        && !name.contains("..")
+}
+
+fn check_bucket(path: &str, bucket: &str, errors: &mut Errors) {
+    if !valid_bucket(bucket) {
+        errors.push(
+            path,
+            format!("\"{bucket}\" is not an S3 bucket name"),
+            Some("3 to 63 characters: a-z, 0-9, `.` and `-`, starting and ending with a letter or digit".into()),
+        );
+    }
+}
+
+/// An EventBridge Scheduler expression: `rate(n unit)`, `cron(6 fields)` or `at(timestamp)`.
+fn check_schedule(path: &str, expression: &str, errors: &mut Errors) {
+    let expression = expression.trim();
+    let problem = if let Some(inner) = expression
+        .strip_prefix("rate(")
+        .and_then(|s| s.strip_suffix(')'))
+    {
+        let parts: Vec<&str> = inner.split_whitespace().collect();
+        match parts.as_slice() {
+            [value, unit] => match value.parse::<u32>() {
+                Ok(0) | Err(_) => Some(format!("\"{value}\" is not a positive whole number")),
+                Ok(n) => {
+                    let singular = ["minute", "hour", "day"].contains(unit);
+                    let plural = ["minutes", "hours", "days"].contains(unit);
+                    if !(singular || plural) {
+                        Some(format!("unknown unit \"{unit}\" (minutes, hours or days)"))
+                    } else if (n == 1) != singular {
+                        Some(format!(
+                            "write \"{n} {}\"",
+                            if n == 1 {
+                                unit.trim_end_matches('s').to_owned()
+                            } else {
+                                format!("{}s", unit.trim_end_matches('s'))
+                            }
+                        ))
+                    } else {
+                        None
+                    }
+                }
+            },
+            _ => Some("expected `rate(<value> <unit>)`".into()),
+        }
+    } else if let Some(inner) = expression
+        .strip_prefix("cron(")
+        .and_then(|s| s.strip_suffix(')'))
+    {
+        let fields: Vec<&str> = inner.split_whitespace().collect();
+        if fields.len() != 6 {
+            Some(format!(
+                "has {} fields, expected 6 (minutes hours day-of-month month day-of-week year)",
+                fields.len()
+            ))
+        } else if (fields[2] == "?") == (fields[4] == "?") {
+            Some("exactly one of day-of-month and day-of-week must be `?`".into())
+        } else {
+            None
+        }
+    } else if let Some(inner) = expression
+        .strip_prefix("at(")
+        .and_then(|s| s.strip_suffix(')'))
+    {
+        chrono::NaiveDateTime::parse_from_str(inner, "%Y-%m-%dT%H:%M:%S")
+            .err()
+            .map(|_| format!("\"{inner}\" is not yyyy-mm-ddThh:mm:ss"))
+    } else {
+        Some("expected `rate(…)`, `cron(…)` or `at(…)`".into())
+    };
+    if let Some(problem) = problem {
+        errors.push(
+            path,
+            format!("\"{expression}\" is not a schedule expression: {problem}"),
+            Some("e.g. `cron(0 3 * * ? *)` (03:00 UTC daily) or `rate(6 hours)`".into()),
+        );
+    }
+}
+
+/// A KMS key reference: key id, multi-Region key id, `alias/…` or a key or alias ARN.
+fn valid_kms_key(key: &str) -> bool {
+    let uuid = |s: &str| {
+        s.len() == 36
+            && s.char_indices().all(|(i, c)| {
+                if [8, 13, 18, 23].contains(&i) {
+                    c == '-'
+                } else {
+                    c.is_ascii_hexdigit()
+                }
+            })
+    };
+    let alias = |s: &str| {
+        s.strip_prefix("alias/").is_some_and(|name| {
+            !name.is_empty()
+                && !name.starts_with("aws/")
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "/_-".contains(c))
+        })
+    };
+    let mrk = |s: &str| {
+        s.strip_prefix("mrk-")
+            .is_some_and(|rest| rest.len() == 32 && rest.chars().all(|c| c.is_ascii_hexdigit()))
+    };
+    let arn = |s: &str| {
+        let parts: Vec<&str> = s.splitn(6, ':').collect();
+        parts.len() == 6
+            && parts[0] == "arn"
+            && parts[1].starts_with("aws")
+            && parts[2] == "kms"
+            && (parts[5]
+                .strip_prefix("key/")
+                .is_some_and(|k| uuid(k) || mrk(k))
+                || alias(parts[5]))
+    };
+    uuid(key) || mrk(key) || alias(key) || arn(key)
+}
+
+/// Rules of one backup plan.
+fn check_backup_plan(name: &str, plan: &BackupPlanConfig, errors: &mut Errors) {
+    let path = format!("backup.plans.{name}");
+    if !valid_name(name) {
+        errors.push(
+            &path,
+            "plan names use a-z, 0-9, - and _ (at most 64)".into(),
+            Some("the name is part of the backup bucket keys and the schedule names".into()),
+        );
+    }
+    let targets = &plan.targets;
+    if targets.s3.is_empty()
+        && targets.route53.is_empty()
+        && targets.ecs.is_empty()
+        && targets.secrets.is_empty()
+    {
+        errors.push(
+            &format!("{path}.targets"),
+            "names no target".into(),
+            Some("add at least one of `s3`, `route53`, `ecs` or `secrets`".into()),
+        );
+    }
+    for (i, target) in targets.s3.iter().enumerate() {
+        let tpath = format!("{path}.targets.s3[{i}]");
+        check_bucket(&format!("{tpath}.bucket"), &target.bucket, errors);
+        if target.prefix.starts_with('/') {
+            errors.push(
+                &format!("{tpath}.prefix"),
+                "must not start with `/`".into(),
+                Some("S3 keys have no leading slash".into()),
+            );
+        }
+        let destination = &plan.destination;
+        if target.bucket == destination.bucket
+            && (destination.prefix.starts_with(&target.prefix)
+                || target.prefix.starts_with(&destination.prefix))
+        {
+            errors.push(
+                &tpath,
+                format!(
+                    "overlaps the destination s3://{}/{}",
+                    destination.bucket, destination.prefix
+                ),
+                Some("each backup would copy the previous ones; use another bucket or disjoint prefixes".into()),
+            );
+        }
+    }
+    for (i, zone) in targets.route53.iter().enumerate() {
+        let zpath = format!("{path}.targets.route53[{i}]");
+        match (&zone.zone_id, &zone.zone_name) {
+            (None, None) => errors.push(&zpath, "needs `zone_id` or `zone_name`".into(), None),
+            (Some(_), Some(_)) => errors.push(
+                &zpath,
+                "gives both `zone_id` and `zone_name`".into(),
+                Some("keep one of them".into()),
+            ),
+            (Some(id), None) => {
+                let id = id.strip_prefix("/hostedzone/").unwrap_or(id);
+                if id.is_empty()
+                    || !id
+                        .chars()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+                {
+                    errors.push(
+                        &format!("{zpath}.zone_id"),
+                        format!("\"{id}\" is not a hosted zone id"),
+                        Some("e.g. Z0123456789ABCDEFGHIJ".into()),
+                    );
+                }
+            }
+            (None, Some(zone_name)) => {
+                if zone_name.trim().trim_end_matches('.').is_empty() {
+                    errors.push(
+                        &format!("{zpath}.zone_name"),
+                        "must not be empty".into(),
+                        None,
+                    );
+                }
+            }
+        }
+    }
+    for (i, ecs) in targets.ecs.iter().enumerate() {
+        let epath = format!("{path}.targets.ecs[{i}]");
+        if ecs.cluster.trim().is_empty() {
+            errors.push(
+                &format!("{epath}.cluster"),
+                "must not be empty".into(),
+                None,
+            );
+        }
+        for (j, service) in ecs.services.iter().enumerate() {
+            if service.trim().is_empty() {
+                errors.push(
+                    &format!("{epath}.services[{j}]"),
+                    "must not be empty".into(),
+                    Some("leave `services` out to back up every service of the cluster".into()),
+                );
+            }
+        }
+    }
+    for (i, secret) in targets.secrets.iter().enumerate() {
+        if secret.trim().is_empty() {
+            errors.push(
+                &format!("{path}.targets.secrets[{i}]"),
+                "must not be empty".into(),
+                Some("name a secret by name or ARN".into()),
+            );
+        }
+    }
+
+    let schedule = &plan.schedule;
+    check_schedule(&format!("{path}.schedule.backup"), &schedule.backup, errors);
+    for (action, expression) in [("verify", &schedule.verify), ("prune", &schedule.prune)] {
+        if let Some(expression) = expression {
+            check_schedule(&format!("{path}.schedule.{action}"), expression, errors);
+        }
+    }
+
+    if plan.retention.is_empty() {
+        errors.push(
+            &format!("{path}.retention"),
+            "keeps every snapshot: no `keep_*` rule is set".into(),
+            Some("e.g. `keep_daily: 7`, `keep_weekly: 4`, `keep_monthly: 12`; write `keep_last: unlimited` to keep everything on purpose".into()),
+        );
+    }
+
+    let destination = &plan.destination;
+    let dpath = format!("{path}.destination");
+    check_bucket(&format!("{dpath}.bucket"), &destination.bucket, errors);
+    if destination.prefix.starts_with('/') {
+        errors.push(
+            &format!("{dpath}.prefix"),
+            "must not start with `/`".into(),
+            Some("S3 keys have no leading slash".into()),
+        );
+    }
+    if let Some(region) = &destination.region {
+        let parts: Vec<&str> = region.split('-').collect();
+        let ok = parts.len() >= 3
+            && parts[0].len() == 2
+            && parts.iter().all(|p| {
+                !p.is_empty()
+                    && p.chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+            })
+            && parts
+                .last()
+                .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()));
+        if !ok {
+            errors.push(
+                &format!("{dpath}.region"),
+                format!("\"{region}\" is not an AWS region"),
+                Some("e.g. eu-west-1".into()),
+            );
+        }
+    }
+    if let Some(account) = &destination.account {
+        if account.len() != 12 || !account.chars().all(|c| c.is_ascii_digit()) {
+            errors.push(
+                &format!("{dpath}.account"),
+                format!("\"{account}\" is not an AWS account id"),
+                Some("12 digits, quoted so YAML keeps leading zeros: \"012345678901\"".into()),
+            );
+        }
+    }
+
+    match &plan.encryption {
+        None if !targets.secrets.is_empty() => errors.push(
+            &format!("{path}.encryption"),
+            "is required: secrets are encrypted client-side before they are stored".into(),
+            Some("add `encryption: { kms_key: alias/<name> }`".into()),
+        ),
+        Some(encryption) if !valid_kms_key(&encryption.kms_key) => errors.push(
+            &format!("{path}.encryption.kms_key"),
+            format!("\"{}\" is not a KMS key reference", encryption.kms_key),
+            Some("use a key id, `alias/<name>` (not an `alias/aws/` managed key), or a key or alias ARN".into()),
+        ),
+        _ => {}
+    }
+
+    let percent = plan.verification.deep_sample_percent;
+    if !(0.0..=100.0).contains(&percent) {
+        errors.push(
+            &format!("{path}.verification.deep_sample_percent"),
+            format!("{percent} is outside 0..=100"),
+            Some("0 checks sizes and checksums only; 5 re-reads one object in twenty".into()),
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1099,5 +1459,188 @@ cost:
                 "windows.production.days[1]: \"funday\" is not a weekday (use mon, tue, wed, thu, fri, sat, sun)",
             ],
         );
+    }
+
+    const BACKUP: &str = r#"
+backup:
+  plans:
+    nightly:
+      targets:
+        s3: [{ bucket: app-uploads, prefix: media/ }]
+        route53: [{ zone_name: example.com. }, { zone_id: Z0123456789ABC }]
+        ecs: [{ cluster: prod, services: [api] }, { cluster: batch }]
+        secrets: [prod/db, "arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/api-AbCdEf"]
+      schedule:
+        backup: cron(0 3 * * ? *)
+        verify: rate(1 day)
+        prune: cron(30 4 ? * SUN *)
+      retention:
+        keep_last: 3
+        keep_daily: 7
+        keep_weekly: 4
+        keep_monthly: 12
+        keep_yearly: unlimited
+        keep_within: 2d12h
+      destination:
+        bucket: ops-backups
+        prefix: suite/
+        region: eu-central-1
+        account: "210987654321"
+      encryption: { kms_key: alias/ops-backup }
+      verification: { deep_sample_percent: 5 }
+"#;
+
+    #[test]
+    fn backup_section_parses_with_defaults() {
+        use crate::backup::retention::KeepCount;
+        let config = parse(&format!("{VALID}{BACKUP}")).expect("valid");
+        let plan = &config.backup.plans["nightly"];
+        assert_eq!(plan.retention.keep_daily, KeepCount::Count(7));
+        assert_eq!(plan.retention.keep_yearly, KeepCount::Unlimited);
+        assert_eq!(
+            plan.retention.keep_within.map(|d| (d.days, d.hours)),
+            Some((2, 12))
+        );
+        assert_eq!(plan.targets.ecs[1].services, Vec::<String>::new());
+        assert_eq!(plan.destination.account.as_deref(), Some("210987654321"));
+        assert_eq!(plan.verification.deep_sample_percent, 5.0);
+        let minimal = "version: 1\nbackup:\n  plans:\n    zones:\n      targets: { route53: [{ zone_id: Z1 }] }\n      schedule: { backup: rate(12 hours) }\n      retention: { keep_last: 10 }\n      destination: { bucket: ops-backups }\n";
+        let config = parse(minimal).expect("minimal");
+        let plan = &config.backup.plans["zones"];
+        assert_eq!(plan.verification.deep_sample_percent, 0.0);
+        assert!(plan.encryption.is_none() && plan.schedule.prune.is_none());
+        assert!(parse(VALID).expect("valid").backup.plans.is_empty());
+    }
+
+    #[test]
+    fn backup_values_are_checked_with_paths_and_hints() {
+        let text = format!("{VALID}{BACKUP}")
+            .replace("bucket: app-uploads", "bucket: App_Uploads")
+            .replace(
+                "{ zone_id: Z0123456789ABC }",
+                "{ zone_id: z-bad, zone_name: x. }",
+            )
+            .replace(
+                "{ cluster: prod, services: [api] }",
+                "{ cluster: prod, services: [\"\"] }",
+            )
+            .replace("backup: cron(0 3 * * ? *)", "backup: cron(0 3 * * *)")
+            .replace("verify: rate(1 day)", "verify: rate(1 days)")
+            .replace("prune: cron(30 4 ? * SUN *)", "prune: every sunday")
+            .replace("region: eu-central-1", "region: europe")
+            .replace("account: \"210987654321\"", "account: \"12345\"")
+            .replace("alias/ops-backup", "alias/aws/s3")
+            .replace("deep_sample_percent: 5", "deep_sample_percent: 150");
+        check(
+            &text,
+            &[
+                "backup.plans.nightly.targets.s3[0].bucket: \"App_Uploads\" is not an S3 bucket name (3 to 63 characters: a-z, 0-9, `.` and `-`, starting and ending with a letter or digit)",
+                "backup.plans.nightly.targets.route53[1]: gives both `zone_id` and `zone_name` (keep one of them)",
+                "backup.plans.nightly.targets.ecs[0].services[0]: must not be empty (leave `services` out to back up every service of the cluster)",
+                "backup.plans.nightly.schedule.backup: \"cron(0 3 * * *)\" is not a schedule expression: has 5 fields, expected 6 (minutes hours day-of-month month day-of-week year) (e.g. `cron(0 3 * * ? *)` (03:00 UTC daily) or `rate(6 hours)`)",
+                "backup.plans.nightly.schedule.verify: \"rate(1 days)\" is not a schedule expression: write \"1 day\" (e.g. `cron(0 3 * * ? *)` (03:00 UTC daily) or `rate(6 hours)`)",
+                "backup.plans.nightly.schedule.prune: \"every sunday\" is not a schedule expression: expected `rate(…)`, `cron(…)` or `at(…)` (e.g. `cron(0 3 * * ? *)` (03:00 UTC daily) or `rate(6 hours)`)",
+                "backup.plans.nightly.destination.region: \"europe\" is not an AWS region (e.g. eu-west-1)",
+                "backup.plans.nightly.destination.account: \"12345\" is not an AWS account id (12 digits, quoted so YAML keeps leading zeros: \"012345678901\")",
+                "backup.plans.nightly.encryption.kms_key: \"alias/aws/s3\" is not a KMS key reference (use a key id, `alias/<name>` (not an `alias/aws/` managed key), or a key or alias ARN)",
+                "backup.plans.nightly.verification.deep_sample_percent: 150 is outside 0..=100 (0 checks sizes and checksums only; 5 re-reads one object in twenty)",
+            ],
+        );
+    }
+
+    #[test]
+    fn backup_retention_errors_name_the_field() {
+        let base = format!("{VALID}{BACKUP}");
+        check(
+            &base.replace("keep_within: 2d12h", "keep_within: 2w"),
+            &["backup.plans.nightly.retention.keep_within: \"2w\" is not a duration: unknown unit \"w\" (write a number and a unit y, m (months), d or h, e.g. \"30d\", \"12h\" or \"1y6m\")"],
+        );
+        check(
+            &base.replace("keep_daily: 7", "keep_daily: -7"),
+            &["backup.plans.nightly.retention.keep_daily: -7 is negative; use \"unlimited\" to keep every period"],
+        );
+        check(
+            &base.replace("keep_daily: 7", "keep_dayly: 7"),
+            &["backup.plans.nightly.retention.keep_dayly: unknown field \"keep_dayly\", expected one of \"keep_last\", \"keep_hourly\", \"keep_daily\", \"keep_weekly\", \"keep_monthly\", \"keep_yearly\", \"keep_within\" (did you mean \"keep_daily\"?)"],
+        );
+        let empty = base
+            .replace("        keep_last: 3\n", "")
+            .replace("        keep_daily: 7\n", "")
+            .replace("        keep_weekly: 4\n", "")
+            .replace("        keep_monthly: 12\n", "")
+            .replace("        keep_yearly: unlimited\n", "")
+            .replace("        keep_within: 2d12h\n", "")
+            .replace("      retention:\n", "      retention: {}\n");
+        check(
+            &empty,
+            &["backup.plans.nightly.retention: keeps every snapshot: no `keep_*` rule is set (e.g. `keep_daily: 7`, `keep_weekly: 4`, `keep_monthly: 12`; write `keep_last: unlimited` to keep everything on purpose)"],
+        );
+    }
+
+    #[test]
+    fn backup_plan_shape_rules() {
+        let base = format!("{VALID}{BACKUP}");
+        // Secrets without encryption, a destination inside a source prefix, a bad plan name.
+        let text = base
+            .replace("      encryption: { kms_key: alias/ops-backup }\n", "")
+            .replace(
+                "bucket: ops-backups\n        prefix: suite/",
+                "bucket: app-uploads\n        prefix: media/backups/",
+            )
+            .replace("    nightly:\n", "    Nightly:\n");
+        check(
+            &text,
+            &[
+                "backup.plans.Nightly: plan names use a-z, 0-9, - and _ (at most 64) (the name is part of the backup bucket keys and the schedule names)",
+                "backup.plans.Nightly.targets.s3[0]: overlaps the destination s3://app-uploads/media/backups/ (each backup would copy the previous ones; use another bucket or disjoint prefixes)",
+                "backup.plans.Nightly.encryption: is required: secrets are encrypted client-side before they are stored (add `encryption: { kms_key: alias/<name> }`)",
+            ],
+        );
+        check(
+            "version: 1\nbackup:\n  plans:\n    p:\n      targets: {}\n      schedule: { backup: rate(0 hours) }\n      retention: { keep_last: 1 }\n      destination: { bucket: b-1 }\n",
+            &[
+                "backup.plans.p.targets: names no target (add at least one of `s3`, `route53`, `ecs` or `secrets`)",
+                "backup.plans.p.schedule.backup: \"rate(0 hours)\" is not a schedule expression: \"0\" is not a positive whole number (e.g. `cron(0 3 * * ? *)` (03:00 UTC daily) or `rate(6 hours)`)",
+            ],
+        );
+    }
+
+    #[test]
+    fn backup_section_structure_errors() {
+        check(
+            "version: 1\nbackup:\n  plan: {}\n",
+            &["backup.plan: unknown field \"plan\", expected \"plans\" (did you mean \"plans\"?)"],
+        );
+        check(
+            "version: 1\nbackup: [nightly]\n",
+            &["backup: expected a mapping with `plans` (write `backup:` then `plans:` with one entry per plan)"],
+        );
+        check(
+            "version: 1\nbackups: {}\n",
+            &["backups: unknown field \"backups\" (did you mean \"backup\"?)"],
+        );
+        check(
+            &format!("{VALID}{BACKUP}").replace("      verification:", "      verfication:"),
+            &["backup.plans.nightly.verfication: unknown field \"verfication\", expected one of \"targets\", \"schedule\", \"retention\", \"destination\", \"encryption\", \"verification\" (did you mean \"verification\"?)"],
+        );
+        // Valid KMS references and schedules.
+        for key in [
+            "1234abcd-12ab-34cd-56ef-1234567890ab",
+            "mrk-1234abcd12ab34cd56ef1234567890ab",
+            "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            "arn:aws:kms:eu-west-1:123456789012:alias/ops-backup",
+        ] {
+            assert!(super::valid_kms_key(key), "{key}");
+        }
+        let mut errors = Errors::default();
+        for expression in [
+            "rate(1 hour)",
+            "rate(15 minutes)",
+            "cron(0 12 1 * ? *)",
+            "at(2026-12-01T03:00:00)",
+        ] {
+            super::check_schedule("s", expression, &mut errors);
+        }
+        assert!(errors.0.is_empty(), "{:?}", errors.0);
     }
 }
