@@ -243,6 +243,103 @@ fn golden_9_last_5_daily_5() {
 }
 
 #[test]
+fn golden_10_last_2_daily_10() {
+    check_golden(
+        "policy_keep_snapshots_10",
+        RetentionPolicy {
+            keep_last: count(2),
+            keep_daily: count(10),
+            ..Default::default()
+        },
+        &[
+            (
+                "2016-01-18T12:02:03Z",
+                &["last snapshot", "daily snapshot"],
+                [1, 0, 9, 0, 0, 0],
+            ),
+            (
+                "2016-01-12T21:08:03Z",
+                &["last snapshot", "daily snapshot"],
+                [0, 0, 8, 0, 0, 0],
+            ),
+            (
+                "2016-01-09T21:02:03Z",
+                &["daily snapshot"],
+                [0, 0, 7, 0, 0, 0],
+            ),
+            (
+                "2016-01-08T20:02:03Z",
+                &["daily snapshot"],
+                [0, 0, 6, 0, 0, 0],
+            ),
+            (
+                "2016-01-07T10:02:03Z",
+                &["daily snapshot"],
+                [0, 0, 5, 0, 0, 0],
+            ),
+            (
+                "2016-01-06T08:02:03Z",
+                &["daily snapshot"],
+                [0, 0, 4, 0, 0, 0],
+            ),
+            (
+                "2016-01-05T09:02:03Z",
+                &["daily snapshot"],
+                [0, 0, 3, 0, 0, 0],
+            ),
+            (
+                "2016-01-04T16:23:03Z",
+                &["daily snapshot"],
+                [0, 0, 2, 0, 0, 0],
+            ),
+            (
+                "2016-01-03T07:02:03Z",
+                &["daily snapshot"],
+                [0, 0, 1, 0, 0, 0],
+            ),
+            (
+                "2016-01-01T07:08:03Z",
+                &["daily snapshot"],
+                [0, 0, 0, 0, 0, 0],
+            ),
+        ],
+    );
+}
+
+#[test]
+fn golden_12_weekly_4() {
+    check_golden(
+        "policy_keep_snapshots_12",
+        RetentionPolicy {
+            keep_weekly: count(4),
+            ..Default::default()
+        },
+        &[
+            (
+                "2016-01-18T12:02:03Z",
+                &["weekly snapshot"],
+                [0, 0, 0, 3, 0, 0],
+            ),
+            (
+                "2016-01-12T21:08:03Z",
+                &["weekly snapshot"],
+                [0, 0, 0, 2, 0, 0],
+            ),
+            (
+                "2016-01-09T21:02:03Z",
+                &["weekly snapshot"],
+                [0, 0, 0, 1, 0, 0],
+            ),
+            (
+                "2016-01-03T07:02:03Z",
+                &["weekly snapshot"],
+                [0, 0, 0, 0, 0, 0],
+            ),
+        ],
+    );
+}
+
+#[test]
 fn golden_13_daily_3_weekly_4_iso_weeks() {
     // 2016-01-03 is a Sunday: ISO week 2015-W53, so it is the fourth weekly snapshot.
     check_golden(
