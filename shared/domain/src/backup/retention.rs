@@ -28,6 +28,8 @@
 //! - **The newest successful snapshot is never removed**, whatever the policy (a partial snapshot
 //!   never displaces the last complete one); it is kept with the reason
 //!   [`KeepReason::NewestSuccessful`] when no rule kept it.
+//!
+//! [`apply`] decides; [`lock_until`] gives the S3 Object Lock date consistent with a policy.
 
 use std::fmt;
 use std::str::FromStr;
@@ -534,6 +536,24 @@ pub fn apply(snapshots: &[Snapshot], policy: &RetentionPolicy, now: DateTime<Utc
         }
     }
     Outcome { decisions }
+}
+
+/// The S3 Object Lock retain-until date a snapshot taken at `created_at` can get without ever
+/// blocking a prune that follows `policy`: a lower bound of when `keep_within` stops keeping it.
+///
+/// `keep_within d` keeps the snapshot while it is newer than `newest − d`, and the newest
+/// snapshot is never after now, so it is kept at least until `created_at + d`, counted low:
+/// 365 days a year and 28 a month, because restic's calendar subtraction can take as little
+/// (one month before March 31 is March 3). Without `keep_within` nothing is guaranteed (count
+/// rules drop a snapshot as soon as enough newer ones exist) and there is no date. A data object
+/// shared by several snapshots takes the latest date of those that reference it.
+pub fn lock_until(policy: &RetentionPolicy, created_at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let within = policy.keep_within.filter(|d| !d.is_zero())?;
+    let days =
+        i64::from(within.years) * 365 + i64::from(within.months) * 28 + i64::from(within.days);
+    created_at
+        .checked_add_signed(TimeDelta::try_days(days)?)?
+        .checked_add_signed(TimeDelta::try_hours(i64::from(within.hours))?)
 }
 
 #[cfg(test)]

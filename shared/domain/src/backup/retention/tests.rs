@@ -857,3 +857,36 @@ fn keep_counts_deserialize_numbers_and_unlimited() {
         );
     }
 }
+
+#[test]
+fn lock_until_never_outlasts_keep_within() {
+    let policy = |within: &str| RetentionPolicy {
+        keep_daily: count(1),
+        keep_within: Some(within.parse().expect("duration")),
+        ..Default::default()
+    };
+    assert_eq!(
+        lock_until(&RetentionPolicy::default(), at("2026-01-01 00:00:00")),
+        None
+    );
+    assert_eq!(
+        lock_until(&policy("30d"), at("2026-01-01 00:00:00")),
+        Some(at("2026-01-31 00:00:00"))
+    );
+    // Whatever the calendar, a snapshot is still within `keep_within` of any newest snapshot
+    // taken before its lock date, so prune never has to delete a locked object.
+    for within in ["1m", "2m3d", "1y", "1y1m", "13d23h", "1y2m3d4h"] {
+        let policy = policy(within);
+        let duration = policy.keep_within.expect("within");
+        for day in 0..(366 * 2) {
+            let taken = at("2023-01-01 10:00:00") + TimeDelta::days(day);
+            let lock = lock_until(&policy, taken).expect("lock");
+            let newest = lock - TimeDelta::seconds(1);
+            let start = duration.before(newest).expect("start");
+            assert!(
+                taken > start,
+                "{within}: taken {taken}, newest {newest}, start {start}"
+            );
+        }
+    }
+}
