@@ -346,6 +346,108 @@ impl Manifest {
     }
 }
 
+/// Why a stored manifest or pointer cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DocumentError {
+    /// Not JSON of the expected shape (truncated, edited, another document).
+    #[error("not a valid {what}: {reason}")]
+    Invalid {
+        /// `manifest` or `latest pointer`.
+        what: &'static str,
+        /// The parser's message.
+        reason: String,
+    },
+    /// Written by a release with another schema.
+    #[error(
+        "{what} schema version {found} is not supported (this release reads {SCHEMA_VERSION})"
+    )]
+    Version {
+        /// `manifest` or `latest pointer`.
+        what: &'static str,
+        /// The version found.
+        found: u32,
+    },
+    /// Parses, but contradicts itself.
+    #[error("manifest {id} is inconsistent: {reason}")]
+    Inconsistent {
+        /// Its snapshot id.
+        id: SnapshotId,
+        /// What does not add up.
+        reason: String,
+    },
+}
+
+/// Reads a stored manifest, checking its schema version, that every entry points into `data/`
+/// and that its totals match its entries.
+pub fn parse_manifest(bytes: &[u8]) -> Result<Manifest, DocumentError> {
+    let manifest: Manifest = parse_document(bytes, "manifest")?;
+    if manifest.schema_version != SCHEMA_VERSION {
+        return Err(DocumentError::Version {
+            what: "manifest",
+            found: manifest.schema_version,
+        });
+    }
+    let inconsistent = |reason: String| DocumentError::Inconsistent {
+        id: manifest.id.clone(),
+        reason,
+    };
+    if let Some(entry) = manifest
+        .entries
+        .iter()
+        .find(|e| !e.key.starts_with("data/"))
+    {
+        return Err(inconsistent(format!(
+            "entry {}/{} points outside data/ ({})",
+            entry.source.container, entry.source.key, entry.key
+        )));
+    }
+    let objects = manifest.entries.len() as u64;
+    let bytes: u64 = manifest.entries.iter().map(|e| e.size).sum();
+    if manifest.totals.objects != objects || manifest.totals.bytes != bytes {
+        return Err(inconsistent(format!(
+            "totals say {} objects / {} bytes, entries hold {objects} / {bytes}",
+            manifest.totals.objects, manifest.totals.bytes
+        )));
+    }
+    Ok(manifest)
+}
+
+/// Reads a stored `latest` pointer, checking its schema version.
+pub fn parse_latest(bytes: &[u8]) -> Result<LatestPointer, DocumentError> {
+    let pointer: LatestPointer = parse_document(bytes, "latest pointer")?;
+    if pointer.schema_version != SCHEMA_VERSION {
+        return Err(DocumentError::Version {
+            what: "latest pointer",
+            found: pointer.schema_version,
+        });
+    }
+    Ok(pointer)
+}
+
+fn parse_document<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    what: &'static str,
+) -> Result<T, DocumentError> {
+    // The version is checked first, so a newer release's document says so rather than
+    // failing on a field this release does not know.
+    #[derive(Deserialize)]
+    struct Versioned {
+        schema_version: u32,
+    }
+    if let Ok(Versioned { schema_version }) = serde_json::from_slice::<Versioned>(bytes) {
+        if schema_version != SCHEMA_VERSION {
+            return Err(DocumentError::Version {
+                what,
+                found: schema_version,
+            });
+        }
+    }
+    serde_json::from_slice(bytes).map_err(|error| DocumentError::Invalid {
+        what,
+        reason: error.to_string(),
+    })
+}
+
 /// A plan's `latest` pointer, replaced by compare-and-swap after a manifest is committed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -313,3 +313,61 @@ fn retention_view_of_a_manifest() {
     assert_eq!(snapshot.time, at(2));
     assert!(!snapshot.successful);
 }
+
+#[test]
+fn stored_documents_are_checked_when_read() {
+    let plan = plan_incremental(None, &[object("a", "one"), object("b", "two")]);
+    let id = SnapshotId::new(at(2), "r1");
+    let m = manifest(&id, &plan, None);
+    let text = serde_json::to_string(&m).expect("json");
+    assert_eq!(parse_manifest(text.as_bytes()), Ok(m.clone()));
+
+    let truncated = &text[..text.len() / 2];
+    assert!(matches!(
+        parse_manifest(truncated.as_bytes()),
+        Err(DocumentError::Invalid {
+            what: "manifest",
+            ..
+        })
+    ));
+
+    let newer = text.replace("\"schema_version\":1", "\"schema_version\":2");
+    let newer = newer.replace("\"plan\":", "\"owner\":\"x\",\"plan\":");
+    assert_eq!(
+        parse_manifest(newer.as_bytes()).map_err(|e| e.to_string()),
+        Err("manifest schema version 2 is not supported (this release reads 1)".to_owned())
+    );
+
+    let mut wrong_totals = m.clone();
+    wrong_totals.totals.objects = 3;
+    let error = parse_manifest(
+        serde_json::to_string(&wrong_totals)
+            .expect("json")
+            .as_bytes(),
+    )
+    .expect_err("inconsistent");
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "manifest {id} is inconsistent: totals say 3 objects / 6 bytes, entries hold 2 / 6"
+        )
+    );
+
+    let mut outside = m;
+    outside.entries[0].key = "snapshots/nightly/x.json".into();
+    assert!(matches!(
+        parse_manifest(serde_json::to_string(&outside).expect("json").as_bytes()),
+        Err(DocumentError::Inconsistent { .. })
+    ));
+
+    let pointer = LatestPointer {
+        schema_version: SCHEMA_VERSION,
+        plan: "nightly".into(),
+        snapshot: id.clone(),
+        manifest_key: manifest_key("nightly", &id),
+        created_at: at(2),
+    };
+    let text = serde_json::to_string(&pointer).expect("json");
+    assert_eq!(parse_latest(text.as_bytes()), Ok(pointer));
+    assert!(parse_latest(b"{}").is_err());
+}
