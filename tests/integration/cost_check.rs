@@ -1,6 +1,6 @@
 //! cost-check against the emulator: FOCUS and CUR 2.0 exports on S3 and Cost Explorer, budget
 //! breaches, anomalies with contributors, the alert lifecycle over several runs (dedupe,
-//! escalate, restatement resolves), reports, and bad input.
+//! escalate, restatement resolves), reports, email through SES, and bad input.
 
 use std::sync::Arc;
 
@@ -448,6 +448,115 @@ async fn parquet_is_read_with_ranged_gets_row_group_by_row_group_to_the_csv_gz_t
     assert!(message.contains("part-1.parquet"), "{message}");
 }
 
+impl CostWorld {
+    /// Adds an `email` channel (routed for warnings and critical alerts) whose secret sends
+    /// from a sender unique to this world, created as an SES identity; returns the sender.
+    async fn add_email_channel(&self) -> String {
+        let prefix = &self.world.prefix;
+        let from = format!("{prefix}@example.com");
+        ops_tests::seed::email_identity(&self.world.sdk, &from)
+            .await
+            .expect("SES identity");
+        self.world
+            .admin
+            .secrets
+            .create_secret()
+            .name(format!("{prefix}/email"))
+            .secret_string(
+                json!({"from": from, "to": [ops_tests::seed::EMAIL_TO], "cc": ["audit@example.com"]})
+                    .to_string(),
+            )
+            .send()
+            .await
+            .expect("email secret");
+        self.edit_config(|config| {
+            config
+                .replace(
+                    "  routes:",
+                    &format!("    mail: {{ kind: email, secret: {prefix}/email }}\n  routes:"),
+                )
+                .replace("warning: [slack, hook]", "warning: [slack, hook, mail]")
+                .replace(
+                    "critical: [slack, hook, pager]",
+                    "critical: [slack, hook, pager, mail]",
+                )
+        })
+        .await;
+        from
+    }
+}
+
+/// The emails the emulator's SES accepted from `from`: (subject, to, cc, body).
+async fn emails_from(from: &str) -> Vec<(String, Value, Value, String)> {
+    let url = format!(
+        "{}/moto-api/data.json",
+        ops_tests::emulator::Emulator::shared().endpoint
+    );
+    let data: Value = reqwest::get(url)
+        .await
+        .expect("moto api")
+        .json()
+        .await
+        .expect("moto data");
+    data["ses"]["Message"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .filter(|m| m["source"] == from)
+        .map(|m| {
+            (
+                m["subject"].as_str().unwrap_or_default().to_owned(),
+                m["destinations"]["ToAddresses"].clone(),
+                m["destinations"]["CcAddresses"].clone(),
+                m["body"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn email_channel_sends_each_alert_once_through_ses() {
+    let cost = CostWorld::new(focus_source, 1000.0).await;
+    let from = cost.add_email_channel().await;
+    cost.put(
+        "focus/2026-03/part-0.csv.gz",
+        focus_gz(&synthetic(vec![ec2_spike()])),
+    )
+    .await;
+    let response = cost.run(json!({"as_of": as_of()})).await.expect("run");
+    assert!(!response.alerts.opened.is_empty());
+
+    let emails = emails_from(&from).await;
+    let subjects: Vec<&str> = emails.iter().map(|e| e.0.as_str()).collect();
+    // Every alert of this run is a warning or critical one: each went to Slack and by email.
+    assert_eq!(emails.len(), cost.slack_titles().len(), "{subjects:?}");
+    assert!(
+        subjects
+            .iter()
+            .any(|s| s.starts_with("[CRITICAL] ") || s.starts_with("[WARNING] ")),
+        "{subjects:?}"
+    );
+    assert!(
+        subjects
+            .iter()
+            .any(|s| s.contains("Cost anomaly in service=AmazonEC2")),
+        "{subjects:?}"
+    );
+    for (subject, to, cc, body) in &emails {
+        assert_eq!(to, &json!([ops_tests::seed::EMAIL_TO]), "{subject}");
+        assert_eq!(cc, &json!(["audit@example.com"]), "{subject}");
+        // The HTML part (the emulator keeps it over the text part) links to the report.
+        assert!(body.contains(&response.report_html), "{subject}: {body}");
+    }
+    let sent = cost.deps.clients.recorder.succeeded("ses:SendEmail");
+    assert_eq!(sent, emails.len());
+
+    // The same alerts again: no new email.
+    cost.run(json!({"as_of": as_of()})).await.expect("rerun");
+    assert_eq!(emails_from(&from).await.len(), emails.len());
+}
+
 /// Queues Cost Explorer results in the emulator (its `GetCostAndUsage` returns what it is given).
 async fn queue_cost_explorer_results(results: Value) {
     let url = format!(
@@ -524,9 +633,10 @@ async fn cost_explorer_source_reads_daily_costs_grouped_by_service() {
 }
 
 /// The scenarios that reach every code path of cost-check that calls AWS through S3 exports
-/// (FOCUS and CUR 2.0, with notifications); returns the IAM actions called.
+/// (FOCUS and CUR 2.0, with notifications including email); returns the IAM actions called.
 pub async fn least_privilege_scenarios() -> std::collections::BTreeSet<String> {
     let cost = CostWorld::new(focus_source, 1000.0).await;
+    cost.add_email_channel().await;
     cost.put(
         "focus/2026-03/part-0.csv.gz",
         focus_gz(&synthetic(vec![ec2_spike()])),

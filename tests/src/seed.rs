@@ -60,9 +60,33 @@ pub async fn upload_config(admin: &AwsClients, bucket: &str, yaml: &str) -> anyh
     Ok(())
 }
 
+/// Sender of email channels' secrets (an SES identity must exist for it: [`email_identity`]).
+pub const EMAIL_FROM: &str = "cost-check@example.com";
+/// Recipient of email channels' secrets.
+pub const EMAIL_TO: &str = "finops@example.com";
+
+/// Creates the SES identity `address` (the emulator, like SES, sends only from identities).
+pub async fn email_identity(sdk: &aws_config::SdkConfig, address: &str) -> anyhow::Result<()> {
+    let ses = aws_sdk_sesv2::Client::new(sdk);
+    if let Err(error) = ses
+        .create_email_identity()
+        .email_identity(address)
+        .send()
+        .await
+    {
+        // Created by an earlier test against the same emulator: fine.
+        let exists = aws_sdk_sesv2::error::ProvideErrorMetadata::code(&error)
+            == Some("AlreadyExistsException");
+        if !exists {
+            return Err(anyhow::Error::new(error).context(format!("SES identity {address}")));
+        }
+    }
+    Ok(())
+}
+
 /// Creates (or fills) the notifier secrets of the config, pointing at `receiver_url`:
 /// Slack at `/slack`, webhooks at `/webhook` (signing key `test-signing-key`), PagerDuty at
-/// `/pagerduty` (routing key `test-routing-key`).
+/// `/pagerduty` (routing key `test-routing-key`), email from [`EMAIL_FROM`] to [`EMAIL_TO`].
 pub async fn notifier_secrets(
     admin: &AwsClients,
     config: &SuiteConfig,
@@ -73,6 +97,7 @@ pub async fn notifier_secrets(
             ChannelKind::Slack => format!("{receiver_url}/slack"),
             ChannelKind::Webhook => serde_json::json!({"url": format!("{receiver_url}/webhook"), "signing_key": "test-signing-key"}).to_string(),
             ChannelKind::Pagerduty => serde_json::json!({"url": format!("{receiver_url}/pagerduty"), "routing_key": "test-routing-key"}).to_string(),
+            ChannelKind::Email => serde_json::json!({"from": EMAIL_FROM, "to": [EMAIL_TO]}).to_string(),
         };
         let created = admin
             .secrets

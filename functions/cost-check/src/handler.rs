@@ -61,6 +61,12 @@ impl Deps {
                 .interceptor(clients.recorder.clone())
                 .build(),
         );
+        // Email channels send through SES v2, from the region of the function.
+        let ses = aws_sdk_sesv2::Client::from_conf(
+            aws_sdk_sesv2::config::Builder::from(sdk)
+                .interceptor(clients.recorder.clone())
+                .build(),
+        );
         let secrets = Arc::new(SecretCache::new(
             clients.secrets.clone(),
             StdDuration::from_secs(300),
@@ -68,7 +74,7 @@ impl Deps {
         Ok(Deps {
             store: StateStore::new(clients.s3.clone(), bucket),
             config: ConfigSource::new(config_uri, clients.s3.clone())?,
-            notifier: Notifier::new(secrets),
+            notifier: Notifier::new(secrets).with_email(ses),
             ce,
             clients,
         })

@@ -78,6 +78,8 @@ pub fn iam_action(service: &str, operation: &str) -> String {
         "CloudWatch" => "cloudwatch",
         "KMS" => "kms",
         "Cost Explorer" => "ce",
+        // SES API v2 operations are authorised with the `ses:` actions of the same name.
+        "SESv2" | "SES" => "ses",
         other => {
             return format!(
                 "{}:{operation}",
@@ -133,5 +135,6 @@ mod tests {
             iam_action("Cost Explorer", "GetCostAndUsage"),
             "ce:GetCostAndUsage"
         );
+        assert_eq!(iam_action("SESv2", "SendEmail"), "ses:SendEmail");
     }
 }

@@ -1,9 +1,11 @@
-//! Notifiers: Slack incoming webhooks, signed JSON webhooks and PagerDuty Events API v2.
+//! Notifiers: Slack incoming webhooks, signed JSON webhooks, PagerDuty Events API v2 and email
+//! through Amazon SES (for the functions that enable it with [`Notifier::with_email`]).
 //!
 //! Each channel's endpoint and key come from a Secrets Manager secret. A failing channel is
 //! logged and counted and never fails the action that sent it: a rollback that happened must not
 //! be undone or retried because Slack was down.
 
+mod email;
 mod pagerduty;
 mod slack;
 mod webhook;
@@ -18,6 +20,7 @@ use serde::Serialize;
 
 use crate::secretsmanager::SecretCache;
 
+pub use email::{email_message, Email, Recipients};
 pub use pagerduty::pagerduty_event;
 pub use slack::slack_message;
 pub use webhook::{sign, webhook_body, SIGNATURE_HEADER, TIMESTAMP_HEADER};
@@ -36,6 +39,7 @@ pub struct Delivery {
 pub struct Notifier {
     http: reqwest::Client,
     secrets: Arc<SecretCache>,
+    ses: Option<aws_sdk_sesv2::Client>,
 }
 
 impl Notifier {
@@ -47,7 +51,18 @@ impl Notifier {
             .user_agent(concat!("ops-suite/", env!("CARGO_PKG_VERSION")))
             .build()
             .unwrap_or_default();
-        Notifier { http, secrets }
+        Notifier {
+            http,
+            secrets,
+            ses: None,
+        }
+    }
+
+    /// Also sends to `email` channels, through `ses`. Without it an email channel fails (and
+    /// is reported) like an unreachable webhook.
+    pub fn with_email(mut self, ses: aws_sdk_sesv2::Client) -> Self {
+        self.ses = Some(ses);
+        self
     }
 
     /// Sends `notification` to every channel its severity routes to. Never fails: each
@@ -102,6 +117,14 @@ impl Notifier {
                     .header(TIMESTAMP_HEADER, timestamp)
                     .header(SIGNATURE_HEADER, signature)
                     .body(body)
+            }
+            ChannelKind::Email => {
+                let recipients = Recipients::parse(secret_id, secret)?;
+                let ses = self
+                    .ses
+                    .as_ref()
+                    .ok_or("email is not enabled in this function")?;
+                return email::send(ses, &recipients, email_message(notification)).await;
             }
             ChannelKind::Pagerduty => {
                 let endpoint: pagerduty::Endpoint = serde_json::from_str(secret).map_err(|_| {

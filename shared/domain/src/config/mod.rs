@@ -475,6 +475,9 @@ pub enum ChannelKind {
     Webhook,
     /// PagerDuty Events API v2; the secret is `{"routing_key", "url"?}`.
     Pagerduty,
+    /// Email through Amazon SES (API v2 `SendEmail`); the secret is
+    /// `{"from", "to": [...], "cc"?: [...], "configuration_set"?}`, `from` being an SES identity.
+    Email,
 }
 
 /// How a service is deployed.
