@@ -1,9 +1,11 @@
 //! Email through Amazon SES (API v2 `SendEmail`): a subject line, a plain-text part and an HTML
 //! part built from the notification.
 //!
-//! The channel's secret holds `{"from", "to": [...], "cc"?: [...], "configuration_set"?}`;
-//! `from` must be an SES identity of the account (a verified address or domain). Errors name
-//! the SES error code only: SES messages can quote the addresses, which live in the secret.
+//! The channel's secret holds `{"from", "to": [...], "cc"?: [...]}`; `from` must be an SES
+//! identity of the account (a verified address or domain). No configuration set is named: the
+//! IAM grant covers the account's identities only (a configuration set would need its own).
+//! Errors name the SES error code only: SES messages can quote the addresses, which live in the
+//! secret.
 
 use aws_sdk_sesv2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
@@ -21,16 +23,13 @@ pub struct Recipients {
     /// Copy recipients.
     #[serde(default)]
     pub cc: Vec<String>,
-    /// SES configuration set (event publishing, dedicated IPs), if any.
-    #[serde(default)]
-    pub configuration_set: Option<String>,
 }
 
 impl Recipients {
     /// Parses the secret's JSON; the error never quotes the secret.
     pub fn parse(secret_id: &str, secret: &str) -> Result<Self, String> {
         let recipients: Recipients = serde_json::from_str(secret).map_err(|_| {
-            format!("secret {secret_id} is not {{\"from\", \"to\": [...], \"cc\"?, \"configuration_set\"?}} JSON")
+            format!("secret {secret_id} is not {{\"from\", \"to\": [...], \"cc\"?: [...]}} JSON")
         })?;
         if recipients.to.is_empty() {
             return Err(format!("secret {secret_id} has no \"to\" address"));
@@ -147,7 +146,6 @@ pub(crate) async fn send(
         .from_email_address(&recipients.from)
         .destination(destination)
         .content(EmailContent::builder().simple(message).build())
-        .set_configuration_set_name(recipients.configuration_set.clone())
         .send()
         .await
         .map(|_| ())
@@ -209,7 +207,7 @@ mod tests {
     fn recipients_need_a_to_address_and_errors_do_not_quote_the_secret() {
         let ok = Recipients::parse("s", r#"{"from":"a@x.io","to":["b@x.io"]}"#).expect("valid");
         assert_eq!(ok.to, ["b@x.io"]);
-        assert!(ok.cc.is_empty() && ok.configuration_set.is_none());
+        assert!(ok.cc.is_empty());
         let none = Recipients::parse("s", r#"{"from":"a@x.io","to":[]}"#).expect_err("no to");
         assert!(none.contains("no \"to\""), "{none}");
         let bad = Recipients::parse("s", r#"{"form":"secret@x.io"}"#).expect_err("typo");

@@ -476,7 +476,7 @@ pub enum ChannelKind {
     /// PagerDuty Events API v2; the secret is `{"routing_key", "url"?}`.
     Pagerduty,
     /// Email through Amazon SES (API v2 `SendEmail`); the secret is
-    /// `{"from", "to": [...], "cc"?: [...], "configuration_set"?}`, `from` being an SES identity.
+    /// `{"from", "to": [...], "cc"?: [...]}`, `from` being an SES identity.
     Email,
 }
 
