@@ -127,7 +127,9 @@ impl ParquetFeed {
     pub fn step(&mut self) -> Result<FeedStep, ReadError> {
         if std::mem::take(&mut self.first) {
             let start = self.file_len.saturating_sub(FOOTER_GUESS);
-            return Ok(FeedStep::Fetch(vec![start..self.file_len]));
+            return Ok(FeedStep::Fetch(
+                std::iter::once(start..self.file_len).collect(),
+            ));
         }
         let result = self.advance();
         if result.is_err() {
