@@ -127,7 +127,9 @@ else
   port=$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
   endpoint="http://127.0.0.1:$port"
   say "starting moto_server on $endpoint"
-  .venv/bin/moto_server -H 127.0.0.1 -p "$port" >"$scratch/moto.log" 2>&1 &
+  # The same emulator as the tests: S3 conditional writes atomic (scripts/moto_server.py), ECS
+  # services reporting running tasks so rollouts complete.
+  MOTO_ECS_SERVICE_RUNNING=2 .venv/bin/python scripts/moto_server.py -H 127.0.0.1 -p "$port" >"$scratch/moto.log" 2>&1 &
   moto_pid=$!
 fi
 "$python" - "$endpoint" <<'PY' || die "no emulator answering at $endpoint"
