@@ -201,6 +201,25 @@ impl DeployWorld {
         panic!("the deployment did not finish within 200 invocations");
     }
 
+    /// Runs a canary job until its first shift (10 %) is in sync, so it bakes; returns the
+    /// token of the next invocation.
+    pub async fn drive_to_first_bake(&self, params: &Value) -> Option<String> {
+        let mut token = None;
+        for _ in 0..20 {
+            let job = ops_tests::unique("job");
+            let response = self
+                .invoke(job_event(&job, params, None, token.as_deref()))
+                .await
+                .expect("invoke");
+            token = self.token_after(&job);
+            if response.step.as_deref() == Some("shift 10%") && response.summary.contains("INSYNC;")
+            {
+                break;
+            }
+        }
+        token
+    }
+
     pub async fn record(&self, service: &str) -> Option<DeploymentRecord> {
         ops_adapters::s3::StateStore::new(self.admin.s3.clone(), &self.prefix)
             .get::<DeploymentRecord>(&keys::deployment_record(service))
@@ -489,19 +508,7 @@ async fn rolling_and_all_at_once_update_in_place() {
 async fn alarm_in_bake_rolls_back_and_fails_the_job() {
     let world = DeployWorld::new().await;
     let p = params("web", "registry.example/web:1.5.0");
-    // Drive until the first bake (10 % on green).
-    let mut token = None;
-    for _ in 0..20 {
-        let job = ops_tests::unique("job");
-        let response = world
-            .invoke(job_event(&job, &p, None, token.as_deref()))
-            .await
-            .expect("invoke");
-        token = world.token_after(&job);
-        if response.step.as_deref() == Some("shift 10%") && response.summary.contains("INSYNC;") {
-            break;
-        }
-    }
+    let token = world.drive_to_first_bake(&p).await;
     assert_eq!(world.web_weights().await["green"], 10);
     world
         .alarm(
@@ -849,18 +856,7 @@ async fn a_second_pipeline_waits_for_the_first_and_never_interleaves() {
 async fn rollback_by_alarm_rollback_fails_the_next_invocation_with_its_reason() {
     let world = DeployWorld::new().await;
     let p = params("web", "registry.example/web:1.5.0");
-    let mut token = None;
-    for _ in 0..20 {
-        let job = ops_tests::unique("job");
-        let response = world
-            .invoke(job_event(&job, &p, None, token.as_deref()))
-            .await
-            .expect("invoke");
-        token = world.token_after(&job);
-        if response.step.as_deref() == Some("shift 10%") && response.summary.contains("INSYNC;") {
-            break;
-        }
-    }
+    let token = world.drive_to_first_bake(&p).await;
     // alarm-rollback, driven by an EventBridge alarm event, takes the service back.
     let rollback_deps = alarm_rollback_deps(&world).await;
     let mut event: Value = serde_json::from_str(

@@ -191,6 +191,42 @@ async fn create_service(
     Ok(())
 }
 
+/// Upserts a service's weighted record sets: one per (color, target, weight).
+async fn put_weighted_records(
+    admin: &AwsClients,
+    zone: &str,
+    name: &str,
+    traffic: &ops_domain::config::TrafficConfig,
+    sets: &[(&String, &ops_domain::config::TargetConfig, i64)],
+) -> anyhow::Result<()> {
+    let changes = sets
+        .iter()
+        .map(|(color, target, weight)| {
+            let set = ResourceRecordSet::builder()
+                .name(&traffic.record_name)
+                .r#type(RrType::from(traffic.record_type.as_str()))
+                .set_identifier(*color)
+                .weight(*weight)
+                .ttl(i64::from(traffic.ttl))
+                .resource_records(ResourceRecord::builder().value(&target.value).build()?)
+                .build()?;
+            Change::builder()
+                .action(ChangeAction::Upsert)
+                .resource_record_set(set)
+                .build()
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    admin
+        .route53
+        .change_resource_record_sets()
+        .hosted_zone_id(zone)
+        .change_batch(ChangeBatch::builder().set_changes(Some(changes)).build()?)
+        .send()
+        .await
+        .with_context(|| format!("weighted records for {name}"))?;
+    Ok(())
+}
+
 /// The hosted zone id for `name`, creating the zone if needed.
 pub async fn ensure_zone(admin: &AwsClients, name: &str) -> anyhow::Result<String> {
     let found = admin
@@ -255,34 +291,17 @@ async fn seed_service(
                 (None, Some(zone_name)) => ensure_zone(admin, zone_name).await?,
                 (None, None) => return Err(anyhow!("service {name} names no zone")),
             };
-            let changes = [
-                (stable_color, stable_target, STABLE_WEIGHT),
-                (candidate_color, candidate_target, CANDIDATE_WEIGHT),
-            ]
-            .into_iter()
-            .map(|(color, target, weight)| {
-                let set = ResourceRecordSet::builder()
-                    .name(&traffic.record_name)
-                    .r#type(RrType::from(traffic.record_type.as_str()))
-                    .set_identifier(color)
-                    .weight(weight)
-                    .ttl(i64::from(traffic.ttl))
-                    .resource_records(ResourceRecord::builder().value(&target.value).build()?)
-                    .build()?;
-                Change::builder()
-                    .action(ChangeAction::Upsert)
-                    .resource_record_set(set)
-                    .build()
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-            admin
-                .route53
-                .change_resource_record_sets()
-                .hosted_zone_id(&zone)
-                .change_batch(ChangeBatch::builder().set_changes(Some(changes)).build()?)
-                .send()
-                .await
-                .with_context(|| format!("weighted records for {name}"))?;
+            put_weighted_records(
+                admin,
+                &zone,
+                name,
+                traffic,
+                &[
+                    (stable_color, stable_target, STABLE_WEIGHT),
+                    (candidate_color, candidate_target, CANDIDATE_WEIGHT),
+                ],
+            )
+            .await?;
             zone_id = Some(zone);
             let mut record = DeploymentRecord::new_stable(
                 name,
@@ -467,33 +486,14 @@ pub async fn deployable(
                     (None, Some(zone_name)) => ensure_zone(admin, zone_name).await?,
                     (None, None) => return Err(anyhow!("service {name} names no zone")),
                 };
-                let changes = [(live, live_target, 100), (idle, idle_target, 0)]
-                    .into_iter()
-                    .map(|(color, target, weight)| {
-                        let set = ResourceRecordSet::builder()
-                            .name(&traffic.record_name)
-                            .r#type(RrType::from(traffic.record_type.as_str()))
-                            .set_identifier(color)
-                            .weight(weight)
-                            .ttl(i64::from(traffic.ttl))
-                            .resource_records(
-                                ResourceRecord::builder().value(&target.value).build()?,
-                            )
-                            .build()?;
-                        Change::builder()
-                            .action(ChangeAction::Upsert)
-                            .resource_record_set(set)
-                            .build()
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
-                admin
-                    .route53
-                    .change_resource_record_sets()
-                    .hosted_zone_id(&zone)
-                    .change_batch(ChangeBatch::builder().set_changes(Some(changes)).build()?)
-                    .send()
-                    .await
-                    .with_context(|| format!("weighted records for {name}"))?;
+                put_weighted_records(
+                    admin,
+                    &zone,
+                    name,
+                    traffic,
+                    &[(live, live_target, 100), (idle, idle_target, 0)],
+                )
+                .await?;
                 Deployable {
                     zone_id: Some(zone),
                     stable,

@@ -424,15 +424,10 @@ async fn prepare<'a>(
 async fn read_live(deps: &Deps, plan: &RollbackPlan) -> Result<Live, HandlerError> {
     let (zone_id, record_sets) = match &plan.traffic {
         Some(change) => {
-            let zone_id = route53::resolve_zone(
+            let (zone_id, sets) = route53::zone_and_records(
                 &deps.clients.route53,
                 change.zone_id.as_deref(),
                 change.zone_name.as_deref(),
-            )
-            .await?;
-            let sets = route53::weighted_records(
-                &deps.clients.route53,
-                &zone_id,
                 &change.record_name,
                 change.record_type.as_str(),
             )

@@ -539,15 +539,10 @@ async fn live_release(ctx: &Ctx<'_>) -> Result<Release, JobError> {
     let clients = &ctx.deps.clients;
     match &ctx.cfg.traffic {
         Some(traffic) if ctx.cfg.strategy.shifts_traffic() => {
-            let zone = route53::resolve_zone(
+            let (_, records) = route53::zone_and_records(
                 &clients.route53,
                 traffic.zone_id.as_deref(),
                 traffic.zone_name.as_deref(),
-            )
-            .await?;
-            let records = route53::weighted_records(
-                &clients.route53,
-                &zone,
                 &traffic.record_name,
                 traffic.record_type.as_str(),
             )
@@ -1551,14 +1546,15 @@ async fn write_weights(
     weights: &std::collections::BTreeMap<String, u8>,
 ) -> Result<Option<String>, JobError> {
     let r53 = &ctx.deps.clients.route53;
-    let zone = route53::resolve_zone(
+    let record_type = traffic.record_type.as_str();
+    let (zone, records) = route53::zone_and_records(
         r53,
         traffic.zone_id.as_deref(),
         traffic.zone_name.as_deref(),
+        &traffic.record_name,
+        record_type,
     )
     .await?;
-    let record_type = traffic.record_type.as_str();
-    let records = route53::weighted_records(r53, &zone, &traffic.record_name, record_type).await?;
     route53::check_targets(&zone, &traffic.record_name, record_type, &records, weights)?;
     let change_id = route53::set_weights(
         r53,
@@ -1697,15 +1693,10 @@ async fn finish_abort(
     let plan = rollback::plan(record, &ctx.cfg).map_err(|e| JobError::Failed(e.to_string()))?;
     let clients = &ctx.deps.clients;
     if let Some(change) = &plan.traffic {
-        let zone = route53::resolve_zone(
+        let (zone, records) = route53::zone_and_records(
             &clients.route53,
             change.zone_id.as_deref(),
             change.zone_name.as_deref(),
-        )
-        .await?;
-        let records = route53::weighted_records(
-            &clients.route53,
-            &zone,
             &change.record_name,
             change.record_type.as_str(),
         )

@@ -138,6 +138,20 @@ pub async fn weighted_records(
     Ok(found)
 }
 
+/// The hosted zone id (from a configured id or name) and the weighted record sets of one name
+/// and type in it: what every weight change starts from.
+pub async fn zone_and_records(
+    client: &aws_sdk_route53::Client,
+    zone_id: Option<&str>,
+    zone_name: Option<&str>,
+    record_name: &str,
+    record_type: &str,
+) -> Result<(String, Vec<ResourceRecordSet>), Route53Error> {
+    let zone = resolve_zone(client, zone_id, zone_name).await?;
+    let records = weighted_records(client, &zone, record_name, record_type).await?;
+    Ok((zone, records))
+}
+
 /// The weight of each live record set, by set identifier.
 pub fn live_weights(records: &[ResourceRecordSet]) -> BTreeMap<String, i64> {
     records
