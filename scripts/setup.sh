@@ -17,17 +17,25 @@ fi
 py=.venv/bin/python
 stamp=.venv/.ops-suite-tools
 want="moto=$MOTO_VERSION cargo-lambda=$CARGO_LAMBDA_VERSION checkov=${CHECKOV_VERSION:-any}"
+# pip with retries: a download cut off mid-way (large wheels such as ziglang's) is tried again.
+pip_install() {
+  local python=$1; shift
+  for attempt in 1 2 3; do
+    "$python" -m pip install --quiet --disable-pip-version-check --retries 10 "$@" && return 0
+    echo "setup: pip install failed (attempt $attempt of 3), retrying" >&2
+    sleep $((attempt * 5))
+  done
+  return 1
+}
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "setup: installing Python tools into .venv ($want)" >&2
-  $py -m pip install --quiet --disable-pip-version-check --upgrade pip >/dev/null
-  $py -m pip install --quiet --disable-pip-version-check \
-    "moto[server]==$MOTO_VERSION" "cargo-lambda==$CARGO_LAMBDA_VERSION"
+  pip_install $py --upgrade pip >/dev/null
+  pip_install $py "moto[server]==$MOTO_VERSION" "cargo-lambda==$CARGO_LAMBDA_VERSION"
   # checkov pins many libraries of its own; keep it in its own venv so it cannot break moto.
   if [ ! -x .venv/checkov/bin/checkov ]; then
     python3 -m venv .venv/checkov
   fi
-  .venv/checkov/bin/python -m pip install --quiet --disable-pip-version-check \
-    "checkov${CHECKOV_VERSION:+==$CHECKOV_VERSION}"
+  pip_install .venv/checkov/bin/python "checkov${CHECKOV_VERSION:+==$CHECKOV_VERSION}"
   echo "$want" > "$stamp"
 fi
 
