@@ -48,6 +48,8 @@ pub struct AwsClients {
     pub ecs: aws_sdk_ecs::Client,
     /// Secrets Manager: notifier endpoints and keys.
     pub secrets: aws_sdk_secretsmanager::Client,
+    /// KMS: data keys for the client-side encryption of backed-up secrets.
+    pub kms: aws_sdk_kms::Client,
     /// Every call made through these clients.
     pub recorder: CallRecorder,
 }
@@ -88,7 +90,11 @@ impl AwsClients {
         let secrets = aws_sdk_secretsmanager::config::Builder::from(sdk)
             .interceptor(recorder.clone())
             .build();
+        let kms = aws_sdk_kms::config::Builder::from(sdk)
+            .interceptor(recorder.clone())
+            .build();
         AwsClients {
+            kms: aws_sdk_kms::Client::from_conf(kms),
             s3: aws_sdk_s3::Client::from_conf(s3),
             route53: aws_sdk_route53::Client::from_conf(route53),
             ecs: aws_sdk_ecs::Client::from_conf(ecs),

@@ -1,7 +1,7 @@
 //! AWS and HTTP adapters of the ops suite: everything that talks to the outside world.
 //!
 //! One folder per service it talks to (`s3/`, `route53/`, `ecs/`, `secretsmanager/`, `cloudwatch/`,
-//! `codepipeline/`), plus the
+//! `codepipeline/`, `kms/`), plus the
 //! notifiers (`notify/`), client construction, telemetry (logs, EMF metrics) and audit writing.
 //! The functions build these once per container and pass them to their handlers.
 
@@ -11,6 +11,7 @@ pub mod cloudwatch;
 pub mod codepipeline;
 pub mod ecs;
 pub mod error;
+pub mod kms;
 pub mod notify;
 pub mod recorder;
 pub mod route53;

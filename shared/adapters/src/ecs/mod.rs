@@ -1,5 +1,7 @@
 //! ECS: services, their deployments, and task definitions.
 
+pub mod backup;
+
 use aws_sdk_ecs::types::{
     ContainerDefinition, DeploymentCircuitBreaker, DeploymentConfiguration, TaskDefinition,
 };

@@ -4,6 +4,8 @@
 //! so alias targets, health check ids and TTLs stay as they are, and a record set already at its
 //! weight is not written again.
 
+pub mod backup;
+
 use std::collections::BTreeMap;
 
 use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecordSet, RrType};

@@ -1,5 +1,6 @@
 //! S3: the state store (conditional writes) and the suite configuration source.
 
+pub mod backup;
 mod config_source;
 mod state;
 

@@ -4,6 +4,8 @@
 //! id only. The cache keeps a value for a few minutes so a rotated secret is picked up without a
 //! cold start.
 
+pub mod backup;
+
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 

@@ -7,7 +7,12 @@
 //!   layout, incremental planning (copy or reference) and prune planning.
 //! - [`diff`]: the diff-first restore: create / update / delete against the live state, and
 //!   Route53 change ordering and batching.
+//! - [`zone`], [`ecs`], [`secret`]: the documents a snapshot stores for a hosted zone, an ECS
+//!   service and a secret.
 
 pub mod diff;
+pub mod ecs;
 pub mod manifest;
 pub mod retention;
+pub mod secret;
+pub mod zone;

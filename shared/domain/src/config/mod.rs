@@ -750,6 +750,14 @@ pub struct EcsBackupTarget {
     /// Service names; empty means every service of the cluster.
     #[serde(default)]
     pub services: Vec<String>,
+    /// Revisions of each service's task definition family kept in a snapshot, counting the one
+    /// in use (default 3).
+    #[serde(default = "default_revisions")]
+    pub revisions: u32,
+}
+
+fn default_revisions() -> u32 {
+    3
 }
 
 /// EventBridge Scheduler expressions (`rate(…)`, `cron(…)`, `at(…)`) per action.
@@ -800,4 +808,21 @@ pub struct BackupVerification {
     /// size and checksum checks, which download nothing).
     #[serde(default)]
     pub deep_sample_percent: f64,
+    /// Restore drill for the plan's zones on every `verify`: each zone of the latest snapshot is
+    /// restored into a scratch private hosted zone, compared record by record, and deleted.
+    #[serde(default)]
+    pub zone_drill: bool,
+    /// The VPC the scratch private hosted zone is associated with (a private zone needs one).
+    #[serde(default)]
+    pub drill_vpc: Option<DrillVpc>,
+}
+
+/// A VPC for the restore drill's scratch private hosted zone.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DrillVpc {
+    /// VPC id (`vpc-…`).
+    pub id: String,
+    /// The VPC's region.
+    pub region: String,
 }

@@ -1210,6 +1210,30 @@ fn check_backup_plan(name: &str, plan: &BackupPlanConfig, errors: &mut Errors) {
             Some("0 checks sizes and checksums only; 5 re-reads one object in twenty".into()),
         );
     }
+    if plan.verification.zone_drill && !targets.route53.is_empty() {
+        match &plan.verification.drill_vpc {
+            None => errors.push(
+                &format!("{path}.verification.drill_vpc"),
+                "is needed when `zone_drill` is on".into(),
+                Some("the drill restores into a scratch private hosted zone, which needs a VPC: `drill_vpc: { id: vpc-…, region: … }`".into()),
+            ),
+            Some(vpc) if !vpc.id.starts_with("vpc-") => errors.push(
+                &format!("{path}.verification.drill_vpc.id"),
+                format!("\"{}\" is not a VPC id", vpc.id),
+                Some("VPC ids look like vpc-0abc…".into()),
+            ),
+            _ => {}
+        }
+    }
+    for (i, ecs) in targets.ecs.iter().enumerate() {
+        if !(1..=100).contains(&ecs.revisions) {
+            errors.push(
+                &format!("{path}.targets.ecs[{i}].revisions"),
+                format!("{} is outside 1..=100", ecs.revisions),
+                Some("1 keeps the revision in use; 3 (the default) keeps two before it".into()),
+            );
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,1 @@
+//! ECS configuration backup and restore (filled in by the ECS backup work).

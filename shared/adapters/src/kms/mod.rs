@@ -1,0 +1,1 @@
+//! KMS envelope encryption (filled in by the secrets backup work).

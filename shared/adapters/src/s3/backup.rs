@@ -1,0 +1,1 @@
+//! Backup bucket and source copies (filled in by the backup function work).

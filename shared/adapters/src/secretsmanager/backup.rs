@@ -1,0 +1,1 @@
+//! Secrets Manager backup and restore (filled in by the secrets backup work).

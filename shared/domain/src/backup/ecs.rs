@@ -1,0 +1,1 @@
+//! ECS configuration documents (filled in by the ECS backup work).

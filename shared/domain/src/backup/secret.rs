@@ -1,0 +1,1 @@
+//! Secret documents (filled in by the secrets backup work).

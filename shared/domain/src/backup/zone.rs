@@ -1,0 +1,1 @@
+//! Route53 zone documents (filled in by the zone backup work).

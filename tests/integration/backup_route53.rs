@@ -1,0 +1,1 @@
+//! Emulator tests of the route53 backup adapter.

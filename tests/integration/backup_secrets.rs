@@ -1,0 +1,1 @@
+//! Emulator tests of the secrets backup adapter.
