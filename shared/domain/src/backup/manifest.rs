@@ -275,6 +275,49 @@ pub struct Entry {
     /// Whether the stored bytes are encrypted client-side (secrets).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub encrypted: bool,
+    /// The stored data object's ETag, as the backup bucket reported it when it was written: a
+    /// listing of `data/` verifies existence, size and this ETag for a thousand objects per
+    /// request, with no download.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stored_etag: Option<String>,
+    /// For encrypted entries: HMAC-SHA256 of the plaintext under a key derived from the
+    /// snapshot's data key (useless without KMS), compared after decryption by deep verification.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    /// Object Lock retain-until date of the stored data object, when the bucket has Object
+    /// Lock: a later snapshot that references the object extends it only when it ends before
+    /// that snapshot's own lock date (see `ops_domain::backup::retention::lock_until`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retain_until: Option<DateTime<Utc>>,
+}
+
+/// What the backup bucket reported for a data object when it was written.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Stored {
+    /// Its ETag.
+    pub etag: Option<String>,
+    /// Its checksum (a full-object SHA-256 when the copy computed one).
+    pub checksum: Option<Checksum>,
+    /// The source version it was copied from.
+    pub version_id: Option<String>,
+}
+
+impl Entry {
+    /// Records what the backup bucket reported for this entry's data object. A checksum of what
+    /// is stored replaces a weaker one from the listing; a version id is kept when already known.
+    pub fn record_stored(&mut self, stored: &Stored) {
+        if stored.etag.is_some() {
+            self.stored_etag.clone_from(&stored.etag);
+        }
+        if let Some(checksum @ Checksum::Sha256 { .. }) = &stored.checksum {
+            self.checksum = Some(checksum.clone());
+        } else if self.checksum.is_none() {
+            self.checksum.clone_from(&stored.checksum);
+        }
+        if self.version_id.is_none() {
+            self.version_id.clone_from(&stored.version_id);
+        }
+    }
 }
 
 /// Whether a snapshot captured every target.
@@ -480,6 +523,8 @@ pub struct SourceObject {
     /// Whether the bytes to store are encrypted client-side (never considered unchanged: the
     /// ciphertext differs on every run, and secrets are small).
     pub encrypted: bool,
+    /// For encrypted documents: the keyed digest of the plaintext ([`Entry::digest`]).
+    pub digest: Option<String>,
 }
 
 /// What a run does with one source object.
@@ -569,7 +614,16 @@ pub fn plan_incremental(previous: Option<&Manifest>, listing: &[SourceObject]) -
     let mut plan = Plan::default();
     for object in sorted {
         let (action, key) = match previous_entries.get(&object.source) {
-            Some(entry) if unchanged(entry, object) => (Action::Reference, entry.key.clone()),
+            Some(entry) if unchanged(entry, object) => {
+                // Unchanged: the previous entry already says everything about the stored object
+                // (its ETag, checksum and source version), which a listing does not.
+                record_totals(&mut plan.totals, Action::Reference, object.size);
+                plan.items.push(PlanItem {
+                    action: Action::Reference,
+                    entry: (*entry).clone(),
+                });
+                continue;
+            }
             _ => {
                 let id = ContentId::of(
                     object.size,
@@ -585,19 +639,7 @@ pub fn plan_incremental(previous: Option<&Manifest>, listing: &[SourceObject]) -
             }
         };
         stored.insert(key.clone());
-        let totals = &mut plan.totals;
-        totals.objects += 1;
-        totals.bytes += object.size;
-        match action {
-            Action::Copy => {
-                totals.copied_objects += 1;
-                totals.copied_bytes += object.size;
-            }
-            Action::Reference => {
-                totals.referenced_objects += 1;
-                totals.referenced_bytes += object.size;
-            }
-        }
+        record_totals(&mut plan.totals, action, object.size);
         plan.items.push(PlanItem {
             action,
             entry: Entry {
@@ -608,6 +650,9 @@ pub fn plan_incremental(previous: Option<&Manifest>, listing: &[SourceObject]) -
                 version_id: object.version_id.clone(),
                 etag: object.etag.clone(),
                 encrypted: object.encrypted,
+                stored_etag: None,
+                digest: object.digest.clone(),
+                retain_until: None,
             },
         });
     }
@@ -618,6 +663,21 @@ pub fn plan_incremental(previous: Option<&Manifest>, listing: &[SourceObject]) -
         .map(|source| (*source).clone())
         .collect();
     plan
+}
+
+fn record_totals(totals: &mut Totals, action: Action, size: u64) {
+    totals.objects += 1;
+    totals.bytes += size;
+    match action {
+        Action::Copy => {
+            totals.copied_objects += 1;
+            totals.copied_bytes += size;
+        }
+        Action::Reference => {
+            totals.referenced_objects += 1;
+            totals.referenced_bytes += size;
+        }
+    }
 }
 
 /// What a prune deletes.

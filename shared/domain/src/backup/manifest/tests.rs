@@ -28,6 +28,7 @@ fn object(key: &str, content: &str) -> SourceObject {
         version_id: None,
         etag: Some(format!("\"etag-{content}\"")),
         encrypted: false,
+        digest: None,
     }
 }
 
