@@ -166,6 +166,22 @@ impl StateStore {
             .await
     }
 
+    /// Deletes a document (absent already counts as deleted).
+    pub async fn delete(&self, key: &str) -> Result<(), StateError> {
+        match self
+            .client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(error) if status(&error) == Some(404) => Ok(()),
+            Err(error) => Err(self.aws_error("DeleteObject", key, &error)),
+        }
+    }
+
     async fn put(
         &self,
         key: &str,

@@ -292,7 +292,7 @@ pub struct Entry {
 }
 
 /// What the backup bucket reported for a data object when it was written.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Stored {
     /// Its ETag.
     pub etag: Option<String>,
@@ -528,7 +528,7 @@ pub struct SourceObject {
 }
 
 /// What a run does with one source object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     /// Copy it to its data key.
@@ -538,7 +538,7 @@ pub enum Action {
 }
 
 /// One source object's planned entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanItem {
     /// Copy or reference.
     pub action: Action,
@@ -547,7 +547,7 @@ pub struct PlanItem {
 }
 
 /// What a backup run does, object by object.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
     /// One item per source object, sorted by source.
     pub items: Vec<PlanItem>,

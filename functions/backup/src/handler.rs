@@ -1,0 +1,579 @@
+//! The handler: parse the input, find the plan, claim the plan's run (one run per plan at a
+//! time), do the action, release the claim, report.
+//!
+//! **One run per plan.** `backup/runs/<plan>.json` in the state bucket is created with
+//! `If-None-Match: *` and holds a lease. A second run of the same plan that finds a live lease
+//! exits cleanly (`skipped`); one that finds an expired lease takes the run over by
+//! compare-and-swap and resumes its checkpoint, so a run that died after copying data but
+//! before its manifest is completed by the next one. The function's own continuation carries
+//! the run id and renews the lease.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration as StdDuration, Instant};
+
+use chrono::{DateTime, Duration, Utc};
+use lambda_runtime::{Diagnostic, LambdaEvent};
+use ops_adapters::clients::{load_sdk_config, ClientSettings};
+use ops_adapters::kms::KmsError;
+use ops_adapters::notify::Notifier;
+use ops_adapters::s3::backup::{BackupS3Error, Bucket};
+use ops_adapters::s3::{ConfigLoadError, ConfigSource, StateError, StateStore};
+use ops_adapters::secretsmanager::SecretCache;
+use ops_adapters::AwsClients;
+use ops_domain::backup::manifest::{DocumentError, Layout, SnapshotId};
+use ops_domain::config::{BackupPlanConfig, SuiteConfig};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tracing::info;
+
+use crate::event::{self, Action, Request};
+use crate::report;
+
+/// The function's name, in metrics, state keys and notifications.
+pub const FUNCTION: &str = "backup";
+
+/// Tunables; the defaults suit Lambda, tests shorten them.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// How long a run's claim lasts without renewal (longer than the function timeout).
+    pub lease: Duration,
+    /// Time kept in reserve before the invocation deadline: a run checkpoints and continues
+    /// in a new invocation when less than this is left.
+    pub reserve: StdDuration,
+    /// Copies in flight at once.
+    pub concurrency: usize,
+    /// A checkpoint is written after this many copies even with time left, so a crash
+    /// recopies at most this many objects.
+    pub checkpoint_every: usize,
+    /// Most copies one invocation makes before it checkpoints and continues (tests use it to
+    /// force a continuation; `usize::MAX` in Lambda, where the deadline decides).
+    pub max_copies_per_invocation: usize,
+    /// Prune never deletes a data object written less than this long ago (a backup running
+    /// at the same time may have just written it for a snapshot not yet committed).
+    pub prune_grace: Duration,
+    /// Test hook: stop (as a crash would) after the data is written, before the manifest.
+    pub crash_before_manifest: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            lease: Duration::minutes(20),
+            reserve: StdDuration::from_secs(90),
+            concurrency: 32,
+            checkpoint_every: 5_000,
+            max_copies_per_invocation: usize::MAX,
+            prune_grace: Duration::days(1),
+            crash_before_manifest: false,
+        }
+    }
+}
+
+/// How the function continues a checkpointed run: itself, asynchronously.
+#[derive(Debug, Clone)]
+pub struct SelfInvoke {
+    /// Lambda client.
+    pub client: aws_sdk_lambda::Client,
+    /// This function's name (`AWS_LAMBDA_FUNCTION_NAME`).
+    pub function_name: String,
+}
+
+/// Everything the handler needs, built once per container.
+#[derive(Debug)]
+pub struct Deps {
+    /// AWS clients.
+    pub clients: AwsClients,
+    /// The state bucket (run claims, checkpoints, reports, audit).
+    pub store: StateStore,
+    /// The suite configuration.
+    pub config: ConfigSource,
+    /// Notification channels.
+    pub notifier: Notifier,
+    /// Tunables.
+    pub settings: Settings,
+    /// Continuation by self-invocation (`None`: the caller continues, as tests do).
+    pub self_invoke: Option<SelfInvoke>,
+    sdk: aws_config::SdkConfig,
+    regional_s3: Mutex<HashMap<String, aws_sdk_s3::Client>>,
+}
+
+impl Deps {
+    /// Builds the dependencies from `sdk` for `bucket` and `config_uri`.
+    pub fn new(
+        sdk: &aws_config::SdkConfig,
+        bucket: &str,
+        config_uri: &str,
+        settings: Settings,
+    ) -> Result<Self, ConfigLoadError> {
+        let clients = AwsClients::new(sdk);
+        let ses = aws_sdk_sesv2::Client::from_conf(
+            aws_sdk_sesv2::config::Builder::from(sdk)
+                .interceptor(clients.recorder.clone())
+                .build(),
+        );
+        let secrets = Arc::new(SecretCache::new(
+            clients.secrets.clone(),
+            StdDuration::from_secs(300),
+        ));
+        Ok(Deps {
+            store: StateStore::new(clients.s3.clone(), bucket),
+            config: ConfigSource::new(config_uri, clients.s3.clone())?,
+            notifier: Notifier::new(secrets).with_email(ses),
+            settings,
+            self_invoke: None,
+            sdk: sdk.clone(),
+            regional_s3: Mutex::new(HashMap::new()),
+            clients,
+        })
+    }
+
+    /// `STATE_BUCKET` (required), `CONFIG_URI` (default `s3://$STATE_BUCKET/config/suite.yaml`);
+    /// continuation through `AWS_LAMBDA_FUNCTION_NAME` when it is set.
+    pub async fn from_env() -> anyhow::Result<Self> {
+        let (bucket, config_uri) = ops_adapters::s3::state_location_from_env()?;
+        let sdk = load_sdk_config(&ClientSettings {
+            operation_timeout: StdDuration::from_secs(120),
+            attempt_timeout: StdDuration::from_secs(60),
+            ..ClientSettings::default()
+        })
+        .await;
+        let mut deps = Deps::new(&sdk, &bucket, &config_uri, Settings::default())?;
+        if let Ok(function_name) = std::env::var("AWS_LAMBDA_FUNCTION_NAME") {
+            let lambda = aws_sdk_lambda::Client::from_conf(
+                aws_sdk_lambda::config::Builder::from(&sdk)
+                    .interceptor(deps.clients.recorder.clone())
+                    .build(),
+            );
+            deps.self_invoke = Some(SelfInvoke {
+                client: lambda,
+                function_name,
+            });
+        }
+        Ok(deps)
+    }
+
+    /// The S3 client for a bucket in `region` (the function's own client when `None`).
+    pub fn s3_in(&self, region: Option<&str>) -> aws_sdk_s3::Client {
+        let Some(region) = region else {
+            return self.clients.s3.clone();
+        };
+        if self.sdk.region().map(|r| r.as_ref()) == Some(region) {
+            return self.clients.s3.clone();
+        }
+        let mut cache = self
+            .regional_s3
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        cache
+            .entry(region.to_owned())
+            .or_insert_with(|| {
+                let path_style = self.sdk.endpoint_url().is_some();
+                aws_sdk_s3::Client::from_conf(
+                    aws_sdk_s3::config::Builder::from(&self.sdk)
+                        .region(aws_sdk_s3::config::Region::new(region.to_owned()))
+                        .force_path_style(path_style)
+                        .interceptor(self.clients.recorder.clone())
+                        .build(),
+                )
+            })
+            .clone()
+    }
+}
+
+/// Errors that fail a run. Each maps to a stable Lambda `errorType`.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// The input is not what the schedule or an operator sends.
+    #[error("{0}")]
+    InvalidInput(String),
+    /// The configuration could not be read or is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigLoadError),
+    /// The plan is not in the config.
+    #[error("backup plan \"{plan}\" is not in the suite config (plans: {known})")]
+    UnknownPlan {
+        /// The plan asked for.
+        plan: String,
+        /// The plans there are.
+        known: String,
+    },
+    /// A source (bucket, zone, cluster, service, secret) is missing or unreadable.
+    #[error("{target}: {reason}")]
+    Source {
+        /// The target, named as in the config (`s3://bucket/prefix`, `route53:Z…`, `secret:name`).
+        target: String,
+        /// What went wrong.
+        reason: String,
+        /// Whether retrying later may succeed.
+        transient: bool,
+    },
+    /// The backup bucket failed.
+    #[error(transparent)]
+    Destination(#[from] BackupS3Error),
+    /// KMS refused or failed (secrets cannot be encrypted or decrypted).
+    #[error(transparent)]
+    Kms(#[from] KmsError),
+    /// A stored manifest or pointer cannot be used.
+    #[error("{key}: {source}")]
+    Document {
+        /// Its key in the backup bucket.
+        key: String,
+        /// What is wrong with it.
+        source: DocumentError,
+    },
+    /// The snapshot named does not exist (or has no committed manifest).
+    #[error("snapshot {0} does not exist")]
+    NoSuchSnapshot(String),
+    /// The state bucket failed.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// A restore could not be applied.
+    #[error("restore failed: {0}")]
+    Restore(String),
+    /// The invocation stopped before finishing, its checkpoint saved (`Settings`
+    /// test hook that stands in for a crash or timeout).
+    #[error("the run stopped before its manifest (checkpoint saved); the next run completes it")]
+    Interrupted,
+}
+
+impl HandlerError {
+    /// A source failure.
+    pub fn source(target: impl Into<String>, reason: impl ToString, transient: bool) -> Self {
+        HandlerError::Source {
+            target: target.into(),
+            reason: reason.to_string(),
+            transient,
+        }
+    }
+
+    /// The stable error type.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            HandlerError::InvalidInput(_) => "InvalidInput",
+            HandlerError::Config(_) | HandlerError::UnknownPlan { .. } => "ConfigurationError",
+            HandlerError::Source { .. } => "SourceError",
+            HandlerError::Destination(_) => "BackupBucketError",
+            HandlerError::Kms(_) => "KmsError",
+            HandlerError::Document { .. } => "CorruptDocument",
+            HandlerError::NoSuchSnapshot(_) => "NoSuchSnapshot",
+            HandlerError::State(_) => "StateStoreError",
+            HandlerError::Restore(_) => "RestoreFailed",
+            HandlerError::Interrupted => "Interrupted",
+        }
+    }
+}
+
+impl From<HandlerError> for Diagnostic {
+    fn from(error: HandlerError) -> Self {
+        Diagnostic {
+            error_type: error.error_type().to_owned(),
+            error_message: error.to_string(),
+        }
+    }
+}
+
+/// The plan's run claim, in the state bucket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunClaim {
+    /// The run (the request id of its first invocation).
+    pub run: String,
+    /// Its action.
+    pub action: Action,
+    /// When the run started.
+    pub started_at: DateTime<Utc>,
+    /// Until when it holds the plan without renewing.
+    pub lease_until: DateTime<Utc>,
+    /// Invocations so far (continuations and takeovers count).
+    pub invocations: u32,
+    /// A backup's checkpoint.
+    #[serde(default)]
+    pub checkpoint: Option<crate::snapshot::Checkpoint>,
+}
+
+/// Key of a plan's run claim.
+pub fn claim_key(plan: &str) -> String {
+    format!("backup/runs/{plan}.json")
+}
+
+/// A claim held by this invocation, with the ETag to renew or release it by.
+#[derive(Debug, Clone)]
+pub struct Held {
+    /// The claim.
+    pub claim: RunClaim,
+    /// Its ETag.
+    pub etag: String,
+    /// Whether this invocation took it over from a run whose lease had expired.
+    pub taken_over: bool,
+}
+
+/// The plan, its destination, and what one invocation knows.
+#[derive(Debug)]
+pub struct Context<'a> {
+    /// Dependencies.
+    pub deps: &'a Deps,
+    /// The suite config.
+    pub config: Arc<SuiteConfig>,
+    /// The plan's name.
+    pub plan_name: String,
+    /// The plan.
+    pub plan: BackupPlanConfig,
+    /// The backup bucket's key layout.
+    pub layout: Layout,
+    /// The backup bucket's client (its region).
+    pub s3: aws_sdk_s3::Client,
+    /// This invocation's request id.
+    pub request_id: String,
+    /// When this invocation must be done.
+    pub deadline: Instant,
+    /// The input.
+    pub request: Request,
+}
+
+impl Context<'_> {
+    /// The backup bucket, with its expected owner.
+    pub fn destination(&self) -> Bucket<'_> {
+        Bucket {
+            name: &self.plan.destination.bucket,
+            owner: self.plan.destination.account.as_deref(),
+        }
+    }
+
+    /// Time left before the reserve.
+    pub fn time_left(&self) -> StdDuration {
+        self.deadline
+            .saturating_duration_since(Instant::now())
+            .saturating_sub(self.deps.settings.reserve)
+    }
+}
+
+/// What one invocation did.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Response {
+    /// The action finished.
+    Done {
+        /// Its report.
+        report: Value,
+    },
+    /// Another run of the plan holds it; nothing was done.
+    Skipped {
+        /// The run holding the plan.
+        holder: String,
+        /// Its action.
+        holder_action: Action,
+        /// Until when it holds it.
+        lease_until: DateTime<Utc>,
+    },
+    /// The run checkpointed and continues in another invocation (sent already when
+    /// `continued_by_self` is true; otherwise the caller sends `next`).
+    Continued {
+        /// The run.
+        run: String,
+        /// Copies done so far.
+        copies_done: usize,
+        /// Copies planned.
+        copies_planned: usize,
+        /// Whether the function invoked itself with `next`.
+        continued_by_self: bool,
+        /// The input of the next invocation.
+        next: Value,
+    },
+}
+
+/// Handles one invocation.
+pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Response, HandlerError> {
+    let started = Instant::now();
+    let deadline = deadline_of(&event.context);
+    let request = event::parse(&event.payload).map_err(HandlerError::InvalidInput)?;
+    let config = deps.config.current().await?;
+    let plan = config
+        .backup
+        .plans
+        .get(&request.plan)
+        .cloned()
+        .ok_or_else(|| HandlerError::UnknownPlan {
+            plan: request.plan.clone(),
+            known: config
+                .backup
+                .plans
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", "),
+        })?;
+    let ctx = Context {
+        deps,
+        layout: Layout::new(&plan.destination.prefix),
+        s3: deps.s3_in(plan.destination.region.as_deref()),
+        plan_name: request.plan.clone(),
+        plan,
+        config,
+        request_id: event.context.request_id.clone(),
+        deadline,
+        request,
+    };
+    let held = match claim(&ctx).await? {
+        Claimed::Held(held) => held,
+        Claimed::Busy(other) => {
+            info!(
+                message = "Another run holds the plan; exiting.",
+                plan = %ctx.plan_name,
+                holder = %other.run,
+                until = %other.lease_until
+            );
+            return Ok(Response::Skipped {
+                holder: other.run,
+                holder_action: other.action,
+                lease_until: other.lease_until,
+            });
+        }
+    };
+    let outcome = match ctx.request.action {
+        Action::Backup => crate::snapshot::run(&ctx, held).await,
+        Action::Verify => crate::verify::run(&ctx).await.map(Outcome::Report),
+        Action::Prune => crate::prune::run(&ctx).await.map(Outcome::Report),
+        Action::Restore => crate::restore::run(&ctx).await.map(Outcome::Report),
+    };
+    match outcome {
+        Ok(Outcome::Report(report)) => {
+            release(&ctx).await?;
+            let report = report::finish(&ctx, report, started).await;
+            Ok(Response::Done { report })
+        }
+        Ok(Outcome::Continue(response)) => Ok(response),
+        Err(error) => {
+            // The claim stays only for a backup with a checkpoint worth resuming; any other
+            // failure releases the plan for the next run.
+            if ctx.request.action != Action::Backup || !error_keeps_claim(&error) {
+                let _ = release(&ctx).await;
+            }
+            report::failed(&ctx, &error, started).await;
+            Err(error)
+        }
+    }
+}
+
+fn error_keeps_claim(error: &HandlerError) -> bool {
+    match error {
+        HandlerError::Source { transient, .. } => *transient,
+        HandlerError::Destination(e) => e.is_transient(),
+        HandlerError::State(_) | HandlerError::Interrupted => true,
+        _ => false,
+    }
+}
+
+/// What an action returns.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Finished, with its report.
+    Report(report::Report),
+    /// Checkpointed; continues.
+    Continue(Response),
+}
+
+fn deadline_of(context: &lambda_runtime::Context) -> Instant {
+    let now_ms = Utc::now().timestamp_millis();
+    let deadline_ms = i64::try_from(context.deadline).unwrap_or(i64::MAX);
+    let left = deadline_ms.saturating_sub(now_ms);
+    // No deadline (tests, a local runtime without one): an hour.
+    if context.deadline == 0 || left <= 0 || left > 3_600_000 {
+        return Instant::now() + StdDuration::from_secs(3600);
+    }
+    Instant::now() + StdDuration::from_millis(left as u64)
+}
+
+enum Claimed {
+    Held(Held),
+    Busy(RunClaim),
+}
+
+async fn claim(ctx: &Context<'_>) -> Result<Claimed, HandlerError> {
+    let store = &ctx.deps.store;
+    let key = claim_key(&ctx.plan_name);
+    let now = Utc::now();
+    let lease_until = now + ctx.deps.settings.lease;
+    for _ in 0..5 {
+        match store.get::<RunClaim>(&key).await? {
+            None => {
+                let claim = RunClaim {
+                    run: ctx.request_id.clone(),
+                    action: ctx.request.action,
+                    started_at: now,
+                    lease_until,
+                    invocations: 1,
+                    checkpoint: None,
+                };
+                match store.create(&key, &claim).await {
+                    Ok(etag) => {
+                        return Ok(Claimed::Held(Held {
+                            claim,
+                            etag,
+                            taken_over: false,
+                        }))
+                    }
+                    Err(StateError::AlreadyExists { .. }) => continue,
+                    Err(error) => return Err(error.into()),
+                }
+            }
+            Some(existing) => {
+                let ours = ctx.request.continue_run.as_deref() == Some(existing.value.run.as_str());
+                let expired = existing.value.lease_until <= now;
+                if !ours && !expired {
+                    return Ok(Claimed::Busy(existing.value));
+                }
+                let mut claim = existing.value.clone();
+                // A takeover of another action's expired run starts this action afresh.
+                if claim.action != ctx.request.action {
+                    claim.action = ctx.request.action;
+                    claim.checkpoint = None;
+                    claim.started_at = now;
+                }
+                if !ours {
+                    claim.run = ctx.request_id.clone();
+                }
+                claim.lease_until = lease_until;
+                claim.invocations += 1;
+                match store.replace(&key, &claim, &existing.etag).await {
+                    Ok(etag) => {
+                        return Ok(Claimed::Held(Held {
+                            claim,
+                            etag,
+                            taken_over: !ours,
+                        }))
+                    }
+                    Err(StateError::Conflict { .. }) => continue,
+                    Err(error) => return Err(error.into()),
+                }
+            }
+        }
+    }
+    // Five lost races in a row: someone else is clearly running it.
+    match store.get::<RunClaim>(&key).await? {
+        Some(other) => Ok(Claimed::Busy(other.value)),
+        None => Err(HandlerError::InvalidInput(
+            "the run claim kept changing; try again".into(),
+        )),
+    }
+}
+
+/// Saves a claim (a renewed lease, a checkpoint) by compare-and-swap.
+pub async fn save_claim(ctx: &Context<'_>, held: &mut Held) -> Result<(), HandlerError> {
+    held.claim.lease_until = Utc::now() + ctx.deps.settings.lease;
+    held.etag = ctx
+        .deps
+        .store
+        .replace(&claim_key(&ctx.plan_name), &held.claim, &held.etag)
+        .await?;
+    Ok(())
+}
+
+async fn release(ctx: &Context<'_>) -> Result<(), HandlerError> {
+    ctx.deps.store.delete(&claim_key(&ctx.plan_name)).await?;
+    Ok(())
+}
+
+/// The snapshot id of a run started at `started_at` by `run`.
+pub fn snapshot_id(started_at: DateTime<Utc>, run: &str) -> SnapshotId {
+    SnapshotId::new(started_at, run)
+}

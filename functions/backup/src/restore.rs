@@ -1,0 +1,400 @@
+//! The `restore` action: diff first, dry run by default.
+//!
+//! For the snapshot named (default `latest`), every target kind the request selects is
+//! compared with the live state and the differences reported as create / update / delete.
+//! With `apply: true` exactly those changes are made:
+//!
+//! - **S3**: objects are copied server-side from the backup bucket to their original keys (or
+//!   under `s3_to`); live objects under the prefix the snapshot does not have are deleted
+//!   unless `keep_extra`.
+//! - **Route53**: health checks recreated (idempotently) and their new ids mapped into the
+//!   records, then ordered `ChangeResourceRecordSets` batches (alias targets first), apex
+//!   SOA/NS left alone unless `include_apex_soa_ns`; into the original zone or `zone_to`.
+//! - **ECS**: the backed-up task definition registered as a new revision when the live one
+//!   differs; the service updated only with `update_services`.
+//! - **Secrets**: the backed-up value put as a new version with its staging labels.
+//!
+//! Every step is idempotent: a retried restore finds nothing left to change.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use futures_util::stream::{self, StreamExt};
+use ops_adapters::s3::backup::{self as s3b, Bucket, CopyRequest};
+use ops_domain::backup::manifest::{Entry, Manifest, SourceRef, TargetKind};
+use ops_domain::backup::zone::ZoneDocument;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::event::SnapshotRef;
+use crate::handler::{Context, HandlerError};
+use crate::report::Report;
+use crate::snapshot::{latest_manifest, read_manifest};
+
+/// Keys listed per change kind in a report; the counts are always complete.
+const KEYS_SHOWN: usize = 100;
+
+/// What a restore would change (dry run) or changed (apply).
+#[derive(Debug, Clone, Serialize)]
+pub struct RestoreReport {
+    /// The snapshot restored.
+    pub snapshot: String,
+    /// Whether changes were made.
+    pub apply: bool,
+    /// Whether nothing differs.
+    pub in_sync: bool,
+    /// S3 prefixes.
+    pub s3: Vec<S3Restore>,
+    /// Hosted zones (Route53's own restore reports).
+    pub route53: Vec<Value>,
+    /// ECS services.
+    pub ecs: Vec<Value>,
+    /// Secrets (plans without values).
+    pub secrets: Vec<Value>,
+}
+
+/// One S3 prefix's restore.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct S3Restore {
+    /// Bucket restored into.
+    pub bucket: String,
+    /// Prefix restored into.
+    pub prefix: String,
+    /// Objects to create (count).
+    pub create: usize,
+    /// Objects to overwrite with the snapshot's content (count).
+    pub update: usize,
+    /// Live objects the snapshot does not have (count; deleted unless `keep_extra`).
+    pub delete: usize,
+    /// Objects already equal.
+    pub unchanged: usize,
+    /// The first keys of each kind.
+    pub keys: BTreeMap<&'static str, Vec<String>>,
+}
+
+/// Runs a restore (or its dry run).
+pub async fn run(ctx: &Context<'_>) -> Result<Report, HandlerError> {
+    let request = &ctx.request;
+    let manifest = match request.snapshot_ref().map_err(HandlerError::InvalidInput)? {
+        SnapshotRef::Latest => {
+            latest_manifest(ctx)
+                .await?
+                .ok_or_else(|| HandlerError::NoSuchSnapshot(format!("latest of plan {}", ctx.plan_name)))?
+                .0
+        }
+        SnapshotRef::Id(id) => read_manifest(ctx, &ctx.layout.manifest_key(&ctx.plan_name, &id)).await?,
+    };
+    let wanted = |kind: TargetKind| request.targets.is_empty() || request.targets.contains(&kind);
+    let mut report = RestoreReport {
+        snapshot: manifest.id.to_string(),
+        apply: request.apply,
+        in_sync: true,
+        s3: Vec::new(),
+        route53: Vec::new(),
+        ecs: Vec::new(),
+        secrets: Vec::new(),
+    };
+    if wanted(TargetKind::S3) {
+        report.s3 = restore_s3(ctx, &manifest).await?;
+    }
+    if wanted(TargetKind::Route53) {
+        for entry in documents(&manifest, TargetKind::Route53, "zone.json") {
+            let doc = zone_document(ctx, entry).await?;
+            let target = request.zone_to.clone().unwrap_or_else(|| doc.zone.id.clone());
+            let options = ops_adapters::route53::backup::RestoreZoneOptions {
+                apply: request.apply,
+                include_apex_soa_ns: request.include_apex_soa_ns,
+                idempotency_seed: format!("{}-{}", manifest.id, target),
+            };
+            let restored =
+                ops_adapters::route53::backup::restore_zone(&ctx.deps.clients.route53, &doc, &target, &options)
+                    .await
+                    .map_err(|e| HandlerError::Restore(format!("route53:{target}: {e}")))?;
+            if !restored.plan.is_empty() || restored.health_checks.iter().any(|h| h.new_id.as_deref() != Some(h.old_id.as_str())) {
+                report.in_sync = false;
+            }
+            report.route53.push(serde_json::to_value(&restored).unwrap_or_default());
+        }
+    }
+    if wanted(TargetKind::Ecs) {
+        let service_docs: Vec<&Entry> = manifest
+            .entries
+            .iter()
+            .filter(|e| e.source.kind == TargetKind::Ecs && e.source.key.starts_with("service/"))
+            .collect();
+        for entry in service_docs {
+            let bytes = data(ctx, entry).await?;
+            let doc: ops_domain::backup::ecs::ServiceDocument = serde_json::from_slice(&bytes)
+                .map_err(|e| document_error(ctx, entry, e))?;
+            let options = ops_adapters::ecs::backup::RestoreServiceOptions {
+                apply: request.apply,
+                update_service: request.update_services,
+            };
+            let restored = ops_adapters::ecs::backup::restore_service(&ctx.deps.clients.ecs, &doc, &options)
+                .await
+                .map_err(|e| HandlerError::Restore(format!("ecs:{}/{}: {e}", doc.cluster, doc.service.name)))?;
+            let value = serde_json::to_value(&restored).unwrap_or_default();
+            if ecs_differs(&value) {
+                report.in_sync = false;
+            }
+            report.ecs.push(value);
+        }
+    }
+    if wanted(TargetKind::Secret) {
+        for entry in documents(&manifest, TargetKind::Secret, "versions.json") {
+            let bytes = data(ctx, entry).await?;
+            let opened = ops_adapters::kms::open(
+                &ctx.deps.clients.kms,
+                &bytes,
+                entry.source.container.as_bytes(),
+            )
+            .await?;
+            let doc: ops_domain::backup::secret::SecretDocument =
+                serde_json::from_slice(&opened.plaintext).map_err(|e| document_error(ctx, entry, e))?;
+            let live = ops_adapters::secretsmanager::backup::live_secret(&ctx.deps.clients.secrets, &doc.arn)
+                .await
+                .map_err(|e| HandlerError::Restore(format!("secret:{}: {e}", doc.name)))?;
+            let plan = ops_domain::backup::secret::plan_secret_restore(&doc, live.as_ref());
+            if !plan.is_empty() {
+                report.in_sync = false;
+                if request.apply {
+                    ops_adapters::secretsmanager::backup::apply_secret_restore(
+                        &ctx.deps.clients.secrets,
+                        &plan,
+                        &format!("{}-{}", manifest.id, doc.arn),
+                    )
+                    .await
+                    .map_err(|e| HandlerError::Restore(format!("secret:{}: {e}", doc.name)))?;
+                }
+            }
+            report.secrets.push(serde_json::to_value(&plan).unwrap_or_default());
+        }
+    }
+    if report.s3.iter().any(|s| s.create + s.update + s.delete > 0) {
+        report.in_sync = false;
+    }
+    Ok(Report::Restore(report))
+}
+
+fn ecs_differs(value: &Value) -> bool {
+    let unchanged_td = value
+        .pointer("/task_definition/action")
+        .and_then(Value::as_str)
+        .is_some_and(|a| a == "unchanged");
+    let service_changes = value
+        .get("service_changes")
+        .and_then(Value::as_array)
+        .is_some_and(|c| !c.is_empty());
+    !unchanged_td || service_changes
+}
+
+fn documents<'m>(manifest: &'m Manifest, kind: TargetKind, name: &'m str) -> impl Iterator<Item = &'m Entry> {
+    manifest
+        .entries
+        .iter()
+        .filter(move |e| e.source.kind == kind && e.source.key == name)
+}
+
+fn document_error(ctx: &Context<'_>, entry: &Entry, error: serde_json::Error) -> HandlerError {
+    HandlerError::Document {
+        key: format!("s3://{}/{}", ctx.plan.destination.bucket, ctx.layout.key(&entry.key)),
+        source: ops_domain::backup::manifest::DocumentError::Invalid {
+            what: "backed-up document",
+            reason: error.to_string(),
+        },
+    }
+}
+
+/// A data object's bytes.
+async fn data(ctx: &Context<'_>, entry: &Entry) -> Result<Vec<u8>, HandlerError> {
+    let key = ctx.layout.key(&entry.key);
+    s3b::get_bytes(&ctx.s3, ctx.destination(), &key)
+        .await?
+        .map(|(bytes, _)| bytes)
+        .ok_or_else(|| HandlerError::Restore(format!("data object {key} is missing (run verify)")))
+}
+
+async fn zone_document(ctx: &Context<'_>, entry: &Entry) -> Result<ZoneDocument, HandlerError> {
+    let bytes = data(ctx, entry).await?;
+    serde_json::from_slice(&bytes).map_err(|e| document_error(ctx, entry, e))
+}
+
+/// Where an S3 entry restores to.
+fn destination_key(target: &SourceRef, entry: &Entry, to: Option<&crate::event::S3Destination>) -> (String, String, String) {
+    match to {
+        Some(to) => {
+            let relative = entry.source.key.strip_prefix(target.key.as_str()).unwrap_or(&entry.source.key);
+            (to.bucket.clone(), to.prefix.clone(), format!("{}{relative}", to.prefix))
+        }
+        None => (target.container.clone(), target.key.clone(), entry.source.key.clone()),
+    }
+}
+
+async fn restore_s3(ctx: &Context<'_>, manifest: &Manifest) -> Result<Vec<S3Restore>, HandlerError> {
+    let s3 = &ctx.deps.clients.s3;
+    let targets: Vec<&SourceRef> = manifest.targets.iter().filter(|t| t.kind == TargetKind::S3).collect();
+    let mut reports = Vec::new();
+    for target in targets {
+        let entries: Vec<&Entry> = manifest
+            .entries
+            .iter()
+            .filter(|e| e.source.kind == TargetKind::S3 && e.source.container == target.container && e.source.key.starts_with(&target.key))
+            .collect();
+        let mut desired: BTreeMap<String, &Entry> = BTreeMap::new();
+        let (mut bucket, mut prefix) = match &ctx.request.s3_to {
+            Some(to) => (to.bucket.clone(), to.prefix.clone()),
+            None => (target.container.clone(), target.key.clone()),
+        };
+        for entry in &entries {
+            let (b, p, key) = destination_key(target, entry, ctx.request.s3_to.as_ref());
+            bucket = b;
+            prefix = p;
+            desired.insert(key, entry);
+        }
+        let live: BTreeMap<String, s3b::ListedObject> = match s3b::list_prefix(s3, Bucket::new(&bucket), &prefix).await {
+            Ok(list) => list.into_iter().map(|o| (o.key.clone(), o)).collect(),
+            Err(s3b::BackupS3Error::NoSuchBucket { .. }) => {
+                return Err(HandlerError::Restore(format!("restore bucket s3://{bucket} does not exist")))
+            }
+            Err(error) => return Err(error.into()),
+        };
+        let mut report = S3Restore {
+            bucket: bucket.clone(),
+            prefix: prefix.clone(),
+            ..S3Restore::default()
+        };
+        let mut copies: Vec<(String, &Entry)> = Vec::new();
+        for (key, entry) in &desired {
+            match live.get(key) {
+                None => {
+                    report.create += 1;
+                    push_key(&mut report, "create", key);
+                    copies.push((key.clone(), entry));
+                }
+                Some(found) if same(found, entry) => report.unchanged += 1,
+                Some(_) => {
+                    report.update += 1;
+                    push_key(&mut report, "update", key);
+                    copies.push((key.clone(), entry));
+                }
+            }
+        }
+        let extra: Vec<String> = live
+            .keys()
+            .filter(|k| !desired.contains_key(*k) && !(k.ends_with('/')))
+            .cloned()
+            .collect();
+        report.delete = extra.len();
+        for key in &extra {
+            push_key(&mut report, "delete", key);
+        }
+        if ctx.request.apply {
+            let backup = ctx.destination();
+            let results: Vec<Result<_, s3b::BackupS3Error>> = stream::iter(copies.iter().map(|(key, entry)| {
+                let source_key = ctx.layout.key(&entry.key);
+                let bucket = bucket.as_str();
+                async move {
+                    let request = CopyRequest {
+                        source: backup,
+                        source_key: &source_key,
+                        source_version: None,
+                        size: entry.size,
+                        destination: Bucket::new(bucket),
+                        destination_key: key,
+                        retain_until: None,
+                    };
+                    s3b::copy_object(s3, &request).await
+                }
+            }))
+            .buffer_unordered(ctx.deps.settings.concurrency.max(1))
+            .collect()
+            .await;
+            for result in results {
+                result?;
+            }
+            if !ctx.request.keep_extra && !extra.is_empty() {
+                let deleted = s3b::delete_keys(s3, Bucket::new(&bucket), &extra).await?;
+                if !deleted.refused.is_empty() {
+                    return Err(HandlerError::Restore(format!(
+                        "s3://{bucket}: could not delete {} object(s), first {}: {}",
+                        deleted.refused.len(),
+                        deleted.refused[0].0,
+                        deleted.refused[0].1
+                    )));
+                }
+            }
+        }
+        reports.push(report);
+    }
+    Ok(reports)
+}
+
+fn push_key(report: &mut S3Restore, kind: &'static str, key: &str) {
+    let keys = report.keys.entry(kind).or_default();
+    if keys.len() < KEYS_SHOWN {
+        keys.push(key.to_owned());
+    }
+}
+
+/// Whether a live object holds the entry's content: same size and the ETag of the source or of
+/// the stored copy (a server-side copy of a single-part object keeps its ETag).
+fn same(live: &s3b::ListedObject, entry: &Entry) -> bool {
+    if live.size != entry.size {
+        return false;
+    }
+    let etags: BTreeSet<&str> = [entry.etag.as_deref(), entry.stored_etag.as_deref()]
+        .into_iter()
+        .flatten()
+        .map(|e| e.trim_matches('"'))
+        .collect();
+    live.etag.as_deref().is_some_and(|e| etags.contains(e))
+}
+
+/// The zone restore drill: each zone of `manifest` restored into a scratch private hosted
+/// zone, compared record by record, then deleted. Returns the number of zones drilled.
+pub async fn drill_zones(
+    ctx: &Context<'_>,
+    manifest: &Manifest,
+    failures: &mut Vec<String>,
+) -> Result<usize, HandlerError> {
+    let Some(vpc) = &ctx.plan.verification.drill_vpc else {
+        failures.push("zone drill: no `drill_vpc` configured".into());
+        return Ok(0);
+    };
+    let route53 = &ctx.deps.clients.route53;
+    let vpc = ops_domain::backup::zone::ZoneVpc {
+        id: vpc.id.clone(),
+        region: vpc.region.clone(),
+    };
+    let mut drilled = 0;
+    for entry in documents(manifest, TargetKind::Route53, "zone.json") {
+        let doc = zone_document(ctx, entry).await?;
+        let reference: String = format!("drill-{}-{}", ctx.request_id, doc.zone.id).chars().take(128).collect();
+        let scratch = ops_adapters::route53::backup::create_scratch_zone(route53, &doc.zone.name, &vpc, &reference)
+            .await
+            .map_err(|e| HandlerError::Restore(format!("zone drill {}: {e}", doc.zone.name)))?;
+        let options = ops_adapters::route53::backup::RestoreZoneOptions {
+            apply: true,
+            include_apex_soa_ns: false,
+            idempotency_seed: reference.clone(),
+        };
+        let outcome = async {
+            ops_adapters::route53::backup::restore_zone(route53, &doc, &scratch, &options).await?;
+            ops_adapters::route53::backup::live_records(route53, &scratch).await
+        }
+        .await;
+        match outcome {
+            Ok(records) => {
+                let restored = ops_domain::backup::zone::retarget(&records, &ops_domain::backup::zone::ZoneInfo { id: scratch.clone(), ..doc.zone.clone() }, &doc.zone.id, &doc.zone.name);
+                for difference in ops_domain::backup::zone::compare_for_drill(&doc.records, &restored, &doc.zone.name) {
+                    failures.push(format!("zone drill {}: {difference}", doc.zone.name));
+                }
+            }
+            Err(error) => failures.push(format!("zone drill {}: restore failed: {error}", doc.zone.name)),
+        }
+        if let Err(error) = ops_adapters::route53::backup::delete_zone(route53, &scratch).await {
+            failures.push(format!("zone drill {}: scratch zone {scratch} not deleted: {error}", doc.zone.name));
+        }
+        drilled += 1;
+    }
+    Ok(drilled)
+}

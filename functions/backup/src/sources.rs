@@ -1,0 +1,206 @@
+//! Reading the plan's targets: S3 prefixes are listed (their objects are copied server-side
+//! later); zones, ECS services and secrets are exported and rendered into documents here.
+//!
+//! | target | container | documents |
+//! | --- | --- | --- |
+//! | S3 prefix | bucket | one entry per object, key = object key |
+//! | Route53 zone | zone id | `zone.json` (every record set, routing policies, health checks), `zone.txt` (BIND-style) |
+//! | ECS | cluster | `service/<name>.json` (service configuration and task definitions) |
+//! | secret | secret ARN | `versions.json`, encrypted client-side (AES-256-GCM, KMS data key) |
+//!
+//! A target that is missing or unreadable fails the run with an error naming it: no snapshot
+//! is committed that silently lacks a target.
+
+use std::collections::{BTreeMap, HashMap};
+
+use ops_adapters::s3::backup::{self as s3b, Bucket};
+use ops_domain::backup::manifest::{SnapshotId, SourceObject, SourceRef, TargetKind};
+
+use crate::handler::{Context, HandlerError};
+use crate::snapshot::document_object;
+
+/// A rendered document to store.
+#[derive(Debug, Clone)]
+pub struct Document {
+    /// Its bytes (ciphertext for secrets).
+    pub bytes: Vec<u8>,
+    /// Content type.
+    pub content_type: &'static str,
+}
+
+/// Everything read from the targets.
+#[derive(Debug, Default)]
+pub struct Gathered {
+    /// Every object and document, as the planner sees them.
+    pub listing: Vec<SourceObject>,
+    /// The rendered documents by source.
+    pub documents: HashMap<SourceRef, Document>,
+    /// The targets.
+    pub targets: Vec<SourceRef>,
+}
+
+impl Gathered {
+    fn document(
+        &mut self,
+        source: SourceRef,
+        bytes: Vec<u8>,
+        content_type: &'static str,
+        encrypted: bool,
+        digest: Option<String>,
+    ) {
+        self.listing
+            .push(document_object(source.clone(), &bytes, encrypted, digest));
+        self.documents.insert(
+            source,
+            Document {
+                bytes,
+                content_type,
+            },
+        );
+    }
+}
+
+fn target(kind: TargetKind, container: &str, key: &str) -> SourceRef {
+    SourceRef {
+        kind,
+        container: container.to_owned(),
+        key: key.to_owned(),
+    }
+}
+
+/// Reads every target of the plan.
+pub async fn gather(ctx: &Context<'_>, snapshot: &SnapshotId) -> Result<Gathered, HandlerError> {
+    let mut gathered = Gathered::default();
+    let targets = &ctx.plan.targets;
+    let clients = &ctx.deps.clients;
+
+    for s3 in &targets.s3 {
+        let name = format!("s3://{}/{}", s3.bucket, s3.prefix);
+        let objects = s3b::list_prefix(&clients.s3, Bucket::new(&s3.bucket), &s3.prefix)
+            .await
+            .map_err(|error| match error {
+                s3b::BackupS3Error::NoSuchBucket { .. } => {
+                    HandlerError::source(&name, "the source bucket does not exist", false)
+                }
+                other => {
+                    let transient = other.is_transient();
+                    HandlerError::source(&name, other, transient)
+                }
+            })?;
+        gathered
+            .targets
+            .push(target(TargetKind::S3, &s3.bucket, &s3.prefix));
+        for object in objects {
+            // Folder markers hold nothing to restore.
+            if object.key.ends_with('/') && object.size == 0 {
+                continue;
+            }
+            gathered.listing.push(SourceObject {
+                source: target(TargetKind::S3, &s3.bucket, &object.key),
+                size: object.size,
+                checksum: None,
+                version_id: None,
+                etag: object.etag,
+                encrypted: false,
+                digest: None,
+            });
+        }
+    }
+
+    for zone in &targets.route53 {
+        let name = zone
+            .zone_id
+            .as_deref()
+            .or(zone.zone_name.as_deref())
+            .unwrap_or_default();
+        let doc = ops_adapters::route53::backup::export_zone(
+            &clients.route53,
+            zone.zone_id.as_deref(),
+            zone.zone_name.as_deref(),
+        )
+        .await
+        .map_err(|error| HandlerError::source(format!("route53:{name}"), error, false))?;
+        let id = doc.zone.id.clone();
+        gathered.targets.push(target(TargetKind::Route53, &id, ""));
+        let json = serde_json::to_vec_pretty(&doc).unwrap_or_default();
+        let bind = ops_domain::backup::zone::render_bind(&doc).into_bytes();
+        gathered.document(
+            target(TargetKind::Route53, &id, "zone.json"),
+            json,
+            "application/json",
+            false,
+            None,
+        );
+        gathered.document(
+            target(TargetKind::Route53, &id, "zone.txt"),
+            bind,
+            "text/plain; charset=utf-8",
+            false,
+            None,
+        );
+    }
+
+    for ecs in &targets.ecs {
+        let docs = ops_adapters::ecs::backup::export_services(
+            &clients.ecs,
+            &ecs.cluster,
+            &ecs.services,
+            ecs.revisions,
+        )
+        .await
+        .map_err(|error| HandlerError::source(format!("ecs:{}", ecs.cluster), error, false))?;
+        gathered
+            .targets
+            .push(target(TargetKind::Ecs, &ecs.cluster, ""));
+        for doc in docs {
+            let json = serde_json::to_vec_pretty(&doc).unwrap_or_default();
+            gathered.document(
+                target(
+                    TargetKind::Ecs,
+                    &ecs.cluster,
+                    &format!("service/{}.json", doc.service.name),
+                ),
+                json,
+                "application/json",
+                false,
+                None,
+            );
+        }
+    }
+
+    if !targets.secrets.is_empty() {
+        let Some(encryption) = &ctx.plan.encryption else {
+            return Err(HandlerError::InvalidInput(format!(
+                "plan {} backs up secrets but has no `encryption.kms_key`",
+                ctx.plan_name
+            )));
+        };
+        let context = encryption_context(&ctx.plan_name, snapshot);
+        let key = ops_adapters::kms::generate_data_key(&clients.kms, &encryption.kms_key, &context)
+            .await?;
+        for id in &targets.secrets {
+            let doc = ops_adapters::secretsmanager::backup::export_secret(&clients.secrets, id)
+                .await
+                .map_err(|error| HandlerError::source(format!("secret:{id}"), error, false))?;
+            let plaintext = zeroize::Zeroizing::new(serde_json::to_vec(&doc).unwrap_or_default());
+            let sealed = key.seal(&plaintext, doc.arn.as_bytes())?;
+            gathered.targets.push(target(TargetKind::Secret, &doc.arn, ""));
+            gathered.document(
+                target(TargetKind::Secret, &doc.arn, "versions.json"),
+                sealed.bytes,
+                "application/json",
+                true,
+                Some(sealed.digest),
+            );
+        }
+    }
+    Ok(gathered)
+}
+
+/// The KMS encryption context of a snapshot's data key.
+pub fn encryption_context(plan: &str, snapshot: &SnapshotId) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("backup:plan".to_owned(), plan.to_owned()),
+        ("backup:snapshot".to_owned(), snapshot.to_string()),
+    ])
+}

@@ -1,0 +1,270 @@
+//! The `verify` action: is every snapshot of the plan still restorable?
+//!
+//! - **Cheap, every object, no download**: one `ListObjectsV2` of `data/` answers for a
+//!   thousand objects at a time — each manifest entry's data object must exist with the
+//!   recorded size and the ETag the backup bucket reported when it was written (an object
+//!   overwritten with other bytes gets another ETag). Entries written without a recorded ETag
+//!   fall back to `HeadObject` with checksums.
+//! - **Deep, sampled**: `deep_sample_percent` of the data objects are read back and re-hashed
+//!   against the manifest's SHA-256; encrypted secrets are decrypted (KMS) and their keyed
+//!   digest compared; documents must parse.
+//! - **Zone restore drill** (`zone_drill`): each zone of the latest snapshot is restored into a
+//!   scratch private hosted zone, compared record by record, and the scratch zone deleted.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ops_adapters::s3::backup::{self as s3b};
+use ops_domain::backup::manifest::{self, Checksum, Entry, Manifest, TargetKind};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::handler::{Context, HandlerError};
+use crate::report::Report;
+use crate::snapshot::{latest_manifest, read_manifest};
+
+/// What a verification found.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct VerifyReport {
+    /// Whether everything checked out.
+    pub ok: bool,
+    /// Snapshots checked.
+    pub snapshots_checked: usize,
+    /// Distinct data objects checked cheaply.
+    pub objects_checked: usize,
+    /// Data objects read back and re-hashed.
+    pub deep_checked: usize,
+    /// Zones restored into a scratch zone and compared.
+    pub zones_drilled: usize,
+    /// What is wrong, one line each.
+    pub failures: Vec<String>,
+}
+
+impl VerifyReport {
+    /// One paragraph for a notification.
+    pub fn summary(&self) -> String {
+        let shown: Vec<&str> = self.failures.iter().take(10).map(String::as_str).collect();
+        format!(
+            "{} problem(s) in {} snapshot(s) / {} object(s): {}{}",
+            self.failures.len(),
+            self.snapshots_checked,
+            self.objects_checked,
+            shown.join("; "),
+            if self.failures.len() > shown.len() {
+                " …"
+            } else {
+                ""
+            }
+        )
+    }
+}
+
+/// Runs a verification.
+pub async fn run(ctx: &Context<'_>) -> Result<Report, HandlerError> {
+    let mut report = VerifyReport::default();
+    let destination = ctx.destination();
+    let manifests = plan_manifests(ctx, &mut report.failures).await?;
+    report.snapshots_checked = manifests.len();
+
+    // Every distinct data object, with the entries that reference it.
+    let mut objects: BTreeMap<&str, &Entry> = BTreeMap::new();
+    for manifest in &manifests {
+        for entry in &manifest.entries {
+            objects.entry(entry.key.as_str()).or_insert(entry);
+        }
+    }
+    report.objects_checked = objects.len();
+    if !objects.is_empty() {
+        let listed: BTreeMap<String, s3b::ListedObject> =
+            s3b::list_prefix(&ctx.s3, destination, &ctx.layout.data_prefix())
+                .await?
+                .into_iter()
+                .map(|o| (o.key.clone(), o))
+                .collect();
+        for (key, entry) in &objects {
+            let full = ctx.layout.key(key);
+            match listed.get(&full) {
+                None => report
+                    .failures
+                    .push(format!("{key}: missing ({})", describe_source(entry))),
+                Some(found) if found.size != entry.size => report.failures.push(format!(
+                    "{key}: size {} where the manifest says {} ({})",
+                    found.size,
+                    entry.size,
+                    describe_source(entry)
+                )),
+                Some(found) => match &entry.stored_etag {
+                    Some(etag) if found.etag.as_deref() != Some(etag.as_str()) => {
+                        report.failures.push(format!(
+                            "{key}: changed since it was written (ETag {} where the manifest says {etag}) ({})",
+                            found.etag.as_deref().unwrap_or("none"),
+                            describe_source(entry)
+                        ))
+                    }
+                    Some(_) => {}
+                    None => {
+                        if let Some(problem) = head_check(ctx, &full, entry).await? {
+                            report.failures.push(format!("{key}: {problem}"));
+                        }
+                    }
+                },
+            }
+        }
+    }
+
+    // Deep, sampled.
+    let percent = ctx
+        .request
+        .deep_sample_percent
+        .unwrap_or(ctx.plan.verification.deep_sample_percent);
+    if percent > 0.0 {
+        let failed: BTreeSet<&str> = report
+            .failures
+            .iter()
+            .filter_map(|f| f.split(':').next())
+            .collect();
+        let sample: Vec<(&str, &Entry)> = objects
+            .iter()
+            .filter(|(key, _)| !failed.contains(*key))
+            .filter(|(key, _)| sampled(key, &ctx.request_id, percent))
+            .map(|(k, e)| (*k, *e))
+            .collect();
+        let mut deep_failures = Vec::new();
+        for (key, entry) in &sample {
+            if let Some(problem) = deep_check(ctx, key, entry).await? {
+                deep_failures.push(format!("{key}: {problem}"));
+            }
+        }
+        report.deep_checked = sample.len();
+        report.failures.extend(deep_failures);
+    }
+
+    // Zone restore drill on the latest snapshot.
+    let drill = ctx.request.drill.unwrap_or(ctx.plan.verification.zone_drill);
+    if drill {
+        if let Some((latest, _)) = latest_manifest(ctx).await? {
+            report.zones_drilled = crate::restore::drill_zones(ctx, &latest, &mut report.failures).await?;
+        }
+    }
+    report.ok = report.failures.is_empty();
+    Ok(Report::Verify(report))
+}
+
+fn describe_source(entry: &Entry) -> String {
+    format!(
+        "{:?} {}/{}",
+        entry.source.kind, entry.source.container, entry.source.key
+    )
+    .to_lowercase()
+}
+
+/// Every committed manifest of the plan; an unreadable one is a failure, not an abort.
+pub async fn plan_manifests(
+    ctx: &Context<'_>,
+    failures: &mut Vec<String>,
+) -> Result<Vec<Manifest>, HandlerError> {
+    let prefix = ctx.layout.manifests_prefix(&ctx.plan_name);
+    let listed = s3b::list_prefix(&ctx.s3, ctx.destination(), &prefix).await?;
+    let mut manifests = Vec::new();
+    for object in listed.iter().filter(|o| o.key.ends_with(".json")) {
+        match read_manifest(ctx, &object.key).await {
+            Ok(manifest) => manifests.push(manifest),
+            Err(error @ HandlerError::Document { .. }) => failures.push(error.to_string()),
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(manifests)
+}
+
+/// Whether `key` is in this run's sample of `percent` percent.
+fn sampled(key: &str, run: &str, percent: f64) -> bool {
+    if percent >= 100.0 {
+        return true;
+    }
+    let digest = Sha256::digest(format!("{run}|{key}").as_bytes());
+    let value = u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]);
+    (f64::from(value) / f64::from(u32::MAX)) * 100.0 < percent
+}
+
+async fn head_check(
+    ctx: &Context<'_>,
+    full: &str,
+    entry: &Entry,
+) -> Result<Option<String>, HandlerError> {
+    let Some(head) = s3b::head(&ctx.s3, ctx.destination(), full).await? else {
+        return Ok(Some("missing".into()));
+    };
+    if head.size != entry.size {
+        return Ok(Some(format!("size {} where the manifest says {}", head.size, entry.size)));
+    }
+    match (&entry.checksum, &head.checksum) {
+        (Some(recorded @ Checksum::Sha256 { .. }), Some(found)) if recorded != found => {
+            Ok(Some("checksum differs from the manifest".into()))
+        }
+        _ => Ok(None),
+    }
+}
+
+async fn deep_check(
+    ctx: &Context<'_>,
+    key: &str,
+    entry: &Entry,
+) -> Result<Option<String>, HandlerError> {
+    let full = ctx.layout.key(key);
+    let Some((bytes, _)) = s3b::get_bytes(&ctx.s3, ctx.destination(), &full).await? else {
+        return Ok(Some("missing".into()));
+    };
+    if bytes.len() as u64 != entry.size {
+        return Ok(Some(format!(
+            "read {} bytes where the manifest says {}",
+            bytes.len(),
+            entry.size
+        )));
+    }
+    if let Some(Checksum::Sha256 { hex: recorded }) = &entry.checksum {
+        let found = hex::encode(Sha256::digest(&bytes));
+        if &found != recorded {
+            return Ok(Some(format!(
+                "content SHA-256 {found} differs from the manifest's {recorded}"
+            )));
+        }
+    }
+    if entry.encrypted {
+        let opened = match ops_adapters::kms::open(
+            &ctx.deps.clients.kms,
+            &bytes,
+            entry.source.container.as_bytes(),
+        )
+        .await
+        {
+            Ok(opened) => opened,
+            Err(error) => return Ok(Some(format!("cannot be decrypted: {error}"))),
+        };
+        if entry.digest.as_deref() != Some(opened.digest.as_str()) {
+            return Ok(Some("decrypted content differs from the manifest digest".into()));
+        }
+        if serde_json::from_slice::<ops_domain::backup::secret::SecretDocument>(&opened.plaintext)
+            .is_err()
+        {
+            return Ok(Some("decrypted document is not a secret document".into()));
+        }
+    } else if entry.source.kind != TargetKind::S3 && entry.source.key.ends_with(".json") {
+        let parses = match entry.source.kind {
+            TargetKind::Route53 => {
+                serde_json::from_slice::<ops_domain::backup::zone::ZoneDocument>(&bytes).is_ok()
+            }
+            TargetKind::Ecs => {
+                serde_json::from_slice::<ops_domain::backup::ecs::ServiceDocument>(&bytes).is_ok()
+            }
+            _ => true,
+        };
+        if !parses {
+            return Ok(Some("document does not parse".into()));
+        }
+    }
+    Ok(None)
+}
+
+/// Used by the manifest readers: the manifest key of a snapshot id.
+pub fn manifest_key(ctx: &Context<'_>, id: &manifest::SnapshotId) -> String {
+    ctx.layout.manifest_key(&ctx.plan_name, id)
+}
