@@ -56,6 +56,13 @@ fn assert_used(function: &str, called: &BTreeSet<String>) {
 }
 
 #[tokio::test]
+async fn backup_calls_only_what_its_policy_grants_and_uses_what_it_grants() {
+    let called = crate::backup::least_privilege_scenarios().await;
+    assert_granted("backup", &called);
+    assert_used("backup", &called);
+}
+
+#[tokio::test]
 async fn cost_check_calls_only_what_its_policy_grants_and_uses_what_it_grants() {
     let called = crate::cost_check::least_privilege_scenarios().await;
     // The scenarios reach the conditional grants too (`when: email`).

@@ -2,6 +2,7 @@
 //! the test process itself. One test binary; shared helpers in `util`.
 
 mod alarm_rollback;
+mod backup;
 mod cost_check;
 mod deploy_hook;
 mod least_privilege;

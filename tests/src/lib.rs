@@ -1,6 +1,7 @@
 //! Test support for the ops suite: the local AWS emulator, a loopback receiver for notifier
 //! calls, a CodePipeline job-result recorder, and the seeding of sample services. Used by the integration tests and by `ops-demo`.
 
+pub mod backup_seed;
 pub mod emulator;
 pub mod pipeline;
 pub mod receiver;

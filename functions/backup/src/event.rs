@@ -122,7 +122,9 @@ pub fn parse(value: &serde_json::Value) -> Result<Request, String> {
     request.snapshot_ref()?;
     if let Some(percent) = request.deep_sample_percent {
         if !(0.0..=100.0).contains(&percent) {
-            return Err(format!("`deep_sample_percent` {percent} is outside 0..=100"));
+            return Err(format!(
+                "`deep_sample_percent` {percent} is outside 0..=100"
+            ));
         }
     }
     if request.action != Action::Restore
@@ -156,9 +158,18 @@ mod tests {
 
     #[test]
     fn scheduler_inputs_parse() {
-        check(json!({"plan": "nightly", "action": "backup"}), Ok(("nightly", Action::Backup)));
-        check(json!({"plan": "nightly", "action": "verify"}), Ok(("nightly", Action::Verify)));
-        check(json!({"plan": "nightly", "action": "prune"}), Ok(("nightly", Action::Prune)));
+        check(
+            json!({"plan": "nightly", "action": "backup"}),
+            Ok(("nightly", Action::Backup)),
+        );
+        check(
+            json!({"plan": "nightly", "action": "verify"}),
+            Ok(("nightly", Action::Verify)),
+        );
+        check(
+            json!({"plan": "nightly", "action": "prune"}),
+            Ok(("nightly", Action::Prune)),
+        );
         check(
             json!({"plan": "n", "action": "restore", "snapshot": "20260301T020000Z-0123abcd", "apply": true}),
             Ok(("n", Action::Restore)),
@@ -168,11 +179,29 @@ mod tests {
     #[test]
     fn bad_inputs_say_what_is_wrong() {
         check(json!({"plan": "n"}), Err("missing field `action`"));
-        check(json!({"plan": "n", "action": "sync"}), Err("unknown variant `sync`"));
-        check(json!({"plan": "", "action": "backup"}), Err("`plan` is empty"));
-        check(json!({"plan": "n", "action": "restore", "snapshot": "yesterday"}), Err("not a snapshot id"));
-        check(json!({"plan": "n", "action": "backup", "apply": true}), Err("belong to a restore"));
-        check(json!({"plan": "n", "action": "backup", "extra": 1}), Err("unknown field `extra`"));
-        check(json!({"plan": "n", "action": "verify", "deep_sample_percent": 101}), Err("outside 0..=100"));
+        check(
+            json!({"plan": "n", "action": "sync"}),
+            Err("unknown variant `sync`"),
+        );
+        check(
+            json!({"plan": "", "action": "backup"}),
+            Err("`plan` is empty"),
+        );
+        check(
+            json!({"plan": "n", "action": "restore", "snapshot": "yesterday"}),
+            Err("not a snapshot id"),
+        );
+        check(
+            json!({"plan": "n", "action": "backup", "apply": true}),
+            Err("belong to a restore"),
+        );
+        check(
+            json!({"plan": "n", "action": "backup", "extra": 1}),
+            Err("unknown field `extra`"),
+        );
+        check(
+            json!({"plan": "n", "action": "verify", "deep_sample_percent": 101}),
+            Err("outside 0..=100"),
+        );
     }
 }

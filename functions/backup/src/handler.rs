@@ -519,7 +519,11 @@ async fn claim(ctx: &Context<'_>) -> Result<Claimed, HandlerError> {
             Some(existing) => {
                 let ours = ctx.request.continue_run.as_deref() == Some(existing.value.run.as_str());
                 let expired = existing.value.lease_until <= now;
-                if !ours && !expired {
+                // A dead backup's checkpoint waits for the next backup: another action taking
+                // the plan over would drop it (and prune must not run under uncommitted data).
+                let checkpoint_waits =
+                    existing.value.checkpoint.is_some() && ctx.request.action != Action::Backup;
+                if (!ours && !expired) || checkpoint_waits {
                     return Ok(Claimed::Busy(existing.value));
                 }
                 let mut claim = existing.value.clone();

@@ -93,7 +93,10 @@ pub async fn finish(ctx: &Context<'_>, report: Report, started: Instant) -> Valu
         map.insert("plan".into(), json!(ctx.plan_name));
         map.insert("duration_ms".into(), json!(duration_ms));
         map.insert("report_key".into(), json!(key));
-        map.insert("aws_calls".into(), json!(ctx.deps.clients.recorder.calls().len()));
+        map.insert(
+            "aws_calls".into(),
+            json!(ctx.deps.clients.recorder.calls().len()),
+        );
     }
     if let Err(error) = ctx.deps.store.create(&key, &value).await {
         error!(message = "Could not store the run report.", error = %error);

@@ -78,10 +78,14 @@ pub async fn run(ctx: &Context<'_>) -> Result<Report, HandlerError> {
         SnapshotRef::Latest => {
             latest_manifest(ctx)
                 .await?
-                .ok_or_else(|| HandlerError::NoSuchSnapshot(format!("latest of plan {}", ctx.plan_name)))?
+                .ok_or_else(|| {
+                    HandlerError::NoSuchSnapshot(format!("latest of plan {}", ctx.plan_name))
+                })?
                 .0
         }
-        SnapshotRef::Id(id) => read_manifest(ctx, &ctx.layout.manifest_key(&ctx.plan_name, &id)).await?,
+        SnapshotRef::Id(id) => {
+            read_manifest(ctx, &ctx.layout.manifest_key(&ctx.plan_name, &id)).await?
+        }
     };
     let wanted = |kind: TargetKind| request.targets.is_empty() || request.targets.contains(&kind);
     let mut report = RestoreReport {
@@ -99,20 +103,34 @@ pub async fn run(ctx: &Context<'_>) -> Result<Report, HandlerError> {
     if wanted(TargetKind::Route53) {
         for entry in documents(&manifest, TargetKind::Route53, "zone.json") {
             let doc = zone_document(ctx, entry).await?;
-            let target = request.zone_to.clone().unwrap_or_else(|| doc.zone.id.clone());
+            let target = request
+                .zone_to
+                .clone()
+                .unwrap_or_else(|| doc.zone.id.clone());
             let options = ops_adapters::route53::backup::RestoreZoneOptions {
                 apply: request.apply,
                 include_apex_soa_ns: request.include_apex_soa_ns,
                 idempotency_seed: format!("{}-{}", manifest.id, target),
             };
-            let restored =
-                ops_adapters::route53::backup::restore_zone(&ctx.deps.clients.route53, &doc, &target, &options)
-                    .await
-                    .map_err(|e| HandlerError::Restore(format!("route53:{target}: {e}")))?;
-            if !restored.plan.is_empty() || restored.health_checks.iter().any(|h| h.new_id.as_deref() != Some(h.old_id.as_str())) {
+            let restored = ops_adapters::route53::backup::restore_zone(
+                &ctx.deps.clients.route53,
+                &doc,
+                &target,
+                &options,
+            )
+            .await
+            .map_err(|e| HandlerError::Restore(format!("route53:{target}: {e}")))?;
+            if !restored.plan.is_empty()
+                || restored
+                    .health_checks
+                    .iter()
+                    .any(|h| h.new_id.as_deref() != Some(h.old_id.as_str()))
+            {
                 report.in_sync = false;
             }
-            report.route53.push(serde_json::to_value(&restored).unwrap_or_default());
+            report
+                .route53
+                .push(serde_json::to_value(&restored).unwrap_or_default());
         }
     }
     if wanted(TargetKind::Ecs) {
@@ -123,15 +141,21 @@ pub async fn run(ctx: &Context<'_>) -> Result<Report, HandlerError> {
             .collect();
         for entry in service_docs {
             let bytes = data(ctx, entry).await?;
-            let doc: ops_domain::backup::ecs::ServiceDocument = serde_json::from_slice(&bytes)
-                .map_err(|e| document_error(ctx, entry, e))?;
+            let doc: ops_domain::backup::ecs::ServiceDocument =
+                serde_json::from_slice(&bytes).map_err(|e| document_error(ctx, entry, e))?;
             let options = ops_adapters::ecs::backup::RestoreServiceOptions {
                 apply: request.apply,
                 update_service: request.update_services,
             };
-            let restored = ops_adapters::ecs::backup::restore_service(&ctx.deps.clients.ecs, &doc, &options)
-                .await
-                .map_err(|e| HandlerError::Restore(format!("ecs:{}/{}: {e}", doc.cluster, doc.service.name)))?;
+            let restored =
+                ops_adapters::ecs::backup::restore_service(&ctx.deps.clients.ecs, &doc, &options)
+                    .await
+                    .map_err(|e| {
+                        HandlerError::Restore(format!(
+                            "ecs:{}/{}: {e}",
+                            doc.cluster, doc.service.name
+                        ))
+                    })?;
             let value = serde_json::to_value(&restored).unwrap_or_default();
             if ecs_differs(&value) {
                 report.in_sync = false;
@@ -149,10 +173,14 @@ pub async fn run(ctx: &Context<'_>) -> Result<Report, HandlerError> {
             )
             .await?;
             let doc: ops_domain::backup::secret::SecretDocument =
-                serde_json::from_slice(&opened.plaintext).map_err(|e| document_error(ctx, entry, e))?;
-            let live = ops_adapters::secretsmanager::backup::live_secret(&ctx.deps.clients.secrets, &doc.arn)
-                .await
-                .map_err(|e| HandlerError::Restore(format!("secret:{}: {e}", doc.name)))?;
+                serde_json::from_slice(&opened.plaintext)
+                    .map_err(|e| document_error(ctx, entry, e))?;
+            let live = ops_adapters::secretsmanager::backup::live_secret(
+                &ctx.deps.clients.secrets,
+                &doc.arn,
+            )
+            .await
+            .map_err(|e| HandlerError::Restore(format!("secret:{}: {e}", doc.name)))?;
             let plan = ops_domain::backup::secret::plan_secret_restore(&doc, live.as_ref());
             if !plan.is_empty() {
                 report.in_sync = false;
@@ -166,7 +194,9 @@ pub async fn run(ctx: &Context<'_>) -> Result<Report, HandlerError> {
                     .map_err(|e| HandlerError::Restore(format!("secret:{}: {e}", doc.name)))?;
                 }
             }
-            report.secrets.push(serde_json::to_value(&plan).unwrap_or_default());
+            report
+                .secrets
+                .push(serde_json::to_value(&plan).unwrap_or_default());
         }
     }
     if report.s3.iter().any(|s| s.create + s.update + s.delete > 0) {
@@ -187,7 +217,11 @@ fn ecs_differs(value: &Value) -> bool {
     !unchanged_td || service_changes
 }
 
-fn documents<'m>(manifest: &'m Manifest, kind: TargetKind, name: &'m str) -> impl Iterator<Item = &'m Entry> {
+fn documents<'m>(
+    manifest: &'m Manifest,
+    kind: TargetKind,
+    name: &'m str,
+) -> impl Iterator<Item = &'m Entry> {
     manifest
         .entries
         .iter()
@@ -196,7 +230,11 @@ fn documents<'m>(manifest: &'m Manifest, kind: TargetKind, name: &'m str) -> imp
 
 fn document_error(ctx: &Context<'_>, entry: &Entry, error: serde_json::Error) -> HandlerError {
     HandlerError::Document {
-        key: format!("s3://{}/{}", ctx.plan.destination.bucket, ctx.layout.key(&entry.key)),
+        key: format!(
+            "s3://{}/{}",
+            ctx.plan.destination.bucket,
+            ctx.layout.key(&entry.key)
+        ),
         source: ops_domain::backup::manifest::DocumentError::Invalid {
             what: "backed-up document",
             reason: error.to_string(),
@@ -219,25 +257,52 @@ async fn zone_document(ctx: &Context<'_>, entry: &Entry) -> Result<ZoneDocument,
 }
 
 /// Where an S3 entry restores to.
-fn destination_key(target: &SourceRef, entry: &Entry, to: Option<&crate::event::S3Destination>) -> (String, String, String) {
+fn destination_key(
+    target: &SourceRef,
+    entry: &Entry,
+    to: Option<&crate::event::S3Destination>,
+) -> (String, String, String) {
     match to {
         Some(to) => {
-            let relative = entry.source.key.strip_prefix(target.key.as_str()).unwrap_or(&entry.source.key);
-            (to.bucket.clone(), to.prefix.clone(), format!("{}{relative}", to.prefix))
+            let relative = entry
+                .source
+                .key
+                .strip_prefix(target.key.as_str())
+                .unwrap_or(&entry.source.key);
+            (
+                to.bucket.clone(),
+                to.prefix.clone(),
+                format!("{}{relative}", to.prefix),
+            )
         }
-        None => (target.container.clone(), target.key.clone(), entry.source.key.clone()),
+        None => (
+            target.container.clone(),
+            target.key.clone(),
+            entry.source.key.clone(),
+        ),
     }
 }
 
-async fn restore_s3(ctx: &Context<'_>, manifest: &Manifest) -> Result<Vec<S3Restore>, HandlerError> {
+async fn restore_s3(
+    ctx: &Context<'_>,
+    manifest: &Manifest,
+) -> Result<Vec<S3Restore>, HandlerError> {
     let s3 = &ctx.deps.clients.s3;
-    let targets: Vec<&SourceRef> = manifest.targets.iter().filter(|t| t.kind == TargetKind::S3).collect();
+    let targets: Vec<&SourceRef> = manifest
+        .targets
+        .iter()
+        .filter(|t| t.kind == TargetKind::S3)
+        .collect();
     let mut reports = Vec::new();
     for target in targets {
         let entries: Vec<&Entry> = manifest
             .entries
             .iter()
-            .filter(|e| e.source.kind == TargetKind::S3 && e.source.container == target.container && e.source.key.starts_with(&target.key))
+            .filter(|e| {
+                e.source.kind == TargetKind::S3
+                    && e.source.container == target.container
+                    && e.source.key.starts_with(&target.key)
+            })
             .collect();
         let mut desired: BTreeMap<String, &Entry> = BTreeMap::new();
         let (mut bucket, mut prefix) = match &ctx.request.s3_to {
@@ -250,13 +315,16 @@ async fn restore_s3(ctx: &Context<'_>, manifest: &Manifest) -> Result<Vec<S3Rest
             prefix = p;
             desired.insert(key, entry);
         }
-        let live: BTreeMap<String, s3b::ListedObject> = match s3b::list_prefix(s3, Bucket::new(&bucket), &prefix).await {
-            Ok(list) => list.into_iter().map(|o| (o.key.clone(), o)).collect(),
-            Err(s3b::BackupS3Error::NoSuchBucket { .. }) => {
-                return Err(HandlerError::Restore(format!("restore bucket s3://{bucket} does not exist")))
-            }
-            Err(error) => return Err(error.into()),
-        };
+        let live: BTreeMap<String, s3b::ListedObject> =
+            match s3b::list_prefix(s3, Bucket::new(&bucket), &prefix).await {
+                Ok(list) => list.into_iter().map(|o| (o.key.clone(), o)).collect(),
+                Err(s3b::BackupS3Error::NoSuchBucket { .. }) => {
+                    return Err(HandlerError::Restore(format!(
+                        "restore bucket s3://{bucket} does not exist"
+                    )))
+                }
+                Err(error) => return Err(error.into()),
+            };
         let mut report = S3Restore {
             bucket: bucket.clone(),
             prefix: prefix.clone(),
@@ -289,25 +357,26 @@ async fn restore_s3(ctx: &Context<'_>, manifest: &Manifest) -> Result<Vec<S3Rest
         }
         if ctx.request.apply {
             let backup = ctx.destination();
-            let results: Vec<Result<_, s3b::BackupS3Error>> = stream::iter(copies.iter().map(|(key, entry)| {
-                let source_key = ctx.layout.key(&entry.key);
-                let bucket = bucket.as_str();
-                async move {
-                    let request = CopyRequest {
-                        source: backup,
-                        source_key: &source_key,
-                        source_version: None,
-                        size: entry.size,
-                        destination: Bucket::new(bucket),
-                        destination_key: key,
-                        retain_until: None,
-                    };
-                    s3b::copy_object(s3, &request).await
-                }
-            }))
-            .buffer_unordered(ctx.deps.settings.concurrency.max(1))
-            .collect()
-            .await;
+            let results: Vec<Result<_, s3b::BackupS3Error>> =
+                stream::iter(copies.iter().map(|(key, entry)| {
+                    let source_key = ctx.layout.key(&entry.key);
+                    let bucket = bucket.as_str();
+                    async move {
+                        let request = CopyRequest {
+                            source: backup,
+                            source_key: &source_key,
+                            source_version: None,
+                            size: entry.size,
+                            destination: Bucket::new(bucket),
+                            destination_key: key,
+                            retain_until: None,
+                        };
+                        s3b::copy_object(s3, &request).await
+                    }
+                }))
+                .buffer_unordered(ctx.deps.settings.concurrency.max(1))
+                .collect()
+                .await;
             for result in results {
                 result?;
             }
@@ -368,31 +437,49 @@ pub async fn drill_zones(
     let mut drilled = 0;
     for entry in documents(manifest, TargetKind::Route53, "zone.json") {
         let doc = zone_document(ctx, entry).await?;
-        let reference: String = format!("drill-{}-{}", ctx.request_id, doc.zone.id).chars().take(128).collect();
-        let scratch = ops_adapters::route53::backup::create_scratch_zone(route53, &doc.zone.name, &vpc, &reference)
-            .await
-            .map_err(|e| HandlerError::Restore(format!("zone drill {}: {e}", doc.zone.name)))?;
+        let reference: String = format!("drill-{}-{}", ctx.request_id, doc.zone.id)
+            .chars()
+            .take(128)
+            .collect();
+        let scratch = ops_adapters::route53::backup::create_scratch_zone(
+            route53,
+            &doc.zone.name,
+            &vpc,
+            &reference,
+        )
+        .await
+        .map_err(|e| HandlerError::Restore(format!("zone drill {}: {e}", doc.zone.name)))?;
         let options = ops_adapters::route53::backup::RestoreZoneOptions {
             apply: true,
             include_apex_soa_ns: false,
             idempotency_seed: reference.clone(),
         };
         let outcome = async {
-            ops_adapters::route53::backup::restore_zone(route53, &doc, &scratch, &options).await?;
-            ops_adapters::route53::backup::live_records(route53, &scratch).await
+            let restored =
+                ops_adapters::route53::backup::restore_zone(route53, &doc, &scratch, &options)
+                    .await?;
+            let live = ops_adapters::route53::backup::live_records(route53, &scratch).await?;
+            Ok::<_, ops_adapters::route53::backup::ZoneBackupError>((restored.desired, live))
         }
         .await;
         match outcome {
-            Ok(records) => {
-                let restored = ops_domain::backup::zone::retarget(&records, &ops_domain::backup::zone::ZoneInfo { id: scratch.clone(), ..doc.zone.clone() }, &doc.zone.id, &doc.zone.name);
-                for difference in ops_domain::backup::zone::compare_for_drill(&doc.records, &restored, &doc.zone.name) {
+            Ok((desired, live)) => {
+                for difference in
+                    ops_domain::backup::zone::compare_for_drill(&desired, &live, &doc.zone.name)
+                {
                     failures.push(format!("zone drill {}: {difference}", doc.zone.name));
                 }
             }
-            Err(error) => failures.push(format!("zone drill {}: restore failed: {error}", doc.zone.name)),
+            Err(error) => failures.push(format!(
+                "zone drill {}: restore failed: {error}",
+                doc.zone.name
+            )),
         }
         if let Err(error) = ops_adapters::route53::backup::delete_zone(route53, &scratch).await {
-            failures.push(format!("zone drill {}: scratch zone {scratch} not deleted: {error}", doc.zone.name));
+            failures.push(format!(
+                "zone drill {}: scratch zone {scratch} not deleted: {error}",
+                doc.zone.name
+            ));
         }
         drilled += 1;
     }

@@ -95,7 +95,9 @@ pub async fn run(ctx: &Context<'_>, mut held: Held) -> Result<Outcome, HandlerEr
         .items
         .iter()
         .enumerate()
-        .filter(|(_, item)| item.action == PlanAction::Copy && item.entry.source.kind == TargetKind::S3)
+        .filter(|(_, item)| {
+            item.action == PlanAction::Copy && item.entry.source.kind == TargetKind::S3
+        })
         .map(|(i, _)| i)
         .collect();
     let settings = &ctx.deps.settings;
@@ -109,18 +111,28 @@ pub async fn run(ctx: &Context<'_>, mut held: Held) -> Result<Outcome, HandlerEr
     while done < copies.len() {
         let room = settings.max_copies_per_invocation.saturating_sub(done_here);
         if room == 0 || ctx.time_left().is_zero() {
-            let cp = save_progress(ctx, &mut held, &pending, checkpoint.take(), done, copies.len(), &mut unsaved).await?;
+            let cp = save_progress(
+                ctx,
+                &mut held,
+                &pending,
+                checkpoint.take(),
+                done,
+                copies.len(),
+                &mut unsaved,
+            )
+            .await?;
             return continue_run(ctx, cp, &held.claim.run).await;
         }
         let chunk_end = (done + settings.checkpoint_every.min(room)).min(copies.len());
         let chunk: Vec<usize> = copies[done..chunk_end].to_vec();
-        let copied: Vec<Result<(String, Stored), HandlerError>> = stream::iter(chunk.into_iter().map(|i| {
-            let entry = &pending.plan.items[i].entry;
-            copy_one(ctx, destination, entry, lock_until)
-        }))
-        .buffer_unordered(settings.concurrency.max(1))
-        .collect()
-        .await;
+        let copied: Vec<Result<(String, Stored), HandlerError>> =
+            stream::iter(chunk.into_iter().map(|i| {
+                let entry = &pending.plan.items[i].entry;
+                copy_one(ctx, destination, entry, lock_until)
+            }))
+            .buffer_unordered(settings.concurrency.max(1))
+            .collect()
+            .await;
         for outcome in copied {
             let (key, stored) = outcome?;
             results.insert(key.clone(), stored.clone());
@@ -130,13 +142,31 @@ pub async fn run(ctx: &Context<'_>, mut held: Held) -> Result<Outcome, HandlerEr
         done = chunk_end;
         if done < copies.len() {
             checkpoint = Some(
-                save_progress(ctx, &mut held, &pending, checkpoint.take(), done, copies.len(), &mut unsaved).await?,
+                save_progress(
+                    ctx,
+                    &mut held,
+                    &pending,
+                    checkpoint.take(),
+                    done,
+                    copies.len(),
+                    &mut unsaved,
+                )
+                .await?,
             );
         }
     }
 
     if settings.crash_before_manifest {
-        save_progress(ctx, &mut held, &pending, checkpoint.take(), done, copies.len(), &mut unsaved).await?;
+        save_progress(
+            ctx,
+            &mut held,
+            &pending,
+            checkpoint.take(),
+            done,
+            copies.len(),
+            &mut unsaved,
+        )
+        .await?;
         return Err(HandlerError::Interrupted);
     }
 
@@ -224,16 +254,18 @@ async fn copy_one(
         destination_key: &full,
         retain_until: lock_until.map(slack),
     };
-    let stored = s3b::copy_object(&ctx.s3, &request).await.map_err(|error| match error {
-        s3b::BackupS3Error::NoSuchBucket { bucket } if bucket == entry.source.container => {
-            HandlerError::source(
-                format!("s3://{}/{}", entry.source.container, entry.source.key),
-                "the source bucket does not exist",
-                false,
-            )
-        }
-        other => HandlerError::from(other),
-    })?;
+    let stored = s3b::copy_object(&ctx.s3, &request)
+        .await
+        .map_err(|error| match error {
+            s3b::BackupS3Error::NoSuchBucket { bucket } if bucket == entry.source.container => {
+                HandlerError::source(
+                    format!("s3://{}/{}", entry.source.container, entry.source.key),
+                    "the source bucket does not exist",
+                    false,
+                )
+            }
+            other => HandlerError::from(other),
+        })?;
     Ok((entry.key.clone(), stored))
 }
 
@@ -376,7 +408,9 @@ async fn commit(
 }
 
 /// The plan's latest committed manifest and its key, if any.
-pub async fn latest_manifest(ctx: &Context<'_>) -> Result<Option<(Manifest, String)>, HandlerError> {
+pub async fn latest_manifest(
+    ctx: &Context<'_>,
+) -> Result<Option<(Manifest, String)>, HandlerError> {
     let destination = ctx.destination();
     let latest_key = ctx.layout.latest_key(&ctx.plan_name);
     let Some((bytes, _)) = s3b::get_bytes(&ctx.s3, destination, &latest_key).await? else {

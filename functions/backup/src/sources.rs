@@ -184,7 +184,9 @@ pub async fn gather(ctx: &Context<'_>, snapshot: &SnapshotId) -> Result<Gathered
                 .map_err(|error| HandlerError::source(format!("secret:{id}"), error, false))?;
             let plaintext = zeroize::Zeroizing::new(serde_json::to_vec(&doc).unwrap_or_default());
             let sealed = key.seal(&plaintext, doc.arn.as_bytes())?;
-            gathered.targets.push(target(TargetKind::Secret, &doc.arn, ""));
+            gathered
+                .targets
+                .push(target(TargetKind::Secret, &doc.arn, ""));
             gathered.document(
                 target(TargetKind::Secret, &doc.arn, "versions.json"),
                 sealed.bytes,

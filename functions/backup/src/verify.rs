@@ -139,10 +139,14 @@ pub async fn run(ctx: &Context<'_>) -> Result<Report, HandlerError> {
     }
 
     // Zone restore drill on the latest snapshot.
-    let drill = ctx.request.drill.unwrap_or(ctx.plan.verification.zone_drill);
+    let drill = ctx
+        .request
+        .drill
+        .unwrap_or(ctx.plan.verification.zone_drill);
     if drill {
         if let Some((latest, _)) = latest_manifest(ctx).await? {
-            report.zones_drilled = crate::restore::drill_zones(ctx, &latest, &mut report.failures).await?;
+            report.zones_drilled =
+                crate::restore::drill_zones(ctx, &latest, &mut report.failures).await?;
         }
     }
     report.ok = report.failures.is_empty();
@@ -194,7 +198,10 @@ async fn head_check(
         return Ok(Some("missing".into()));
     };
     if head.size != entry.size {
-        return Ok(Some(format!("size {} where the manifest says {}", head.size, entry.size)));
+        return Ok(Some(format!(
+            "size {} where the manifest says {}",
+            head.size, entry.size
+        )));
     }
     match (&entry.checksum, &head.checksum) {
         (Some(recorded @ Checksum::Sha256 { .. }), Some(found)) if recorded != found => {
@@ -240,7 +247,9 @@ async fn deep_check(
             Err(error) => return Ok(Some(format!("cannot be decrypted: {error}"))),
         };
         if entry.digest.as_deref() != Some(opened.digest.as_str()) {
-            return Ok(Some("decrypted content differs from the manifest digest".into()));
+            return Ok(Some(
+                "decrypted content differs from the manifest digest".into(),
+            ));
         }
         if serde_json::from_slice::<ops_domain::backup::secret::SecretDocument>(&opened.plaintext)
             .is_err()

@@ -17,6 +17,9 @@ use aws_smithy_types::config_bag::ConfigBag;
 pub struct Call {
     /// `s3:PutObject`, `route53:ChangeResourceRecordSets`…
     pub action: String,
+    /// The operation itself, `<service prefix>:<operation>` (`s3:CopyObject` needs
+    /// `s3:PutObject`).
+    pub operation: String,
     /// Whether the operation returned success.
     pub succeeded: bool,
 }
@@ -36,11 +39,11 @@ impl CallRecorder {
             .unwrap_or_default()
     }
 
-    /// How many calls of `action` succeeded.
+    /// How many calls of `action` (an IAM action or an operation) succeeded.
     pub fn succeeded(&self, action: &str) -> usize {
         self.calls()
             .iter()
-            .filter(|call| call.succeeded && call.action == action)
+            .filter(|call| call.succeeded && (call.action == action || call.operation == action))
             .count()
     }
 
@@ -48,7 +51,7 @@ impl CallRecorder {
     pub fn attempted(&self, action: &str) -> usize {
         self.calls()
             .iter()
-            .filter(|call| call.action == action)
+            .filter(|call| call.action == action || call.operation == action)
             .count()
     }
 
@@ -66,10 +69,13 @@ impl CallRecorder {
     }
 }
 
-/// The IAM action an SDK operation needs. S3 names a few actions differently from its
-/// operations; the other services used here name them the same.
-pub fn iam_action(service: &str, operation: &str) -> String {
-    let prefix = match service {
+/// `<service prefix>:<operation>` of an SDK operation.
+fn operation_name(service: &str, operation: &str) -> String {
+    format!("{}:{operation}", service_prefix(service))
+}
+
+fn service_prefix(service: &str) -> String {
+    match service {
         "S3" => "s3",
         "Route 53" | "Route53" => "route53",
         "ECS" => "ecs",
@@ -77,20 +83,33 @@ pub fn iam_action(service: &str, operation: &str) -> String {
         "CodePipeline" => "codepipeline",
         "CloudWatch" => "cloudwatch",
         "KMS" => "kms",
+        "Lambda" => "lambda",
         "Cost Explorer" => "ce",
         // SES API v2 operations are authorised with the `ses:` actions of the same name.
         "SESv2" | "SES" => "ses",
-        other => {
-            return format!(
-                "{}:{operation}",
-                other.to_ascii_lowercase().replace(' ', "")
-            )
-        }
-    };
-    let operation = match (prefix, operation) {
+        other => return other.to_ascii_lowercase().replace(' ', ""),
+    }
+    .to_owned()
+}
+
+/// The IAM action an SDK operation needs. S3 names several actions differently from its
+/// operations (a copy is authorised as `PutObject` on the destination and `GetObject` on the
+/// source), Lambda's `Invoke` is `InvokeFunction`; the other services used here name them the
+/// same.
+pub fn iam_action(service: &str, operation: &str) -> String {
+    let prefix = service_prefix(service);
+    let operation = match (prefix.as_str(), operation) {
         ("s3", "HeadObject") => "GetObject",
         ("s3", "ListObjectsV2") => "ListBucket",
         ("s3", "HeadBucket") => "ListBucket",
+        ("s3", "ListObjectVersions") => "ListBucketVersions",
+        ("s3", "DeleteObjects") => "DeleteObject",
+        ("s3", "GetObjectLockConfiguration") => "GetBucketObjectLockConfiguration",
+        (
+            "s3",
+            "CopyObject" | "UploadPartCopy" | "CreateMultipartUpload" | "CompleteMultipartUpload",
+        ) => "PutObject",
+        ("lambda", "Invoke") => "InvokeFunction",
         (_, operation) => operation,
     };
     format!("{prefix}:{operation}")
@@ -111,6 +130,7 @@ impl Intercept for CallRecorder {
             let succeeded = matches!(context.output_or_error(), Some(Ok(_)));
             self.push(Call {
                 action: iam_action(metadata.service(), metadata.name()),
+                operation: operation_name(metadata.service(), metadata.name()),
                 succeeded,
             });
         }

@@ -267,14 +267,10 @@ pub async fn copy_object(
             .object_lock_mode(ObjectLockMode::Governance)
             .object_lock_retain_until_date(to_smithy(until));
     }
-    let output = call.send().await.map_err(|e| {
-        s3_error(
-            "CopyObject",
-            request.source.name,
-            request.source_key,
-            &e,
-        )
-    })?;
+    let output = call
+        .send()
+        .await
+        .map_err(|e| s3_error("CopyObject", request.source.name, request.source_key, &e))?;
     let result = output.copy_object_result();
     Ok(Stored {
         etag: result.and_then(|r| r.e_tag()).map(bare_etag),
@@ -351,7 +347,14 @@ async fn copy_parts(
             .set_expected_source_bucket_owner(request.source.owner.map(str::to_owned))
             .send()
             .await
-            .map_err(|e| s3_error("UploadPartCopy", request.source.name, request.source_key, &e))?;
+            .map_err(|e| {
+                s3_error(
+                    "UploadPartCopy",
+                    request.source.name,
+                    request.source_key,
+                    &e,
+                )
+            })?;
         version_id = output.copy_source_version_id().map(str::to_owned);
         let result = output.copy_part_result();
         parts.push(
@@ -422,6 +425,8 @@ pub async fn put_bytes(
         .bucket(bucket.name)
         .key(key)
         .content_type(content_type)
+        // The algorithm header is what S3 requires of a write under Object Lock.
+        .checksum_algorithm(ChecksumAlgorithm::Sha256)
         .checksum_sha256(base64::engine::general_purpose::STANDARD.encode(sha))
         .set_expected_bucket_owner(bucket.owner.map(str::to_owned))
         .body(ByteStream::from(body));
@@ -661,8 +666,7 @@ mod tests {
     #[test]
     fn full_object_sha256_becomes_hex_and_composite_stays_as_reported() {
         let hex = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-        let b64 = base64::engine::general_purpose::STANDARD
-            .encode(hex::decode(hex).expect("hex"));
+        let b64 = base64::engine::general_purpose::STANDARD.encode(hex::decode(hex).expect("hex"));
         assert_eq!(
             sha256_checksum(Some(&b64)),
             Some(Checksum::Sha256 { hex: hex.into() })
