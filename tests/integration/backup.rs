@@ -36,7 +36,11 @@ impl BackupWorld {
         Self::build(objects, true, edit).await
     }
 
-    async fn build(objects: usize, object_lock: bool, edit: impl FnOnce(String) -> String) -> BackupWorld {
+    async fn build(
+        objects: usize,
+        object_lock: bool,
+        edit: impl FnOnce(String) -> String,
+    ) -> BackupWorld {
         let sdk = Emulator::shared().sdk_config().await;
         let admin = AwsClients::new(&sdk);
         let prefix = ops_tests::unique("bk");

@@ -493,29 +493,32 @@ async fn claim(ctx: &Context<'_>) -> Result<Claimed, HandlerError> {
     let key = claim_key(&ctx.plan_name);
     let now = Utc::now();
     let lease_until = now + ctx.deps.settings.lease;
+    let fresh = RunClaim {
+        run: ctx.request_id.clone(),
+        action: ctx.request.action,
+        started_at: now,
+        lease_until,
+        invocations: 1,
+        checkpoint: None,
+    };
+    // The common case first: nobody holds the plan, and one create-once write claims it.
+    let mut try_create = ctx.request.continue_run.is_none();
     for _ in 0..5 {
-        match store.get::<RunClaim>(&key).await? {
-            None => {
-                let claim = RunClaim {
-                    run: ctx.request_id.clone(),
-                    action: ctx.request.action,
-                    started_at: now,
-                    lease_until,
-                    invocations: 1,
-                    checkpoint: None,
-                };
-                match store.create(&key, &claim).await {
-                    Ok(etag) => {
-                        return Ok(Claimed::Held(Held {
-                            claim,
-                            etag,
-                            taken_over: false,
-                        }))
-                    }
-                    Err(StateError::AlreadyExists { .. }) => continue,
-                    Err(error) => return Err(error.into()),
+        if try_create {
+            match store.create(&key, &fresh).await {
+                Ok(etag) => {
+                    return Ok(Claimed::Held(Held {
+                        claim: fresh,
+                        etag,
+                        taken_over: false,
+                    }))
                 }
+                Err(StateError::AlreadyExists { .. }) => {}
+                Err(error) => return Err(error.into()),
             }
+        }
+        match store.get::<RunClaim>(&key).await? {
+            None => try_create = true,
             Some(existing) => {
                 let ours = ctx.request.continue_run.as_deref() == Some(existing.value.run.as_str());
                 let expired = existing.value.lease_until <= now;
@@ -546,7 +549,7 @@ async fn claim(ctx: &Context<'_>) -> Result<Claimed, HandlerError> {
                             taken_over: !ours,
                         }))
                     }
-                    Err(StateError::Conflict { .. }) => continue,
+                    Err(StateError::Conflict { .. }) => try_create = false,
                     Err(error) => return Err(error.into()),
                 }
             }

@@ -65,6 +65,10 @@ pub struct Pending {
     pub targets: Vec<SourceRef>,
     /// The plan.
     pub plan: Plan,
+    /// ETag of the `latest` pointer when the run planned (`None`: there was none), for the
+    /// commit's compare-and-swap without reading it again.
+    #[serde(default)]
+    pub latest_etag: Option<String>,
 }
 
 /// Runs (or continues) a backup.
@@ -176,7 +180,14 @@ pub async fn run(ctx: &Context<'_>, mut held: Held) -> Result<Outcome, HandlerEr
     if let Some(until) = lock_until {
         extend_locks(ctx, destination, &mut manifest, until).await?;
     }
-    commit(ctx, destination, &manifest, lock_until).await?;
+    commit(
+        ctx,
+        destination,
+        &manifest,
+        lock_until,
+        pending.latest_etag.as_deref(),
+    )
+    .await?;
     cleanup(ctx, &pending, checkpoint.as_ref()).await;
     Ok(Outcome::Report(Report::Backup(BackupReport::of(&manifest))))
 }
@@ -189,9 +200,10 @@ async fn start(
     let destination = ctx.destination();
     let created_at = held.claim.started_at;
     let snapshot = crate::handler::snapshot_id(created_at, &held.claim.run);
-    let previous = latest_manifest(ctx).await?;
+    let previous = read_latest(ctx).await?;
     let gathered = sources::gather(ctx, &snapshot).await?;
-    let plan = manifest::plan_incremental(previous.as_ref().map(|(m, _)| m), &gathered.listing);
+    let plan =
+        manifest::plan_incremental(previous.as_ref().map(|l| &l.manifest), &gathered.listing);
     let lock_until = lock_date(ctx, created_at).await?;
     // Rendered documents are small and already in memory: write those the plan copies now.
     let mut results = HashMap::new();
@@ -225,7 +237,8 @@ async fn start(
     Ok((
         Pending {
             snapshot,
-            parent: previous.map(|(m, _)| m.id),
+            latest_etag: previous.as_ref().map(|l| l.etag.clone()),
+            parent: previous.map(|l| l.manifest.id),
             created_at,
             targets: gathered.targets,
             plan,
@@ -342,6 +355,7 @@ async fn commit(
     destination: Bucket<'_>,
     manifest: &Manifest,
     lock_until: Option<DateTime<Utc>>,
+    known_latest: Option<&str>,
 ) -> Result<(), HandlerError> {
     let key = ctx.layout.manifest_key(&ctx.plan_name, &manifest.id);
     let body = serde_json::to_vec(manifest).unwrap_or_default();
@@ -365,26 +379,26 @@ async fn commit(
         created_at: manifest.created_at,
     };
     let body = serde_json::to_vec(&pointer).unwrap_or_default();
+    // First try against the pointer read when the run planned; re-read only if it moved.
+    let mut expected: Option<Option<String>> = Some(known_latest.map(|etag| format!("\"{etag}\"")));
     for _ in 0..5 {
-        let current = s3b::get_bytes(&ctx.s3, destination, &latest_key).await?;
-        let condition = match &current {
-            Some((bytes, etag)) => {
-                if let Ok(existing) = manifest::parse_latest(bytes) {
-                    if existing.snapshot >= manifest.id {
-                        return Ok(());
+        let current = match expected.take() {
+            Some(known) => known,
+            None => match s3b::get_bytes(&ctx.s3, destination, &latest_key).await? {
+                Some((bytes, etag)) => {
+                    if let Ok(existing) = manifest::parse_latest(&bytes) {
+                        if existing.snapshot >= manifest.id {
+                            return Ok(());
+                        }
                     }
+                    Some(format!("\"{etag}\""))
                 }
-                Condition::Etag(etag)
-            }
-            None => Condition::Absent,
+                None => None,
+            },
         };
-        let etag_owned;
-        let condition = match condition {
-            Condition::Etag(etag) => {
-                etag_owned = format!("\"{etag}\"");
-                Condition::Etag(&etag_owned)
-            }
-            other => other,
+        let condition = match &current {
+            Some(etag) => Condition::Etag(etag),
+            None => Condition::Absent,
         };
         match s3b::put_bytes(
             &ctx.s3,
@@ -407,13 +421,29 @@ async fn commit(
     }))
 }
 
+/// The plan's latest committed manifest, its key and the pointer's ETag.
+#[derive(Debug)]
+pub struct Latest {
+    /// The manifest.
+    pub manifest: Manifest,
+    /// Its key.
+    pub key: String,
+    /// ETag of the `latest` pointer.
+    pub etag: String,
+}
+
 /// The plan's latest committed manifest and its key, if any.
 pub async fn latest_manifest(
     ctx: &Context<'_>,
 ) -> Result<Option<(Manifest, String)>, HandlerError> {
+    Ok(read_latest(ctx).await?.map(|l| (l.manifest, l.key)))
+}
+
+/// The plan's latest committed snapshot, if any.
+pub async fn read_latest(ctx: &Context<'_>) -> Result<Option<Latest>, HandlerError> {
     let destination = ctx.destination();
     let latest_key = ctx.layout.latest_key(&ctx.plan_name);
-    let Some((bytes, _)) = s3b::get_bytes(&ctx.s3, destination, &latest_key).await? else {
+    let Some((bytes, etag)) = s3b::get_bytes(&ctx.s3, destination, &latest_key).await? else {
         return Ok(None);
     };
     let pointer = manifest::parse_latest(&bytes).map_err(|source| HandlerError::Document {
@@ -421,7 +451,12 @@ pub async fn latest_manifest(
         source,
     })?;
     let key = ctx.layout.key(&pointer.manifest_key);
-    read_manifest(ctx, &key).await.map(|m| Some((m, key)))
+    let manifest = read_manifest(ctx, &key).await?;
+    Ok(Some(Latest {
+        manifest,
+        key,
+        etag,
+    }))
 }
 
 /// Reads and checks one manifest.
