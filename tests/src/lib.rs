@@ -2,6 +2,7 @@
 //! calls, a CodePipeline job-result recorder, and the seeding of sample services. Used by the integration tests and by `ops-demo`.
 
 pub mod backup_seed;
+pub mod demo_backup;
 pub mod emulator;
 pub mod pipeline;
 pub mod receiver;

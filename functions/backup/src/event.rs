@@ -177,6 +177,35 @@ mod tests {
     }
 
     #[test]
+    fn sample_events_parse() {
+        for (text, action) in [
+            (
+                include_str!("../../../events/backup-run.json"),
+                Action::Backup,
+            ),
+            (
+                include_str!("../../../events/backup-verify.json"),
+                Action::Verify,
+            ),
+            (
+                include_str!("../../../events/backup-prune.json"),
+                Action::Prune,
+            ),
+            (
+                include_str!("../../../events/backup-restore-dry-run.json"),
+                Action::Restore,
+            ),
+            (
+                include_str!("../../../events/backup-restore-apply.json"),
+                Action::Restore,
+            ),
+        ] {
+            let value: serde_json::Value = serde_json::from_str(text).expect("JSON");
+            check(value, Ok(("suite", action)));
+        }
+    }
+
+    #[test]
     fn bad_inputs_say_what_is_wrong() {
         check(json!({"plan": "n"}), Err("missing field `action`"));
         check(

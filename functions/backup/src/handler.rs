@@ -328,6 +328,20 @@ pub struct Context<'a> {
     pub deadline: Instant,
     /// The input.
     pub request: Request,
+    /// Calls the container's clients had made when this invocation started.
+    pub calls_at_start: usize,
+}
+
+impl Context<'_> {
+    /// AWS calls made by this invocation so far.
+    pub fn calls(&self) -> usize {
+        self.deps
+            .clients
+            .recorder
+            .calls()
+            .len()
+            .saturating_sub(self.calls_at_start)
+    }
 }
 
 impl Context<'_> {
@@ -385,6 +399,7 @@ pub enum Response {
 pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Response, HandlerError> {
     let started = Instant::now();
     let deadline = deadline_of(&event.context);
+    let calls_at_start = deps.clients.recorder.calls().len();
     let request = event::parse(&event.payload).map_err(HandlerError::InvalidInput)?;
     let config = deps.config.current().await?;
     let plan = config
@@ -412,6 +427,7 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Response, 
         request_id: event.context.request_id.clone(),
         deadline,
         request,
+        calls_at_start,
     };
     let held = match claim(&ctx).await? {
         Claimed::Held(held) => held,

@@ -93,10 +93,7 @@ pub async fn finish(ctx: &Context<'_>, report: Report, started: Instant) -> Valu
         map.insert("plan".into(), json!(ctx.plan_name));
         map.insert("duration_ms".into(), json!(duration_ms));
         map.insert("report_key".into(), json!(key));
-        map.insert(
-            "aws_calls".into(),
-            json!(ctx.deps.clients.recorder.calls().len()),
-        );
+        map.insert("aws_calls".into(), json!(ctx.calls()));
     }
     if let Err(error) = ctx.deps.store.create(&key, &value).await {
         error!(message = "Could not store the run report.", error = %error);
@@ -172,11 +169,7 @@ fn metrics(ctx: &Context<'_>, report: &Report, duration_ms: u64) {
         .dimension("Plan", &ctx.plan_name)
         .dimension("Action", report.action())
         .metric("Duration", duration_ms as f64, Unit::Milliseconds)
-        .metric(
-            "AwsCalls",
-            ctx.deps.clients.recorder.calls().len() as f64,
-            Unit::Count,
-        );
+        .metric("AwsCalls", ctx.calls() as f64, Unit::Count);
     match report {
         Report::Backup(b) => {
             set = set

@@ -5,7 +5,8 @@
 //!   `infra/config/suite.yaml` (bakes and TTLs shortened), seeds the sample services, then runs
 //!   deploy-hook and alarm-rollback under `cargo lambda watch`: a canary deployment promoted,
 //!   the next one rolled back by its alarm mid-bake and its job failed with the reason, a
-//!   rolling deployment rolled back inside its rollback window; then cost-check.
+//!   rolling deployment rolled back inside its rollback window; then cost-check; then backup
+//!   (a backup, a change, an incremental backup, a verification, a dry-run restore diff).
 //! - `ops-demo e2e` does the same against resources Terraform created (`AWS_ENDPOINT_URL`,
 //!   `STATE_BUCKET`; the config Terraform uploaded, shortened the same way), and fails unless
 //!   every step happened.
@@ -213,6 +214,7 @@ async fn run(endpoint: &str, bucket: &str, admin: &AwsClients) -> anyhow::Result
     }
 
     cost_check(endpoint, bucket, admin, &config, &receiver).await?;
+    ops_tests::demo_backup::run(admin, &config, &env(&[]), &cache).await?;
 
     // The demo doubles as the end-to-end check: fail loudly if the rollback did not happen.
     let checkout = store
