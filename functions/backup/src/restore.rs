@@ -485,3 +485,77 @@ pub async fn drill_zones(
     }
     Ok(drilled)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::S3Destination;
+    use ops_domain::backup::manifest::SourceRef;
+
+    fn entry(key: &str, size: u64, etag: &str, stored: Option<&str>) -> Entry {
+        Entry {
+            key: "data/ab/ab".into(),
+            source: SourceRef {
+                kind: TargetKind::S3,
+                container: "src".into(),
+                key: key.into(),
+            },
+            size,
+            checksum: None,
+            version_id: None,
+            etag: Some(etag.into()),
+            encrypted: false,
+            stored_etag: stored.map(str::to_owned),
+            digest: None,
+            retain_until: None,
+        }
+    }
+
+    fn live(size: u64, etag: &str) -> s3b::ListedObject {
+        s3b::ListedObject {
+            key: "k".into(),
+            size,
+            etag: Some(etag.into()),
+            last_modified: None,
+        }
+    }
+
+    #[test]
+    fn a_live_object_is_the_snapshot_s_when_size_and_an_etag_match() {
+        let e = entry("data/a", 5, "\"e1\"", Some("e2"));
+        for (found, expect) in [
+            (live(5, "e1"), true),
+            (live(5, "e2"), true),
+            (live(6, "e1"), false),
+            (live(5, "other"), false),
+        ] {
+            assert_eq!(same(&found, &e), expect, "{found:?}");
+        }
+    }
+
+    #[test]
+    fn restored_keys_keep_their_path_below_the_target_prefix() {
+        let target = SourceRef {
+            kind: TargetKind::S3,
+            container: "src".into(),
+            key: "data/".into(),
+        };
+        let e = entry("data/x/y.txt", 1, "e", None);
+        assert_eq!(
+            destination_key(&target, &e, None),
+            ("src".into(), "data/".into(), "data/x/y.txt".into())
+        );
+        let to = S3Destination {
+            bucket: "other".into(),
+            prefix: "restored/".into(),
+        };
+        assert_eq!(
+            destination_key(&target, &e, Some(&to)),
+            (
+                "other".into(),
+                "restored/".into(),
+                "restored/x/y.txt".into()
+            )
+        );
+    }
+}

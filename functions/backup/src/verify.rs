@@ -277,3 +277,22 @@ async fn deep_check(
 pub fn manifest_key(ctx: &Context<'_>, id: &manifest::SnapshotId) -> String {
     ctx.layout.manifest_key(&ctx.plan_name, id)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::sampled;
+
+    #[test]
+    fn sampling_takes_about_the_percent_asked_and_differs_per_run() {
+        let keys: Vec<String> = (0..10_000).map(|i| format!("data/{i}")).collect();
+        let count =
+            |run: &str, percent: f64| keys.iter().filter(|k| sampled(k, run, percent)).count();
+        assert_eq!(count("r1", 0.0), 0);
+        assert_eq!(count("r1", 100.0), 10_000);
+        let five = count("r1", 5.0);
+        assert!((400..600).contains(&five), "{five}");
+        let first: Vec<&String> = keys.iter().filter(|k| sampled(k, "r1", 5.0)).collect();
+        let second: Vec<&String> = keys.iter().filter(|k| sampled(k, "r2", 5.0)).collect();
+        assert_ne!(first, second, "each run samples other objects");
+    }
+}
