@@ -36,119 +36,51 @@ module "cost_check" {
 # Daily schedule (EventBridge Scheduler)
 ################################################################################
 
-locals {
-  cost_check_schedule_name = "${var.name_prefix}-cost-check"
-  # Built from its parts: the execution role's policy needs it before the schedule exists.
-  cost_check_schedule_arn = "arn:${local.partition}:scheduler:${local.region}:${local.account_id}:schedule/default/${local.cost_check_schedule_name}"
-}
+# The schedule and its execution role (trusts scheduler.amazonaws.com for this account only; may
+# invoke cost-check, send to its failure queue and decrypt this schedule, nothing else).
+module "cost_check_schedule" {
+  source = "./modules/scheduled-invoke"
 
-data "aws_iam_policy_document" "cost_check_scheduler_assume" {
-  statement {
-    sid     = "SchedulerAssumeRole"
-    actions = ["sts:AssumeRole"]
-
-    principals {
-      type        = "Service"
-      identifiers = ["scheduler.amazonaws.com"]
-    }
-
-    # Only schedules of this account may use the role (confused deputy).
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
-    }
-  }
-}
-
-resource "aws_iam_role" "cost_check_scheduler" {
-  name               = "${var.name_prefix}-cost-check-scheduler"
-  description        = "EventBridge Scheduler execution role: invokes ${local.cost_check_function_name}"
-  assume_role_policy = data.aws_iam_policy_document.cost_check_scheduler_assume.json
-}
-
-data "aws_iam_policy_document" "cost_check_scheduler" {
-  statement {
-    sid       = "InvokeCostCheck"
-    actions   = ["lambda:InvokeFunction"]
-    resources = [module.cost_check.function_arn, "${module.cost_check.function_arn}:*"]
-  }
-
-  # The dead-letter queue of the schedule (the function's failure queue): Scheduler sends with
-  # this role, and the queue is encrypted with the suite key.
-  statement {
-    sid       = "SendUndeliveredRuns"
-    actions   = ["sqs:SendMessage"]
-    resources = [module.cost_check.failure_queue_arn]
-  }
-
-  statement {
-    sid       = "EncryptUndeliveredRuns"
-    actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
-    resources = [aws_kms_key.suite.arn]
-
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = ["sqs.${local.region}.amazonaws.com"]
-    }
-  }
-
-  # The schedule is encrypted with the suite key; Scheduler decrypts it with this role when it
-  # runs, for this schedule only.
-  statement {
-    sid       = "DecryptSchedule"
-    actions   = ["kms:Decrypt"]
-    resources = [aws_kms_key.suite.arn]
-
-    condition {
-      test     = "StringEquals"
-      variable = "kms:EncryptionContext:aws:scheduler:schedule:arn"
-      values   = [local.cost_check_schedule_arn]
-    }
-  }
-}
-
-resource "aws_iam_role_policy" "cost_check_scheduler" {
-  name   = "invoke-cost-check"
-  role   = aws_iam_role.cost_check_scheduler.id
-  policy = data.aws_iam_policy_document.cost_check_scheduler.json
-}
-
-resource "aws_scheduler_schedule" "cost_check" {
-  name        = local.cost_check_schedule_name
-  group_name  = "default"
-  description = "Runs ${local.cost_check_function_name} on ${var.cost_check_schedule} (${var.cost_check_schedule_timezone})"
-  state       = "ENABLED"
-
+  name                         = "${var.name_prefix}-cost-check"
+  description                  = "Runs ${local.cost_check_function_name} on ${var.cost_check_schedule} (${var.cost_check_schedule_timezone})"
   schedule_expression          = var.cost_check_schedule
   schedule_expression_timezone = var.cost_check_schedule_timezone
   kms_key_arn                  = aws_kms_key.suite.arn
 
   # At the time given, not within a window: the run reports on complete days.
-  flexible_time_window {
-    mode = "OFF"
-  }
+  flexible_window_minutes = 0
 
-  target {
-    arn      = module.cost_check.function_arn
-    role_arn = aws_iam_role.cost_check_scheduler.arn
-    # cost-check takes no arguments: it reads everything from the config.
-    input = jsonencode({})
+  function_arn = module.cost_check.function_arn
+  # cost-check takes no arguments: it reads everything from the config.
+  input = jsonencode({})
 
-    # Retries of a failed delivery (the Invoke call itself: throttling, permissions). Scheduler
-    # invokes Lambda asynchronously, so errors of the run itself are retried by Lambda
-    # (maximum_retry_attempts) and end up in the same failure queue.
-    retry_policy {
-      maximum_retry_attempts       = 2
-      maximum_event_age_in_seconds = 3600
-    }
+  # Retries of a failed delivery (the Invoke call itself: throttling, permissions). Scheduler
+  # invokes Lambda asynchronously, so errors of the run itself are retried by Lambda
+  # (maximum_retry_attempts) and end up in the same failure queue.
+  maximum_retry_attempts       = 2
+  maximum_event_age_in_seconds = 3600
 
-    dead_letter_config {
-      arn = module.cost_check.failure_queue_arn
-    }
-  }
+  # The function's failure queue, encrypted with the suite key.
+  dead_letter_queue_arn         = module.cost_check.failure_queue_arn
+  dead_letter_queue_kms_key_arn = aws_kms_key.suite.arn
 
-  # The role must be able to invoke before the first run.
-  depends_on = [aws_iam_role_policy.cost_check_scheduler]
+  role_name            = "${var.name_prefix}-cost-check-scheduler"
+  role_policy_name     = "invoke-cost-check"
+  invoke_statement_sid = "InvokeCostCheck"
+}
+
+# Where these lived before the module.
+moved {
+  from = aws_iam_role.cost_check_scheduler
+  to   = module.cost_check_schedule.aws_iam_role.this
+}
+
+moved {
+  from = aws_iam_role_policy.cost_check_scheduler
+  to   = module.cost_check_schedule.aws_iam_role_policy.this
+}
+
+moved {
+  from = aws_scheduler_schedule.cost_check
+  to   = module.cost_check_schedule.aws_scheduler_schedule.this
 }

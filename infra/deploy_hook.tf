@@ -35,119 +35,50 @@ module "deploy_hook" {
 # Hourly decommission schedule (EventBridge Scheduler)
 ################################################################################
 
-locals {
-  deploy_hook_schedule_name = "${var.name_prefix}-deploy-hook-decommission"
-  # Built from its parts: the execution role's policy needs it before the schedule exists.
-  deploy_hook_schedule_arn = "arn:${local.partition}:scheduler:${local.region}:${local.account_id}:schedule/default/${local.deploy_hook_schedule_name}"
-}
+# The schedule and its execution role (same limits as cost-check's: may invoke deploy-hook, send
+# to its failure queue and decrypt this schedule, nothing else).
+module "deploy_hook_schedule" {
+  source = "./modules/scheduled-invoke"
 
-data "aws_iam_policy_document" "deploy_hook_scheduler_assume" {
-  statement {
-    sid     = "SchedulerAssumeRole"
-    actions = ["sts:AssumeRole"]
-
-    principals {
-      type        = "Service"
-      identifiers = ["scheduler.amazonaws.com"]
-    }
-
-    # Only schedules of this account may use the role (confused deputy).
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
-    }
-  }
-}
-
-resource "aws_iam_role" "deploy_hook_scheduler" {
-  name               = "${var.name_prefix}-deploy-hook-scheduler"
-  description        = "EventBridge Scheduler execution role: invokes ${local.deploy_hook_function_name}"
-  assume_role_policy = data.aws_iam_policy_document.deploy_hook_scheduler_assume.json
-}
-
-data "aws_iam_policy_document" "deploy_hook_scheduler" {
-  statement {
-    sid       = "InvokeDeployHook"
-    actions   = ["lambda:InvokeFunction"]
-    resources = [module.deploy_hook.function_arn, "${module.deploy_hook.function_arn}:*"]
-  }
-
-  # The dead-letter queue of the schedule (the function's failure queue): Scheduler sends with
-  # this role, and the queue is encrypted with the suite key.
-  statement {
-    sid       = "SendUndeliveredRuns"
-    actions   = ["sqs:SendMessage"]
-    resources = [module.deploy_hook.failure_queue_arn]
-  }
-
-  statement {
-    sid       = "EncryptUndeliveredRuns"
-    actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
-    resources = [aws_kms_key.suite.arn]
-
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = ["sqs.${local.region}.amazonaws.com"]
-    }
-  }
-
-  # The schedule is encrypted with the suite key; Scheduler decrypts it with this role when it
-  # runs, for this schedule only.
-  statement {
-    sid       = "DecryptSchedule"
-    actions   = ["kms:Decrypt"]
-    resources = [aws_kms_key.suite.arn]
-
-    condition {
-      test     = "StringEquals"
-      variable = "kms:EncryptionContext:aws:scheduler:schedule:arn"
-      values   = [local.deploy_hook_schedule_arn]
-    }
-  }
-}
-
-resource "aws_iam_role_policy" "deploy_hook_scheduler" {
-  name   = "invoke-deploy-hook"
-  role   = aws_iam_role.deploy_hook_scheduler.id
-  policy = data.aws_iam_policy_document.deploy_hook_scheduler.json
-}
-
-resource "aws_scheduler_schedule" "deploy_hook_decommission" {
-  name        = local.deploy_hook_schedule_name
-  group_name  = "default"
-  description = "Runs ${local.deploy_hook_function_name} with action decommission on ${var.deploy_hook_decommission_schedule}: scales old colors to zero after their rollback window"
-  state       = "ENABLED"
-
+  name                         = "${var.name_prefix}-deploy-hook-decommission"
+  description                  = "Runs ${local.deploy_hook_function_name} with action decommission on ${var.deploy_hook_decommission_schedule}: scales old colors to zero after their rollback window"
   schedule_expression          = var.deploy_hook_decommission_schedule
   schedule_expression_timezone = "UTC"
   kms_key_arn                  = aws_kms_key.suite.arn
 
   # Each run decommissions whatever is due by then; when within the hour it runs does not matter,
   # but one fixed time keeps the runs an hour apart and easy to find in the logs.
-  flexible_time_window {
-    mode = "OFF"
-  }
+  flexible_window_minutes = 0
 
-  target {
-    arn      = module.deploy_hook.function_arn
-    role_arn = aws_iam_role.deploy_hook_scheduler.arn
-    input    = jsonencode({ action = "decommission" })
+  function_arn = module.deploy_hook.function_arn
+  input        = jsonencode({ action = "decommission" })
 
-    # Retries of a failed delivery (the Invoke call itself). Errors of the run itself are retried
-    # by Lambda (maximum_retry_attempts) and end up in the same failure queue. An hour is the
-    # longest a run is worth delivering: the next one does the same work.
-    retry_policy {
-      maximum_retry_attempts       = 2
-      maximum_event_age_in_seconds = 3600
-    }
+  # Retries of a failed delivery (the Invoke call itself). Errors of the run itself are retried
+  # by Lambda (maximum_retry_attempts) and end up in the same failure queue. An hour is the
+  # longest a run is worth delivering: the next one does the same work.
+  maximum_retry_attempts       = 2
+  maximum_event_age_in_seconds = 3600
 
-    dead_letter_config {
-      arn = module.deploy_hook.failure_queue_arn
-    }
-  }
+  dead_letter_queue_arn         = module.deploy_hook.failure_queue_arn
+  dead_letter_queue_kms_key_arn = aws_kms_key.suite.arn
 
-  # The role must be able to invoke before the first run.
-  depends_on = [aws_iam_role_policy.deploy_hook_scheduler]
+  role_name            = "${var.name_prefix}-deploy-hook-scheduler"
+  role_policy_name     = "invoke-deploy-hook"
+  invoke_statement_sid = "InvokeDeployHook"
+}
+
+# Where these lived before the module.
+moved {
+  from = aws_iam_role.deploy_hook_scheduler
+  to   = module.deploy_hook_schedule.aws_iam_role.this
+}
+
+moved {
+  from = aws_iam_role_policy.deploy_hook_scheduler
+  to   = module.deploy_hook_schedule.aws_iam_role_policy.this
+}
+
+moved {
+  from = aws_scheduler_schedule.deploy_hook_decommission
+  to   = module.deploy_hook_schedule.aws_scheduler_schedule.this
 }

@@ -17,6 +17,7 @@ output "function_names" {
   description = "Lambda function names by suite function."
   value = {
     "alarm-rollback" = module.alarm_rollback.function_name
+    "backup"         = module.backup.function_name
     "cost-check"     = module.cost_check.function_name
     "deploy-hook"    = module.deploy_hook.function_name
   }
@@ -26,6 +27,7 @@ output "function_arns" {
   description = "Lambda function ARNs by suite function."
   value = {
     "alarm-rollback" = module.alarm_rollback.function_arn
+    "backup"         = module.backup.function_arn
     "cost-check"     = module.cost_check.function_arn
     "deploy-hook"    = module.deploy_hook.function_arn
   }
@@ -63,7 +65,7 @@ output "cost_check_function_arn" {
 
 output "cost_check_schedule_name" {
   description = "Name of the EventBridge Scheduler schedule (group default) that runs cost-check."
-  value       = aws_scheduler_schedule.cost_check.name
+  value       = module.cost_check_schedule.schedule_name
 }
 
 output "cost_check_failure_queue_url" {
@@ -88,7 +90,7 @@ output "deploy_hook_function_arn" {
 
 output "deploy_hook_schedule_name" {
   description = "Name of the EventBridge Scheduler schedule (group default) that runs deploy-hook's decommission."
-  value       = aws_scheduler_schedule.deploy_hook_decommission.name
+  value       = module.deploy_hook_schedule.schedule_name
 }
 
 output "deploy_hook_failure_queue_url" {
@@ -99,6 +101,56 @@ output "deploy_hook_failure_queue_url" {
 output "deploy_hook_log_group" {
   description = "CloudWatch log group of deploy-hook."
   value       = module.deploy_hook.log_group_name
+}
+
+output "backup_function_name" {
+  description = "Name of the backup function (`aws lambda invoke --function-name <name> --payload '{\"plan\":\"<plan>\",\"action\":\"backup\"}' out.json` runs a plan now)."
+  value       = module.backup.function_name
+}
+
+output "backup_function_arn" {
+  description = "ARN of the backup function."
+  value       = module.backup.function_arn
+}
+
+output "backup_role_arn" {
+  description = "ARN of the backup function's role: what a destination bucket and key in another account must allow (examples/backup-cross-account.tf.example)."
+  value       = module.backup.role_arn
+}
+
+output "backup_schedule_names" {
+  description = "EventBridge Scheduler schedules (group default) of the backup plans, by \"<plan>/<action>\"."
+  value       = { for key, schedule in module.backup_schedule : key => schedule.schedule_name }
+}
+
+output "backup_failure_queue_url" {
+  description = "SQS queue receiving backup runs that failed after all retries, and scheduled runs Scheduler could not deliver."
+  value       = module.backup.failure_queue_url
+}
+
+output "backup_log_group" {
+  description = "CloudWatch log group of the backup function."
+  value       = module.backup.log_group_name
+}
+
+output "backup_bucket" {
+  description = "Name of the backup bucket (put it in the plans' destination.bucket)."
+  value       = aws_s3_bucket.backup.id
+}
+
+output "backup_bucket_arn" {
+  description = "ARN of the backup bucket."
+  value       = aws_s3_bucket.backup.arn
+}
+
+output "backup_kms_key_arn" {
+  description = "ARN of the backup KMS key (the backup bucket's SSE-KMS key; the plans' encryption.kms_key)."
+  value       = aws_kms_key.backup.arn
+}
+
+output "backup_kms_key_alias" {
+  description = "Alias of the backup KMS key (alias/<name_prefix>-backup), for the plans' encryption.kms_key."
+  value       = aws_kms_alias.backup.name
 }
 
 output "example_pipeline_name" {

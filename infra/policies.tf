@@ -4,7 +4,7 @@
 # (`when`) under which it is granted at all. The mapping is shared by every function.
 
 locals {
-  policy_functions = ["alarm-rollback", "cost-check", "deploy-hook"]
+  policy_functions = ["alarm-rollback", "backup", "cost-check", "deploy-hook"]
   policies = {
     for function in local.policy_functions :
     function => jsondecode(file("${path.module}/policies/${function}.json"))
@@ -50,6 +50,35 @@ locals {
 
     # SES identities (verified domains and addresses) of this account and region.
     ses_identities = ["arn:${local.partition}:ses:${local.region}:${local.account_id}:identity/*"]
+
+    # backup (see the locals below and backup.tf). The buckets the plans write to
+    # (destination.bucket) and the objects under each plan's destination.prefix.
+    backup_buckets = distinct([for d in local.backup_destinations : "arn:${local.partition}:s3:::${d.bucket}"])
+    backup_objects = distinct([
+      for d in local.backup_destinations : "arn:${local.partition}:s3:::${d.bucket}/${d.prefix == "" ? "" : "${d.prefix}/"}*"
+    ])
+    # The backup key and the further keys of variable backup_kms_key_arns: used directly (always
+    # with a backup:plan encryption context) and through S3 (SSE-KMS of the backup buckets).
+    backup_keys            = concat([aws_kms_key.backup.arn], var.backup_kms_key_arns)
+    backup_keys_through_s3 = concat([aws_kms_key.backup.arn], var.backup_kms_key_arns)
+    # What the plans back up (variables backup_* narrow or widen it, see variables.tf).
+    backup_source_buckets = local.backup_source_bucket_arns
+    backup_source_objects = local.backup_source_object_arns
+    backup_source_keys    = var.backup_source_kms_key_arns
+    backup_zones          = local.backup_zone_arns
+    # Health checks the backed-up records name, and those a restore creates: their IDs are known
+    # only when read or created.
+    route53_health_checks = ["arn:${local.partition}:route53:::healthcheck/*"]
+    # The restore drill's scratch private zone: its ID is known only once it is created.
+    scratch_zones = ["arn:${local.partition}:route53:::hostedzone/*"]
+    # ListServices has no resource type: "*", limited to the plans' clusters by ecs:cluster.
+    backup_ecs_clusters = length(local.backup_cluster_arns) > 0 ? ["*"] : []
+    backup_ecs_services = local.backup_ecs_service_arns
+    # Task definitions a restore registers, for tagging them at registration (ecs:CreateAction).
+    ecs_new_task_definitions = ["arn:${local.partition}:ecs:${local.region}:${local.account_id}:task-definition/*"]
+    backup_secrets           = local.backup_secret_arns
+    # The function itself, which a long run invokes to continue.
+    backup_function = [local.backup_function_arn, "${local.backup_function_arn}:*"]
   }
 
   # Conditions a class adds to every statement using it. Listing a FOCUS export bucket is limited
@@ -65,6 +94,29 @@ locals {
     cost_export_bucket = try(local.cost_export.kind, null) != "focus" || try(local.cost_export.prefix, "") == "" ? [] : [
       { test = "StringLike", variable = "s3:prefix", values = ["${local.cost_export.prefix}*"] }
     ]
+    # The backup keys are used directly only with the plan in the encryption context (the
+    # function encrypts secrets with {"backup:plan": ..., "backup:snapshot": ...}), and otherwise
+    # only by S3 for the backup buckets' SSE-KMS, in the regions of the plans' destinations.
+    backup_keys = [
+      { test = "ForAnyValue:StringEquals", variable = "kms:EncryptionContextKeys", values = ["backup:plan"] }
+    ]
+    backup_keys_through_s3 = [
+      { test = "StringEquals", variable = "kms:ViaService", values = [for region in local.backup_s3_regions : "s3.${region}.amazonaws.com"] }
+    ]
+    # Keys of the sources, through S3 (buckets) and Secrets Manager (secrets) only.
+    backup_source_keys = [
+      {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = concat([for region in local.backup_s3_regions : "s3.${region}.amazonaws.com"], ["secretsmanager.${local.region}.amazonaws.com"])
+      }
+    ]
+    backup_ecs_clusters = [
+      { test = "ArnEquals", variable = "ecs:cluster", values = local.backup_cluster_arns }
+    ]
+    ecs_new_task_definitions = [
+      { test = "StringEquals", variable = "ecs:CreateAction", values = ["RegisterTaskDefinition"] }
+    ]
   }
 
   # `when` values: a statement naming one is granted only while it holds for the config.
@@ -77,6 +129,13 @@ locals {
     email = anytrue([for channel in values(try(local.config.notifications.channels, {})) : try(channel.kind, null) == "email"])
     # Variable ecs_task_role_arns lists roles: deploy-hook may pass them to ECS tasks.
     passes_roles = length(var.ecs_task_role_arns) > 0
+    # Some backup plan (or variable backup_zone_ids) names a Route 53 zone.
+    backup_route53 = length(local.backup_zone_arns) > 0
+    # Some backup plan (or variable backup_ecs_clusters) names an ECS cluster.
+    backup_ecs = length(local.backup_cluster_arns) > 0
+    # Some backup plan has verification.zone_drill: verify restores its zones into a scratch
+    # private hosted zone.
+    zone_drill = anytrue([for plan in values(local.backup_plans) : plan.zone_drill])
   }
 
   # The statements each function gets. An unknown `resource` or `when` fails the plan (invalid
@@ -93,4 +152,51 @@ locals {
       if length(local.resource_classes[s.resource]) > 0 && (try(s.when, null) == null ? true : local.policy_conditions[s.when])
     ]
   }
+}
+
+# What the backup plans of the config reach, for the backup_* resource classes above. Each can be
+# replaced by a variable (backup_source_buckets, backup_zone_ids, backup_ecs_clusters,
+# backup_secret_arns); empty variables derive it from backup.plans.*.targets.
+locals {
+  backup_s3_targets = distinct(flatten([for plan in values(local.backup_plans) : plan.s3]))
+  backup_source_bucket_arns = length(var.backup_source_buckets) > 0 ? [
+    for bucket in var.backup_source_buckets : "arn:${local.partition}:s3:::${bucket}"
+  ] : distinct([for target in local.backup_s3_targets : "arn:${local.partition}:s3:::${target.bucket}"])
+  # Objects under each target's prefix (a restore writes back there too).
+  backup_source_object_arns = length(var.backup_source_buckets) > 0 ? [
+    for bucket in var.backup_source_buckets : "arn:${local.partition}:s3:::${bucket}/*"
+  ] : distinct([for target in local.backup_s3_targets : "arn:${local.partition}:s3:::${target.bucket}/${target.prefix}*"])
+
+  # Zones by ID; a zone named by zone_name only is found at run time, so any zone may be it.
+  backup_zone_ids_in_config   = distinct(flatten([for plan in values(local.backup_plans) : plan.zone_ids]))
+  backup_zone_names_in_config = anytrue([for plan in values(local.backup_plans) : length(plan.zone_names) > 0])
+  backup_zone_arns = length(var.backup_zone_ids) > 0 ? [
+    for id in var.backup_zone_ids : "arn:${local.partition}:route53:::hostedzone/${trimprefix(id, "/hostedzone/")}"
+    ] : local.backup_zone_names_in_config ? ["arn:${local.partition}:route53:::hostedzone/*"] : [
+    for id in local.backup_zone_ids_in_config : "arn:${local.partition}:route53:::hostedzone/${id}"
+  ]
+
+  # Clusters by name or ARN, and their services: the ones a target lists, or all of the cluster.
+  backup_ecs_targets = length(var.backup_ecs_clusters) > 0 ? [
+    for cluster in var.backup_ecs_clusters : { cluster = cluster, services = [] }
+  ] : flatten([for plan in values(local.backup_plans) : plan.ecs])
+  backup_cluster_arns = distinct([
+    for target in local.backup_ecs_targets : startswith(target.cluster, "arn:") ? target.cluster : "arn:${local.partition}:ecs:${local.region}:${local.account_id}:cluster/${target.cluster}"
+  ])
+  backup_ecs_service_arns = distinct(flatten([
+    for target in local.backup_ecs_targets : [
+      for service in(length(target.services) > 0 ? target.services : ["*"]) : format(
+        "%s/%s",
+        startswith(target.cluster, "arn:") ? replace(target.cluster, ":cluster/", ":service/") : "arn:${local.partition}:ecs:${local.region}:${local.account_id}:service/${target.cluster}",
+        service,
+      )
+    ]
+  ]))
+
+  # Secrets by ARN as given, by name as <name>-?????? (Secrets Manager appends six characters to
+  # every secret's ARN, and a new suffix when a restore re-creates a deleted secret).
+  backup_secret_arns = length(var.backup_secret_arns) > 0 ? var.backup_secret_arns : distinct([
+    for secret in flatten([for plan in values(local.backup_plans) : plan.secrets]) :
+    startswith(secret, "arn:") ? secret : "arn:${local.partition}:secretsmanager:${local.region}:${local.account_id}:secret:${secret}-??????"
+  ])
 }

@@ -129,7 +129,7 @@ variable "secret_recovery_window_in_days" {
 ################################################################################
 
 variable "artifacts_dir" {
-  description = "Folder holding the zips of `cargo lambda build --release --output-format zip`, one sub-folder per function (<artifacts_dir>/alarm-rollback/bootstrap.zip, <artifacts_dir>/cost-check/bootstrap.zip, <artifacts_dir>/deploy-hook/bootstrap.zip). Null uses target/lambda of the repository (../target/lambda from this folder). Set it when CARGO_TARGET_DIR points elsewhere."
+  description = "Folder holding the zips of `cargo lambda build --release --output-format zip`, one sub-folder per function (<artifacts_dir>/alarm-rollback/bootstrap.zip, <artifacts_dir>/backup/bootstrap.zip, <artifacts_dir>/cost-check/bootstrap.zip, <artifacts_dir>/deploy-hook/bootstrap.zip). Null uses target/lambda of the repository (../target/lambda from this folder). Set it when CARGO_TARGET_DIR points elsewhere."
   type        = string
   default     = null
 }
@@ -308,6 +308,160 @@ variable "app_secret_arns" {
   validation {
     condition     = alltrue([for arn in var.app_secret_arns : can(regex("^arn:[^:]+:secretsmanager:[^:]+:[0-9]{12}:secret:.+$", arn))])
     error_message = "app_secret_arns must be Secrets Manager secret ARNs (arn:<partition>:secretsmanager:<region>:<account>:secret:<name>), wildcards allowed."
+  }
+}
+
+################################################################################
+# backup
+################################################################################
+
+variable "backup_memory_size" {
+  description = "Memory in MB of the backup function (128-10240). It streams objects and holds one snapshot manifest at a time; CPU, and so hashing and copying speed, scales with it."
+  type        = number
+  default     = 512
+
+  validation {
+    condition     = var.backup_memory_size >= 128 && var.backup_memory_size <= 10240 && floor(var.backup_memory_size) == var.backup_memory_size
+    error_message = "backup_memory_size must be a whole number of MB between 128 and 10240."
+  }
+}
+
+variable "backup_timeout" {
+  description = "Maximum run time of one backup invocation in seconds (1-900). A run that needs longer records where it stands and continues in a new invocation of itself."
+  type        = number
+  default     = 900
+
+  validation {
+    condition     = var.backup_timeout >= 1 && var.backup_timeout <= 900 && floor(var.backup_timeout) == var.backup_timeout
+    error_message = "backup_timeout must be a whole number of seconds between 1 and 900."
+  }
+}
+
+variable "backup_schedule_flexible_window_minutes" {
+  description = "Flexible time window of the backup plans' schedules in minutes (0-1440): each run starts at some moment within this window after its scheduled time, spreading plans scheduled at the same time. 0 starts every run at its scheduled time exactly."
+  type        = number
+  default     = 15
+
+  validation {
+    condition     = var.backup_schedule_flexible_window_minutes >= 0 && var.backup_schedule_flexible_window_minutes <= 1440 && floor(var.backup_schedule_flexible_window_minutes) == var.backup_schedule_flexible_window_minutes
+    error_message = "backup_schedule_flexible_window_minutes must be a whole number of minutes between 0 and 1440."
+  }
+}
+
+variable "backup_bucket_name" {
+  description = "Name of the backup bucket created here (versioned, SSE-KMS with the backup key). Null derives <name_prefix>-backup-<account id>-<region>. The config's plans name the bucket they write to (backup.plans.*.destination.bucket): put this name there, or name a bucket prepared elsewhere (examples/backup-cross-account.tf.example)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.backup_bucket_name == null || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.backup_bucket_name))
+    error_message = "backup_bucket_name must be a valid S3 bucket name (3-63 lowercase letters, digits, dots and hyphens)."
+  }
+}
+
+variable "backup_bucket_force_destroy" {
+  description = "Let `terraform destroy` delete the backup bucket with every snapshot in it. Keep false wherever the backups matter (objects under an Object Lock retention cannot be deleted anyway); true suits throw-away environments."
+  type        = bool
+  default     = false
+}
+
+variable "backup_object_lock" {
+  description = "Create the backup bucket with S3 Object Lock enabled. There is no default retention rule: the function gives each object it writes a retain-until date derived from its plan's retention (keep_within), so no version of a snapshot can be deleted before a prune would remove it, and a prune never meets a locked object. Decide before the first apply: S3 turns Object Lock on only at creation through this setting, and changing it later makes Terraform replace the bucket (which fails while the bucket holds snapshots, unless backup_bucket_force_destroy is true). To turn it on for an existing bucket, enable it with `aws s3api put-object-lock-configuration --bucket <bucket> --object-lock-configuration ObjectLockEnabled=Enabled` first, then set this to true."
+  type        = bool
+  default     = false
+}
+
+variable "backup_noncurrent_version_expiration_days" {
+  description = "Days a version the backup prune deleted (or a replaced manifest pointer) is kept before S3 removes it: the undo window of a prune. Object Lock keeps a locked version longer if its retain-until date is later."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.backup_noncurrent_version_expiration_days >= 1
+    error_message = "backup_noncurrent_version_expiration_days must be at least 1."
+  }
+}
+
+variable "backup_key_alias" {
+  description = "Alias of the backup KMS key, which the config's plans name as encryption.kms_key. Null uses alias/<name_prefix>-backup."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.backup_key_alias == null || can(regex("^alias/[A-Za-z0-9/_-]+$", coalesce(var.backup_key_alias, "alias/x"))) && !startswith(coalesce(var.backup_key_alias, "alias/x"), "alias/aws/")
+    error_message = "backup_key_alias must look like alias/<name> (letters, digits, /, _ and -), not alias/aws/..."
+  }
+}
+
+variable "backup_kms_key_arns" {
+  description = "KMS keys besides the backup key (alias/<name_prefix>-backup) that the backup plans use: a plan's encryption.kms_key in another account or region, and the default key of a destination bucket elsewhere. The function may use them like the backup key: GenerateDataKey/Decrypt with a backup:plan encryption context, and through S3. The key policies must also allow the role <name_prefix>-backup (examples/backup-cross-account.tf.example)."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for arn in var.backup_kms_key_arns : can(regex("^arn:[^:]+:kms:[^:]+:[0-9]{12}:key/", arn))])
+    error_message = "backup_kms_key_arns must be KMS key ARNs (arn:<partition>:kms:<region>:<account>:key/<id>)."
+  }
+}
+
+variable "backup_source_buckets" {
+  description = "S3 buckets the backup function may read (and write back into on restore). Empty (the default) derives them from the config: the bucket and prefix of every backup.plans.*.targets.s3 entry (objects under that prefix only)."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for bucket in var.backup_source_buckets : can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", bucket))])
+    error_message = "backup_source_buckets must be S3 bucket names."
+  }
+}
+
+variable "backup_source_kms_key_arns" {
+  description = "Customer managed KMS keys of what the backup function reads and restores: source buckets encrypted with SSE-KMS and secrets encrypted with a key of their own. It may use them through S3 and Secrets Manager only. Empty (the default) suits SSE-S3 buckets and secrets under the AWS managed key aws/secretsmanager."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for arn in var.backup_source_kms_key_arns : can(regex("^arn:[^:]+:kms:[^:]+:[0-9]{12}:key/", arn))])
+    error_message = "backup_source_kms_key_arns must be KMS key ARNs (arn:<partition>:kms:<region>:<account>:key/<id>)."
+  }
+}
+
+variable "backup_zone_ids" {
+  description = "Route 53 hosted zones the backup function may read and restore records into. Empty (the default) derives them from the config's backup.plans.*.targets.route53 entries: their zone_id, or every zone of the account (hostedzone/*) as soon as one entry names its zone by zone_name only."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for id in var.backup_zone_ids : can(regex("^(/hostedzone/)?[A-Z0-9]+$", id))])
+    error_message = "backup_zone_ids must be hosted zone IDs such as Z0123456789ABCDEFGHIJ."
+  }
+}
+
+variable "backup_ecs_clusters" {
+  description = "ECS clusters (names or ARNs) whose services the backup function may read and restore, every service of each. Empty (the default) derives them from the config's backup.plans.*.targets.ecs entries: the services listed there, or every service of a cluster listed without services."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for cluster in var.backup_ecs_clusters : length(trimspace(cluster)) > 0])
+    error_message = "backup_ecs_clusters must be ECS cluster names or ARNs."
+  }
+}
+
+variable "backup_secret_arns" {
+  description = "Secrets Manager secrets the backup function may read and restore. Empty (the default) derives them from the config's backup.plans.*.targets.secrets: a secret named by ARN as is, a secret named by name as arn:...:secret:<name>-?????? of this account and region (the six characters Secrets Manager appends, so a secret re-created on restore is covered too)."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for arn in var.backup_secret_arns : can(regex("^arn:[^:]+:secretsmanager:[^:]+:[0-9]{12}:secret:.+$", arn))])
+    error_message = "backup_secret_arns must be Secrets Manager secret ARNs (arn:<partition>:secretsmanager:<region>:<account>:secret:<name>), wildcards allowed."
   }
 }
 

@@ -9,14 +9,15 @@
 #
 # Environment:
 #   ARTIFACTS_DIR     folder of the function zips, <function>/bootstrap.zip for every function
-#                     infra/*.tf deploys (alarm-rollback, cost-check, deploy-hook)
+#                     infra/*.tf deploys (alarm-rollback, backup, cost-check, deploy-hook)
 #                     (default: ${CARGO_TARGET_DIR:-target}/lambda, as cargo lambda writes them)
 #   AWS_ENDPOINT_URL  an emulator that is already running; used instead of starting moto
 #   KEEP_SCRATCH=1    keep the scratch copy (state, plan, moto log) for debugging
 #   E2E_SCRIPT        end-to-end hook run between apply and destroy (default scripts/e2e-invoke.sh;
 #                     run when the file exists and is executable), with AWS_ENDPOINT_URL,
 #                     STATE_BUCKET, CONFIG_URI, ALARM_ROLLBACK_FUNCTION, COST_CHECK_FUNCTION,
-#                     DEPLOY_HOOK_FUNCTION and ALARM_TOPIC_ARN in its environment
+#                     DEPLOY_HOOK_FUNCTION, BACKUP_FUNCTION, BACKUP_BUCKET, BACKUP_KMS_KEY_ARN and
+#                     ALARM_TOPIC_ARN in its environment
 #   SKIP_E2E=1        do not run the hook (when iterating on the Terraform alone)
 set -euo pipefail
 
@@ -51,8 +52,8 @@ unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SESSION_TOKEN
 artifacts_dir=${ARTIFACTS_DIR:-${CARGO_TARGET_DIR:-target}/lambda}
 case "$artifacts_dir" in /*) ;; *) artifacts_dir="$root/$artifacts_dir" ;; esac
 # Every zip the configuration deploys: the <function> of each "${local.artifacts_dir}/<function>/
-# bootstrap.zip" in infra/*.tf (alarm-rollback, cost-check, deploy-hook, ...), so a new function is
-# checked too.
+# bootstrap.zip" in infra/*.tf (alarm-rollback, backup, cost-check, deploy-hook, ...), so a new
+# function is checked too.
 functions=$(grep -ho '{local\.artifacts_dir}/[A-Za-z0-9_-]*/bootstrap\.zip' infra/*.tf | cut -d/ -f2 | sort -u)
 [ -n "$functions" ] || die "no \${local.artifacts_dir}/<function>/bootstrap.zip found in infra/*.tf"
 missing=
@@ -241,6 +242,9 @@ elif [ -f "$e2e_script" ]; then
       ALARM_ROLLBACK_FUNCTION="$(tf output -raw alarm_rollback_function_name)" \
       COST_CHECK_FUNCTION="$(tf output -raw cost_check_function_name)" \
       DEPLOY_HOOK_FUNCTION="$(tf output -raw deploy_hook_function_name)" \
+      BACKUP_FUNCTION="$(tf output -raw backup_function_name)" \
+      BACKUP_BUCKET="$(tf output -raw backup_bucket)" \
+      BACKUP_KMS_KEY_ARN="$(tf output -raw backup_kms_key_arn)" \
       ALARM_TOPIC_ARN="$(tf output -raw alarm_topic_arn)" \
       "$e2e_script" || die "$e2e_script failed"
     e2e="passed in $((SECONDS - t0))s"
@@ -251,6 +255,39 @@ elif [ -f "$e2e_script" ]; then
 fi
 
 # --- destroy ---------------------------------------------------------------------------------
+# moto 5.2 answers DeleteObjects with HTTP 500 ('FakeDeleteMarker' object has no attribute
+# 'dispose') on a bucket whose versioning is suspended and that holds delete markers, and
+# destroying aws_s3_bucket_versioning suspends versioning before force_destroy empties the bucket.
+# Delete markers appear as soon as a function deletes an object (the backup function releases
+# its plan claims in the state bucket and prunes in the backup bucket). So the buckets this
+# configuration created are emptied here first, while versioning is still enabled; against AWS
+# force_destroy empties a suspended bucket without help.
+say "emptying the state and backup buckets (moto cannot empty a suspended bucket with delete markers)"
+"$python" - "$endpoint" "$(tf output -raw state_bucket)" "$(tf output -raw backup_bucket)" <<'PY' || die "emptying the buckets"
+import sys
+import boto3
+
+endpoint, buckets = sys.argv[1], sys.argv[2:]
+s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                  aws_access_key_id="test", aws_secret_access_key="test")
+for bucket in buckets:
+    deleted = 0
+    while True:
+        page = s3.list_object_versions(Bucket=bucket, MaxKeys=1000)
+        versions = page.get("Versions", []) + page.get("DeleteMarkers", [])
+        if not versions:
+            break
+        result = s3.delete_objects(
+            Bucket=bucket,
+            Delete={"Objects": [{"Key": v["Key"], "VersionId": v["VersionId"]} for v in versions], "Quiet": True},
+            BypassGovernanceRetention=True,
+        )
+        if result.get("Errors"):
+            sys.exit(f"{bucket}: {result['Errors'][:3]}")
+        deleted += len(versions)
+    print(f"{bucket}: {deleted} object versions and delete markers deleted")
+PY
+
 say "terraform destroy"
 t0=$SECONDS
 tf destroy -auto-approve -input=false -no-color "${tf_vars[@]}" >"$scratch/destroy.log" 2>&1 \

@@ -38,6 +38,11 @@ resource "aws_s3_bucket_policy" "state" {
   count = 0
 }
 
+# The same for the backup bucket's TLS-only policy.
+resource "aws_s3_bucket_policy" "backup" {
+  count = 0
+}
+
 # moto creates a CodePipeline but returns its metadata timestamps as strings, so the provider's
 # read-back fails ("expected Timestamp to be a JSON Number") and so does every later plan. Leave
 # the example pipeline (with its bucket and role) out against the emulator; validate and checkov

@@ -25,6 +25,16 @@ noncurrent_version_expiration_days = 7
 # Every hosted zone of the (dev) account.
 hosted_zone_ids = []
 
+# backup: the bucket and key alias the shipped config's plan names (backup.plans.suite.destination
+# and encryption); the bucket is removed with its snapshots on destroy, and has no Object Lock, so
+# a dev bucket can be emptied.
+backup_bucket_name          = "ops-suite-demo-backups"
+backup_key_alias            = "alias/ops-suite-backup"
+backup_bucket_force_destroy = true
+backup_object_lock          = false
+
+backup_noncurrent_version_expiration_days = 7
+
 tags = {
   environment = "dev"
 }

@@ -45,6 +45,16 @@ app_secret_arns = [
   "arn:aws:secretsmanager:eu-west-1:123456789012:secret:billing/*",
 ]
 
+# backup: snapshots under Object Lock (each object kept until its plan's keep_within has passed),
+# in the bucket <name_prefix>-backup-<account>-<region> (terraform output backup_bucket: put it in
+# the config's backup.plans.*.destination.bucket). A plan may instead write to a bucket in another
+# account or region (examples/backup-cross-account.tf.example, examples/backup-cross-region.tfvars).
+backup_object_lock                        = true
+backup_noncurrent_version_expiration_days = 30
+# What the function may back up and restore, narrower than what the config's plans derive
+# (zones named by zone_name would otherwise allow every zone). Replace with yours.
+backup_zone_ids = ["Z0123456789EXAMPLE"]
+
 # The example pipeline (S3 source, manual approval, deploy-hook; on by default) deploys this
 # service. Add example_pipeline_enabled = false once your own pipelines call deploy-hook.
 example_pipeline_service = "checkout"
