@@ -28,5 +28,5 @@ zip:
 infra: zip
 	bash scripts/infra-check.sh
 
-bench: setup  ## cost engine vs DuckDB (1 thread) on 10 million CUR rows, Parquet and CSV.gz.
+bench: setup  ## cost engine vs DuckDB (1 thread) on 10 million CUR rows; incremental backup vs aws s3 sync.
 	bash scripts/bench.sh

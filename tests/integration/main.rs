@@ -3,6 +3,9 @@
 
 mod alarm_rollback;
 mod backup;
+mod backup_ecs;
+mod backup_route53;
+mod backup_secrets;
 mod cost_check;
 mod deploy_hook;
 mod least_privilege;

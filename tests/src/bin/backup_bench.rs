@@ -246,5 +246,9 @@ backup:
         "wall time: {time_ratio:.2}x aws s3 sync's (target <= 0.5x): {}",
         if time_ratio <= 0.5 { "met" } else { "NOT met" }
     );
+    ensure!(
+        request_ratio <= 1.0 && time_ratio <= 0.5,
+        "a backup benchmark target is not met"
+    );
     Ok(())
 }
