@@ -107,21 +107,8 @@ impl BackupWorld {
     pub async fn source_objects(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();
         for key in keys_under(&self.admin, &self.sources.source_bucket, "data/").await {
-            let body = self
-                .admin
-                .s3
-                .get_object()
-                .bucket(&self.sources.source_bucket)
-                .key(&key)
-                .send()
-                .await
-                .expect("get")
-                .body
-                .collect()
-                .await
-                .expect("body")
-                .into_bytes();
-            out.push((key, String::from_utf8_lossy(&body).into_owned()));
+            let text = text_of(&self.admin, &self.sources.source_bucket, &key).await;
+            out.push((key, text));
         }
         out
     }
@@ -172,6 +159,24 @@ impl BackupWorld {
             .await
             .expect("records")
     }
+}
+
+/// An object's content as text (lossy).
+pub async fn text_of(admin: &AwsClients, bucket: &str, key: &str) -> String {
+    let body = admin
+        .s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .expect("get")
+        .body
+        .collect()
+        .await
+        .expect("body")
+        .into_bytes();
+    String::from_utf8_lossy(&body).into_owned()
 }
 
 pub async fn keys_under(admin: &AwsClients, bucket: &str, prefix: &str) -> Vec<String> {
@@ -676,21 +681,7 @@ async fn backed_up_secrets_are_unreadable_without_the_key() {
     world.backup(&deps).await;
     let mut found_secret_doc = false;
     for key in world.backup_keys("backups/data/").await {
-        let body = world
-            .admin
-            .s3
-            .get_object()
-            .bucket(&world.sources.backup_bucket)
-            .key(&key)
-            .send()
-            .await
-            .expect("get")
-            .body
-            .collect()
-            .await
-            .expect("body")
-            .into_bytes();
-        let text = String::from_utf8_lossy(&body);
+        let text = text_of(&world.admin, &world.sources.backup_bucket, &key).await;
         assert!(!text.contains("second-s3cr3t"), "plaintext secret in {key}");
         found_secret_doc |= text.contains("AES-256-GCM");
     }
@@ -813,4 +804,70 @@ pub async fn least_privilege_scenarios() -> BTreeSet<String> {
         .into_iter()
         .map(|c| c.action)
         .collect()
+}
+
+#[tokio::test]
+async fn versioned_sources_record_the_version_copied_and_object_lock_holds_what_retention_keeps() {
+    let world = BackupWorld::locked(4, |yaml| {
+        yaml.replace("keep_last: 2", "keep_last: 1, keep_within: 2d")
+    })
+    .await;
+    world
+        .admin
+        .s3
+        .put_bucket_versioning()
+        .bucket(&world.sources.source_bucket)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("versioning");
+    backup_seed::put_objects(&world.admin, &world.sources.source_bucket, 0..4, 2)
+        .await
+        .expect("new versions");
+    let deps = world.deps(Settings::default());
+    let report = world.backup(&deps).await;
+    let snapshot = report["snapshot"].as_str().expect("id");
+    let key = format!("backups/snapshots/nightly/{snapshot}.json");
+    let manifest: Value =
+        serde_json::from_str(&text_of(&world.admin, &world.sources.backup_bucket, &key).await)
+            .expect("manifest");
+    let entries = manifest["entries"].as_array().expect("entries");
+    let s3_entries: Vec<&Value> = entries
+        .iter()
+        .filter(|e| e["source"]["kind"] == "s3")
+        .collect();
+    assert_eq!(s3_entries.len(), 4);
+    for entry in &s3_entries {
+        assert!(entry["version_id"].is_string(), "no version id: {entry}");
+        assert_eq!(entry["checksum"]["kind"], "sha256", "{entry}");
+    }
+    // Every data object and the manifest are locked at least 2 days (keep_within) ahead.
+    let floor = chrono::Utc::now() + chrono::Duration::days(2) - chrono::Duration::minutes(5);
+    for entry in entries {
+        let data_key = format!("backups/{}", entry["key"].as_str().expect("key"));
+        for key in [data_key.as_str(), key.as_str()] {
+            // HeadObject: moto answers GetObjectRetention with the object itself.
+            let head = world
+                .admin
+                .s3
+                .head_object()
+                .bucket(&world.sources.backup_bucket)
+                .key(key)
+                .send()
+                .await
+                .expect("head");
+            let until = head
+                .object_lock_retain_until_date()
+                .map(|d| d.secs())
+                .expect("retain-until");
+            assert!(
+                until >= floor.timestamp(),
+                "{key} locked only until {until}"
+            );
+        }
+    }
 }

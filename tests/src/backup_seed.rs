@@ -264,18 +264,34 @@ pub async fn put_objects(
     range: std::ops::Range<usize>,
     generation: u32,
 ) -> anyhow::Result<()> {
+    put_named(admin, bucket, range, generation, |i| {
+        format!("data/{i:05}.txt")
+    })
+    .await
+}
+
+/// Writes the object `name(i)` for each `i`, with [`object_body`] of the given generation.
+pub async fn put_named(
+    admin: &AwsClients,
+    bucket: &str,
+    range: std::ops::Range<usize>,
+    generation: u32,
+    name: impl Fn(usize) -> String,
+) -> anyhow::Result<()> {
     use futures_util::stream::{self, TryStreamExt};
+    let name = &name;
     stream::iter(range.map(Ok::<usize, anyhow::Error>))
         .try_for_each_concurrent(32, |i| async move {
+            let key = name(i);
             admin
                 .s3
                 .put_object()
                 .bucket(bucket)
-                .key(format!("data/{i:05}.txt"))
+                .key(&key)
                 .body(object_body(i, generation).into_bytes().into())
                 .send()
                 .await
-                .with_context(|| format!("put data/{i:05}.txt"))?;
+                .with_context(|| format!("put {key}"))?;
             Ok(())
         })
         .await

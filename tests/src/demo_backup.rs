@@ -261,25 +261,10 @@ async fn put(
     range: std::ops::Range<usize>,
     generation: u32,
 ) -> anyhow::Result<()> {
-    use futures_util::stream::{self, TryStreamExt};
-    stream::iter(range.map(Ok::<usize, anyhow::Error>))
-        .try_for_each_concurrent(32, |i| async move {
-            admin
-                .s3
-                .put_object()
-                .bucket(bucket)
-                .key(format!("{prefix}photo-{i:04}.jpg"))
-                .body(
-                    crate::backup_seed::object_body(i, generation)
-                        .into_bytes()
-                        .into(),
-                )
-                .send()
-                .await
-                .with_context(|| format!("put {prefix}photo-{i:04}.jpg"))?;
-            Ok(())
-        })
-        .await
+    crate::backup_seed::put_named(admin, bucket, range, generation, |i| {
+        format!("{prefix}photo-{i:04}.jpg")
+    })
+    .await
 }
 
 async fn change(admin: &AwsClients, plan: &BackupPlanConfig) -> anyhow::Result<()> {
