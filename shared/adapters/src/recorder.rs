@@ -55,6 +55,19 @@ impl CallRecorder {
             .count()
     }
 
+    /// How many calls were recorded.
+    pub fn len(&self) -> usize {
+        self.calls
+            .lock()
+            .map(|calls| calls.len())
+            .unwrap_or_default()
+    }
+
+    /// Whether no call was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Forgets every call.
     pub fn clear(&self) {
         if let Ok(mut calls) = self.calls.lock() {
