@@ -100,6 +100,11 @@ impl BackupWorld {
             .await
     }
 
+    /// Run claims and checkpoints left in the state bucket.
+    pub async fn runs_left(&self) -> Vec<String> {
+        keys_under(&self.admin, &self.sources.state_bucket, "backup/runs/").await
+    }
+
     pub async fn backup_keys(&self, prefix: &str) -> Vec<String> {
         keys_under(&self.admin, &self.sources.backup_bucket, prefix).await
     }
@@ -447,12 +452,7 @@ async fn two_runs_of_one_plan_at_once_make_one_snapshot() {
         .count();
     assert_eq!((done, skipped), (1, 1), "{outcomes:?}");
     assert_eq!(world.backup_keys("backups/snapshots/").await.len(), 1);
-    assert!(
-        keys_under(&world.admin, &world.sources.state_bucket, "backup/runs/")
-            .await
-            .is_empty(),
-        "claim released"
-    );
+    assert!(world.runs_left().await.is_empty(), "claim released");
 }
 
 #[tokio::test]
@@ -561,12 +561,7 @@ async fn a_long_run_checkpoints_and_continues_in_new_invocations_without_recopyi
         "each object copied once"
     );
     assert_eq!(total(&report, "objects"), 27);
-    assert!(
-        keys_under(&world.admin, &world.sources.state_bucket, "backup/runs/")
-            .await
-            .is_empty(),
-        "checkpoints cleaned up"
-    );
+    assert!(world.runs_left().await.is_empty(), "checkpoints cleaned up");
 }
 
 #[tokio::test]
@@ -751,12 +746,7 @@ async fn bad_input_and_missing_sources_fail_with_a_clear_error_and_leave_no_snap
         world.backup_keys("backups/").await.is_empty(),
         "nothing written"
     );
-    assert!(
-        keys_under(&world.admin, &world.sources.state_bucket, "backup/runs/")
-            .await
-            .is_empty(),
-        "claim released"
-    );
+    assert!(world.runs_left().await.is_empty(), "claim released");
 }
 
 /// The calls of a backup, an incremental backup, a verify with drill, a restore dry run, an

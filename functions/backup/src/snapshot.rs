@@ -74,9 +74,10 @@ pub struct Pending {
 /// Runs (or continues) a backup.
 pub async fn run(ctx: &Context<'_>, mut held: Held) -> Result<Outcome, HandlerError> {
     let destination = ctx.destination();
-    let (pending, mut results, mut checkpoint) = match held.claim.checkpoint.clone() {
+    let (pending, mut results, mut checkpoint, lock_until) = match held.claim.checkpoint.clone() {
         Some(checkpoint) => {
             let (pending, results) = load_checkpoint(ctx, &checkpoint).await?;
+            let lock_until = lock_date(ctx, pending.created_at).await?;
             info!(
                 message = "Resuming a checkpointed backup.",
                 plan = %ctx.plan_name,
@@ -84,14 +85,16 @@ pub async fn run(ctx: &Context<'_>, mut held: Held) -> Result<Outcome, HandlerEr
                 copies_done = checkpoint.copies_done,
                 copies_planned = checkpoint.copies_planned
             );
-            (pending, results, Some(checkpoint))
+            (pending, results, Some(checkpoint), lock_until)
         }
         None => {
-            let (pending, results) = start(ctx, &held).await?;
-            (pending, results, None)
+            // The Object Lock date is asked for once per invocation: the documents written
+            // while planning and the copies after it share it.
+            let lock_until = lock_date(ctx, held.claim.started_at).await?;
+            let (pending, results) = start(ctx, &held, lock_until).await?;
+            (pending, results, None, lock_until)
         }
     };
-    let lock_until = lock_date(ctx, pending.created_at).await?;
 
     // S3 copies, in plan order, chunk by chunk.
     let copies: Vec<usize> = pending
@@ -196,6 +199,7 @@ pub async fn run(ctx: &Context<'_>, mut held: Held) -> Result<Outcome, HandlerEr
 async fn start(
     ctx: &Context<'_>,
     held: &Held,
+    lock_until: Option<DateTime<Utc>>,
 ) -> Result<(Pending, HashMap<String, Stored>), HandlerError> {
     let destination = ctx.destination();
     let created_at = held.claim.started_at;
@@ -204,7 +208,6 @@ async fn start(
     let gathered = sources::gather(ctx, &snapshot).await?;
     let plan =
         manifest::plan_incremental(previous.as_ref().map(|l| &l.manifest), &gathered.listing);
-    let lock_until = lock_date(ctx, created_at).await?;
     // Rendered documents are small and already in memory: write those the plan copies now.
     let mut results = HashMap::new();
     let writes = plan

@@ -390,6 +390,19 @@ fn sorted_map(map: Option<&HashMap<String, String>>) -> BTreeMap<String, String>
         .unwrap_or_default()
 }
 
+/// Name/value pairs as a sorted map (pairs without a name are dropped).
+fn pair_map(pairs: &[KeyValuePair]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .filter_map(|kv| {
+            Some((
+                kv.name()?.to_owned(),
+                kv.value().unwrap_or_default().to_owned(),
+            ))
+        })
+        .collect()
+}
+
 fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
     tags.iter()
         .filter_map(|tag| {
@@ -576,16 +589,7 @@ pub fn task_definition_doc(definition: &TaskDefinition, tags: &[Tag]) -> TaskDef
             .map(|p| ProxyConfigurationDoc {
                 kind: p.r#type().map(|t| t.as_str().to_owned()),
                 container_name: p.container_name().to_owned(),
-                properties: p
-                    .properties()
-                    .iter()
-                    .filter_map(|kv| {
-                        Some((
-                            kv.name()?.to_owned(),
-                            kv.value().unwrap_or_default().to_owned(),
-                        ))
-                    })
-                    .collect(),
+                properties: pair_map(p.properties()),
             }),
         inference_accelerators: definition
             .inference_accelerators()
@@ -666,16 +670,7 @@ fn container_doc(c: &ContainerDefinition) -> ContainerDoc {
                 container_port_range: owned(p.container_port_range()),
             })
             .collect(),
-        environment: c
-            .environment()
-            .iter()
-            .filter_map(|kv| {
-                Some((
-                    kv.name()?.to_owned(),
-                    kv.value().unwrap_or_default().to_owned(),
-                ))
-            })
-            .collect(),
+        environment: pair_map(c.environment()),
         environment_files: c
             .environment_files()
             .iter()
