@@ -224,7 +224,11 @@ impl From<ArtifactError> for JobError {
 
 impl From<ConfigLoadError> for JobError {
     fn from(error: ConfigLoadError) -> Self {
-        JobError::Config(error.to_string())
+        if error.is_transient() {
+            JobError::Unavailable(error.to_string())
+        } else {
+            JobError::Config(error.to_string())
+        }
     }
 }
 

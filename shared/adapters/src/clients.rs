@@ -10,10 +10,17 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
+use aws_smithy_runtime::client::retries::{RetryPartition, TokenBucket};
 
 use crate::recorder::CallRecorder;
 
 /// Timeouts and retries for every client.
+///
+/// Two presets: [`ClientSettings::default`] for event handlers that must answer quickly
+/// (alarm-rollback, deploy-hook: up to 5 attempts with short backoff, well inside a 20 s
+/// operation), and [`ClientSettings::batch`] for jobs that make thousands of calls in one
+/// invocation (backup, cost-check: more attempts, longer operations, a larger retry quota that
+/// refills, so a warm container that met a throttling storm does not stop retrying).
 #[derive(Debug, Clone)]
 pub struct ClientSettings {
     /// Whole operation, retries included.
@@ -24,6 +31,15 @@ pub struct ClientSettings {
     pub connect_timeout: Duration,
     /// Attempts including the first (standard retry mode, with backoff and jitter).
     pub max_attempts: u32,
+    /// First backoff (doubling, with full jitter, up to `max_backoff`).
+    pub initial_backoff: Duration,
+    /// Longest backoff between two attempts.
+    pub max_backoff: Duration,
+    /// The retry quota of one client per container (the SDK's token bucket: a retry costs 5
+    /// tokens, a retry after a timeout 10; an empty bucket stops retrying until it refills).
+    pub retry_tokens: usize,
+    /// Tokens the quota regains per second.
+    pub retry_refill_per_second: f32,
 }
 
 impl Default for ClientSettings {
@@ -32,8 +48,65 @@ impl Default for ClientSettings {
             operation_timeout: Duration::from_secs(20),
             attempt_timeout: Duration::from_secs(6),
             connect_timeout: Duration::from_secs(3),
-            max_attempts: 3,
+            max_attempts: 5,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(2),
+            retry_tokens: 500,
+            retry_refill_per_second: 10.0,
         }
+    }
+}
+
+impl ClientSettings {
+    /// For batch jobs: 8 attempts, backoff up to 5 s, a quota of 5,000 tokens refilled at 50/s.
+    pub fn batch() -> Self {
+        ClientSettings {
+            operation_timeout: Duration::from_secs(60),
+            attempt_timeout: Duration::from_secs(30),
+            max_attempts: 8,
+            initial_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(5),
+            retry_tokens: 5_000,
+            retry_refill_per_second: 50.0,
+            ..ClientSettings::default()
+        }
+    }
+
+    /// The standard retry mode with these attempts and backoffs.
+    pub fn retry_config(&self) -> RetryConfig {
+        RetryConfig::standard()
+            .with_max_attempts(self.max_attempts)
+            .with_initial_backoff(self.initial_backoff)
+            .with_max_backoff(self.max_backoff)
+    }
+
+    /// The timeouts.
+    pub fn timeout_config(&self) -> TimeoutConfig {
+        TimeoutConfig::builder()
+            .operation_timeout(self.operation_timeout)
+            .operation_attempt_timeout(self.attempt_timeout)
+            .connect_timeout(self.connect_timeout)
+            .build()
+    }
+
+    /// Applies timeouts and retries to a configuration loader (tests use it to build clients
+    /// against an emulator with a function's own settings).
+    pub fn configure(&self, loader: aws_config::ConfigLoader) -> aws_config::ConfigLoader {
+        loader
+            .timeout_config(self.timeout_config())
+            .retry_config(self.retry_config())
+    }
+
+    /// The retry partition of `service`'s client: its own token bucket of `retry_tokens`.
+    pub fn retry_partition(&self, service: &'static str) -> RetryPartition {
+        RetryPartition::custom(service)
+            .token_bucket(
+                TokenBucket::builder()
+                    .capacity(self.retry_tokens)
+                    .refill_rate(self.retry_refill_per_second)
+                    .build(),
+            )
+            .build()
     }
 }
 
@@ -57,15 +130,8 @@ pub struct AwsClients {
 /// Loads the shared SDK configuration (region, credentials, endpoint overrides) with the suite's
 /// timeouts and retries.
 pub async fn load_sdk_config(settings: &ClientSettings) -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .timeout_config(
-            TimeoutConfig::builder()
-                .operation_timeout(settings.operation_timeout)
-                .operation_attempt_timeout(settings.attempt_timeout)
-                .connect_timeout(settings.connect_timeout)
-                .build(),
-        )
-        .retry_config(RetryConfig::standard().with_max_attempts(settings.max_attempts))
+    settings
+        .configure(aws_config::defaults(BehaviorVersion::latest()))
         .load()
         .await
 }
@@ -74,23 +140,33 @@ impl AwsClients {
     /// Builds every client from `sdk`. S3 uses path-style addressing when an endpoint is
     /// overridden (emulators and most S3-compatible stores need it; AWS does not).
     pub fn new(sdk: &SdkConfig) -> Self {
+        Self::with_settings(sdk, &ClientSettings::default())
+    }
+
+    /// Builds every client from `sdk`, each with its own retry quota sized by `settings`.
+    pub fn with_settings(sdk: &SdkConfig, settings: &ClientSettings) -> Self {
         let recorder = CallRecorder::default();
         let path_style =
             sdk.endpoint_url().is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
         let s3 = aws_sdk_s3::config::Builder::from(sdk)
             .force_path_style(path_style)
+            .retry_partition(settings.retry_partition("ops-s3"))
             .interceptor(recorder.clone())
             .build();
         let route53 = aws_sdk_route53::config::Builder::from(sdk)
+            .retry_partition(settings.retry_partition("ops-route53"))
             .interceptor(recorder.clone())
             .build();
         let ecs = aws_sdk_ecs::config::Builder::from(sdk)
+            .retry_partition(settings.retry_partition("ops-ecs"))
             .interceptor(recorder.clone())
             .build();
         let secrets = aws_sdk_secretsmanager::config::Builder::from(sdk)
+            .retry_partition(settings.retry_partition("ops-secretsmanager"))
             .interceptor(recorder.clone())
             .build();
         let kms = aws_sdk_kms::config::Builder::from(sdk)
+            .retry_partition(settings.retry_partition("ops-kms"))
             .interceptor(recorder.clone())
             .build();
         AwsClients {
@@ -105,6 +181,6 @@ impl AwsClients {
 
     /// Loads the configuration from the environment and builds every client.
     pub async fn from_env(settings: &ClientSettings) -> Self {
-        Self::new(&load_sdk_config(settings).await)
+        Self::with_settings(&load_sdk_config(settings).await, settings)
     }
 }

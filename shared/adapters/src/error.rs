@@ -1,26 +1,237 @@
-//! Rendering of AWS SDK errors: the full context chain, and the HTTP status when there was one.
+//! One classification of AWS call failures for the whole suite: [`AwsCallError`].
+//!
+//! Every adapter turns an SDK error into an `AwsCallError` (or renders it with [`describe`]),
+//! so the suite answers two questions the same way everywhere:
+//!
+//! - **Does retrying help?** [`AwsCallError::is_transient`]: timeouts, connection failures, a
+//!   response that could not be read, HTTP 429 and 5xx, and the throttling and "try again" error
+//!   codes AWS services answer with HTTP 400 (`Throttling`, `ThrottlingException`,
+//!   `TooManyRequestsException`, `RequestLimitExceeded`, `PriorRequestNotComplete`, …).
+//! - **What may be quoted?** The operation, the AWS error code, the AWS error message (capped at
+//!   [`MAX_MESSAGE`] characters) and the HTTP status — never the raw response. A response body
+//!   can echo the request that carried it (S3's `SignatureDoesNotMatch` returns the access key id
+//!   and the canonical request with `x-amz-security-token`), so bodies are never rendered.
+
+use std::fmt;
 
 use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::display::DisplayErrorContext;
+pub use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+/// Most characters of an AWS error message (or any quoted input) an error carries.
+pub const MAX_MESSAGE: usize = 300;
+
+/// Error codes AWS services answer for throttling or a transient server condition, some with
+/// HTTP 400. The SDK's standard retry strategy retries most of them; once it gives up, the
+/// suite still counts them as "try again later", never as a permanent failure.
+pub const TRANSIENT_CODES: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottledException",
+    "RequestThrottled",
+    "TooManyRequestsException",
+    "ProvisionedThroughputExceededException",
+    "TransactionInProgressException",
+    "RequestLimitExceeded",
+    "BandwidthLimitExceeded",
+    "SlowDown",
+    "EC2ThrottledException",
+    "PriorRequestNotComplete",
+    "InternalError",
+    "InternalFailure",
+    "InternalServerError",
+    "InternalServiceError",
+    "InternalServiceErrorException",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+    "ServiceException",
+    "ServerException",
+    "RequestTimeout",
+    "RequestTimeoutException",
+    "IDPCommunicationError",
+];
+
+/// How an AWS call failed, before any service-specific meaning is given to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// The service answered with an error.
+    Service,
+    /// The attempt or the whole operation timed out.
+    Timeout,
+    /// The request could not be sent or its connection broke before an answer (the write may
+    /// have happened: the answer can be lost after the service acted).
+    Connection,
+    /// An answer came but could not be read.
+    Response,
+    /// The request could not be built (a bug or bad input on our side).
+    Construction,
+}
+
+/// One failed AWS call: what was called, what AWS answered, and whether retrying helps.
+/// Its `Display` never quotes a response body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsCallError {
+    /// The operation (`PutObject`, `ChangeResourceRecordSets`, …).
+    pub operation: &'static str,
+    /// How it failed.
+    pub kind: FailureKind,
+    /// The AWS error code, when the service answered with one.
+    pub code: Option<String>,
+    /// The AWS error message, capped at [`MAX_MESSAGE`] characters.
+    pub message: Option<String>,
+    /// The HTTP status, when an answer came.
+    pub status: Option<u16>,
+    transient: bool,
+}
+
+impl AwsCallError {
+    /// Classifies an SDK error of `operation`.
+    pub fn from_sdk<E, R>(operation: &'static str, error: &SdkError<E, R>) -> Self
+    where
+        E: ProvideErrorMetadata,
+        R: HttpStatus,
+    {
+        let status = status(error);
+        let (kind, code, message) = match error {
+            SdkError::ServiceError(service) => (
+                FailureKind::Service,
+                service.err().code().map(str::to_owned),
+                service.err().message().map(|m| bounded(m, MAX_MESSAGE)),
+            ),
+            SdkError::TimeoutError(_) => (FailureKind::Timeout, None, None),
+            SdkError::DispatchFailure(failure) => {
+                let what = if failure.is_timeout() {
+                    "connection timed out"
+                } else if failure.is_io() {
+                    "connection failed or closed before an answer"
+                } else {
+                    "request could not be sent"
+                };
+                (FailureKind::Connection, None, Some(what.to_owned()))
+            }
+            SdkError::ResponseError(_) => (
+                FailureKind::Response,
+                None,
+                Some("the answer could not be read".to_owned()),
+            ),
+            SdkError::ConstructionFailure(_) => (
+                FailureKind::Construction,
+                None,
+                Some("the request could not be built".to_owned()),
+            ),
+            _ => (FailureKind::Response, error.code().map(str::to_owned), None),
+        };
+        let transient = match kind {
+            FailureKind::Timeout | FailureKind::Connection | FailureKind::Response => true,
+            FailureKind::Construction => false,
+            FailureKind::Service => {
+                code.as_deref().is_some_and(is_transient_code)
+                    || status.is_some_and(|code| code == 429 || code >= 500)
+            }
+        };
+        AwsCallError {
+            operation,
+            kind,
+            code,
+            message,
+            status,
+            transient,
+        }
+    }
+
+    /// A failure that did not come from the SDK (a body stream broken mid-read, say).
+    pub fn other(operation: &'static str, kind: FailureKind, message: impl AsRef<str>) -> Self {
+        AwsCallError {
+            operation,
+            kind,
+            code: None,
+            message: Some(bounded(message.as_ref(), MAX_MESSAGE)),
+            status: None,
+            transient: !matches!(kind, FailureKind::Construction | FailureKind::Service),
+        }
+    }
+
+    /// Whether retrying the call later may succeed: throttling, a 5xx, a timeout, a lost
+    /// connection, an unreadable answer. `false` means the same call will fail the same way
+    /// (access denied, not found, validation).
+    pub fn is_transient(&self) -> bool {
+        self.transient
+    }
+
+    /// Whether the service answered this error code.
+    pub fn has_code(&self, code: &str) -> bool {
+        self.code.as_deref() == Some(code)
+    }
+
+    /// The error without the operation name: `ThrottlingException: Rate exceeded (HTTP 400)`.
+    pub fn detail(&self) -> String {
+        let mut out = String::new();
+        match (&self.code, &self.message) {
+            (Some(code), Some(message)) if !message.is_empty() => {
+                out.push_str(code);
+                out.push_str(": ");
+                out.push_str(message);
+            }
+            (Some(code), _) => out.push_str(code),
+            (None, Some(message)) => out.push_str(message),
+            (None, None) => out.push_str(match self.kind {
+                FailureKind::Timeout => "timed out",
+                FailureKind::Connection => "connection failed",
+                FailureKind::Response => "the answer could not be read",
+                FailureKind::Construction => "the request could not be built",
+                FailureKind::Service => "service error",
+            }),
+        }
+        if let Some(status) = self.status {
+            out.push_str(&format!(" (HTTP {status})"));
+        }
+        out
+    }
+}
+
+impl fmt::Display for AwsCallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.operation, self.detail())?;
+        if self.transient {
+            f.write_str(" [transient]")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for AwsCallError {}
+
+/// Whether an AWS error code means "throttled" or "the service is having a moment".
+pub fn is_transient_code(code: &str) -> bool {
+    TRANSIENT_CODES.contains(&code)
+}
 
 /// The HTTP status of a service error, if the request reached the service.
 pub fn status<E, R: HttpStatus>(error: &SdkError<E, R>) -> Option<u16> {
     error.raw_response().map(HttpStatus::status_code)
 }
 
-/// The error and its sources as one line (the SDK's own `Display` says only "service error").
-pub fn describe<E: std::error::Error + 'static, R: std::fmt::Debug + 'static>(
-    error: &SdkError<E, R>,
-) -> String {
-    DisplayErrorContext(error).to_string()
+/// The error as one line an operator may read: the AWS error code, message and HTTP status, or
+/// the kind of failure (timeout, connection). Never the response body.
+pub fn describe<E: ProvideErrorMetadata, R: HttpStatus>(error: &SdkError<E, R>) -> String {
+    AwsCallError::from_sdk("", error).detail()
 }
 
 /// Whether the error is the SDK giving up on a transient condition (timeout, throttling,
-/// dispatch failure, 5xx): the caller may retry the whole operation later.
-pub fn is_transient<E, R: HttpStatus>(error: &SdkError<E, R>) -> bool {
-    match error {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => true,
-        other => status(other).is_some_and(|code| code == 429 || code >= 500),
+/// connection lost, 5xx): the caller may retry the whole operation later.
+pub fn is_transient<E: ProvideErrorMetadata, R: HttpStatus>(error: &SdkError<E, R>) -> bool {
+    AwsCallError::from_sdk("", error).is_transient()
+}
+
+/// `text` cut to at most `max` characters (on a character boundary), with `…` and the number
+/// of characters left out when cut. Use it for anything an error quotes from its input.
+pub fn bounded(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_owned(),
+        Some((end, _)) => {
+            let left = text[end..].chars().count();
+            format!("{}… ({left} more characters)", &text[..end])
+        }
     }
 }
 
@@ -33,5 +244,66 @@ pub trait HttpStatus {
 impl HttpStatus for aws_smithy_runtime_api::http::Response {
     fn status_code(&self) -> u16 {
         self.status().as_u16()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_smithy_runtime_api::http::{Response, StatusCode};
+    use aws_smithy_types::body::SdkBody;
+    use aws_smithy_types::error::ErrorMetadata;
+
+    fn service_error(status: u16, code: &str, body: &str) -> SdkError<ErrorMetadata, Response> {
+        let raw = Response::new(StatusCode::try_from(status).unwrap(), SdkBody::from(body));
+        let meta = ErrorMetadata::builder()
+            .code(code)
+            .message("Rate exceeded")
+            .build();
+        SdkError::service_error(meta, raw)
+    }
+
+    #[test]
+    fn throttling_codes_with_400_are_transient() {
+        for code in [
+            "Throttling",
+            "ThrottlingException",
+            "TooManyRequestsException",
+            "RequestLimitExceeded",
+            "PriorRequestNotComplete",
+        ] {
+            let error = AwsCallError::from_sdk("Op", &service_error(400, code, ""));
+            assert!(error.is_transient(), "{code}");
+        }
+        for status in [500, 503, 429] {
+            assert!(is_transient(&service_error(status, "Whatever", "")));
+        }
+        for code in ["AccessDenied", "NoSuchKey", "ValidationException"] {
+            assert!(!is_transient(&service_error(400, code, "")), "{code}");
+            assert!(!is_transient(&service_error(403, code, "")), "{code}");
+        }
+    }
+
+    #[test]
+    fn rendering_never_quotes_the_body() {
+        let body =
+            "<Error><Code>SignatureDoesNotMatch</Code><AWSAccessKeyId>AKIACANARY</AWSAccessKeyId>\
+                    <CanonicalRequest>x-amz-security-token:CANARYTOKEN</CanonicalRequest></Error>";
+        let error = service_error(403, "SignatureDoesNotMatch", body);
+        let text = describe(&error);
+        assert_eq!(text, "SignatureDoesNotMatch: Rate exceeded (HTTP 403)");
+        let call = AwsCallError::from_sdk("GetObject", &error);
+        let shown = format!("{call} {call:?}");
+        assert!(!shown.contains("CANARY"), "{shown}");
+        assert!(!call.is_transient());
+    }
+
+    #[test]
+    fn bounded_cuts_on_char_boundaries() {
+        assert_eq!(bounded("short", 10), "short");
+        let long = "é".repeat(20);
+        let cut = bounded(&long, 5);
+        assert!(cut.starts_with("ééééé…"));
+        assert!(cut.ends_with("(15 more characters)"));
     }
 }

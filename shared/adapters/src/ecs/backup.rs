@@ -67,7 +67,7 @@ use ops_domain::backup::ecs::{
 };
 use serde::Serialize;
 
-use crate::error::{describe, is_transient, status};
+use crate::error::{describe, is_transient};
 
 /// Errors of ECS backup and restore.
 #[derive(Debug, thiserror::Error)]
@@ -123,15 +123,12 @@ impl EcsBackupError {
 
 type SdkError<E> = aws_sdk_ecs::error::SdkError<E, aws_smithy_runtime_api::http::Response>;
 
-fn aws<E: std::error::Error + 'static>(
+fn aws<E: crate::error::ProvideErrorMetadata + std::error::Error + 'static>(
     operation: &'static str,
     target: &str,
     error: &SdkError<E>,
 ) -> EcsBackupError {
-    let message = match status(error) {
-        Some(code) => format!("HTTP {code}: {}", describe(error)),
-        None => describe(error),
-    };
+    let message = describe(error);
     EcsBackupError::Aws {
         operation,
         target: target.to_owned(),

@@ -74,7 +74,7 @@ pub struct Rollout {
     pub reason: String,
 }
 
-fn aws_error<E: std::error::Error + 'static>(
+fn aws_error<E: crate::error::ProvideErrorMetadata + std::error::Error + 'static>(
     operation: &'static str,
     error: &aws_sdk_ecs::error::SdkError<E, aws_smithy_runtime_api::http::Response>,
 ) -> EcsError {

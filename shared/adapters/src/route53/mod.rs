@@ -42,7 +42,7 @@ pub enum Route53Error {
     },
 }
 
-fn aws<E: std::error::Error + 'static>(
+fn aws<E: crate::error::ProvideErrorMetadata + std::error::Error + 'static>(
     operation: &'static str,
     error: aws_sdk_route53::error::SdkError<E, aws_smithy_runtime_api::http::Response>,
 ) -> Route53Error {

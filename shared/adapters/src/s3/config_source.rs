@@ -42,6 +42,9 @@ pub enum ConfigLoadError {
         location: String,
         /// Why.
         message: String,
+        /// Whether a later retry may succeed (S3 throttled, answered 5xx or timed out): the
+        /// config is not wrong, S3 is unavailable.
+        transient: bool,
     },
     /// The file was read and is not valid.
     #[error("config {location} is invalid: {errors}")]
@@ -51,6 +54,20 @@ pub enum ConfigLoadError {
         /// Every problem found.
         errors: ConfigErrors,
     },
+}
+
+impl ConfigLoadError {
+    /// Whether retrying later may succeed: S3 could not be read now. Every other variant is a
+    /// configuration problem that only a change of the config (or environment) fixes.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            ConfigLoadError::Read {
+                transient: true,
+                ..
+            }
+        )
+    }
 }
 
 #[derive(Debug)]
@@ -113,6 +130,7 @@ impl ConfigSource {
                     ConfigLoadError::Read {
                         location: location.clone(),
                         message: error.to_string(),
+                        transient: false,
                     }
                 })?;
                 let etag = format!("{:x}", fnv1a(&text));
@@ -132,13 +150,18 @@ impl ConfigSource {
                             .await
                             .map_err(|error| ConfigLoadError::Read {
                                 location: location.clone(),
-                                message: error.to_string(),
+                                message: crate::error::bounded(
+                                    &error.to_string(),
+                                    crate::error::MAX_MESSAGE,
+                                ),
+                                transient: true,
                             })?
                             .into_bytes();
                         let text = String::from_utf8(bytes.to_vec()).map_err(|_| {
                             ConfigLoadError::Read {
                                 location: location.clone(),
                                 message: "not UTF-8".into(),
+                                transient: false,
                             }
                         })?;
                         (text, etag)
@@ -150,12 +173,14 @@ impl ConfigSource {
                         return Err(ConfigLoadError::Read {
                             location,
                             message: "unexpected 304".into(),
+                            transient: true,
                         });
                     }
                     Err(error) => {
                         return Err(ConfigLoadError::Read {
                             location,
                             message: describe(&error),
+                            transient: crate::error::is_transient(&error),
                         })
                     }
                 }

@@ -67,6 +67,20 @@ pub enum StateError {
     },
 }
 
+impl StateError {
+    /// Whether retrying later may succeed (throttling, 5xx, timeouts, lost connections). A lost
+    /// race or a corrupt document is not transient: re-read and decide again, or stop.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            StateError::Aws {
+                transient: true,
+                ..
+            }
+        )
+    }
+}
+
 /// The condition a write is made under.
 #[derive(Debug, Clone, Copy)]
 enum Precondition<'a> {
@@ -123,7 +137,7 @@ impl StateStore {
                 operation: "GetObject",
                 bucket: self.bucket.clone(),
                 key: key.to_owned(),
-                message: error.to_string(),
+                message: crate::error::bounded(&error.to_string(), crate::error::MAX_MESSAGE),
                 transient: true,
             })?;
         let value =
@@ -195,7 +209,7 @@ impl StateStore {
             .bucket(&self.bucket)
             .key(key)
             .content_type(content_type)
-            .body(ByteStream::from(body));
+            .body(ByteStream::from(body.clone()));
         let request = match precondition {
             Precondition::Absent => request.if_none_match("*"),
             Precondition::Etag(etag) => request.if_match(etag),
@@ -204,6 +218,15 @@ impl StateStore {
             Ok(output) => return Ok(output.e_tag().unwrap_or_default().to_owned()),
             Err(error) => error,
         };
+        // The write may have happened with its answer lost: the SDK's retry of a conditional
+        // write that landed gets 412, and a connection dropped after the write looks like any
+        // transient failure. If the key now holds exactly our bytes, the write is ours. Every
+        // claim the suite writes carries its writer's identity (event key or run id), so equal
+        // bytes mean this writer, not a look-alike.
+        if let Some(etag) = self.holds(key, &body).await {
+            tracing::info!(key, "conditional write landed although its answer was lost");
+            return Ok(etag);
+        }
         let lost_race = match (precondition, status(&error)) {
             // 409 is S3's answer to two conditional writes of one key racing each other.
             (_, Some(412 | 409)) => true,
@@ -217,6 +240,22 @@ impl StateStore {
             (true, Precondition::Etag(_)) => StateError::Conflict { bucket, key },
             (false, _) => self.aws_error("PutObject", &key, &error),
         })
+    }
+
+    /// The key's ETag when it holds exactly `body`; `None` when it does not, or when it cannot
+    /// be read now (the caller then reports its original error).
+    async fn holds(&self, key: &str, body: &[u8]) -> Option<String> {
+        let output = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .ok()?;
+        let etag = output.e_tag().unwrap_or_default().to_owned();
+        let stored = output.body.collect().await.ok()?.into_bytes();
+        (stored.as_ref() == body).then_some(etag)
     }
 
     fn encode<T: Serialize>(&self, key: &str, value: &T) -> Result<Vec<u8>, StateError> {
@@ -234,7 +273,7 @@ impl StateStore {
         error: &aws_smithy_runtime_api::client::result::SdkError<E, R>,
     ) -> StateError
     where
-        E: std::error::Error + 'static,
+        E: crate::error::ProvideErrorMetadata + std::error::Error + 'static,
         R: std::fmt::Debug + crate::error::HttpStatus + 'static,
     {
         StateError::Aws {
