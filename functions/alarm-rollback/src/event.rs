@@ -14,6 +14,7 @@ use aws_lambda_events::event::cloudwatch_alarms::{
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::sns::SnsEvent;
 use chrono::{DateTime, Utc};
+use ops_adapters::error::{bounded, MAX_MESSAGE};
 use ops_domain::rollback::{AlarmState, AlarmTransition, Delivery};
 use serde::Deserialize;
 use serde_json::Value;
@@ -34,10 +35,15 @@ pub enum EventError {
     },
 }
 
+/// Most characters of an event value (a detail-type, a state, a time) an error quotes.
+const MAX_QUOTED: usize = 100;
+
+/// serde's message, capped: it quotes the offending value (`invalid type: string "…"`), which
+/// can be a whole megabyte-long field.
 fn malformed(shape: &'static str) -> impl Fn(serde_json::Error) -> EventError {
     move |error| EventError::Malformed {
         shape,
-        message: error.to_string(),
+        message: bounded(&error.to_string(), MAX_MESSAGE),
     }
 }
 
@@ -61,7 +67,8 @@ pub fn parse(event: &Value) -> Result<Vec<AlarmTransition>, EventError> {
             return Err(EventError::Malformed {
                 shape: "EventBridge",
                 message: format!(
-                    "detail-type \"{detail_type}\" is not \"CloudWatch Alarm State Change\""
+                    "detail-type \"{}\" is not \"CloudWatch Alarm State Change\"",
+                    bounded(detail_type, MAX_QUOTED)
                 ),
             });
         }
@@ -148,7 +155,10 @@ impl SnsAlarmMessage {
         let new_state =
             AlarmState::parse(&self.new_state_value).ok_or_else(|| EventError::Malformed {
                 shape: "SNS alarm message",
-                message: format!("unknown NewStateValue \"{}\"", self.new_state_value),
+                message: format!(
+                    "unknown NewStateValue \"{}\"",
+                    bounded(&self.new_state_value, MAX_QUOTED)
+                ),
             })?;
         Ok(AlarmTransition {
             alarm_name: self.alarm_name,
@@ -161,7 +171,7 @@ impl SnsAlarmMessage {
                     shape: "SNS alarm message",
                     message: format!(
                         "StateChangeTime \"{}\" is not a timestamp",
-                        self.state_change_time
+                        bounded(&self.state_change_time, MAX_QUOTED)
                     ),
                 }
             })?,

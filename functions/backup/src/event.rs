@@ -1,6 +1,7 @@
 //! The invocation input: what EventBridge Scheduler sends (`{"plan", "action"}`), what an
 //! operator sends for a restore, and what the function sends itself to continue a long run.
 
+use ops_adapters::error::{bounded, MAX_MESSAGE};
 use ops_domain::backup::manifest::{SnapshotId, TargetKind};
 use serde::{Deserialize, Serialize};
 
@@ -102,18 +103,25 @@ impl Request {
             Some(text) => text
                 .parse()
                 .map(SnapshotRef::Id)
-                .map_err(|error: ops_domain::backup::manifest::SnapshotIdError| error.to_string()),
+                // The error quotes the text whole: capped.
+                .map_err(|error: ops_domain::backup::manifest::SnapshotIdError| {
+                    bounded(&error.to_string(), MAX_QUOTED)
+                }),
         }
     }
 }
 
-/// Parses and checks an input.
+/// Most characters of an input value (a snapshot id, a field name in a path) an error quotes.
+const MAX_QUOTED: usize = 100;
+
+/// Parses and checks an input. Errors quote at most [`MAX_MESSAGE`] characters of serde's
+/// message (it quotes the offending value, any length) and [`MAX_QUOTED`] of the path.
 pub fn parse(value: &serde_json::Value) -> Result<Request, String> {
     let request: Request = serde_path_to_error::deserialize(value).map_err(|error| {
         format!(
             "invalid input at `{}`: {} (expected {{\"plan\": \"<name>\", \"action\": \"backup\" | \"verify\" | \"prune\" | \"restore\"}})",
-            error.path(),
-            error.inner()
+            bounded(&error.path().to_string(), MAX_QUOTED),
+            bounded(&error.inner().to_string(), MAX_MESSAGE)
         )
     })?;
     if request.plan.trim().is_empty() {

@@ -3,6 +3,7 @@
 //! "Scheduled Event" from a classic schedule rule.
 
 use chrono::NaiveDate;
+use ops_adapters::error::{bounded, MAX_MESSAGE};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -18,7 +19,8 @@ pub struct Input {
     pub dry_run: bool,
 }
 
-/// Reads the input; an EventBridge scheduled event counts as `{}`.
+/// Reads the input; an EventBridge scheduled event counts as `{}`. An error quotes at most
+/// [`MAX_MESSAGE`] characters of serde's message (which quotes the offending value).
 pub fn parse(event: &Value) -> Result<Input, String> {
     if event.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event") {
         return Ok(Input::default());
@@ -26,7 +28,12 @@ pub fn parse(event: &Value) -> Result<Input, String> {
     if event.is_null() {
         return Ok(Input::default());
     }
-    serde_json::from_value(event.clone()).map_err(|error| format!("invalid cost-check input: {error} (expected {{\"as_of\"?: \"YYYY-MM-DD\", \"dry_run\"?: bool}})"))
+    serde_json::from_value(event.clone()).map_err(|error| {
+        format!(
+            "invalid cost-check input: {} (expected {{\"as_of\"?: \"YYYY-MM-DD\", \"dry_run\"?: bool}})",
+            bounded(&error.to_string(), MAX_MESSAGE)
+        )
+    })
 }
 
 #[cfg(test)]

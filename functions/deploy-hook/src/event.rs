@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use aws_lambda_events::event::codepipeline_job::CodePipelineJobEvent;
+use ops_adapters::error::{bounded, MAX_MESSAGE};
 use ops_domain::config::Strategy;
 use ops_domain::deploy::Token;
 use serde::Deserialize;
@@ -67,6 +68,15 @@ impl fmt::Debug for ArtifactAccess {
     }
 }
 
+/// Most characters of an input value (an action name) an error quotes.
+const MAX_QUOTED: usize = 100;
+
+/// serde's message, capped: it quotes the offending value (`invalid type: string "…"`), which
+/// can be a megabyte-long field or artifact file.
+fn quoted(error: &serde_json::Error) -> String {
+    bounded(&error.to_string(), MAX_MESSAGE)
+}
+
 /// The event is neither a pipeline job nor a schedule action.
 #[derive(Debug, thiserror::Error)]
 #[error("not a CodePipeline job event or {{\"action\": \"decommission\"}}: {0}")]
@@ -82,8 +92,9 @@ struct Action {
 pub fn parse(payload: Value) -> Result<Input, EventError> {
     if payload.get("CodePipeline.job").is_some() {
         let event: CodePipelineJobEvent = serde_json::from_value(payload)
-            // The serde message names a field, never a value: no credential can leak here.
-            .map_err(|error| EventError(format!("malformed job: {error}")))?;
+            // serde quotes a value only where its type is wrong (a credential is a string where
+            // a string is expected), and never more than `MAX_MESSAGE` characters of it.
+            .map_err(|error| EventError(format!("malformed job: {}", quoted(&error))))?;
         let job = event.code_pipeline_job;
         let id = job
             .id
@@ -119,8 +130,11 @@ pub fn parse(payload: Value) -> Result<Input, EventError> {
     }
     match serde_json::from_value::<Action>(payload) {
         Ok(action) if action.action == "decommission" => Ok(Input::Decommission),
-        Ok(action) => Err(EventError(format!("unknown action \"{}\"", action.action))),
-        Err(error) => Err(EventError(error.to_string())),
+        Ok(action) => Err(EventError(format!(
+            "unknown action \"{}\"",
+            bounded(&action.action, MAX_QUOTED)
+        ))),
+        Err(error) => Err(EventError(quoted(&error))),
     }
 }
 
@@ -172,7 +186,7 @@ impl UserParameters {
                 "UserParameters is empty; expected JSON like {\"service\": \"checkout\"}".to_owned()
             })?;
         let params: UserParameters = serde_json::from_str(raw)
-            .map_err(|error| format!("UserParameters is not valid: {error}"))?;
+            .map_err(|error| format!("UserParameters is not valid: {}", quoted(&error)))?;
         if params.service.trim().is_empty() {
             return Err("UserParameters.service is empty".into());
         }
@@ -189,7 +203,7 @@ pub fn image_definitions(text: &[u8]) -> Result<BTreeMap<String, String>, String
         image_uri: String,
     }
     let entries: Vec<Entry> = serde_json::from_slice(text)
-        .map_err(|error| format!("imagedefinitions.json is not valid: {error}"))?;
+        .map_err(|error| format!("imagedefinitions.json is not valid: {}", quoted(&error)))?;
     Ok(entries
         .into_iter()
         .map(|entry| (entry.name, entry.image_uri))
@@ -205,7 +219,7 @@ pub fn image_detail(text: &[u8]) -> Result<String, String> {
     }
     serde_json::from_slice::<Detail>(text)
         .map(|detail| detail.image_uri)
-        .map_err(|error| format!("imageDetail.json is not valid: {error}"))
+        .map_err(|error| format!("imageDetail.json is not valid: {}", quoted(&error)))
 }
 
 #[cfg(test)]

@@ -10,7 +10,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub use validate::{parse, ConfigError, ConfigErrors};
+pub use validate::{
+    parse, ConfigError, ConfigErrors, MAX_ERROR_HINT, MAX_ERROR_MESSAGE, MAX_ERROR_PATH,
+    MAX_LISTED_ERRORS,
+};
 
 use crate::notify::Severity;
 
@@ -659,6 +662,22 @@ impl SuiteConfig {
             .map(Vec::as_slice)
             .unwrap_or(&[])
     }
+}
+
+/// `text` cut to at most `max` bytes (at a character boundary) followed by how much was left
+/// out: what an error may quote of its input. A value can be a whole file or a 1 MB event field;
+/// an error that echoes it whole fills logs and responses (and may carry what it should not).
+/// The adapters' `error::bounded` counts characters; this one counts bytes, since the domain
+/// does not depend on the adapters.
+pub fn bounded(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} more bytes)", &text[..end], text.len() - end)
 }
 
 /// Glob match with `*` and `?` (the alarm patterns are validated to compile).

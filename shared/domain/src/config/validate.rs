@@ -10,11 +10,21 @@ use std::fmt;
 use serde::de::DeserializeOwned;
 use serde_yaml_ng::Value;
 
+use super::{bounded, BackupConfig, BackupPlanConfig};
 use super::{
     AlarmRoute, Channel, CostConfig, CostMetric, CostSource, Notifications, ServiceConfig,
     Strategy, SuiteConfig, WindowConfig, COST_DIMENSIONS,
 };
-use super::{BackupConfig, BackupPlanConfig};
+
+/// Most bytes of a [`ConfigError`]'s path (a map key is the file's text, any length).
+pub const MAX_ERROR_PATH: usize = 120;
+/// Most bytes of a [`ConfigError`]'s message (long enough for every "expected one of" list of
+/// the model; the values it quotes come from the file, any length).
+pub const MAX_ERROR_MESSAGE: usize = 400;
+/// Most bytes of a [`ConfigError`]'s hint.
+pub const MAX_ERROR_HINT: usize = 240;
+/// Most errors [`ConfigErrors`]' `Display` lists; the rest are counted.
+pub const MAX_LISTED_ERRORS: usize = 50;
 
 /// One problem in a configuration file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,8 +59,16 @@ pub struct ConfigErrors(pub Vec<ConfigError>);
 impl fmt::Display for ConfigErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "{} configuration error(s):", self.0.len())?;
-        for error in &self.0 {
+        for error in self.0.iter().take(MAX_LISTED_ERRORS) {
             writeln!(f, "  {error}")?;
+        }
+        if let Some(more) = self
+            .0
+            .len()
+            .checked_sub(MAX_LISTED_ERRORS)
+            .filter(|n| *n > 0)
+        {
+            writeln!(f, "  … and {more} more")?;
         }
         Ok(())
     }
@@ -170,11 +188,12 @@ pub fn parse(text: &str) -> Result<SuiteConfig, ConfigErrors> {
 struct Errors(Vec<ConfigError>);
 
 impl Errors {
+    /// Records an error, each part capped: paths, messages and hints quote the file's text.
     fn push(&mut self, path: &str, message: String, hint: Option<String>) {
         self.0.push(ConfigError {
-            path: path.to_owned(),
-            message,
-            hint,
+            path: bounded(path, MAX_ERROR_PATH),
+            message: bounded(&message, MAX_ERROR_MESSAGE),
+            hint: hint.map(|hint| bounded(&hint, MAX_ERROR_HINT)),
         });
     }
 }
@@ -289,6 +308,9 @@ fn parse_notifications(value: &Value, errors: &mut Errors) -> Option<Notificatio
     }
 }
 
+/// Most bytes of a misspelt name quoted before the names expected instead.
+const MAX_QUOTED: usize = 64;
+
 /// Rewrites serde's messages into the product's wording and adds a "did you mean" hint.
 fn explain(message: &str) -> (String, Option<String>) {
     let ticked: Vec<&str> = message.split('`').skip(1).step_by(2).collect();
@@ -297,7 +319,8 @@ fn explain(message: &str) -> (String, Option<String>) {
         let expected = &ticked[1.min(ticked.len())..];
         return (
             format!(
-                "unknown value \"{given}\", expected one of {}",
+                "unknown value \"{}\", expected one of {}",
+                bounded(given, MAX_QUOTED),
                 quote_all(expected)
             ),
             suggest(given, expected),
@@ -308,7 +331,8 @@ fn explain(message: &str) -> (String, Option<String>) {
         let expected = &ticked[1.min(ticked.len())..];
         return (
             format!(
-                "unknown field \"{given}\", expected one of {}",
+                "unknown field \"{}\", expected one of {}",
+                bounded(given, MAX_QUOTED),
                 quote_all(expected)
             ),
             suggest(given, expected),
@@ -334,9 +358,15 @@ fn quote_all(items: &[&str]) -> String {
 
 /// "did you mean" for a near miss (edit distance at most a third of the word, and at least 1).
 fn suggest(given: &str, candidates: &[&str]) -> Option<String> {
+    // Edit distance is quadratic; names longer than this are no near miss of anything.
+    const LONGEST: usize = 128;
+    if given.len() > LONGEST {
+        return None;
+    }
     let limit = (given.chars().count() / 3).max(1);
     candidates
         .iter()
+        .filter(|candidate| candidate.len() <= LONGEST)
         .map(|candidate| (edit_distance(given, candidate), candidate))
         .filter(|(distance, _)| *distance <= limit)
         .min_by_key(|(distance, _)| *distance)
