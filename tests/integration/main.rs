@@ -9,5 +9,6 @@ mod backup_secrets;
 mod cost_check;
 mod deploy_hook;
 mod faults;
+mod leaks;
 mod least_privilege;
 mod util;
