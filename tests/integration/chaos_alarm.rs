@@ -13,7 +13,7 @@
 //! webhook repeats carrying one `Idempotency-Key` per service and PagerDuty repeats one
 //! `dedup_key`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -62,7 +62,7 @@ async fn proxied_deps(world: &World, proxy: &FaultProxy) -> Arc<Deps> {
 /// invocation, plus a concurrent duplicate), turns faults off and checks the final state.
 async fn run(label: &str, plan: FaultPlan) {
     let started = Instant::now();
-    let seed = plan.seed;
+    let (seed, plan_error_rate, plan_drop_rate) = (plan.seed, plan.error_rate, plan.drop_rate);
     let world = world().await;
     let proxy = FaultProxy::start(&ops_tests::emulator::Emulator::shared().endpoint).await;
     let deps = proxied_deps(&world, &proxy).await;
@@ -101,20 +101,37 @@ async fn run(label: &str, plan: FaultPlan) {
                         .join("+")
                 })
                 .unwrap_or_default(),
-            Err(error) => format!("error {}", error.error_type()),
+            Err(error) => format!("error:{}", error.error_type()),
         };
-    let received: BTreeMap<&str, usize> = ["/slack", "/webhook", "/pagerduty"]
+    let received: Vec<String> = ["slack", "webhook", "pagerduty"]
         .into_iter()
-        .map(|path| (path, world.receiver.at(path).len()))
+        .map(|channel| {
+            format!(
+                "{channel}:{}",
+                world.receiver.at(&format!("/{channel}")).len()
+            )
+        })
         .collect();
+    let (mode, rate) = if plan_drop_rate > 0.0 {
+        ("drops", plan_drop_rate)
+    } else {
+        ("errors", plan_error_rate)
+    };
+    let word = match (&first, &copy) {
+        (Ok(_), Ok(_)) => "rolled_back".to_owned(),
+        (Err(error), _) | (_, Err(error)) => format!("error:{}", error.error_type()),
+    };
     println!(
-        "chaos alarm-rollback {label} seed {seed}: attempts {attempts} (+{copy_attempts} duplicate), \
-         faults [{}], outcome {} / duplicate {}, received {received:?}, {:.1} s",
-        stats.summary(),
+        "CHAOS function=alarm-rollback mode={mode} rate={rate} seed={seed} invocations={} faults={} \
+         outcome={word} attempts={attempts}+{copy_attempts}(duplicate) actions={}/{} received={} seconds={:.1}",
+        attempts + copy_attempts,
+        stats.errors_total() + stats.dropped,
         outcome(&first),
         outcome(&copy),
+        received.join(","),
         started.elapsed().as_secs_f64()
     );
+    println!("  {label} seed {seed}: {}", stats.summary());
     let context = format!("{label} seed {seed}\n{}", proxy.log_text(30));
     assert!(first.is_ok(), "{context}\n{:?}", first.err());
     assert!(copy.is_ok(), "{context}\n{:?}", copy.err());
