@@ -43,9 +43,9 @@ async fn world() -> World {
     .await
 }
 
-/// The function's dependencies with its own client settings, every call through `proxy`.
-async fn proxied_deps(world: &World, proxy: &FaultProxy) -> Arc<Deps> {
-    let settings = ClientSettings::default();
+/// The function's dependencies with `settings` (the function's own: `ClientSettings::default()`),
+/// every call through `proxy`.
+async fn proxied_deps(world: &World, proxy: &FaultProxy, settings: ClientSettings) -> Arc<Deps> {
     let sdk = settings
         .configure(aws_config::defaults(BehaviorVersion::latest()))
         .endpoint_url(proxy.endpoint())
@@ -60,12 +60,12 @@ async fn proxied_deps(world: &World, proxy: &FaultProxy) -> Arc<Deps> {
 
 /// One chaos run: seeds, turns `plan` on, delivers the event (retried like an asynchronous
 /// invocation, plus a concurrent duplicate), turns faults off and checks the final state.
-async fn run(label: &str, plan: FaultPlan) {
+async fn run(label: &str, plan: FaultPlan, settings: ClientSettings) {
     let started = Instant::now();
     let (seed, plan_error_rate, plan_drop_rate) = (plan.seed, plan.error_rate, plan.drop_rate);
     let world = world().await;
     let proxy = FaultProxy::start(&ops_tests::emulator::Emulator::shared().endpoint).await;
-    let deps = proxied_deps(&world, &proxy).await;
+    let deps = proxied_deps(&world, &proxy, settings).await;
     let event = world.event("alarm-eventbridge.json");
     let transition = alarm_rollback::event::parse(&event)
         .expect("parses")
@@ -112,17 +112,17 @@ async fn run(label: &str, plan: FaultPlan) {
             )
         })
         .collect();
-    let (mode, rate) = if plan_drop_rate > 0.0 {
-        ("drops", plan_drop_rate)
-    } else {
-        ("errors", plan_error_rate)
+    let (mode, rate) = match (plan_error_rate > 0.0, plan_drop_rate > 0.0) {
+        (true, true) => ("errors+drops", plan_error_rate + plan_drop_rate),
+        (false, true) => ("drops", plan_drop_rate),
+        _ => ("errors", plan_error_rate),
     };
     let word = match (&first, &copy) {
         (Ok(_), Ok(_)) => "rolled_back".to_owned(),
         (Err(error), _) | (_, Err(error)) => format!("error:{}", error.error_type()),
     };
     println!(
-        "CHAOS function=alarm-rollback mode={mode} rate={rate} seed={seed} invocations={} faults={} \
+        "CHAOS function=alarm-rollback mode={mode} rate={rate:.2} seed={seed} invocations={} faults={} \
          outcome={word} attempts={attempts}+{copy_attempts}(duplicate) actions={}/{} received={} seconds={:.1}",
         attempts + copy_attempts,
         stats.errors_total() + stats.dropped,
@@ -233,21 +233,55 @@ async fn run(label: &str, plan: FaultPlan) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chaos_alarm_rollback_with_10_percent_errors() {
     for seed in chaos_seeds() {
-        run("10% errors", FaultPlan::errors(seed, 0.10)).await;
+        run(
+            "10% errors",
+            FaultPlan::errors(seed, 0.10),
+            ClientSettings::default(),
+        )
+        .await;
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chaos_alarm_rollback_with_30_percent_errors() {
     for seed in chaos_seeds() {
-        run("30% errors", FaultPlan::errors(seed, 0.30)).await;
+        run(
+            "30% errors",
+            FaultPlan::errors(seed, 0.30),
+            ClientSettings::default(),
+        )
+        .await;
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chaos_alarm_rollback_with_5_percent_drops() {
     for seed in chaos_seeds() {
-        run("5% drops", FaultPlan::drops(seed, 0.05)).await;
+        run(
+            "5% drops",
+            FaultPlan::drops(seed, 0.05),
+            ClientSettings::default(),
+        )
+        .await;
+    }
+}
+
+/// With the SDK's retries cut to two attempts, faults reach the handler often: claims, outbox
+/// writes, completions and deliveries fail or lose their answers mid-way, and only the source's
+/// retries of the same event (same request id) carry the rollback to its end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chaos_alarm_rollback_through_source_retries_with_few_sdk_retries() {
+    let settings = ClientSettings {
+        max_attempts: 2,
+        ..ClientSettings::default()
+    };
+    for seed in chaos_seeds() {
+        run(
+            "10% errors + 5% drops, 2 SDK attempts",
+            FaultPlan::errors(seed, 0.10).with_drops(0.05),
+            settings.clone(),
+        )
+        .await;
     }
 }
 
@@ -257,7 +291,7 @@ async fn chaos_alarm_rollback_with_5_percent_drops() {
 async fn chaos_config_read_failure_is_transient_not_a_configuration_error() {
     let world = world().await;
     let proxy = FaultProxy::start(&ops_tests::emulator::Emulator::shared().endpoint).await;
-    let deps = proxied_deps(&world, &proxy).await;
+    let deps = proxied_deps(&world, &proxy, ClientSettings::default()).await;
     let event = world.event("alarm-eventbridge.json");
     proxy.set_plan(FaultPlan::errors(1, 1.0).only(["s3:GetObject"]));
     let error = invoke_as(&deps, event.clone(), "req-1")
