@@ -1028,6 +1028,74 @@ mod tests {
     use super::*;
 
     #[test]
+    fn errors_say_whether_a_retry_helps() {
+        let state = |transient| {
+            HandlerError::State(StateError::Aws {
+                operation: "PutObject",
+                bucket: "b".into(),
+                key: "k".into(),
+                message: "SlowDown: Please reduce your request rate. (HTTP 503)".into(),
+                transient,
+            })
+        };
+        let route53 = |transient| {
+            HandlerError::Route53(Route53Error::Aws {
+                operation: "ChangeResourceRecordSets",
+                message: "Throttling: Rate exceeded (HTTP 400)".into(),
+                transient,
+            })
+        };
+        let ecs = |transient| {
+            HandlerError::Ecs(EcsError::Aws {
+                operation: "UpdateService",
+                message: "AccessDeniedException (HTTP 400)".into(),
+                transient,
+            })
+        };
+        let config = |transient| {
+            HandlerError::Config(ConfigLoadError::Read {
+                location: "s3://b/config/suite.yaml".into(),
+                message: "SlowDown (HTTP 503)".into(),
+                transient,
+            })
+        };
+        let table = [
+            (state(true), "StateStoreUnavailable", true),
+            (state(false), "StateStoreError", false),
+            (route53(true), "Route53Unavailable", true),
+            (route53(false), "Route53Error", false),
+            (ecs(true), "EcsUnavailable", true),
+            (ecs(false), "EcsError", false),
+            (config(true), "ConfigUnavailable", true),
+            (config(false), "ConfigurationError", false),
+            (
+                HandlerError::DeliveryPending {
+                    owed: vec!["web: notification to slack (HTTP 500)".into()],
+                },
+                "DeliveryPending",
+                true,
+            ),
+            (
+                HandlerError::InvalidEvent(EventError::Unrecognized),
+                "InvalidEvent",
+                false,
+            ),
+        ];
+        for (error, error_type, transient) in table {
+            assert_eq!(
+                (error.error_type(), error.is_transient()),
+                (error_type, transient),
+                "{error}"
+            );
+        }
+        // A message is capped whatever it quotes.
+        let long = HandlerError::DeliveryPending {
+            owed: vec!["x".repeat(100_000)],
+        };
+        assert!(Diagnostic::from(long).error_message.len() < MAX_ERROR_MESSAGE + 100);
+    }
+
+    #[test]
     fn time_budget_keeps_headroom_but_never_more_than_a_fifth() {
         let now = u64::try_from(Utc::now().timestamp_millis()).expect("positive");
         let long = time_budget(now + 60_000, Duration::from_secs(3)).expect("budget");
