@@ -336,7 +336,9 @@ async fn fifty_concurrent_copies_roll_back_exactly_once() {
     // notification was simply lost.)
     assert_eq!(world.succeeded("s3:PutObject"), 7);
     assert_eq!(world.keys_under("audit/").await.len(), 1);
-    assert_eq!(world.receiver.at("/pagerduty").len(), 1);
+    for path in ["/slack", "/webhook", "/pagerduty"] {
+        assert_eq!(world.receiver.at(path).len(), 1, "{path}");
+    }
     assert_checkout_rolled_back(&world, "checkout-5xx-rate").await;
 }
 
