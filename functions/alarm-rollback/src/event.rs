@@ -35,11 +35,11 @@ pub enum EventError {
     },
 }
 
-/// Most characters of an event value (a detail-type, a state, a time) an error quotes.
-const MAX_QUOTED: usize = 100;
+/// Longest alarm name CloudWatch allows; a longer one is not an alarm event.
+pub const MAX_ALARM_NAME: usize = 255;
 
-/// serde's message, capped: it quotes the offending value (`invalid type: string "…"`), which
-/// can be a whole megabyte-long field.
+/// Quotes from the event (serde's messages quote the offending value) are capped: an event of
+/// a megabyte must not come back whole in the error or the log.
 fn malformed(shape: &'static str) -> impl Fn(serde_json::Error) -> EventError {
     move |error| EventError::Malformed {
         shape,
@@ -68,7 +68,7 @@ pub fn parse(event: &Value) -> Result<Vec<AlarmTransition>, EventError> {
                 shape: "EventBridge",
                 message: format!(
                     "detail-type \"{}\" is not \"CloudWatch Alarm State Change\"",
-                    bounded(detail_type, MAX_QUOTED)
+                    bounded(detail_type, 100)
                 ),
             });
         }
@@ -114,12 +114,7 @@ fn transition(
             shape,
             message: "no state".into(),
         })?;
-    if data.alarm_name.trim().is_empty() {
-        return Err(EventError::Malformed {
-            shape,
-            message: "empty alarm name".into(),
-        });
-    }
+    check_alarm_name(&data.alarm_name, shape)?;
     Ok(AlarmTransition {
         alarm_name: data.alarm_name.clone(),
         alarm_arn,
@@ -157,9 +152,10 @@ impl SnsAlarmMessage {
                 shape: "SNS alarm message",
                 message: format!(
                     "unknown NewStateValue \"{}\"",
-                    bounded(&self.new_state_value, MAX_QUOTED)
+                    bounded(&self.new_state_value, 100)
                 ),
             })?;
+        check_alarm_name(&self.alarm_name, "SNS alarm message")?;
         Ok(AlarmTransition {
             alarm_name: self.alarm_name,
             alarm_arn: self.alarm_arn,
@@ -171,13 +167,33 @@ impl SnsAlarmMessage {
                     shape: "SNS alarm message",
                     message: format!(
                         "StateChangeTime \"{}\" is not a timestamp",
-                        bounded(&self.state_change_time, MAX_QUOTED)
+                        bounded(&self.state_change_time, 100)
                     ),
                 }
             })?,
             delivery: Delivery::Sns,
         })
     }
+}
+
+fn check_alarm_name(name: &str, shape: &'static str) -> Result<(), EventError> {
+    if name.trim().is_empty() {
+        return Err(EventError::Malformed {
+            shape,
+            message: "empty alarm name".into(),
+        });
+    }
+    let length = name.chars().count();
+    if length > MAX_ALARM_NAME {
+        return Err(EventError::Malformed {
+            shape,
+            message: format!(
+                "alarm name of {length} characters (CloudWatch allows {MAX_ALARM_NAME}): \"{}\"",
+                bounded(name, 60)
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// CloudWatch writes `2026-01-01T12:00:00.123+0000` (no colon in the offset).
@@ -276,5 +292,36 @@ mod tests {
         ));
         let bad_sns = serde_json::json!({"Records": [{"EventSource": "aws:sns", "Sns": {"Message": "not json"}}]});
         assert!(parse(&bad_sns).is_err());
+    }
+
+    #[test]
+    fn a_megabyte_of_event_is_never_quoted_whole() {
+        let huge = "A".repeat(1 << 20);
+        let mut named = load("alarm-eventbridge.json");
+        named["detail"]["alarmName"] = huge.clone().into();
+        let mut sns = load("alarm-sns.json");
+        let mut message: Value =
+            serde_json::from_str(sns["Records"][0]["Sns"]["Message"].as_str().expect("text"))
+                .expect("json");
+        message["NewStateValue"] = huge.clone().into();
+        sns["Records"][0]["Sns"]["Message"] = message.to_string().into();
+        let events = [
+            serde_json::json!({"detail-type": huge.clone()}),
+            serde_json::json!({"detail-type": "CloudWatch Alarm State Change", "detail": huge.clone()}),
+            serde_json::json!({"Records": [{"EventSource": "aws:sns", "Sns": {"Message": huge.clone()}}]}),
+            serde_json::json!({"alarmData": huge.clone()}),
+            named,
+            sns,
+        ];
+        for event in events {
+            let error = parse(&event).expect_err("malformed");
+            let text = error.to_string();
+            assert!(
+                text.len() < 1_000,
+                "{} characters: {}",
+                text.len(),
+                &text[..200]
+            );
+        }
     }
 }
