@@ -4,8 +4,10 @@
 mod alarm_rollback;
 mod backup;
 mod backup_ecs;
+mod backup_recovery;
 mod backup_route53;
 mod backup_secrets;
+mod chaos_backup;
 mod cost_check;
 mod deploy_hook;
 mod faults;
