@@ -134,8 +134,10 @@ async fn data_objects(world: &BackupWorld) -> BTreeMap<String, u64> {
 
 /// One seed under one fault plan: seeded without faults, [`RUNS`] scheduled backups under
 /// faults (sources changed between them), then the final state checked without faults.
-async fn chaos_seed(label: &str, plan: FaultPlan, client_settings: ClientSettings) {
+async fn chaos_seed(mode: &str, plan: FaultPlan, client_settings: ClientSettings) {
     let seed = plan.seed;
+    let rate = plan.error_rate + plan.drop_rate;
+    let label = format!("{mode} {:.0}%", rate * 100.0);
     let world = BackupWorld::new(OBJECTS).await;
     let proxy = FaultProxy::start(&Emulator::shared().endpoint).await;
     // The function's own client settings (the batch preset), pointed at the proxy.
@@ -180,7 +182,7 @@ async fn chaos_seed(label: &str, plan: FaultPlan, client_settings: ClientSetting
             seed: seed * 100 + run as u64,
             ..plan.clone()
         });
-        let outcome = scheduled_backup(&deps, &format!("chaos-{label}-{seed}-{run}")).await;
+        let outcome = scheduled_backup(&deps, &format!("chaos-{mode}-{seed}-{run}")).await;
         invocations += outcome.invocations;
         retries += outcome.retries;
         match (outcome.report, outcome.problem) {
@@ -192,13 +194,14 @@ async fn chaos_seed(label: &str, plan: FaultPlan, client_settings: ClientSetting
     proxy.disable();
     // Every object once, then the changed ones once: more means something was copied twice.
     let needed = OBJECTS + CHANGED * (RUNS - 1);
+    // One line per (fault mode, rate, seed) for `make chaos`'s table.
     println!(
-        "chaos backup {label} seed {seed}: {invocations} invocations ({retries} retried), {} errors injected, {} dropped after forwarding, {} of {needed} object copies made, {} of {RUNS} runs completed{}",
-        stats.errors_total(),
+        "CHAOS function=backup mode={mode} rate={rate} seed={seed} invocations={invocations} retried={retries} faults={} dropped={} copies={}/{needed} runs={}/{RUNS} outcome={}",
+        stats.errors_total() + stats.dropped,
         stats.dropped,
         deps.clients.recorder.succeeded("s3:CopyObject"),
         reports.len(),
-        if problems.is_empty() { String::new() } else { format!(" — {}", problems.join("; ")) }
+        if problems.is_empty() { "converged" } else { "not-converged" },
     );
     assert!(
         problems.is_empty(),
@@ -327,7 +330,7 @@ async fn chaos_backup_converges_at_30_percent_errors_with_three_sdk_attempts() {
     };
     for seed in chaos_seeds() {
         chaos_seed(
-            "errors 30% (3 SDK attempts)",
+            "errors-thin-retries",
             FaultPlan::errors(seed, 0.3),
             thin.clone(),
         )
