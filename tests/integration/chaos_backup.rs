@@ -299,7 +299,7 @@ async fn chaos_seed(mode: &str, plan: FaultPlan, client_settings: ClientSettings
 async fn chaos_backup_converges_at_10_percent_errors() {
     for seed in chaos_seeds() {
         chaos_seed(
-            "errors 10%",
+            "errors",
             FaultPlan::errors(seed, 0.1),
             ClientSettings::batch(),
         )
@@ -311,7 +311,7 @@ async fn chaos_backup_converges_at_10_percent_errors() {
 async fn chaos_backup_converges_at_30_percent_errors() {
     for seed in chaos_seeds() {
         chaos_seed(
-            "errors 30%",
+            "errors",
             FaultPlan::errors(seed, 0.3),
             ClientSettings::batch(),
         )
@@ -342,7 +342,7 @@ async fn chaos_backup_converges_at_30_percent_errors_with_three_sdk_attempts() {
 async fn chaos_backup_converges_when_answers_are_dropped_after_the_write() {
     for seed in chaos_seeds() {
         chaos_seed(
-            "drops 5%",
+            "drops",
             FaultPlan::drops(seed, 0.05),
             ClientSettings::batch(),
         )

@@ -530,19 +530,19 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Response, 
                 error if error.is_transient() && held.claim.checkpoint.is_some() => {
                     hand_over(&ctx, &mut held).await;
                 }
-                // Nothing worth resuming, or a permanent failure: release the plan.
-                _ => {
-                    if ctx.request.action == Action::Backup {
+                // Nothing worth resuming, or a permanent failure: release the plan, and drop the
+                // run's checkpoint documents unless another invocation holds the run now.
+                _ => match release(&ctx, &held).await {
+                    Ok(true) if ctx.request.action == Action::Backup => {
                         crate::snapshot::drop_run(&ctx, &held).await;
                     }
-                    if let Err(release_error) = release(&ctx, &held).await {
-                        tracing::warn!(
-                            message = "Could not release the run claim; its lease runs out.",
-                            plan = %ctx.plan_name,
-                            error = %release_error
-                        );
-                    }
-                }
+                    Ok(_) => {}
+                    Err(release_error) => tracing::warn!(
+                        message = "Could not release the run claim; its lease runs out.",
+                        plan = %ctx.plan_name,
+                        error = %release_error
+                    ),
+                },
             }
             report::failed(&ctx, &error, started).await;
             Err(error)
@@ -693,19 +693,20 @@ pub async fn save_claim(ctx: &Context<'_>, held: &mut Held) -> Result<(), Handle
 }
 
 /// Deletes the claim if it is still the one `held` (another invocation may have taken an
-/// expired lease over meanwhile: its claim stays).
-async fn release(ctx: &Context<'_>, held: &Held) -> Result<(), HandlerError> {
+/// expired lease over meanwhile: its claim stays). `true` when no claim of this run is left,
+/// `false` when another invocation holds the plan.
+async fn release(ctx: &Context<'_>, held: &Held) -> Result<bool, HandlerError> {
     let key = claim_key(&ctx.plan_name);
     let store = &ctx.deps.store;
     match store.get::<RunClaim>(&key).await? {
-        None => Ok(()),
+        None => Ok(true),
         Some(current)
             if current.etag == held.etag
                 || (current.value.run == held.claim.run
                     && current.value.holder == held.claim.holder) =>
         {
             store.delete(&key).await?;
-            Ok(())
+            Ok(true)
         }
         Some(other) => {
             info!(
@@ -713,7 +714,7 @@ async fn release(ctx: &Context<'_>, held: &Held) -> Result<(), HandlerError> {
                 plan = %ctx.plan_name,
                 holder = %other.value.holder
             );
-            Ok(())
+            Ok(false)
         }
     }
 }

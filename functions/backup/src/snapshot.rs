@@ -6,9 +6,13 @@
 //! stored once in the state bucket, the results of the copies since the last checkpoint are
 //! stored as a progress document, and the claim records how many copies are done. When the
 //! invocation nears its deadline it checkpoints and invokes itself with the run id; the next
-//! invocation loads the plan and the progress and copies only what is left. A run that dies
-//! between checkpoints recopies at most one chunk (`Settings::checkpoint_every`) when the next
-//! run takes it over. Limit: one invocation lists and plans every source, so a plan holds at
+//! invocation loads the plan and the progress and copies only what is left. A run that fails
+//! (an AWS error once the SDK's retries are spent) checkpoints every copy that succeeded before
+//! it returns the error, so the retry copies only the rest; one that dies without a word (a
+//! crash) recopies at most one chunk (`Settings::checkpoint_every`) when the next run takes it
+//! over. Checkpoint documents are named by their content, so an attempt that finds one already
+//! written found its own bytes. A retry of an invocation that committed its snapshot and failed
+//! afterwards finds the manifest, finishes moving `latest` and makes no second snapshot. Limit: one invocation lists and plans every source, so a plan holds at
 //! most about 250,000 S3 objects at 512 MB of memory (a manifest entry is about 400 bytes in
 //! memory and the plan is held twice while it is committed); give the function more memory or
 //! split the plan for more.
