@@ -7,6 +7,7 @@ mod backup_ecs;
 mod backup_recovery;
 mod backup_route53;
 mod backup_secrets;
+mod chaos_alarm;
 mod chaos_backup;
 mod cost_check;
 mod deploy_hook;

@@ -256,7 +256,7 @@ mod tests {
 
     fn service_error(status: u16, code: &str, body: &str) -> SdkError<ErrorMetadata, Response> {
         let raw = Response::new(
-            StatusCode::try_from(status).expect("status"),
+            StatusCode::try_from(status).expect("a valid status"),
             SdkBody::from(body),
         );
         let meta = ErrorMetadata::builder()
