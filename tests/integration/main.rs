@@ -8,5 +8,6 @@ mod backup_route53;
 mod backup_secrets;
 mod cost_check;
 mod deploy_hook;
+mod faults;
 mod least_privilege;
 mod util;

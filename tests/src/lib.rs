@@ -1,9 +1,11 @@
 //! Test support for the ops suite: the local AWS emulator, a loopback receiver for notifier
-//! calls, a CodePipeline job-result recorder, and the seeding of sample services. Used by the integration tests and by `ops-demo`.
+//! calls, a CodePipeline job-result recorder, a fault-injecting proxy for chaos tests, and the
+//! seeding of sample services. Used by the integration tests and by `ops-demo`.
 
 pub mod backup_seed;
 pub mod demo_backup;
 pub mod emulator;
+pub mod faults;
 pub mod pipeline;
 pub mod receiver;
 pub mod runtime_api;
