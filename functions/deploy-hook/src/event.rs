@@ -83,7 +83,9 @@ pub fn parse(payload: Value) -> Result<Input, EventError> {
     if payload.get("CodePipeline.job").is_some() {
         let event: CodePipelineJobEvent = serde_json::from_value(payload)
             // The serde message names a field, never a value: no credential can leak here.
-            .map_err(|error| EventError(format!("malformed job: {}", capped(&error.to_string()))))?;
+            .map_err(|error| {
+                EventError(format!("malformed job: {}", capped(&error.to_string())))
+            })?;
         let job = event.code_pipeline_job;
         let id = job
             .id
@@ -179,8 +181,12 @@ impl UserParameters {
             .ok_or_else(|| {
                 "UserParameters is empty; expected JSON like {\"service\": \"checkout\"}".to_owned()
             })?;
-        let params: UserParameters = serde_json::from_str(raw)
-            .map_err(|error| format!("UserParameters is not valid: {}", capped(&error.to_string())))?;
+        let params: UserParameters = serde_json::from_str(raw).map_err(|error| {
+            format!(
+                "UserParameters is not valid: {}",
+                capped(&error.to_string())
+            )
+        })?;
         if params.service.trim().is_empty() {
             return Err("UserParameters.service is empty".into());
         }

@@ -20,6 +20,7 @@ use lambda_runtime::{Diagnostic, LambdaEvent};
 use ops_adapters::cloudwatch::{self, CloudWatchError};
 use ops_adapters::codepipeline::{self, CodePipelineError, JobResult};
 use ops_adapters::ecs::{self, EcsError, Replace};
+use ops_adapters::error::{bounded, MAX_MESSAGE};
 use ops_adapters::notify::Notifier;
 use ops_adapters::route53::{self, Route53Error};
 use ops_adapters::s3::{ConfigLoadError, ConfigSource, StateError, StateStore, Versioned};
@@ -29,7 +30,6 @@ use ops_adapters::{audit, AwsClients};
 use ops_domain::audit::AuditRecord;
 use ops_domain::config::{OnBusy, OutsideWindow, ServiceConfig, SuiteConfig};
 use ops_domain::deploy::gates::{self, ContainerSpec, Finding, TaskSpec};
-use ops_adapters::error::{bounded, MAX_MESSAGE};
 use ops_domain::deploy::{
     self, release, window, Abort, AbortKind, Admission, ClaimVerdict, Claimant, EcsMode, Outcome,
     Phase, Progress, ReleaseSpec, Step, Token,

@@ -719,8 +719,8 @@ mod tests {
             invocation: invocation.into(),
             chain: Some(chain.into()),
         };
-        let (steps, target) = plan("api", Strategy::Rolling, &service(Strategy::Rolling), None)
-            .expect("plan");
+        let (steps, target) =
+            plan("api", Strategy::Rolling, &service(Strategy::Rolling), None).expect("plan");
         let mut progress = Progress {
             deployment_id: "j0".into(),
             job_id: "j3".into(),
@@ -744,10 +744,12 @@ mod tests {
             written_by: None,
         };
         let lease = Duration::seconds(120);
-        let verdict = |p: &Progress, who: &Claimant, minute: u32| {
-            claim_verdict(p, who, at(minute), lease)
-        };
-        assert_eq!(verdict(&progress, &me("j3", "r1", "j0"), 0), ClaimVerdict::Free);
+        let verdict =
+            |p: &Progress, who: &Claimant, minute: u32| claim_verdict(p, who, at(minute), lease);
+        assert_eq!(
+            verdict(&progress, &me("j3", "r1", "j0"), 0),
+            ClaimVerdict::Free
+        );
         progress.phase = Phase::Acting {
             since: at(0),
             by: Some(me("j3", "r1", "j0")),
@@ -758,9 +760,18 @@ mod tests {
             ClaimVerdict::TakeOver
         );
         // A concurrent copy of the job under another request id waits for the lease.
-        assert_eq!(verdict(&progress, &me("j3", "r2", "j0"), 1), ClaimVerdict::Held);
-        assert_eq!(verdict(&progress, &me("j4", "r5", "j0"), 1), ClaimVerdict::Held);
-        assert_eq!(verdict(&progress, &me("j4", "r5", "j0"), 3), ClaimVerdict::Free);
+        assert_eq!(
+            verdict(&progress, &me("j3", "r2", "j0"), 1),
+            ClaimVerdict::Held
+        );
+        assert_eq!(
+            verdict(&progress, &me("j4", "r5", "j0"), 1),
+            ClaimVerdict::Held
+        );
+        assert_eq!(
+            verdict(&progress, &me("j4", "r5", "j0"), 3),
+            ClaimVerdict::Free
+        );
         // A stage retry adopted the deployment: the old chain's claim is void.
         progress.driver = Some("j9".into());
         assert_eq!(
@@ -772,7 +783,10 @@ mod tests {
             since: at(0),
             by: None,
         };
-        assert_eq!(verdict(&progress, &me("j9", "r9", "j9"), 1), ClaimVerdict::Held);
+        assert_eq!(
+            verdict(&progress, &me("j9", "r9", "j9"), 1),
+            ClaimVerdict::Held
+        );
         let json = serde_json::to_string(&progress.phase).expect("json");
         assert_eq!(json, r#"{"phase":"acting","since":"2026-01-01T00:00:00Z"}"#);
     }

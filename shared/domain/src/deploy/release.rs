@@ -432,10 +432,7 @@ mod tests {
             "{reason}"
         );
         // Another image may start; the rolled-back one is remembered when it does.
-        assert_eq!(
-            admit(Some(&rec), "j1", &spec("r/web:3")),
-            Admission::Free
-        );
+        assert_eq!(admit(Some(&rec), "j1", &spec("r/web:3")), Admission::Free);
         let next = begin(
             &rec,
             progress("j1", "r/web:3"),
@@ -452,8 +449,7 @@ mod tests {
         // Later, even after the next deployment promoted, the old image stays refused.
         let mut later = next.clone();
         later.status = DeploymentStatus::Stable;
-        let Admission::Refused { reason, current } =
-            admit(Some(&later), "j7", &spec("r/web:2"))
+        let Admission::Refused { reason, current } = admit(Some(&later), "j7", &spec("r/web:2"))
         else {
             panic!("refused");
         };
