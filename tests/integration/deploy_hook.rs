@@ -375,11 +375,11 @@ fn hhmm(hours: i64) -> String {
         .to_string()
 }
 
-fn params(service: &str, image: &str) -> Value {
+pub(crate) fn params(service: &str, image: &str) -> Value {
     json!({"service": service, "image": image})
 }
 
-fn history_events(record: &DeploymentRecord, event: &str) -> Vec<String> {
+pub(crate) fn history_events(record: &DeploymentRecord, event: &str) -> Vec<String> {
     record
         .history
         .iter()
@@ -945,7 +945,7 @@ async fn rollback_by_alarm_rollback_fails_the_next_invocation_with_its_reason() 
     assert_eq!(world.receiver.at("/pagerduty").len(), 1);
 }
 
-async fn alarm_rollback_deps(world: &DeployWorld) -> alarm_rollback::Deps {
+pub(crate) async fn alarm_rollback_deps(world: &DeployWorld) -> alarm_rollback::Deps {
     let clients = AwsClients::new(&world.sdk);
     alarm_rollback::Deps {
         store: ops_adapters::s3::StateStore::new(clients.s3.clone(), &world.prefix),
@@ -1176,7 +1176,7 @@ async fn outside_a_failing_window_the_job_fails_and_changes_nothing() {
 // ---------------------------------------------------------------------------------------------
 
 /// Audit keys deploy-hook wrote.
-async fn deploy_audits(world: &DeployWorld) -> Vec<String> {
+pub(crate) async fn deploy_audits(world: &DeployWorld) -> Vec<String> {
     world
         .keys_under("audit/")
         .await
