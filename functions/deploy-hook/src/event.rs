@@ -261,6 +261,8 @@ mod tests {
             service: "checkout".into(),
             deployment: "job-0".into(),
             queued: false,
+            chain: Some("job-0".into()),
+            seq: 1,
         };
         let Ok(Input::Job(continued)) = parse(job(Some(&ours.encode()))) else {
             panic!("not a job")

@@ -537,6 +537,7 @@ async fn run_job(
             job_id: job.id.clone(),
             invocation: invocation.to_owned(),
             chain: Some(chain),
+            seq: job.token.as_ref().map_or(0, |t| t.seq),
         },
         request_id,
         now: Utc::now(),
@@ -981,6 +982,7 @@ fn queued(ctx: &Ctx<'_>, summary: String) -> Report {
             deployment: ctx.deployment_id.clone(),
             queued: true,
             chain: Some(ctx.chain().to_owned()),
+            seq: ctx.me.seq.saturating_add(1),
         }),
     )
 }
@@ -1010,6 +1012,7 @@ fn continuing(ctx: &Ctx<'_>, progress: &Progress, note: &str) -> Report {
             deployment: ctx.deployment_id.clone(),
             queued: false,
             chain: Some(ctx.chain().to_owned()),
+            seq: ctx.me.seq.saturating_add(1),
         }),
     )
     .at_step(step)
@@ -1399,7 +1402,9 @@ async fn release(
         return error;
     }
     let mut next = claimed.value.clone();
-    next.progress = Some(before.clone());
+    let mut released = before.clone();
+    released.written_by = Some(ctx.me.clone());
+    next.progress = Some(released);
     if let Err(release_error) = ctx.deps.store.replace(&ctx.key, &next, &claimed.etag).await {
         warn!(message = "Could not release the claimed step; it frees itself when the lease ends.", service = %ctx.service, error = %release_error);
     }

@@ -155,6 +155,9 @@ pub struct Claimant {
     /// The job chain: the first job of the pipeline run or of its latest stage retry.
     #[serde(default)]
     pub chain: Option<String>,
+    /// The job's place in its chain (0 for the chain's first job; each continuation adds 1).
+    #[serde(default)]
+    pub seq: u32,
 }
 
 /// Whether an invocation may claim the current step for its change.
@@ -163,6 +166,7 @@ pub enum ClaimVerdict {
     /// Nobody holds it (or the holder's lease ran out).
     Free,
     /// The holder is gone for sure: a retry of the same invocation (same job, same request id),
+    /// an earlier job of the same chain (it handed over its continuation token, so it ended),
     /// or a job chain that no longer drives the deployment (a stage retry adopted it). The
     /// claimed change is an absolute target, so repeating it is safe.
     TakeOver,
@@ -186,6 +190,9 @@ pub fn claim_verdict(
         }
         let holder_chain = holder.chain.as_deref().unwrap_or(&progress.deployment_id);
         if holder_chain != progress.driver() {
+            return ClaimVerdict::TakeOver;
+        }
+        if me.chain.as_deref() == Some(holder_chain) && holder.seq < me.seq {
             return ClaimVerdict::TakeOver;
         }
     }
@@ -512,6 +519,9 @@ pub struct Token {
     /// The job chain (first job without a token: the pipeline run's or a stage retry's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chain: Option<String>,
+    /// The place in the chain of the job that gets this token.
+    #[serde(default)]
+    pub seq: u32,
 }
 
 impl Token {
@@ -718,6 +728,7 @@ mod tests {
             job_id: job.into(),
             invocation: invocation.into(),
             chain: Some(chain.into()),
+            seq: job.trim_start_matches('j').parse().unwrap_or(0),
         };
         let (steps, target) =
             plan("api", Strategy::Rolling, &service(Strategy::Rolling), None).expect("plan");
@@ -759,18 +770,29 @@ mod tests {
             verdict(&progress, &me("j3", "r1", "j0"), 0),
             ClaimVerdict::TakeOver
         );
-        // A concurrent copy of the job under another request id waits for the lease.
+        // A concurrent copy of the job under another request id waits for the lease, and so
+        // does a late copy of an earlier job of the chain.
         assert_eq!(
             verdict(&progress, &me("j3", "r2", "j0"), 1),
             ClaimVerdict::Held
         );
         assert_eq!(
-            verdict(&progress, &me("j4", "r5", "j0"), 1),
+            verdict(&progress, &me("j2", "r5", "j0"), 1),
             ClaimVerdict::Held
         );
         assert_eq!(
-            verdict(&progress, &me("j4", "r5", "j0"), 3),
+            verdict(&progress, &me("j2", "r5", "j0"), 3),
             ClaimVerdict::Free
+        );
+        // The next job of the chain got the claimant's token: the claimant ended.
+        assert_eq!(
+            verdict(&progress, &me("j4", "r5", "j0"), 1),
+            ClaimVerdict::TakeOver
+        );
+        // Another chain that does not drive the deployment waits.
+        assert_eq!(
+            verdict(&progress, &me("j8", "r5", "j7"), 1),
+            ClaimVerdict::Held
         );
         // A stage retry adopted the deployment: the old chain's claim is void.
         progress.driver = Some("j9".into());
@@ -816,6 +838,7 @@ mod tests {
             deployment: "job-1".into(),
             queued: false,
             chain: Some("job-1".into()),
+            seq: 3,
         };
         // A token of an older version (no chain) still reads.
         let old = Token::decode(r#"{"v":1,"service":"api","deployment":"job-0"}"#).expect("reads");
