@@ -116,6 +116,10 @@ impl Notifier {
                     .header("content-type", "application/json")
                     .header(TIMESTAMP_HEADER, timestamp)
                     .header(SIGNATURE_HEADER, signature)
+                    .header(
+                        "idempotency-key",
+                        hex::encode(&<sha2::Sha256 as sha2::Digest>::digest(body.as_bytes())[..16]),
+                    )
                     .body(body)
             }
             ChannelKind::Email => {
