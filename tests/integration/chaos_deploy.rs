@@ -190,6 +190,23 @@ impl<'a> Pipeline<'a> {
         End::Bound
     }
 
+    /// The sweep's table line (`scripts/chaos.sh`).
+    fn table_line(
+        &self,
+        mode: &str,
+        rate: &str,
+        seed: u64,
+        proxy: &FaultProxy,
+        outcome: &str,
+    ) -> String {
+        let stats = proxy.stats();
+        format!(
+            "CHAOS function=deploy-hook mode={mode} rate={rate} seed={seed} invocations={} faults={} outcome={outcome}",
+            self.invocations,
+            stats.errors_total() + stats.dropped,
+        )
+    }
+
     fn line(&self, label: &str, proxy: &FaultProxy, end: &End) -> String {
         format!(
             "chaos deploy {label}: {} invocations in {} jobs ({} stage retries, {} Lambda retries, failures {:?}); {}; outcome {end:?}",
@@ -229,7 +246,8 @@ fn walks_the_path(seen: &[Weights], reverted: bool) -> bool {
 }
 
 /// One canary deployment under `plan`; returns the summary line, panics on a violation.
-async fn canary_under(plan_label: String, plan: FaultPlan) -> String {
+async fn canary_under(mode: &str, rate: f64, seed: u64, plan: FaultPlan) -> String {
+    let plan_label = format!("{mode} {:.0}% seed {seed}", rate * 100.0);
     let (world, proxy) = DeployWorld::behind_proxy(|yaml| yaml, Settings::default()).await;
     proxy.set_plan(plan);
     let p = params("web", IMAGE);
@@ -289,7 +307,16 @@ async fn canary_under(plan_label: String, plan: FaultPlan) -> String {
         world.succeeded("ecs:RegisterTaskDefinition") <= 1,
         "one revision registered: {context}"
     );
+    let outcome = match (&end, record.status) {
+        (End::Succeeded, _) => "promoted",
+        (_, DeploymentStatus::RolledBack) => "rolled_back",
+        _ => "failed",
+    };
     println!("{line}");
+    println!(
+        "{}",
+        pipeline.table_line(mode, &rate.to_string(), seed, &proxy, outcome)
+    );
     line
 }
 
@@ -299,7 +326,9 @@ async fn chaos_canary_converges_under_aws_errors() {
     for rate in error_rates() {
         for seed in chaos_seeds() {
             runs.push(canary_under(
-                format!("errors {:.0}% seed {seed}", rate * 100.0),
+                "errors",
+                rate,
+                seed,
                 FaultPlan::errors(seed, rate),
             ));
         }
@@ -312,12 +341,7 @@ async fn chaos_canary_converges_under_aws_errors() {
 async fn chaos_canary_converges_when_answers_are_lost() {
     let runs: Vec<_> = chaos_seeds()
         .into_iter()
-        .map(|seed| {
-            canary_under(
-                format!("drops 5% seed {seed}"),
-                FaultPlan::drops(seed, 0.05),
-            )
-        })
+        .map(|seed| canary_under("drops", 0.05, seed, FaultPlan::drops(seed, 0.05)))
         .collect();
     let lines = join_all(runs).await;
     assert!(!lines.is_empty());
@@ -458,6 +482,10 @@ async fn rollback_under(seed: u64) -> String {
         "{audits:?} {context}"
     );
     println!("{context}");
+    println!(
+        "{}",
+        pipeline.table_line("errors+drops", "0.3+0.05", seed, &proxy, "rolled_back")
+    );
     context
 }
 
