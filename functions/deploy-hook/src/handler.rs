@@ -2252,6 +2252,130 @@ mod tests {
         }
     }
 
+    fn kind(error: JobError) -> &'static str {
+        match error {
+            JobError::Config(_) => "ConfigurationError",
+            JobError::Failed(_) | JobError::Crash(_) => "JobFailed",
+            JobError::Unavailable(_) => "SystemUnavailable",
+        }
+    }
+
+    #[test]
+    fn error_classification() {
+        let state = |transient: bool, message: &str| StateError::Aws {
+            operation: "PutObject",
+            bucket: "b".into(),
+            key: "k".into(),
+            message: message.into(),
+            transient,
+        };
+        let cases: Vec<(JobError, &str)> = vec![
+            (
+                state(true, "SlowDown (HTTP 503)").into(),
+                "SystemUnavailable",
+            ),
+            (
+                state(false, "AccessDenied: no (HTTP 403)").into(),
+                "ConfigurationError",
+            ),
+            (
+                StateError::Conflict {
+                    bucket: "b".into(),
+                    key: "k".into(),
+                }
+                .into(),
+                "SystemUnavailable",
+            ),
+            (
+                Route53Error::Aws {
+                    operation: "ChangeResourceRecordSets",
+                    message: "Throttling: Rate exceeded (HTTP 400)".into(),
+                    transient: true,
+                }
+                .into(),
+                "SystemUnavailable",
+            ),
+            (
+                Route53Error::Aws {
+                    operation: "ChangeResourceRecordSets",
+                    message: "InvalidChangeBatch: bad (HTTP 400)".into(),
+                    transient: false,
+                }
+                .into(),
+                "JobFailed",
+            ),
+            (
+                Route53Error::ZoneNotFound("z".into()).into(),
+                "ConfigurationError",
+            ),
+            (
+                EcsError::Aws {
+                    operation: "UpdateService",
+                    message: "ThrottlingException: slow down (HTTP 400)".into(),
+                    transient: true,
+                }
+                .into(),
+                "SystemUnavailable",
+            ),
+            (
+                EcsError::TaskDefinitionNotFound("td".into()).into(),
+                "ConfigurationError",
+            ),
+            (
+                CloudWatchError {
+                    message: "InternalFailure (HTTP 500)".into(),
+                    transient: true,
+                }
+                .into(),
+                "SystemUnavailable",
+            ),
+            (
+                ConfigLoadError::Read {
+                    location: "s3://b/config".into(),
+                    message: "ServiceUnavailable (HTTP 503)".into(),
+                    transient: true,
+                }
+                .into(),
+                "SystemUnavailable",
+            ),
+            (
+                ConfigLoadError::Read {
+                    location: "s3://b/config".into(),
+                    message: "NoSuchKey (HTTP 404)".into(),
+                    transient: false,
+                }
+                .into(),
+                "ConfigurationError",
+            ),
+            (
+                ArtifactError::Refused {
+                    artifact: "a".into(),
+                    message: "SignatureDoesNotMatch (HTTP 403)".into(),
+                }
+                .into(),
+                "JobFailed",
+            ),
+            (
+                ArtifactError::Unavailable {
+                    artifact: "a".into(),
+                    message: "SlowDown (HTTP 503)".into(),
+                }
+                .into(),
+                "SystemUnavailable",
+            ),
+        ];
+        for (error, expect) in cases {
+            let text = error.to_string();
+            assert_eq!(kind(error), expect, "{text}");
+        }
+        let config = HandlerError::Config(ConfigLoadError::Read {
+            location: "s3://b/config".into(),
+            message: "SlowDown (HTTP 503)".into(),
+            transient: true,
+        });
+        assert_eq!(Diagnostic::from(config).error_type, "SystemUnavailable");
+    }
+
     #[test]
     fn rollout_verdicts() {
         let cases = [
