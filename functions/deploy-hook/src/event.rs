@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use aws_lambda_events::event::codepipeline_job::CodePipelineJobEvent;
-use ops_adapters::error::{bounded, MAX_MESSAGE};
 use ops_domain::config::Strategy;
 use ops_domain::deploy::Token;
 use serde::Deserialize;
@@ -68,15 +67,6 @@ impl fmt::Debug for ArtifactAccess {
     }
 }
 
-/// Most characters of an input value (an action name) an error quotes.
-const MAX_QUOTED: usize = 100;
-
-/// serde's message, capped: it quotes the offending value (`invalid type: string "…"`), which
-/// can be a megabyte-long field or artifact file.
-fn quoted(error: &serde_json::Error) -> String {
-    bounded(&error.to_string(), MAX_MESSAGE)
-}
-
 /// The event is neither a pipeline job nor a schedule action.
 #[derive(Debug, thiserror::Error)]
 #[error("not a CodePipeline job event or {{\"action\": \"decommission\"}}: {0}")]
@@ -92,9 +82,10 @@ struct Action {
 pub fn parse(payload: Value) -> Result<Input, EventError> {
     if payload.get("CodePipeline.job").is_some() {
         let event: CodePipelineJobEvent = serde_json::from_value(payload)
-            // serde quotes a value only where its type is wrong (a credential is a string where
-            // a string is expected), and never more than `MAX_MESSAGE` characters of it.
-            .map_err(|error| EventError(format!("malformed job: {}", quoted(&error))))?;
+            // The serde message names a field, never a value: no credential can leak here.
+            .map_err(|error| {
+                EventError(format!("malformed job: {}", capped(&error.to_string())))
+            })?;
         let job = event.code_pipeline_job;
         let id = job
             .id
@@ -132,10 +123,15 @@ pub fn parse(payload: Value) -> Result<Input, EventError> {
         Ok(action) if action.action == "decommission" => Ok(Input::Decommission),
         Ok(action) => Err(EventError(format!(
             "unknown action \"{}\"",
-            bounded(&action.action, MAX_QUOTED)
+            capped(&action.action)
         ))),
-        Err(error) => Err(EventError(quoted(&error))),
+        Err(error) => Err(EventError(capped(&error.to_string()))),
     }
+}
+
+/// `text` capped at the length an error may quote of its input.
+fn capped(text: &str) -> String {
+    ops_adapters::error::bounded(text, ops_adapters::error::MAX_MESSAGE)
 }
 
 /// The action's `UserParameters` JSON.
@@ -185,8 +181,12 @@ impl UserParameters {
             .ok_or_else(|| {
                 "UserParameters is empty; expected JSON like {\"service\": \"checkout\"}".to_owned()
             })?;
-        let params: UserParameters = serde_json::from_str(raw)
-            .map_err(|error| format!("UserParameters is not valid: {}", quoted(&error)))?;
+        let params: UserParameters = serde_json::from_str(raw).map_err(|error| {
+            format!(
+                "UserParameters is not valid: {}",
+                capped(&error.to_string())
+            )
+        })?;
         if params.service.trim().is_empty() {
             return Err("UserParameters.service is empty".into());
         }
@@ -203,7 +203,7 @@ pub fn image_definitions(text: &[u8]) -> Result<BTreeMap<String, String>, String
         image_uri: String,
     }
     let entries: Vec<Entry> = serde_json::from_slice(text)
-        .map_err(|error| format!("imagedefinitions.json is not valid: {}", quoted(&error)))?;
+        .map_err(|error| format!("imagedefinitions.json is not valid: {error}"))?;
     Ok(entries
         .into_iter()
         .map(|entry| (entry.name, entry.image_uri))
@@ -219,7 +219,7 @@ pub fn image_detail(text: &[u8]) -> Result<String, String> {
     }
     serde_json::from_slice::<Detail>(text)
         .map(|detail| detail.image_uri)
-        .map_err(|error| format!("imageDetail.json is not valid: {}", quoted(&error)))
+        .map_err(|error| format!("imageDetail.json is not valid: {error}"))
 }
 
 #[cfg(test)]
@@ -261,6 +261,8 @@ mod tests {
             service: "checkout".into(),
             deployment: "job-0".into(),
             queued: false,
+            chain: Some("job-0".into()),
+            seq: 1,
         };
         let Ok(Input::Job(continued)) = parse(job(Some(&ours.encode()))) else {
             panic!("not a job")
