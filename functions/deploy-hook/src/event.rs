@@ -202,8 +202,12 @@ pub fn image_definitions(text: &[u8]) -> Result<BTreeMap<String, String>, String
         #[serde(rename = "imageUri")]
         image_uri: String,
     }
-    let entries: Vec<Entry> = serde_json::from_slice(text)
-        .map_err(|error| format!("imagedefinitions.json is not valid: {error}"))?;
+    let entries: Vec<Entry> = serde_json::from_slice(text).map_err(|error| {
+        format!(
+            "imagedefinitions.json is not valid: {}",
+            capped(&error.to_string())
+        )
+    })?;
     Ok(entries
         .into_iter()
         .map(|entry| (entry.name, entry.image_uri))
@@ -219,7 +223,12 @@ pub fn image_detail(text: &[u8]) -> Result<String, String> {
     }
     serde_json::from_slice::<Detail>(text)
         .map(|detail| detail.image_uri)
-        .map_err(|error| format!("imageDetail.json is not valid: {error}"))
+        .map_err(|error| {
+            format!(
+                "imageDetail.json is not valid: {}",
+                capped(&error.to_string())
+            )
+        })
 }
 
 #[cfg(test)]

@@ -188,8 +188,10 @@ proptest! {
         service in "[a-z0-9_-]{1,64}",
         deployment in ".{1,80}",
         queued in any::<bool>(),
+        chain in proptest::option::of("[a-z0-9-]{1,40}"),
+        seq in any::<u32>(),
     ) {
-        let ours = Token { v: 1, service, deployment, queued };
+        let ours = Token { v: 1, service, deployment, queued, chain, seq };
         prop_assert_eq!(Token::decode(&ours.encode()), Some(ours.clone()));
         let mut event = sample("deploy-hook-continue.json");
         event["CodePipeline.job"]["data"]["continuationToken"] = ours.encode().into();
