@@ -26,7 +26,7 @@ pub fn parse(event: &Value) -> Result<Input, String> {
     if event.is_null() {
         return Ok(Input::default());
     }
-    serde_json::from_value(event.clone()).map_err(|error| format!("invalid cost-check input: {error} (expected {{\"as_of\"?: \"YYYY-MM-DD\", \"dry_run\"?: bool}})"))
+    serde_json::from_value(event.clone()).map_err(|error| format!("invalid cost-check input: {} (expected {{\"as_of\"?: \"YYYY-MM-DD\", \"dry_run\"?: bool}})", ops_adapters::error::bounded(&error.to_string(), ops_adapters::error::MAX_MESSAGE)))
 }
 
 #[cfg(test)]
