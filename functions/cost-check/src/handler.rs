@@ -156,9 +156,10 @@ impl HandlerError {
     }
 }
 
-impl From<HandlerError> for Diagnostic {
-    fn from(error: HandlerError) -> Self {
-        let error_type = match &error {
+impl HandlerError {
+    /// The Lambda `errorType` of the error.
+    pub fn error_type(&self) -> &'static str {
+        match self {
             HandlerError::InvalidInput(_) => "InvalidInput",
             // S3 answering 503 for the config says nothing about the config.
             HandlerError::Config(error) if error.is_transient() => "ConfigUnavailable",
@@ -169,9 +170,14 @@ impl From<HandlerError> for Diagnostic {
             HandlerError::Source(_) => "CostSourceError",
             HandlerError::State(_) => "StateStoreError",
             HandlerError::Contention => "Contention",
-        };
+        }
+    }
+}
+
+impl From<HandlerError> for Diagnostic {
+    fn from(error: HandlerError) -> Self {
         Diagnostic {
-            error_type: error_type.to_owned(),
+            error_type: error.error_type().to_owned(),
             error_message: error.to_string(),
         }
     }
