@@ -2,7 +2,7 @@
 # Builds go to a target folder outside the clone so repeated runs (and CI) reuse them.
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/ops-suite/target
 
-.PHONY: demo test setup lint validate unit zip infra bench
+.PHONY: demo test setup lint validate unit zip infra bench chaos
 demo: setup  ## Run the demo on the local emulator.
 	cargo run -q -p ops-tests --bin ops-demo
 
@@ -30,3 +30,6 @@ infra: zip
 
 bench: setup  ## cost engine vs DuckDB (1 thread) on 10 million CUR rows; incremental backup vs aws s3 sync.
 	bash scripts/bench.sh
+
+chaos: setup  ## Every chaos scenario through the fault proxy over seeds 1-8 (CHAOS_SEEDS to change), as a table.
+	bash scripts/chaos.sh
