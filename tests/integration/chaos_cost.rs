@@ -411,10 +411,17 @@ async fn chaos_cost_audit_record_is_written_once_under_its_id_whatever_happens_t
 }
 
 /// One (plan, seed) of the sweep: two scheduled runs under `plan` with the function's clients
-/// built from `settings`, then the assertions. Returns the summary line and the attempts made
-/// beyond one per run (the Scheduler's retries).
-async fn sweep_case(label: &str, plan: FaultPlan, settings: ClientSettings) -> (String, usize) {
+/// built from `settings`, then the assertions. Returns the summary (the `CHAOS …` line of
+/// `scripts/chaos.sh` — `function` names the case there — and a detail line) and the attempts
+/// made beyond one per run (the Scheduler's retries).
+async fn sweep_case(
+    function: String,
+    label: String,
+    plan: FaultPlan,
+    settings: ClientSettings,
+) -> (String, usize) {
     let seed = plan.seed;
+    let plan_rates = (plan.error_rate, plan.drop_rate);
     let cost = scenario().await;
     let proxy = FaultProxy::start(&Emulator::shared().endpoint).await;
     let deps = deps_through(&cost, &proxy, &settings).await;
@@ -477,21 +484,31 @@ async fn sweep_case(label: &str, plan: FaultPlan, settings: ClientSettings) -> (
     }
     let kinds: BTreeSet<&str> = errors.iter().map(|(kind, _)| kind.as_str()).collect();
     let expected = expected_alerts().len();
+    let slack_duplicates = seen.slack_requests() - seen.slack.len();
+    let (mode, rate) = if plan_rates.0 > 0.0 {
+        ("errors", plan_rates.0)
+    } else {
+        ("drops", plan_rates.1)
+    };
     let line = format!(
-        "chaos cost-check {label} seed {seed}: attempts {first_attempts}+{second_attempts}, \
-         injected {} errors and {} drops of {} requests, failed attempts {:?}; webhook {} \
-         requests for {expected} transitions ({} keys), pagerduty {} requests ({} dedup keys), \
-         slack {} requests ({} duplicates); outbox empty, reports {}",
-        stats.errors_total(),
-        stats.dropped,
+        "CHAOS function={function} mode={mode} rate={rate} seed={seed} invocations={} faults={} \
+         outcome={}\n  {label}: attempts {first_attempts}+{second_attempts} of {} requests, \
+         failed attempts {kinds:?}; webhook {} requests for {expected} transitions ({} keys), \
+         pagerduty {} requests ({} dedup keys), slack {} requests ({slack_duplicates} \
+         duplicates); outbox empty, reports {}",
+        first_attempts + second_attempts,
+        stats.errors_total() + stats.dropped,
+        if slack_duplicates == 0 {
+            "notified-once"
+        } else {
+            "notified-once-slack-duplicated"
+        },
         stats.requests,
-        kinds,
         seen.webhook_requests(),
         seen.webhook.len(),
         seen.pagerduty_requests(),
         seen.pagerduty.len(),
         seen.slack_requests(),
-        seen.slack_requests() - seen.slack.len(),
         report_keys(&cost).await.len(),
     );
     (line, first_attempts + second_attempts - 2)
@@ -513,7 +530,13 @@ async fn chaos_cost_scheduled_runs_under_injected_errors_notify_each_transition_
             let label = format!("errors {:.0}%", rate * 100.0);
             async move {
                 let plan = FaultPlan::errors(seed, rate);
-                Box::pin(sweep_case(&label, plan, ClientSettings::batch())).await
+                Box::pin(sweep_case(
+                    "cost-check".into(),
+                    label,
+                    plan,
+                    ClientSettings::batch(),
+                ))
+                .await
             }
         })
     });
@@ -526,7 +549,13 @@ async fn chaos_cost_scheduled_runs_under_injected_errors_notify_each_transition_
 async fn chaos_cost_scheduled_runs_under_dropped_answers_notify_each_transition_once() {
     let cases = chaos_seeds().into_iter().map(|seed| async move {
         let plan = FaultPlan::drops(seed, 0.05);
-        Box::pin(sweep_case("drops 5%", plan, ClientSettings::batch())).await
+        Box::pin(sweep_case(
+            "cost-check".into(),
+            "drops 5%".into(),
+            plan,
+            ClientSettings::batch(),
+        ))
+        .await
     });
     for (line, _) in futures_util::future::join_all(cases).await {
         println!("{line}");
@@ -566,7 +595,8 @@ async fn chaos_cost_with_few_sdk_retries_the_scheduler_retries_converge() {
         ]
         .map(|(label, plan, attempts)| {
             Box::pin(sweep_case(
-                label,
+                format!("cost-check/sdk-attempts-{attempts}"),
+                label.to_owned(),
                 plan.never(["secretsmanager"]),
                 stressed(attempts),
             ))

@@ -760,7 +760,7 @@ async fn bad_input_is_rejected_before_anything_is_read() {
 }
 
 #[tokio::test]
-async fn a_failed_channel_stays_owed_and_the_next_invocation_delivers_it_with_the_same_key() {
+async fn a_failed_channel_stays_owed_and_the_next_invocation_delivers_it_first_with_the_same_key() {
     let cost = CostWorld::new(focus_source, 1000.0).await;
     let prefix = cost.world.prefix.clone();
     // The webhook channel first points at an endpoint that answers 500.
@@ -816,15 +816,21 @@ async fn a_failed_channel_stays_owed_and_the_next_invocation_delivers_it_with_th
         "{owed:?}"
     );
 
-    // The channel is fixed; the next scheduled run (another request) delivers what is owed
-    // before its own work, and its own work owes nothing new.
+    // The channel is fixed. The next scheduled run (another request) fails on a malformed
+    // export file, but delivers what earlier runs owe before its own work.
     cost.edit_config(|config| config.replace(&broken, &good))
         .await;
-    let second = cost
+    let header = "BilledCost,BillingCurrency,ChargePeriodStart,ChargePeriodEnd,EffectiveCost,ProviderName,RegionId,ServiceName,SubAccountId,Tags\n";
+    let bad = format!("{header}1.0,USD,2026-03-19 00:00:00,2026-03-19 01:00:00,lots,AWS,us-east-1,AmazonEC2,1,NULL\n");
+    cost.put("focus/2026-03/broken.csv", bad.into_bytes()).await;
+    let error = cost
         .run(json!({"as_of": as_of()}))
         .await
-        .expect("second run");
-    assert!(second.alerts.opened.is_empty(), "{:?}", second.alerts);
+        .expect_err("unreadable data");
+    assert_eq!(
+        lambda_runtime::Diagnostic::from(error).error_type,
+        "UnreadableCostData"
+    );
     let hooks = receiver.at("/webhook");
     assert_eq!(hooks.len(), 2, "each owed notification once");
     let key_of = |m: &ops_tests::receiver::Received| {

@@ -22,8 +22,11 @@
 //! | email (SES) | at least once | none: `SendEmail` has no idempotency token, a redelivery sends the mail again |
 //!
 //! Redeliveries happen only after a failure between sending and recording (the state write
-//! failed, its answer was lost and could not be recognised, the invocation timed out), so
-//! duplicates on Slack and email are rare, never routine. The document's writes carry the
+//! failed, its answer was lost and could not be recognised, the invocation timed out) or when
+//! two invocations drain the same document at once, so duplicates on Slack and email are rare,
+//! never routine. A channel that keeps failing is given up after
+//! `ops_domain::notify::MAX_DELIVERY_ATTEMPTS` drains (logged as an error), and a channel
+//! removed from the config is dropped: those notifications are lost, on purpose. The document's writes carry the
 //! drainer's identity (`Outbox::writer`), so a state store that recognises its own landed write
 //! by equal bytes recognises only this drainer's.
 
