@@ -1,14 +1,91 @@
 //! alarm-rollback against the emulator: every trigger shape, exactly-once under duplicate and
-//! concurrent delivery, no-ops, bad input that changes nothing, resume after a crash.
+//! concurrent delivery, no-ops, bad input that changes nothing, resume after a crash, a retry
+//! that finds its own claim, owed notifications and audit records delivered by the retry.
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use alarm_rollback::{Deps, HandlerError, Response, Settings};
+use aws_config::retry::RetryConfig;
 use chrono::Utc;
 use hmac::Mac;
+use lambda_runtime::{Context, LambdaEvent};
+use ops_adapters::notify::Notifier;
+use ops_adapters::s3::{ConfigSource, StateStore};
+use ops_adapters::secretsmanager::SecretCache;
+use ops_adapters::AwsClients;
 use ops_domain::deployment::DeploymentStatus;
 use ops_domain::keys;
-use ops_domain::rollback::{self, Trigger};
+use ops_domain::rollback::{self, Outbox, Trigger};
 use serde_json::Value;
 
 use crate::util::World;
+
+/// Invokes the handler as the Lambda request `request_id` (an asynchronous retry keeps it).
+pub(crate) async fn invoke_as(
+    deps: &Deps,
+    event: Value,
+    request_id: &str,
+) -> Result<Response, HandlerError> {
+    let mut context = Context::default();
+    context.request_id = request_id.to_owned();
+    alarm_rollback::handle(deps, LambdaEvent::new(event, context)).await
+}
+
+/// The function's dependencies for `world`'s bucket over `clients`, reading notifier secrets
+/// through `secrets`.
+pub(crate) fn deps_with(
+    world: &World,
+    clients: AwsClients,
+    secrets: aws_sdk_secretsmanager::Client,
+) -> Deps {
+    Deps {
+        store: StateStore::new(clients.s3.clone(), &world.prefix),
+        config: ConfigSource::new(
+            &format!("s3://{}/{}", world.prefix, keys::CONFIG_KEY),
+            clients.s3.clone(),
+        )
+        .expect("config uri"),
+        notifier: Notifier::new(Arc::new(SecretCache::new(secrets, Duration::from_secs(60)))),
+        settings: Settings::default(),
+        clients,
+    }
+}
+
+/// `world`'s dependencies, except that every Secrets Manager read fails (nothing listens).
+fn deps_with_failing_secrets(world: &World) -> Deps {
+    let dead = format!("http://127.0.0.1:{}", ops_tests::emulator::free_port());
+    let secrets = aws_sdk_secretsmanager::Client::from_conf(
+        aws_sdk_secretsmanager::config::Builder::from(&world.sdk)
+            .endpoint_url(dead)
+            .retry_config(RetryConfig::disabled())
+            .build(),
+    );
+    deps_with(world, world.deps.clients.clone(), secrets)
+}
+
+/// The transition key of a sample event.
+fn trigger_of(world: &World, file: &str) -> Trigger {
+    let transition = alarm_rollback::event::parse(&world.event(file))
+        .expect("parses")
+        .remove(0);
+    Trigger::from(&transition)
+}
+
+/// The outbox of `trigger`'s rollback of `service`.
+async fn outbox(world: &World, trigger: &Trigger, service: &str) -> Outbox {
+    world
+        .store()
+        .get::<Outbox>(&rollback::outbox_key(
+            alarm_rollback::FUNCTION,
+            &trigger.id,
+            service,
+        ))
+        .await
+        .expect("read")
+        .expect("outbox exists")
+        .value
+}
 
 fn outcome(response: &alarm_rollback::Response) -> Value {
     serde_json::to_value(response).expect("response serializes")
@@ -254,10 +331,14 @@ async fn fifty_concurrent_copies_roll_back_exactly_once() {
     );
     assert_eq!(world.attempted("route53:ChangeResourceRecordSets"), 1);
     assert_eq!(world.attempted("ecs:UpdateService"), 0);
-    // Claim, completion and one audit record: three successful writes in all.
-    assert_eq!(world.succeeded("s3:PutObject"), 3);
+    // Claim, outbox, completion, one audit record and one delivery record per channel (three):
+    // seven successful writes in all. (Before notifications were owed, it was three: a failed
+    // notification was simply lost.)
+    assert_eq!(world.succeeded("s3:PutObject"), 7);
     assert_eq!(world.keys_under("audit/").await.len(), 1);
-    assert_eq!(world.receiver.at("/pagerduty").len(), 1);
+    for path in ["/slack", "/webhook", "/pagerduty"] {
+        assert_eq!(world.receiver.at(path).len(), 1, "{path}");
+    }
     assert_checkout_rolled_back(&world, "checkout-5xx-rate").await;
 }
 
@@ -532,6 +613,7 @@ async fn rollback_claimed_by_a_crashed_invocation_is_resumed_after_its_lease() {
     let claimed = rollback::begin(
         &current.value,
         &trigger,
+        &rollback::claimant(&trigger, "crashed-invocation"),
         &plan,
         Utc::now() - chrono::Duration::minutes(10),
     );
@@ -549,7 +631,7 @@ async fn rollback_claimed_by_a_crashed_invocation_is_resumed_after_its_lease() {
 }
 
 #[tokio::test]
-async fn failing_notifier_never_blocks_the_rollback() {
+async fn failing_notifier_never_blocks_the_rollback_and_stays_owed() {
     let world = World::new().await;
     // Point Slack at a path that answers 500.
     world
@@ -561,11 +643,22 @@ async fn failing_notifier_never_blocks_the_rollback() {
         .send()
         .await
         .expect("secret");
-    let response = world
-        .invoke(world.event("alarm-eventbridge.json"))
+    let event = world.event("alarm-eventbridge.json");
+    // The rollback happens; the invocation fails so the source retries the undelivered message
+    // (before, the message was dropped and the invocation succeeded).
+    let error = invoke_as(&world.deps, event.clone(), "req-1")
         .await
-        .expect("handled");
-    assert_eq!(outcome(&response)["results"][0]["outcome"], "rolled_back");
+        .expect_err("a notification is still owed");
+    assert!(error.is_transient());
+    let diagnostic = lambda_runtime::Diagnostic::from(error);
+    assert_eq!(diagnostic.error_type, "DeliveryPending");
+    assert!(
+        diagnostic
+            .error_message
+            .contains("checkout: notification to slack (endpoint answered HTTP 500)"),
+        "{}",
+        diagnostic.error_message
+    );
     assert_checkout_rolled_back(&world, "checkout-5xx-rate").await;
     assert_eq!(world.receiver.at("/fail/slack").len(), 1);
     assert_eq!(
@@ -573,4 +666,174 @@ async fn failing_notifier_never_blocks_the_rollback() {
         1,
         "the other channels still got it"
     );
+    assert_eq!(world.receiver.at("/webhook").len(), 1);
+
+    // The retry sends to the channel still owed only.
+    invoke_as(&world.deps, event, "req-1")
+        .await
+        .expect_err("Slack still fails");
+    assert_eq!(world.receiver.at("/fail/slack").len(), 2);
+    assert_eq!(world.receiver.at("/pagerduty").len(), 1);
+    assert_eq!(world.receiver.at("/webhook").len(), 1);
+    assert_eq!(world.keys_under("audit/").await.len(), 1);
+}
+
+#[tokio::test]
+async fn retry_of_the_same_invocation_completes_its_own_claim_at_once() {
+    let world = World::new().await;
+    // Invocation req-1 claimed the record and lost the answer (its retry then got an error
+    // reading it back): the record says ROLLING_BACK by req-1, traffic is still 90/10.
+    let store = world.store();
+    let key = keys::deployment_record("checkout");
+    let current = store
+        .get::<ops_domain::deployment::DeploymentRecord>(&key)
+        .await
+        .expect("read")
+        .expect("exists");
+    let trigger = trigger_of(&world, "alarm-eventbridge.json");
+    let plan = rollback::plan(&current.value, &world.config.services["checkout"]).expect("plan");
+    let claimed = rollback::begin(
+        &current.value,
+        &trigger,
+        &rollback::claimant(&trigger, "req-1"),
+        &plan,
+        Utc::now(),
+    );
+    store
+        .replace(&key, &claimed, &current.etag)
+        .await
+        .expect("claim");
+    let event = world.event("alarm-eventbridge.json");
+
+    // A copy of the event from another invocation leaves the claim to its holder.
+    let copy = invoke_as(&world.deps, event.clone(), "req-2")
+        .await
+        .expect("handled");
+    assert_eq!(
+        outcome(&copy)["results"][0]["services"][0]["skip"]["reason"],
+        "duplicate"
+    );
+    assert_eq!(world.attempted("s3:PutObject"), 0);
+    assert_eq!(
+        world.record("checkout").await.status,
+        DeploymentStatus::RollingBack
+    );
+
+    // The retry of req-1 (same event, same request id) completes it now, not after the lease.
+    let retry = invoke_as(&world.deps, event.clone(), "req-1")
+        .await
+        .expect("handled");
+    assert_eq!(
+        outcome(&retry)["results"][0]["services"][0]["action"],
+        "resumed"
+    );
+    assert_checkout_rolled_back(&world, "checkout-5xx-rate").await;
+    assert_eq!(
+        world.record("checkout").await.rollback_claimant.as_deref(),
+        Some(rollback::claimant(&trigger, "req-1").as_str())
+    );
+    assert_eq!(world.keys_under("audit/").await.len(), 1);
+    for path in ["/slack", "/webhook", "/pagerduty"] {
+        assert_eq!(world.receiver.at(path).len(), 1, "{path}");
+    }
+
+    // Everything after is a duplicate that changes nothing.
+    let writes = world.succeeded("s3:PutObject");
+    for request_id in ["req-1", "req-2", "req-3"] {
+        invoke_as(&world.deps, event.clone(), request_id)
+            .await
+            .expect("handled");
+    }
+    assert_eq!(world.succeeded("s3:PutObject"), writes);
+    assert_eq!(world.attempted("route53:ChangeResourceRecordSets"), 1);
+}
+
+#[tokio::test]
+async fn failed_secret_reads_fail_the_invocation_and_its_retry_delivers_exactly_once() {
+    let world = World::new().await;
+    let broken = deps_with_failing_secrets(&world);
+    let event = world.event("alarm-eventbridge.json");
+    let trigger = trigger_of(&world, "alarm-eventbridge.json");
+
+    let error = invoke_as(&broken, event.clone(), "req-1")
+        .await
+        .expect_err("notifications owed");
+    assert!(error.is_transient());
+    let diagnostic = lambda_runtime::Diagnostic::from(error);
+    assert_eq!(diagnostic.error_type, "DeliveryPending");
+    for channel in ["slack", "hook", "pager"] {
+        assert!(
+            diagnostic
+                .error_message
+                .contains(&format!("notification to {channel} (reading secret")),
+            "{}",
+            diagnostic.error_message
+        );
+    }
+    // The rollback is done and recorded, and so is what it still owes.
+    assert_checkout_rolled_back(&world, "checkout-5xx-rate").await;
+    assert!(world.receiver.all().is_empty());
+    let owed = outbox(&world, &trigger, "checkout").await;
+    assert!(owed.audit_written);
+    assert_eq!(owed.owed_channels(), ["slack", "hook", "pager"]);
+
+    // A copy of the event from another invocation changes nothing and sends nothing: the owed
+    // notifications are the first invocation's to deliver while its lease runs.
+    let copy = invoke_as(&world.deps, event.clone(), "req-2")
+        .await
+        .expect("handled");
+    assert_eq!(
+        outcome(&copy)["results"][0]["services"][0]["skip"]["reason"],
+        "duplicate"
+    );
+    assert!(world.receiver.all().is_empty());
+
+    // The source's retry of req-1 (secrets readable again) delivers each channel once…
+    invoke_as(&world.deps, event.clone(), "req-1")
+        .await
+        .expect("delivered");
+    // …and a further retry or copy sends nothing again.
+    invoke_as(&world.deps, event.clone(), "req-1")
+        .await
+        .expect("handled");
+    invoke_as(&world.deps, event, "req-3")
+        .await
+        .expect("handled");
+    for path in ["/slack", "/webhook", "/pagerduty"] {
+        assert_eq!(world.receiver.at(path).len(), 1, "{path}");
+    }
+    assert!(outbox(&world, &trigger, "checkout").await.settled());
+    // One audit record through the failure, the copy and the retries.
+    assert_eq!(world.keys_under("audit/").await.len(), 1);
+    let hook = &world.receiver.at("/webhook")[0];
+    let key = &hook.headers["idempotency-key"];
+    assert_eq!(key.len(), 32, "{key}");
+    assert_eq!(
+        world.receiver.at("/pagerduty")[0].json()["dedup_key"],
+        "alarm-rollback/checkout-5xx-rate"
+    );
+}
+
+#[tokio::test]
+async fn megabyte_event_is_rejected_with_a_bounded_error_before_any_call() {
+    let world = World::new().await;
+    let huge = "A".repeat(1 << 20);
+    for event in [
+        serde_json::json!({"detail-type": huge.clone(), "detail": {}}),
+        serde_json::json!({"detail-type": "CloudWatch Alarm State Change", "detail": huge.clone()}),
+        serde_json::Value::String(huge.clone()),
+    ] {
+        let error = invoke_as(&world.deps, event, "req-1")
+            .await
+            .expect_err("must fail");
+        assert!(!error.is_transient());
+        let diagnostic = lambda_runtime::Diagnostic::from(error);
+        assert_eq!(diagnostic.error_type, "InvalidEvent");
+        assert!(
+            diagnostic.error_message.len() < 1_000,
+            "{} characters",
+            diagnostic.error_message.len()
+        );
+    }
+    assert!(world.deps.clients.recorder.calls().is_empty());
 }

@@ -6,6 +6,7 @@ mod backup;
 mod backup_ecs;
 mod backup_route53;
 mod backup_secrets;
+mod chaos_alarm;
 mod chaos_cost;
 mod cost_check;
 mod deploy_hook;

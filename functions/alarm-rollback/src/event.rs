@@ -14,6 +14,7 @@ use aws_lambda_events::event::cloudwatch_alarms::{
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::sns::SnsEvent;
 use chrono::{DateTime, Utc};
+use ops_adapters::error::{bounded, MAX_MESSAGE};
 use ops_domain::rollback::{AlarmState, AlarmTransition, Delivery};
 use serde::Deserialize;
 use serde_json::Value;
@@ -34,10 +35,15 @@ pub enum EventError {
     },
 }
 
+/// Longest alarm name CloudWatch allows; a longer one is not an alarm event.
+pub const MAX_ALARM_NAME: usize = 255;
+
+/// Quotes from the event (serde's messages quote the offending value) are capped: an event of
+/// a megabyte must not come back whole in the error or the log.
 fn malformed(shape: &'static str) -> impl Fn(serde_json::Error) -> EventError {
     move |error| EventError::Malformed {
         shape,
-        message: error.to_string(),
+        message: bounded(&error.to_string(), MAX_MESSAGE),
     }
 }
 
@@ -61,7 +67,8 @@ pub fn parse(event: &Value) -> Result<Vec<AlarmTransition>, EventError> {
             return Err(EventError::Malformed {
                 shape: "EventBridge",
                 message: format!(
-                    "detail-type \"{detail_type}\" is not \"CloudWatch Alarm State Change\""
+                    "detail-type \"{}\" is not \"CloudWatch Alarm State Change\"",
+                    bounded(detail_type, 100)
                 ),
             });
         }
@@ -107,12 +114,7 @@ fn transition(
             shape,
             message: "no state".into(),
         })?;
-    if data.alarm_name.trim().is_empty() {
-        return Err(EventError::Malformed {
-            shape,
-            message: "empty alarm name".into(),
-        });
-    }
+    check_alarm_name(&data.alarm_name, shape)?;
     Ok(AlarmTransition {
         alarm_name: data.alarm_name.clone(),
         alarm_arn,
@@ -148,8 +150,12 @@ impl SnsAlarmMessage {
         let new_state =
             AlarmState::parse(&self.new_state_value).ok_or_else(|| EventError::Malformed {
                 shape: "SNS alarm message",
-                message: format!("unknown NewStateValue \"{}\"", self.new_state_value),
+                message: format!(
+                    "unknown NewStateValue \"{}\"",
+                    bounded(&self.new_state_value, 100)
+                ),
             })?;
+        check_alarm_name(&self.alarm_name, "SNS alarm message")?;
         Ok(AlarmTransition {
             alarm_name: self.alarm_name,
             alarm_arn: self.alarm_arn,
@@ -161,13 +167,33 @@ impl SnsAlarmMessage {
                     shape: "SNS alarm message",
                     message: format!(
                         "StateChangeTime \"{}\" is not a timestamp",
-                        self.state_change_time
+                        bounded(&self.state_change_time, 100)
                     ),
                 }
             })?,
             delivery: Delivery::Sns,
         })
     }
+}
+
+fn check_alarm_name(name: &str, shape: &'static str) -> Result<(), EventError> {
+    if name.trim().is_empty() {
+        return Err(EventError::Malformed {
+            shape,
+            message: "empty alarm name".into(),
+        });
+    }
+    let length = name.chars().count();
+    if length > MAX_ALARM_NAME {
+        return Err(EventError::Malformed {
+            shape,
+            message: format!(
+                "alarm name of {length} characters (CloudWatch allows {MAX_ALARM_NAME}): \"{}\"",
+                bounded(name, 60)
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// CloudWatch writes `2026-01-01T12:00:00.123+0000` (no colon in the offset).
@@ -266,5 +292,36 @@ mod tests {
         ));
         let bad_sns = serde_json::json!({"Records": [{"EventSource": "aws:sns", "Sns": {"Message": "not json"}}]});
         assert!(parse(&bad_sns).is_err());
+    }
+
+    #[test]
+    fn a_megabyte_of_event_is_never_quoted_whole() {
+        let huge = "A".repeat(1 << 20);
+        let mut named = load("alarm-eventbridge.json");
+        named["detail"]["alarmName"] = huge.clone().into();
+        let mut sns = load("alarm-sns.json");
+        let mut message: Value =
+            serde_json::from_str(sns["Records"][0]["Sns"]["Message"].as_str().expect("text"))
+                .expect("json");
+        message["NewStateValue"] = huge.clone().into();
+        sns["Records"][0]["Sns"]["Message"] = message.to_string().into();
+        let events = [
+            serde_json::json!({"detail-type": huge.clone()}),
+            serde_json::json!({"detail-type": "CloudWatch Alarm State Change", "detail": huge.clone()}),
+            serde_json::json!({"Records": [{"EventSource": "aws:sns", "Sns": {"Message": huge.clone()}}]}),
+            serde_json::json!({"alarmData": huge.clone()}),
+            named,
+            sns,
+        ];
+        for event in events {
+            let error = parse(&event).expect_err("malformed");
+            let text = error.to_string();
+            assert!(
+                text.len() < 1_000,
+                "{} characters: {}",
+                text.len(),
+                &text[..200]
+            );
+        }
     }
 }

@@ -1,11 +1,45 @@
 //! The handler: read the alarm transition, decide per service, claim the deployment record with
-//! compare-and-swap, change Route53 and ECS, complete the record, audit, notify, emit metrics.
+//! compare-and-swap, record what the rollback owes, change Route53 and ECS, complete the record,
+//! then deliver what is owed (audit record, notifications), emit metrics.
 //!
 //! Exactly once comes from the record, not from a lock: every copy of an event computes the same
 //! decision, only one copy's compare-and-swap claims the record, and the others then read a
 //! record that says the rollback is in progress or done and change nothing. Every read and check
 //! (record, hosted zone, record sets, ECS service) happens before the first write, so bad input
 //! changes nothing.
+//!
+//! Under faults (the source retries a failed invocation with the same event and request id):
+//!
+//! - The claim carries its claimant (the transition's key and the invocation id). When the
+//!   claim's answer is lost, or a change after it fails, the invocation fails; its retry finds
+//!   its own claim and completes the rollback at once ([`rollback::decide`]). A failed change
+//!   never gives the claim back: the record stays ROLLING_BACK (deploy-hook stops) until the
+//!   retry — or, after the lease, any later event — completes it. A ROLLED_BACK record is never
+//!   claimed again, and its completion write is recognised as ours when its answer is lost.
+//! - What a handled transition owes is written create-once as its [`Outbox`]
+//!   (`outbox/alarm-rollback/<transition>/<service>.json`) before any of it is attempted: the
+//!   audit record and one notification per routed channel. Each delivered channel is recorded
+//!   in it; what is still owed after this invocation makes it fail (`DeliveryPending`), so the
+//!   retry of the same event delivers the rest. A copy of the event from another invocation
+//!   leaves an outbox to its writer until the lease has passed, then delivers what is owed.
+//!
+//! What each channel is guaranteed:
+//!
+//! - **Audit record**: exactly one per rollback — written create-once under a key fixed by the
+//!   outbox (`audit/<outbox day>/alarm-rollback/<transition>-<service>.json`), retried until
+//!   written.
+//! - **Webhook**: at least once; every attempt sends the same body, whose `Idempotency-Key`
+//!   header (a digest of the body, so of the transition) lets the receiver drop repeats.
+//! - **PagerDuty**: at least once; repeats carry the same `dedup_key` (the alarm's incident key,
+//!   which the OK transition resolves), so PagerDuty folds them into one incident.
+//! - **Slack** (and email): at least once; a repeat is possible only when the answer to a
+//!   delivered message is lost or its record in the outbox cannot be written, and it is then an
+//!   identical message.
+//!
+//! Errors: every AWS failure is classified by the adapters (`is_transient`); a transient one
+//! fails the invocation with an `…Unavailable` error type so the source retries, a permanent one
+//! with a type that names the problem. Errors and log lines quote AWS codes and messages, never
+//! bodies, and quotes of the event are capped.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -13,6 +47,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use ops_adapters::ecs::{self, EcsError};
+use ops_adapters::error::{bounded, MAX_MESSAGE};
 use ops_adapters::notify::Notifier;
 use ops_adapters::route53::{self, Route53Error};
 use ops_adapters::s3::{ConfigLoadError, ConfigSource, StateError, StateStore, Versioned};
@@ -21,14 +56,16 @@ use ops_adapters::{audit, AwsClients};
 use ops_domain::audit::AuditRecord;
 use ops_domain::config::SuiteConfig;
 use ops_domain::deployment::DeploymentRecord;
+use ops_domain::deployment::DeploymentStatus;
 use ops_domain::keys;
 use ops_domain::notify::{Lifecycle, Notification, Severity};
 use ops_domain::rollback::{
-    self, AlarmState, AlarmTransition, Decision, PlanError, RollbackPlan, Skip, Trigger,
+    self, AlarmState, AlarmTransition, Decision, Outbox, PlanError, RollbackPlan, Skip, Trigger,
+    NOTIFY_SCOPE,
 };
 use serde::Serialize;
 use serde_json::Value;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::event::{self, EventError};
 
@@ -109,6 +146,14 @@ pub enum HandlerError {
         /// Service.
         service: String,
     },
+    /// The rollback is done (or nothing needed rolling back) but some of what it owes — the
+    /// audit record, a channel's notification — could not be delivered yet. They stay owed in
+    /// the outbox; a retry of the same event delivers them.
+    #[error("owed and not yet delivered (a retry of this event delivers them): {}", .owed.join("; "))]
+    DeliveryPending {
+        /// What is still owed, with the reason.
+        owed: Vec<String>,
+    },
     /// The invocation ran out of time (the record's lease lets a retry finish the work); the
     /// duration is the time budget that was used up.
     #[error(
@@ -118,31 +163,65 @@ pub enum HandlerError {
 }
 
 impl HandlerError {
-    fn error_type(&self) -> &'static str {
+    /// Whether a retry of the same event may succeed: AWS throttled, answered 5xx, timed out or
+    /// lost the connection; the record kept changing; something owed is still undelivered; the
+    /// deadline came. Everything else (bad event, bad config, missing resources, access denied)
+    /// fails the same way again.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            HandlerError::InvalidEvent(_)
+            | HandlerError::MissingRecord { .. }
+            | HandlerError::Plan(_) => false,
+            HandlerError::Config(error) => error.is_transient(),
+            HandlerError::Route53(Route53Error::Aws { transient, .. })
+            | HandlerError::Ecs(EcsError::Aws { transient, .. }) => *transient,
+            HandlerError::Route53(_) | HandlerError::Ecs(_) => false,
+            HandlerError::State(error) => error.is_transient(),
+            HandlerError::Contention { .. }
+            | HandlerError::DeliveryPending { .. }
+            | HandlerError::Deadline(_) => true,
+        }
+    }
+
+    /// The Lambda `errorType`.
+    pub fn error_type(&self) -> &'static str {
         match self {
             HandlerError::InvalidEvent(_) => "InvalidEvent",
+            // S3 unavailable is not a wrong config.
+            HandlerError::Config(error) if error.is_transient() => "ConfigUnavailable",
             HandlerError::Config(_) => "ConfigurationError",
             HandlerError::MissingRecord { .. } => "MissingDeploymentRecord",
             HandlerError::Plan(_) => "InconsistentRecord",
             HandlerError::Route53(
                 Route53Error::ZoneNotFound(_) | Route53Error::RecordSetNotFound { .. },
             ) => "MissingTrafficRecord",
+            HandlerError::Route53(Route53Error::Aws {
+                transient: true, ..
+            }) => "Route53Unavailable",
             HandlerError::Route53(_) => "Route53Error",
             HandlerError::Ecs(EcsError::ServiceNotFound { .. }) => "MissingEcsService",
+            HandlerError::Ecs(EcsError::Aws {
+                transient: true, ..
+            }) => "EcsUnavailable",
             HandlerError::Ecs(_) => "EcsError",
             HandlerError::State(StateError::Corrupt { .. }) => "CorruptState",
+            HandlerError::State(error) if error.is_transient() => "StateStoreUnavailable",
             HandlerError::State(_) => "StateStoreError",
             HandlerError::Contention { .. } => "Contention",
+            HandlerError::DeliveryPending { .. } => "DeliveryPending",
             HandlerError::Deadline(_) => "DeadlineExceeded",
         }
     }
 }
 
+/// Most characters of an error message returned to Lambda or logged.
+const MAX_ERROR_MESSAGE: usize = 2_000;
+
 impl From<HandlerError> for Diagnostic {
     fn from(error: HandlerError) -> Self {
         Diagnostic {
             error_type: error.error_type().to_owned(),
-            error_message: error.to_string(),
+            error_message: bounded(&error.to_string(), MAX_ERROR_MESSAGE),
         }
     }
 }
@@ -226,23 +305,53 @@ impl ServiceResult {
 pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Response, HandlerError> {
     let (payload, context) = event.into_parts();
     let budget = time_budget(context.deadline, deps.settings.deadline_headroom);
-    let request_id = (!context.request_id.is_empty()).then_some(context.request_id);
+    // The source retries a failed invocation with the same request id; without one (a direct
+    // call), the invocation gets an id of its own and a retry is just another copy.
+    let invocation_id = if context.request_id.is_empty() {
+        fresh_invocation_id()
+    } else {
+        context.request_id
+    };
     let work = async {
         let transitions = event::parse(&payload)?;
         let config = deps.config.current().await?;
         let mut results = Vec::with_capacity(transitions.len());
+        let mut owed = Vec::new();
         for transition in &transitions {
-            results
-                .push(handle_transition(deps, &config, transition, request_id.as_deref()).await?);
+            let (result, pending) =
+                handle_transition(deps, &config, transition, &invocation_id).await?;
+            results.push(result);
+            owed.extend(pending);
+        }
+        if !owed.is_empty() {
+            return Err(HandlerError::DeliveryPending { owed });
         }
         Ok(Response { results })
     };
-    match budget {
+    let outcome = match budget {
         Some(budget) => tokio::time::timeout(budget, work)
             .await
-            .map_err(|_| HandlerError::Deadline(budget))?,
+            .map_err(|_| HandlerError::Deadline(budget))
+            .and_then(|result| result),
         None => work.await,
+    };
+    if let Err(failure) = &outcome {
+        let message = bounded(&failure.to_string(), MAX_ERROR_MESSAGE);
+        error!(message = "Invocation failed.", error_type = failure.error_type(), transient = failure.is_transient(), error = %message, request_id = %invocation_id);
     }
+    outcome
+}
+
+/// An invocation id for a call without a Lambda request id: unique in this process and time.
+fn fresh_invocation_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "local-{}-{}-{}",
+        std::process::id(),
+        Utc::now().timestamp_nanos_opt().unwrap_or_default(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// Time left before the deadline minus the headroom (at most a fifth of the time left, so a
@@ -270,9 +379,10 @@ async fn handle_transition(
     deps: &Deps,
     config: &SuiteConfig,
     transition: &AlarmTransition,
-    request_id: Option<&str>,
-) -> Result<TransitionResult, HandlerError> {
+    invocation_id: &str,
+) -> Result<(TransitionResult, Vec<String>), HandlerError> {
     let trigger = Trigger::from(transition);
+    let claimant = rollback::claimant(&trigger, invocation_id);
     let routes: Vec<_> = config.routes_for_alarm(&transition.alarm_name).collect();
     let mut result = TransitionResult {
         alarm: transition.alarm_name.clone(),
@@ -284,7 +394,7 @@ async fn handle_transition(
     if routes.is_empty() {
         warn!(message = "Alarm is not mapped to any service; nothing changed.", alarm = %transition.alarm_name, state = transition.new_state.as_str());
         result.outcome = Outcome::Unmapped;
-        return Ok(result);
+        return Ok((result, Vec::new()));
     }
     let severity = routes
         .iter()
@@ -304,8 +414,8 @@ async fn handle_transition(
     if transition.new_state != AlarmState::Alarm {
         info!(message = "Alarm left ALARM; no rollback.", alarm = %transition.alarm_name, state = transition.new_state.as_str());
         result.outcome = Outcome::NotAlarm;
-        if transition.old_state == Some(AlarmState::Alarm) && first_delivery(deps, &trigger).await?
-        {
+        let mut owed = Vec::new();
+        if transition.old_state == Some(AlarmState::Alarm) {
             let notification = alarm_notification(
                 transition,
                 severity,
@@ -313,56 +423,218 @@ async fn handle_transition(
                 &services,
                 "The alarm is no longer in ALARM.".into(),
             );
-            deps.notifier.send(config, &notification).await;
+            owed = notify_once(deps, config, &trigger, &claimant, notification).await?;
         }
-        return Ok(result);
+        return Ok((result, owed));
     }
 
     if rollback_services.is_empty() {
         result.outcome = Outcome::Notified;
-        if first_delivery(deps, &trigger).await? {
-            let notification = alarm_notification(
-                transition,
-                severity,
-                Lifecycle::Trigger,
-                &services,
-                transition.reason.clone(),
-            );
-            deps.notifier.send(config, &notification).await;
-        }
-        return Ok(result);
+        let notification = alarm_notification(
+            transition,
+            severity,
+            Lifecycle::Trigger,
+            &services,
+            trigger.reason.clone(),
+        );
+        let owed = notify_once(deps, config, &trigger, &claimant, notification).await?;
+        return Ok((result, owed));
     }
 
     // Every read and check first: a missing record, zone, record set or service fails here,
     // before anything is written for any service.
     let mut prepared = Vec::new();
     for service in &rollback_services {
-        prepared.push(prepare(deps, config, service, &trigger).await?);
+        prepared.push(prepare(deps, config, service, &trigger, &claimant).await?);
     }
 
+    let mut owed = Vec::new();
     for step in prepared {
-        let service_result = carry_out(
-            deps, config, step, &trigger, transition, severity, request_id,
-        )
-        .await?;
+        let context = Acting {
+            deps,
+            config,
+            trigger: &trigger,
+            claimant: &claimant,
+            transition,
+            severity,
+            invocation_id,
+        };
+        let (service_result, pending) = carry_out(&context, step).await?;
         if service_result.action != "skipped" {
             result.outcome = Outcome::RolledBack;
         }
         result.services.push(service_result);
+        owed.extend(pending);
     }
     info!(message = "Alarm handled.", alarm = %result.alarm, outcome = ?result.outcome, trigger_id = %result.trigger_id);
-    Ok(result)
+    Ok((result, owed))
 }
 
-/// Creates the transition's idempotency marker; `false` when another delivery already did.
-async fn first_delivery(deps: &Deps, trigger: &Trigger) -> Result<bool, HandlerError> {
-    let key = keys::idempotency(FUNCTION, &trigger.id);
-    let marker = serde_json::json!({"alarm": trigger.alarm, "at": Utc::now()});
-    match deps.store.create(&key, &marker).await {
-        Ok(_) => Ok(true),
-        Err(StateError::AlreadyExists { .. }) => Ok(false),
+/// What carrying out one service's decision needs.
+struct Acting<'a> {
+    deps: &'a Deps,
+    config: &'a SuiteConfig,
+    trigger: &'a Trigger,
+    claimant: &'a str,
+    transition: &'a AlarmTransition,
+    severity: Severity,
+    invocation_id: &'a str,
+}
+
+/// A notification without rollback, once per transition: its outbox is created once (the
+/// first copy of the event to get there owns it) and settled by its owner; a copy of the event
+/// from another invocation leaves it alone until the lease has passed. Returns what is still
+/// owed.
+async fn notify_once(
+    deps: &Deps,
+    config: &SuiteConfig,
+    trigger: &Trigger,
+    claimant: &str,
+    notification: Notification,
+) -> Result<Vec<String>, HandlerError> {
+    let key = rollback::outbox_key(FUNCTION, &trigger.id, NOTIFY_SCOPE);
+    let outbox = Outbox {
+        trigger_id: trigger.id.clone(),
+        scope: NOTIFY_SCOPE.to_owned(),
+        claimant: claimant.to_owned(),
+        created_at: Utc::now(),
+        audit: None,
+        audit_written: false,
+        channels: config.channels_for(notification.severity).to_vec(),
+        notification,
+        delivered: Default::default(),
+    };
+    let Some(outbox) = create_outbox(deps, &key, outbox).await? else {
+        return Ok(Vec::new());
+    };
+    if outbox.value.settled()
+        || !outbox
+            .value
+            .may_settle(claimant, Utc::now(), deps.settings.lease)
+    {
+        return Ok(Vec::new());
+    }
+    settle(deps, config, &key, outbox, None).await
+}
+
+/// Creates `outbox` at `key`, or reads the one already there (another copy of the event, or
+/// this invocation's earlier attempt, wrote it first). `None` if it vanished meanwhile.
+async fn create_outbox(
+    deps: &Deps,
+    key: &str,
+    outbox: Outbox,
+) -> Result<Option<Versioned<Outbox>>, HandlerError> {
+    match deps.store.create(key, &outbox).await {
+        Ok(etag) => Ok(Some(Versioned {
+            value: outbox,
+            etag,
+        })),
+        Err(StateError::AlreadyExists { .. }) => Ok(deps.store.get::<Outbox>(key).await?),
         Err(error) => Err(error.into()),
     }
+}
+
+/// Delivers what `outbox` still owes: the audit record (with `after` as its after-state, when
+/// given), then the notification to each owed channel, recording each one done in the outbox
+/// (compare-and-swap, merging with concurrent writers). Returns what is still owed, with why.
+async fn settle(
+    deps: &Deps,
+    config: &SuiteConfig,
+    key: &str,
+    mut outbox: Versioned<Outbox>,
+    after: Option<&DeploymentRecord>,
+) -> Result<Vec<String>, HandlerError> {
+    let scope = outbox.value.scope.clone();
+    let mut owed = Vec::new();
+    let mut unsaved = false;
+    if let (Some(audit_record), false) = (outbox.value.audit.clone(), outbox.value.audit_written) {
+        let mut audit_record = audit_record;
+        if let Some(after) = after {
+            audit_record.after = serde_json::to_value(after).unwrap_or(Value::Null);
+        }
+        match audit::write(&deps.store, &audit_record).await {
+            Ok(_) => {
+                outbox.value.audit_written = true;
+                unsaved = true;
+            }
+            Err(failure) => {
+                warn!(message = "Audit record not written yet; it stays owed.", %scope, error = %failure);
+                owed.push(format!("{scope}: audit record ({failure})"));
+            }
+        }
+    }
+    for channel in outbox.value.owed_channels() {
+        let Some(settings) = config.notifications.channels.get(&channel) else {
+            warn!(message = "Owed channel is no longer configured; dropped.", %scope, %channel);
+            outbox.value.channels.retain(|name| *name != channel);
+            unsaved = true;
+            continue;
+        };
+        // The notifier sends to the channels routed for a severity: route this one only.
+        let mut one = config.clone();
+        one.notifications.channels = [(channel.clone(), settings.clone())].into();
+        one.notifications.routes =
+            [(outbox.value.notification.severity, vec![channel.clone()])].into();
+        let delivery = deps.notifier.send(&one, &outbox.value.notification).await;
+        if delivery.sent.contains(&channel) {
+            outbox.value.delivered.insert(channel.clone(), Utc::now());
+            if let Err(failure) = save_outbox(deps, key, &mut outbox).await {
+                warn!(message = "Delivered, but not recorded yet; a retry may repeat it.", %scope, %channel, error = %failure);
+                owed.push(format!(
+                    "{scope}: record of delivery to {channel} ({failure})"
+                ));
+            }
+            unsaved = false;
+        } else {
+            let reason = delivery
+                .failed
+                .first()
+                .map(|(_, reason)| bounded(reason, MAX_MESSAGE))
+                .unwrap_or_else(|| "not sent".to_owned());
+            MetricSet::new(FUNCTION)
+                .metric("notification_failures_total", 1.0, Unit::Count)
+                .emit();
+            owed.push(format!("{scope}: notification to {channel} ({reason})"));
+        }
+    }
+    if unsaved {
+        if let Err(failure) = save_outbox(deps, key, &mut outbox).await {
+            owed.push(format!("{scope}: record of what was delivered ({failure})"));
+        }
+    }
+    Ok(owed)
+}
+
+/// Writes `outbox` back with compare-and-swap; on a conflict merges what the other writer
+/// recorded (both only add) and tries again.
+async fn save_outbox(
+    deps: &Deps,
+    key: &str,
+    outbox: &mut Versioned<Outbox>,
+) -> Result<(), HandlerError> {
+    for _ in 0..MAX_CLAIM_ATTEMPTS {
+        match deps.store.replace(key, &outbox.value, &outbox.etag).await {
+            Ok(etag) => {
+                outbox.etag = etag;
+                return Ok(());
+            }
+            Err(StateError::Conflict { .. }) => {
+                let Some(current) = deps.store.get::<Outbox>(key).await? else {
+                    return Ok(());
+                };
+                let mut merged = current.value;
+                merged.merge(&outbox.value);
+                *outbox = Versioned {
+                    value: merged,
+                    etag: current.etag,
+                };
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Err(HandlerError::Contention {
+        service: outbox.value.scope.clone(),
+    })
 }
 
 /// Live state a rollback changes, read before any write.
@@ -399,6 +671,7 @@ async fn prepare<'a>(
     config: &SuiteConfig,
     service: &'a str,
     trigger: &Trigger,
+    claimant: &str,
 ) -> Result<Prepared<'a>, HandlerError> {
     let record = read_record(deps, service).await?;
     let service_config = &config.services[service];
@@ -406,6 +679,7 @@ async fn prepare<'a>(
         &record.value,
         service_config,
         trigger,
+        claimant,
         Utc::now(),
         deps.settings.lease,
     )?;
@@ -454,14 +728,16 @@ async fn read_live(deps: &Deps, plan: &RollbackPlan) -> Result<Live, HandlerErro
 }
 
 async fn carry_out(
-    deps: &Deps,
-    config: &SuiteConfig,
+    acting: &Acting<'_>,
     step: Prepared<'_>,
-    trigger: &Trigger,
-    transition: &AlarmTransition,
-    severity: Severity,
-    request_id: Option<&str>,
-) -> Result<ServiceResult, HandlerError> {
+) -> Result<(ServiceResult, Vec<String>), HandlerError> {
+    let Acting {
+        deps,
+        config,
+        trigger,
+        claimant,
+        ..
+    } = *acting;
     let Prepared {
         service,
         mut record,
@@ -473,48 +749,27 @@ async fn carry_out(
         let (plan, resumed) = match &decision {
             Decision::Skip(skip) => {
                 info!(message = "Rollback skipped.", %service, skip = ?skip);
-                return Ok(ServiceResult::skipped(service, skip.clone()));
+                let owed = settle_skipped(acting, service, &record.value).await?;
+                return Ok((ServiceResult::skipped(service, skip.clone()), owed));
             }
             Decision::Start(plan) => (plan.clone(), false),
             Decision::Resume(plan) => (plan.clone(), true),
         };
-        let claimed = rollback::begin(&record.value, trigger, &plan, Utc::now());
+        let claimed = rollback::begin(&record.value, trigger, claimant, &plan, Utc::now());
         match deps.store.replace(&key, &claimed, &record.etag).await {
             Ok(etag) => {
+                // What the rollback owes is on record before anything is changed. A failure
+                // from here on keeps the claim: the retry of this invocation resumes it at once.
+                let outbox = owe(acting, service, &record.value, &plan).await?;
                 let live = match live.take() {
                     Some(live) => live,
                     None => read_live(deps, &plan).await?,
                 };
                 let started = Instant::now();
-                let before = serde_json::to_value(&record.value).unwrap_or(Value::Null);
-                let applied = apply(deps, &plan, &live, trigger).await;
-                let (route53_change, ecs_updated) = match applied {
-                    Ok(done) => done,
-                    Err(error) => {
-                        release(deps, &key, &record.value, &claimed, &etag).await;
-                        return Err(error);
-                    }
-                };
+                let (route53_change, ecs_updated) = apply(deps, &plan, &live, trigger).await?;
                 let done = rollback::complete(&claimed, &plan, Utc::now());
                 finish(deps, &key, &done, &etag, trigger).await?;
                 let elapsed = started.elapsed();
-
-                let audit_record = AuditRecord {
-                    id: format!("{}-{service}", trigger.id),
-                    at: Utc::now(),
-                    function: FUNCTION.to_owned(),
-                    action: "rollback".to_owned(),
-                    actor: format!("alarm:{}", trigger.alarm),
-                    target: format!("service:{service}"),
-                    reason: trigger.reason.clone(),
-                    before,
-                    after: serde_json::to_value(&done).unwrap_or(Value::Null),
-                    outcome: "succeeded".to_owned(),
-                    request_id: request_id.map(str::to_owned),
-                };
-                if let Err(error) = audit::write(&deps.store, &audit_record).await {
-                    warn!(message = "Failed to write audit record.", %service, %error);
-                }
                 MetricSet::new(FUNCTION)
                     .dimension("Service", service)
                     .metric("rollbacks_total", 1.0, Unit::Count)
@@ -524,53 +779,34 @@ async fn carry_out(
                         Unit::Milliseconds,
                     )
                     .emit();
-                let from = plan
-                    .from
-                    .as_ref()
-                    .map(|release| release.task_definition.clone());
-                let summary = format!(
-                    "Alarm *{}* went into ALARM: {}\nTraffic and the ECS service are back on `{}`{}.",
-                    trigger.alarm,
-                    trigger.reason,
-                    plan.to.task_definition,
-                    from.as_deref().map(|from| format!(" (from `{from}`)")).unwrap_or_default()
-                );
-                let services = BTreeSet::from([service]);
-                let notification = alarm_notification(
-                    transition,
-                    severity,
-                    Lifecycle::Trigger,
-                    &services,
-                    summary,
-                );
-                let delivery = deps.notifier.send(config, &notification).await;
-                if !delivery.failed.is_empty() {
-                    MetricSet::new(FUNCTION)
-                        .metric(
-                            "notification_failures_total",
-                            delivery.failed.len() as f64,
-                            Unit::Count,
-                        )
-                        .emit();
-                }
                 info!(message = "Service rolled back.", %service, to = %plan.to.task_definition, alarm = %trigger.alarm, resumed, ms = elapsed.as_millis() as u64);
-                return Ok(ServiceResult {
-                    service: service.to_owned(),
-                    action: if resumed { "resumed" } else { "rolled_back" },
-                    skip: None,
-                    to: Some(plan.to.task_definition.clone()),
-                    from,
-                    route53_change,
-                    ecs_updated,
-                });
+                let outbox_key = rollback::outbox_key(FUNCTION, &trigger.id, service);
+                let owed = settle(deps, config, &outbox_key, outbox, Some(&done)).await?;
+                return Ok((
+                    ServiceResult {
+                        service: service.to_owned(),
+                        action: if resumed { "resumed" } else { "rolled_back" },
+                        skip: None,
+                        to: Some(plan.to.task_definition.clone()),
+                        from: plan
+                            .from
+                            .as_ref()
+                            .map(|release| release.task_definition.clone()),
+                        route53_change,
+                        ecs_updated,
+                    },
+                    owed,
+                ));
             }
             Err(StateError::Conflict { .. }) => {
-                // Someone else wrote the record since we read it: read again and decide again.
+                // Someone else wrote the record since we read it (or our own claim landed with
+                // its answer lost): read again and decide again.
                 record = read_record(deps, service).await?;
                 decision = rollback::decide(
                     &record.value,
                     &config.services[service],
                     trigger,
+                    claimant,
                     Utc::now(),
                     deps.settings.lease,
                 )?;
@@ -581,6 +817,106 @@ async fn carry_out(
     Err(HandlerError::Contention {
         service: service.to_owned(),
     })
+}
+
+/// Records what the rollback of `service` owes — its audit record and its notification to the
+/// channels routed for its severity — create-once, before anything is changed; returns the
+/// outbox as stored (an earlier attempt's, when there is one).
+async fn owe(
+    acting: &Acting<'_>,
+    service: &str,
+    before: &DeploymentRecord,
+    plan: &RollbackPlan,
+) -> Result<Versioned<Outbox>, HandlerError> {
+    let Acting {
+        deps,
+        config,
+        trigger,
+        claimant,
+        transition,
+        severity,
+        invocation_id,
+    } = *acting;
+    let now = Utc::now();
+    let from = plan
+        .from
+        .as_ref()
+        .map(|release| release.task_definition.clone());
+    let summary = format!(
+        "Alarm *{}* went into ALARM: {}\nTraffic and the ECS service are back on `{}`{}.",
+        trigger.alarm,
+        trigger.reason,
+        plan.to.task_definition,
+        from.as_deref()
+            .map(|from| format!(" (from `{from}`)"))
+            .unwrap_or_default()
+    );
+    let notification = alarm_notification(
+        transition,
+        severity,
+        Lifecycle::Trigger,
+        &BTreeSet::from([service]),
+        summary,
+    );
+    let outbox = Outbox {
+        trigger_id: trigger.id.clone(),
+        scope: service.to_owned(),
+        claimant: claimant.to_owned(),
+        created_at: now,
+        audit: Some(AuditRecord {
+            id: format!("{}-{service}", trigger.id),
+            at: now,
+            function: FUNCTION.to_owned(),
+            action: "rollback".to_owned(),
+            actor: format!("alarm:{}", trigger.alarm),
+            target: format!("service:{service}"),
+            reason: trigger.reason.clone(),
+            before: serde_json::to_value(before).unwrap_or(Value::Null),
+            after: Value::Null,
+            outcome: "succeeded".to_owned(),
+            request_id: Some(invocation_id.to_owned()),
+        }),
+        audit_written: false,
+        channels: config.channels_for(severity).to_vec(),
+        notification,
+        delivered: Default::default(),
+    };
+    let key = rollback::outbox_key(FUNCTION, &trigger.id, service);
+    create_outbox(deps, &key, outbox)
+        .await?
+        .ok_or_else(|| HandlerError::Contention {
+            service: service.to_owned(),
+        })
+}
+
+/// For a service whose rollback was skipped: if its record is ROLLED_BACK and that rollback's
+/// outbox still owes something this invocation may deliver (its own, or past the lease), the
+/// rest is delivered now. A ROLLING_BACK record's outbox is its claimant's to settle.
+async fn settle_skipped(
+    acting: &Acting<'_>,
+    service: &str,
+    record: &DeploymentRecord,
+) -> Result<Vec<String>, HandlerError> {
+    let Some(mark) = &record.rollback else {
+        return Ok(Vec::new());
+    };
+    if record.status != DeploymentStatus::RolledBack {
+        return Ok(Vec::new());
+    }
+    let deps = acting.deps;
+    let key = rollback::outbox_key(FUNCTION, &mark.trigger_id, service);
+    let Some(outbox) = deps.store.get::<Outbox>(&key).await? else {
+        return Ok(Vec::new());
+    };
+    if outbox.value.settled()
+        || !outbox
+            .value
+            .may_settle(acting.claimant, Utc::now(), deps.settings.lease)
+    {
+        return Ok(Vec::new());
+    }
+    info!(message = "Delivering what an earlier rollback still owes.", %service, trigger_id = %mark.trigger_id);
+    settle(deps, acting.config, &key, outbox, Some(record)).await
 }
 
 /// Writes the weights and the task definition, skipping what is already as planned.
@@ -631,8 +967,8 @@ async fn finish(
         Ok(_) => Ok(()),
         Err(StateError::Conflict { .. }) => {
             let current = read_record(deps, &done.service).await?;
-            let already =
-                current.value.rollback.as_ref().is_some_and(|mark| {
+            let already = current.value.status == DeploymentStatus::RolledBack
+                && current.value.rollback.as_ref().is_some_and(|mark| {
                     mark.trigger_id == trigger.id && mark.completed_at.is_some()
                 });
             if already {
@@ -644,28 +980,6 @@ async fn finish(
             }
         }
         Err(error) => Err(error.into()),
-    }
-}
-
-/// After a failed change, puts the record back as it was so a retry starts afresh instead of
-/// waiting for the lease. Best effort: if this fails too, the lease expires and a retry resumes.
-async fn release(
-    deps: &Deps,
-    key: &str,
-    original: &DeploymentRecord,
-    claimed: &DeploymentRecord,
-    etag: &str,
-) {
-    let mut restored = original.clone();
-    restored.updated_at = Utc::now();
-    restored.history = claimed.history.clone();
-    restored.push_history(
-        Utc::now(),
-        "rollback_aborted",
-        "a change failed; released for a retry".into(),
-    );
-    if let Err(error) = deps.store.replace(key, &restored, etag).await {
-        warn!(message = "Failed to release the rollback claim; a retry resumes after the lease.", %key, %error);
     }
 }
 
@@ -712,6 +1026,74 @@ fn alarm_notification(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errors_say_whether_a_retry_helps() {
+        let state = |transient| {
+            HandlerError::State(StateError::Aws {
+                operation: "PutObject",
+                bucket: "b".into(),
+                key: "k".into(),
+                message: "SlowDown: Please reduce your request rate. (HTTP 503)".into(),
+                transient,
+            })
+        };
+        let route53 = |transient| {
+            HandlerError::Route53(Route53Error::Aws {
+                operation: "ChangeResourceRecordSets",
+                message: "Throttling: Rate exceeded (HTTP 400)".into(),
+                transient,
+            })
+        };
+        let ecs = |transient| {
+            HandlerError::Ecs(EcsError::Aws {
+                operation: "UpdateService",
+                message: "AccessDeniedException (HTTP 400)".into(),
+                transient,
+            })
+        };
+        let config = |transient| {
+            HandlerError::Config(ConfigLoadError::Read {
+                location: "s3://b/config/suite.yaml".into(),
+                message: "SlowDown (HTTP 503)".into(),
+                transient,
+            })
+        };
+        let table = [
+            (state(true), "StateStoreUnavailable", true),
+            (state(false), "StateStoreError", false),
+            (route53(true), "Route53Unavailable", true),
+            (route53(false), "Route53Error", false),
+            (ecs(true), "EcsUnavailable", true),
+            (ecs(false), "EcsError", false),
+            (config(true), "ConfigUnavailable", true),
+            (config(false), "ConfigurationError", false),
+            (
+                HandlerError::DeliveryPending {
+                    owed: vec!["web: notification to slack (HTTP 500)".into()],
+                },
+                "DeliveryPending",
+                true,
+            ),
+            (
+                HandlerError::InvalidEvent(EventError::Unrecognized),
+                "InvalidEvent",
+                false,
+            ),
+        ];
+        for (error, error_type, transient) in table {
+            assert_eq!(
+                (error.error_type(), error.is_transient()),
+                (error_type, transient),
+                "{error}"
+            );
+        }
+        // A message is capped whatever it quotes.
+        let long = HandlerError::DeliveryPending {
+            owed: vec!["x".repeat(100_000)],
+        };
+        assert!(Diagnostic::from(long).error_message.len() < MAX_ERROR_MESSAGE + 100);
+    }
 
     #[test]
     fn time_budget_keeps_headroom_but_never_more_than_a_fifth() {

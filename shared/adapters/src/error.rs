@@ -255,7 +255,10 @@ mod tests {
     use aws_smithy_types::error::ErrorMetadata;
 
     fn service_error(status: u16, code: &str, body: &str) -> SdkError<ErrorMetadata, Response> {
-        let raw = Response::new(StatusCode::try_from(status).unwrap(), SdkBody::from(body));
+        let raw = Response::new(
+            StatusCode::try_from(status).expect("a valid status"),
+            SdkBody::from(body),
+        );
         let meta = ErrorMetadata::builder()
             .code(code)
             .message("Rate exceeded")

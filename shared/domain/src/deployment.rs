@@ -39,6 +39,11 @@ pub struct DeploymentRecord {
     /// Set when a rollback started; kept after it completed, until the next deployment.
     #[serde(default)]
     pub rollback: Option<RollbackMark>,
+    /// Who claimed the rollback: the alarm transition's key and the claiming invocation's id
+    /// (`<transition key>/<invocation id>`), written with the claim so that a retry of the same
+    /// invocation recognises its own claim (and its own write when the answer was lost).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_claimant: Option<String>,
     /// Most recent events first is *not* assumed: entries are appended, bounded by
     /// [`HISTORY_LIMIT`].
     #[serde(default)]
@@ -150,6 +155,7 @@ impl DeploymentRecord {
             weights,
             deployment_id: None,
             rollback: None,
+            rollback_claimant: None,
             history: Vec::new(),
             progress: None,
             updated_at: now,

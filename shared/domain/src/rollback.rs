@@ -1,9 +1,22 @@
-//! Alarm transitions and the rollback decision.
+//! Alarm transitions, the rollback decision and the rollback's owed side effects.
 //!
 //! [`decide`] looks at a service's deployment record and config and says whether to roll back,
-//! resume a rollback that crashed, or do nothing (and why). [`RollbackPlan`] is the list of
-//! changes an outer layer carries out; [`begin`] and [`complete`] are the record transitions it
-//! writes with compare-and-swap before and after those changes.
+//! resume a rollback (its own claim after a lost answer or a failed attempt, or anyone's claim
+//! whose lease has passed), or do nothing (and why). [`RollbackPlan`] is the list of changes an
+//! outer layer carries out; [`begin`] and [`complete`] are the record transitions it writes with
+//! compare-and-swap before and after those changes.
+//!
+//! Every claim carries its claimant ([`claimant`]: the transition's key and the invocation's
+//! id). EventBridge and SNS retry a failed asynchronous invocation with the same event and the
+//! same Lambda request id, so a retry finds its own claim and completes the rollback at once
+//! (every change is an absolute target, so repeating it is safe), while a concurrent copy of the
+//! same transition (another invocation id) leaves the claim to its holder until the lease ends.
+//! A ROLLED_BACK record is final: no decision ever claims it again.
+//!
+//! [`Outbox`] is the list of side effects a handled transition owes — the audit record and one
+//! notification per channel — written create-once before any of them is attempted, and updated
+//! as each is done. Whoever holds it ([`Outbox::may_settle`]) delivers what is still owed; a
+//! delivered channel is never sent again.
 
 use std::collections::BTreeMap;
 
@@ -11,8 +24,10 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::audit::AuditRecord;
 use crate::config::{RecordType, ServiceConfig};
 use crate::deployment::{DeploymentRecord, DeploymentStatus, Release, RollbackMark, FULL_WEIGHT};
+use crate::notify::Notification;
 
 /// State of a CloudWatch alarm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -103,14 +118,28 @@ pub struct Trigger {
     pub reason: String,
 }
 
+/// Most characters of the alarm's reason kept in records, audit records and messages
+/// (CloudWatch's own limit is 1023).
+pub const MAX_REASON: usize = 1024;
+
 impl From<&AlarmTransition> for Trigger {
     fn from(transition: &AlarmTransition) -> Self {
+        let reason = match transition.reason.char_indices().nth(MAX_REASON) {
+            Some((end, _)) => format!("{}…", &transition.reason[..end]),
+            None => transition.reason.clone(),
+        };
         Trigger {
             id: transition.key(),
             alarm: transition.alarm_name.clone(),
-            reason: transition.reason.clone(),
+            reason,
         }
     }
+}
+
+/// The identity a claim carries: the transition's key and the claiming invocation's id (the
+/// Lambda request id, which an asynchronous retry keeps).
+pub fn claimant(trigger: &Trigger, invocation_id: &str) -> String {
+    format!("{}/{invocation_id}", trigger.id)
 }
 
 /// Route53 weights to write for one record name.
@@ -281,19 +310,25 @@ pub fn plan(record: &DeploymentRecord, config: &ServiceConfig) -> Result<Rollbac
     }
 }
 
-/// Decides what to do for one service when `trigger` fires at `now`. `lease` is how long a
-/// claimed rollback may run before another invocation may take it over (longer than the
-/// function's timeout, so a live invocation is never overtaken).
+/// Decides what to do for one service when `trigger` fires at `now`, for the invocation whose
+/// claim identity is `claimant` (see [`claimant`]). `lease` is how long a claimed rollback may
+/// run before another invocation may take it over (longer than the function's timeout, so a
+/// live invocation is never overtaken). A claim that is this invocation's own — the same
+/// transition and the same invocation id: its answer was lost, or a change after it failed — is
+/// resumed at once, whatever its age.
 pub fn decide(
     record: &DeploymentRecord,
     config: &ServiceConfig,
     trigger: &Trigger,
+    claimant: &str,
     now: DateTime<Utc>,
     lease: Duration,
 ) -> Result<Decision, PlanError> {
     match (record.status, &record.rollback) {
         (DeploymentStatus::RollingBack, Some(mark)) => {
-            if now - mark.started_at < lease {
+            let own = mark.trigger_id == trigger.id
+                && record.rollback_claimant.as_deref() == Some(claimant);
+            if !own && now - mark.started_at < lease {
                 return Ok(Decision::Skip(if mark.trigger_id == trigger.id {
                     Skip::Duplicate
                 } else {
@@ -337,11 +372,13 @@ pub fn decide(
 pub fn begin(
     record: &DeploymentRecord,
     trigger: &Trigger,
+    claimant: &str,
     plan: &RollbackPlan,
     now: DateTime<Utc>,
 ) -> DeploymentRecord {
     let mut next = record.clone();
     next.status = DeploymentStatus::RollingBack;
+    next.rollback_claimant = Some(claimant.to_owned());
     next.rollback = Some(RollbackMark {
         trigger_id: trigger.id.clone(),
         alarm: trigger.alarm.clone(),
@@ -386,6 +423,74 @@ pub fn complete(
         format!("back on {} after alarm {alarm}", plan.to.task_definition),
     );
     next
+}
+
+/// Key of the outbox of one handled transition in the state bucket: `scope` is the service
+/// rolled back, or [`NOTIFY_SCOPE`] for a notification without rollback.
+pub fn outbox_key(function: &str, trigger_id: &str, scope: &str) -> String {
+    format!("outbox/{function}/{trigger_id}/{scope}.json")
+}
+
+/// The outbox scope of a transition that only notifies (a notify-only route, a resolve).
+pub const NOTIFY_SCOPE: &str = "_notify";
+
+/// The side effects one handled transition owes, written create-once before any is attempted
+/// and updated (compare-and-swap) as each is done.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct Outbox {
+    /// The transition's key.
+    pub trigger_id: String,
+    /// The service rolled back, or [`NOTIFY_SCOPE`].
+    pub scope: String,
+    /// Who wrote it ([`claimant`]); that invocation settles it at once, others after the lease.
+    pub claimant: String,
+    /// When it was written.
+    pub created_at: DateTime<Utc>,
+    /// The audit record owed (its `after` is filled from the record when written).
+    #[serde(default)]
+    pub audit: Option<AuditRecord>,
+    /// Whether the audit record is stored.
+    #[serde(default)]
+    pub audit_written: bool,
+    /// The notification owed, sent as is to every owed channel (so a repeat is identical and
+    /// deduplicable by its keys).
+    pub notification: Notification,
+    /// The channels it is owed to.
+    pub channels: Vec<String>,
+    /// When each channel accepted it.
+    #[serde(default)]
+    pub delivered: BTreeMap<String, DateTime<Utc>>,
+}
+
+impl Outbox {
+    /// Channels still owed the notification.
+    pub fn owed_channels(&self) -> Vec<String> {
+        self.channels
+            .iter()
+            .filter(|channel| !self.delivered.contains_key(*channel))
+            .cloned()
+            .collect()
+    }
+
+    /// Whether nothing is owed any more.
+    pub fn settled(&self) -> bool {
+        (self.audit.is_none() || self.audit_written) && self.owed_channels().is_empty()
+    }
+
+    /// Whether the invocation `claimant` may deliver what is owed at `now`: the writer at once,
+    /// anyone else once `lease` has passed (the writer is then gone; delivering twice is what the
+    /// lease prevents, and the channels' keys deduplicate a repeat).
+    pub fn may_settle(&self, claimant: &str, now: DateTime<Utc>, lease: Duration) -> bool {
+        self.claimant == claimant || now - self.created_at >= lease
+    }
+
+    /// Merges what another writer recorded as done into this copy (both only ever add).
+    pub fn merge(&mut self, other: &Outbox) {
+        self.audit_written |= other.audit_written;
+        for (channel, at) in &other.delivered {
+            self.delivered.entry(channel.clone()).or_insert(*at);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -465,13 +570,27 @@ services:
         record
     }
 
-    /// Runs `decide` for `record` at minute `now` with a 5-minute lease, rendered as one line.
+    /// Runs `decide` for `record` at minute `now` with a 5-minute lease, as invocation `inv-1`,
+    /// rendered as one line.
     fn check(record: &DeploymentRecord, trigger_id: &str, now: i64, expect: &str) {
+        check_as(record, trigger_id, "inv-1", now, expect);
+    }
+
+    /// [`check`] as invocation `invocation`.
+    fn check_as(
+        record: &DeploymentRecord,
+        trigger_id: &str,
+        invocation: &str,
+        now: i64,
+        expect: &str,
+    ) {
         let config = config();
+        let trigger = trigger(trigger_id);
         let got = match decide(
             record,
             &config.services[&record.service],
-            &trigger(trigger_id),
+            &trigger,
+            &claimant(&trigger, invocation),
             at(now),
             Duration::minutes(5),
         ) {
@@ -483,6 +602,24 @@ services:
             Err(error) => format!("error {error}"),
         };
         assert_eq!(got, expect);
+    }
+
+    /// The record claimed by invocation `invocation` of trigger `trigger_id` at minute `minute`.
+    fn claim(
+        record: &DeploymentRecord,
+        trigger_id: &str,
+        invocation: &str,
+        plan: &RollbackPlan,
+        minute: i64,
+    ) -> DeploymentRecord {
+        let trigger = trigger(trigger_id);
+        begin(
+            record,
+            &trigger,
+            &claimant(&trigger, invocation),
+            plan,
+            at(minute),
+        )
     }
 
     fn render(plan: &RollbackPlan) -> String {
@@ -557,7 +694,7 @@ services:
     fn same_trigger_after_completion_is_a_duplicate() {
         let record = web_canary();
         let plan = plan(&record, &config().services["web"]).expect("plan");
-        let done = complete(&begin(&record, &trigger("t1"), &plan, at(1)), &plan, at(2));
+        let done = complete(&claim(&record, "t1", "inv-1", &plan, 1), &plan, at(2));
         check(&done, "t1", 3, r#"skip {"reason":"duplicate"}"#);
         check(
             &done,
@@ -568,11 +705,11 @@ services:
     }
 
     #[test]
-    fn claimed_rollback_inside_its_lease_is_left_alone() {
+    fn claimed_rollback_inside_its_lease_is_left_alone_by_other_invocations() {
         let record = web_canary();
         let plan = plan(&record, &config().services["web"]).expect("plan");
-        let claimed = begin(&record, &trigger("t1"), &plan, at(1));
-        check(&claimed, "t1", 2, r#"skip {"reason":"duplicate"}"#);
+        let claimed = claim(&record, "t1", "inv-1", &plan, 1);
+        check_as(&claimed, "t1", "inv-2", 2, r#"skip {"reason":"duplicate"}"#);
         check(
             &claimed,
             "t2",
@@ -585,7 +722,7 @@ services:
     fn claimed_rollback_past_its_lease_is_resumed() {
         let record = web_canary();
         let plan = plan(&record, &config().services["web"]).expect("plan");
-        let claimed = begin(&record, &trigger("t1"), &plan, at(1));
+        let claimed = claim(&record, "t1", "inv-1", &plan, 1);
         check(
             &claimed,
             "t1",
@@ -617,7 +754,7 @@ services:
     fn complete_marks_rolled_back_and_clears_the_candidate() {
         let record = web_canary();
         let plan = plan(&record, &config().services["web"]).expect("plan");
-        let done = complete(&begin(&record, &trigger("t1"), &plan, at(1)), &plan, at(2));
+        let done = complete(&claim(&record, "t1", "inv-1", &plan, 1), &plan, at(2));
         assert_eq!(done.status, DeploymentStatus::RolledBack);
         assert_eq!(done.candidate, None);
         assert_eq!(
@@ -633,6 +770,145 @@ services:
             .map(|entry| entry.event.as_str())
             .collect();
         assert_eq!(events, ["rollback_started", "rollback_completed"]);
+    }
+
+    #[test]
+    fn own_claim_is_resumed_at_once_and_a_concurrent_copy_leaves_it_alone() {
+        let record = web_canary();
+        let plan = plan(&record, &config().services["web"]).expect("plan");
+        // inv-1 claimed at minute 1 and lost the answer (or failed after the claim).
+        let claimed = claim(&record, "t1", "inv-1", &plan, 1);
+        let resume = r#"resume prod/web-blue -> web:1 weights {"blue": 100, "green": 0}"#;
+        // Its retry (same event, same request id) completes the rollback at once…
+        check_as(&claimed, "t1", "inv-1", 1, resume);
+        check_as(&claimed, "t1", "inv-1", 2, resume);
+        // …a concurrent copy of the same transition (another invocation) leaves it to inv-1…
+        check_as(&claimed, "t1", "inv-2", 2, r#"skip {"reason":"duplicate"}"#);
+        // …another transition whose invocation id happens to be the same is not the claimant…
+        check_as(
+            &claimed,
+            "t2",
+            "inv-1",
+            2,
+            r#"skip {"reason":"in_progress_elsewhere","alarm":"alarm-t1","since":"2026-01-01T12:01:00Z"}"#,
+        );
+        // …and after the lease anyone takes it over.
+        check_as(&claimed, "t1", "inv-2", 7, resume);
+        check_as(&claimed, "t2", "inv-9", 7, resume);
+    }
+
+    #[test]
+    fn claim_carries_the_claimant_and_completion_keeps_it() {
+        let record = web_canary();
+        let plan = plan(&record, &config().services["web"]).expect("plan");
+        let claimed = claim(&record, "t1", "inv-1", &plan, 1);
+        assert_eq!(claimed.rollback_claimant.as_deref(), Some("t1/inv-1"));
+        let done = complete(&claimed, &plan, at(2));
+        assert_eq!(done.rollback_claimant.as_deref(), Some("t1/inv-1"));
+        // Two claimants writing at the same instant write different bytes.
+        let other = claim(&record, "t1", "inv-2", &plan, 1);
+        assert_ne!(
+            serde_json::to_vec(&claimed).expect("json"),
+            serde_json::to_vec(&other).expect("json")
+        );
+    }
+
+    #[test]
+    fn rolled_back_record_is_final_for_every_trigger_claimant_and_time() {
+        let record = web_canary();
+        let plan = plan(&record, &config().services["web"]).expect("plan");
+        let done = complete(&claim(&record, "t1", "inv-1", &plan, 1), &plan, at(2));
+        for (trigger_id, invocation) in [("t1", "inv-1"), ("t1", "inv-2"), ("t2", "inv-1")] {
+            for minute in [2, 3, 60, 6000] {
+                let config = config();
+                let trigger = trigger(trigger_id);
+                let decision = decide(
+                    &done,
+                    &config.services["web"],
+                    &trigger,
+                    &claimant(&trigger, invocation),
+                    at(minute),
+                    Duration::minutes(5),
+                )
+                .expect("decides");
+                assert!(
+                    matches!(decision, Decision::Skip(_)),
+                    "{trigger_id} {invocation} {minute}: {decision:?}"
+                );
+            }
+        }
+    }
+
+    fn outbox(claimant: &str, created: i64) -> Outbox {
+        Outbox {
+            trigger_id: "t1".into(),
+            scope: "web".into(),
+            claimant: claimant.into(),
+            created_at: at(created),
+            audit: None,
+            audit_written: false,
+            notification: Notification {
+                source: "alarm-rollback".into(),
+                severity: crate::notify::Severity::Critical,
+                lifecycle: crate::notify::Lifecycle::Trigger,
+                title: "t".into(),
+                summary: "s".into(),
+                fields: Vec::new(),
+                dedup_key: "k".into(),
+                link: None,
+            },
+            channels: vec!["slack".into(), "pager".into()],
+            delivered: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn outbox_is_settled_by_its_writer_at_once_and_by_others_after_the_lease() {
+        let mut owed = outbox("t1/inv-1", 1);
+        let lease = Duration::minutes(5);
+        assert!(owed.may_settle("t1/inv-1", at(1), lease));
+        assert!(!owed.may_settle("t1/inv-2", at(2), lease));
+        assert!(owed.may_settle("t1/inv-2", at(6), lease));
+        assert_eq!(owed.owed_channels(), ["slack", "pager"]);
+        assert!(!owed.settled());
+        let mut other = owed.clone();
+        other.delivered.insert("pager".into(), at(2));
+        owed.delivered.insert("slack".into(), at(3));
+        owed.merge(&other);
+        assert!(owed.owed_channels().is_empty());
+        assert!(owed.settled());
+        // An owed audit record keeps it open until written.
+        owed.audit = Some(AuditRecord {
+            id: "t1-web".into(),
+            at: at(1),
+            function: "alarm-rollback".into(),
+            action: "rollback".into(),
+            actor: "alarm:a".into(),
+            target: "service:web".into(),
+            reason: "r".into(),
+            before: serde_json::Value::Null,
+            after: serde_json::Value::Null,
+            outcome: "succeeded".into(),
+            request_id: None,
+        });
+        assert!(!owed.settled());
+        owed.audit_written = true;
+        assert!(owed.settled());
+    }
+
+    #[test]
+    fn long_reasons_are_capped() {
+        let transition = AlarmTransition {
+            alarm_name: "a".into(),
+            alarm_arn: None,
+            new_state: AlarmState::Alarm,
+            old_state: None,
+            reason: "x".repeat(1_000_000),
+            changed_at: at(0),
+            delivery: Delivery::EventBridge,
+        };
+        let trigger = Trigger::from(&transition);
+        assert_eq!(trigger.reason.chars().count(), MAX_REASON + 1);
     }
 
     #[test]

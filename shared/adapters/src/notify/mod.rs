@@ -141,19 +141,22 @@ impl Notifier {
                     format!("secret {secret_id} is not {{\"url\", \"signing_key\"}} JSON")
                 })?;
                 let body = webhook_body_with_key(notification, idempotency_key);
+                // The delivery's own key when it has one (an outbox's transition key, also in
+                // the signed body); otherwise a digest of the body, the same for every resend
+                // of the same message.
+                let idempotency = idempotency_key.map_or_else(
+                    || hex::encode(&<sha2::Sha256 as sha2::Digest>::digest(body.as_bytes())[..16]),
+                    str::to_owned,
+                );
                 let timestamp = chrono::Utc::now().timestamp().to_string();
                 let signature = sign(endpoint.signing_key.as_bytes(), &timestamp, &body);
-                let request = self
-                    .http
+                self.http
                     .post(&endpoint.url)
                     .header("content-type", "application/json")
                     .header(TIMESTAMP_HEADER, timestamp)
-                    .header(SIGNATURE_HEADER, signature);
-                match idempotency_key {
-                    Some(key) => request.header(IDEMPOTENCY_HEADER, key),
-                    None => request,
-                }
-                .body(body)
+                    .header(SIGNATURE_HEADER, signature)
+                    .header(IDEMPOTENCY_HEADER, idempotency)
+                    .body(body)
             }
             ChannelKind::Email => {
                 let recipients = Recipients::parse(secret_id, secret)?;

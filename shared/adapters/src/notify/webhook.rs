@@ -3,10 +3,11 @@
 //! The signature covers `"<timestamp>.<body>"` (the scheme Stripe and Slack use), so a captured
 //! request cannot be replayed later with a new timestamp.
 //!
-//! A notification delivered from an outbox carries an idempotency key: in the
-//! [`IDEMPOTENCY_HEADER`] header and as `idempotency_key` in the body, where the signature
-//! covers it (headers are not signed), so a receiver deduplicates redeliveries by a value it can
-//! trust.
+//! Every request carries an [`IDEMPOTENCY_HEADER`]. A notification delivered from an outbox
+//! (`Notifier::send_to` with a key) carries the change's key there and as `idempotency_key` in
+//! the body, where the signature covers it (headers are not signed), so a receiver deduplicates
+//! redeliveries by a value it can trust; a plain `Notifier::send` carries a digest of the body,
+//! the same for every resend of the same bytes.
 
 use hmac::{Hmac, Mac};
 use ops_domain::notify::Notification;
