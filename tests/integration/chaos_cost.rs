@@ -612,3 +612,44 @@ async fn chaos_cost_with_few_sdk_retries_the_scheduler_retries_converge() {
         "no run needed the Scheduler's retry: the case tests nothing"
     );
 }
+
+/// Several scheduled runs at once (separate containers, separate request ids): one wins each
+/// move of the book, the others re-read; every drain that races another records what it sent.
+/// Each transition reaches the webhook and PagerDuty once after their deduplication, Slack at
+/// least once, and nothing stays owed.
+#[tokio::test]
+async fn chaos_cost_concurrent_runs_notify_each_transition_once_after_dedupe() {
+    let cost = scenario().await;
+    let proxy = FaultProxy::start(&Emulator::shared().endpoint).await;
+    let mut containers = Vec::new();
+    for _ in 0..5 {
+        containers.push(deps_through(&cost, &proxy, &quick()).await);
+    }
+    let runs = containers.iter().map(|deps| {
+        Box::pin(async move {
+            let run = ops_tests::unique("req");
+            let (result, _, _) = scheduled_run(deps, &run).await;
+            result.map(|_| run)
+        })
+    });
+    let mut completed = Vec::new();
+    for result in futures_util::future::join_all(runs).await {
+        completed.push(result.unwrap_or_else(|error| panic!("a concurrent run failed: {error}")));
+    }
+    let seen = Seen::of(&cost);
+    seen.assert_each_alert_notified(&expected_alerts(), "concurrent runs");
+    let book = cost.book().await;
+    assert!(book.outbox.is_empty(), "{:?}", book.outbox);
+    assert_eq!(book.open.len(), 3);
+    let runs: Vec<&str> = completed.iter().map(String::as_str).collect();
+    assert_eq!(report_keys(&cost).await, reports_of(&runs));
+    println!(
+        "concurrent cost-check runs: webhook {} requests ({} keys), pagerduty {} ({} keys), slack {} ({} duplicates)",
+        seen.webhook_requests(),
+        seen.webhook.len(),
+        seen.pagerduty_requests(),
+        seen.pagerduty.len(),
+        seen.slack_requests(),
+        seen.slack_requests() - seen.slack.len()
+    );
+}
