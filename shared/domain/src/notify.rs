@@ -79,6 +79,21 @@ pub const MAX_DELIVERY_ATTEMPTS: u32 = 10;
 /// Longest error text an outbox keeps for a failed attempt.
 const MAX_ERROR_CHARS: usize = 200;
 
+/// How long a drainer's claim on owed notifications keeps other drainers away: longer than
+/// any invocation (Lambda stops at 15 minutes), so only a drainer that died leaves one behind,
+/// and the next drainer takes it over when it has passed. The claimer itself (the same run id,
+/// as on the Scheduler's retry) takes it over at once.
+pub const CLAIM_LEASE_SECONDS: i64 = 15 * 60;
+
+/// A drainer's claim on an owed notification while it delivers it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Claim {
+    /// The drainer (its run or request id).
+    pub by: String,
+    /// Until when other drainers leave the notification alone.
+    pub until: DateTime<Utc>,
+}
+
 /// One notification owed to one or more channels.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct Owed {
@@ -93,6 +108,9 @@ pub struct Owed {
     pub notification: Notification,
     /// The channels still owed, by name in the config's `notifications.channels`.
     pub channels: Vec<OwedChannel>,
+    /// The drainer delivering it now, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim: Option<Claim>,
 }
 
 /// One channel an [`Owed`] notification has not yet been delivered to.
@@ -187,6 +205,7 @@ pub fn owe(
         created_at: at,
         notification,
         channels,
+        claim: None,
     })
 }
 
@@ -221,6 +240,51 @@ impl Outbox {
             })
             .take(limit)
             .collect()
+    }
+
+    /// Claims for `writer` every owed notification no other drainer holds (or whose claim has
+    /// passed at `now`), up to `limit` deliveries, and returns those deliveries, oldest first.
+    /// Claiming before delivering, in the same compare-and-swap that wins the document, keeps
+    /// concurrent drainers from sending the same notification at once.
+    pub fn claim(&mut self, writer: &str, now: DateTime<Utc>, limit: usize) -> Vec<Due> {
+        let free = |owed: &Owed| {
+            owed.claim
+                .as_ref()
+                .is_none_or(|claim| claim.by == writer || claim.until <= now)
+        };
+        let mut order: Vec<usize> = (0..self.owed.len())
+            .filter(|&i| free(&self.owed[i]))
+            .collect();
+        order.sort_by(|&a, &b| {
+            let (a, b) = (&self.owed[a], &self.owed[b]);
+            (a.created_at, &a.id).cmp(&(b.created_at, &b.id))
+        });
+        let mut due = Vec::new();
+        for index in order {
+            let entry = &mut self.owed[index];
+            if due.len() + entry.channels.len() > limit && !due.is_empty() {
+                break;
+            }
+            entry.claim = Some(Claim {
+                by: writer.to_owned(),
+                until: now + chrono::Duration::seconds(CLAIM_LEASE_SECONDS),
+            });
+            due.extend(entry.channels.iter().map(|channel| Due {
+                id: entry.id.clone(),
+                channel: channel.channel.clone(),
+                notification: entry.notification.clone(),
+            }));
+        }
+        due
+    }
+
+    /// Drops `writer`'s claims (its drain is over; what is still owed is free for the next).
+    pub fn release(&mut self, writer: &str) {
+        for owed in &mut self.owed {
+            if owed.claim.as_ref().is_some_and(|claim| claim.by == writer) {
+                owed.claim = None;
+            }
+        }
     }
 
     /// Records one attempt to deliver `id` to `channel`: delivered or abandoned channels are no
@@ -370,6 +434,36 @@ notifications:
             Recorded::GaveUp(MAX_DELIVERY_ATTEMPTS)
         );
         assert!(outbox.is_empty(), "{outbox:?}");
+    }
+
+    #[test]
+    fn a_claim_keeps_other_drainers_away_until_it_passes_or_is_released() {
+        let mut outbox = Outbox::default();
+        outbox.add(owe(&config(), "a", "r", at(0), message(Severity::Critical)).expect("owed"));
+        outbox.add(owe(&config(), "b", "r", at(1), message(Severity::Warning)).expect("owed"));
+        let first = outbox.claim("d1", at(2), usize::MAX);
+        assert_eq!(first.len(), 3, "{first:?}");
+        assert!(
+            outbox.claim("d2", at(3), usize::MAX).is_empty(),
+            "held by d1"
+        );
+        assert_eq!(
+            outbox.claim("d1", at(3), usize::MAX).len(),
+            3,
+            "the claimer's retry takes its own claim over"
+        );
+        let lease = u32::try_from(CLAIM_LEASE_SECONDS / 60).expect("minutes");
+        assert_eq!(
+            outbox.claim("d2", at(3 + lease), usize::MAX).len(),
+            3,
+            "a claim that passed is taken over"
+        );
+        outbox.release("d2");
+        assert!(outbox.owed.iter().all(|o| o.claim.is_none()));
+        // A limit claims whole notifications, oldest first, at least one.
+        let limited = outbox.claim("d3", at(4), 1);
+        assert_eq!(limited.len(), 2, "{limited:?}");
+        assert!(limited.iter().all(|d| d.id == "a"));
     }
 
     #[test]

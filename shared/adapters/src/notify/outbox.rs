@@ -3,8 +3,11 @@
 //! A function that changes a state document and owes notifications for the change records them
 //! in the document's [`Outbox`] (see `ops_domain::notify`) *in the same conditional write* that
 //! changes it: the change and what it owes are committed whole or not at all. Delivering comes
-//! after: [`drain`] reads the document, sends every owed delivery (oldest first, one channel at a
-//! time), then records the outcome with compare-and-swap — delivered channels leave the outbox,
+//! after: [`drain`] reads the document, claims what is owed with compare-and-swap (a lease, so
+//! concurrent drainers do not send the same notification at once; the same run takes its own
+//! claim over at once, another one after the lease), sends every claimed delivery (oldest first,
+//! one channel at a time), then records the outcome with compare-and-swap — delivered channels
+//! leave the outbox,
 //! failed ones stay owed with an attempt count and are given up after
 //! `ops_domain::notify::MAX_DELIVERY_ATTEMPTS`. A function drains at the start of every
 //! invocation (what an earlier, failed or cut-short invocation still owes) and again after its
@@ -30,6 +33,7 @@
 //! drainer's identity (`Outbox::writer`), so a state store that recognises its own landed write
 //! by equal bytes recognises only this drainer's.
 
+use chrono::Utc;
 use ops_domain::config::SuiteConfig;
 use ops_domain::notify::{Attempt, Due, HasOutbox, Recorded};
 use serde::de::DeserializeOwned;
@@ -63,7 +67,8 @@ pub struct DrainReport {
 pub struct Drained<T> {
     /// What was delivered.
     pub report: DrainReport,
-    /// The document after the drain.
+    /// The document after the drain (`None` when it does not exist; possibly stale when other
+    /// writers kept changing it, so a compare-and-swap from it may have to re-read).
     pub latest: Option<Versioned<T>>,
 }
 
@@ -97,21 +102,55 @@ pub async fn drain_from<T>(
 where
     T: HasOutbox + Serialize + DeserializeOwned + Clone,
 {
-    let Some(current) = current else {
+    let Some(mut versioned) = current else {
         return Ok(Drained {
             report: DrainReport::default(),
             latest: None,
         });
     };
-    let due = current.value.outbox().due(MAX_DELIVERIES_PER_DRAIN);
-    if due.is_empty() {
-        return Ok(Drained {
-            report: DrainReport::default(),
-            latest: Some(current),
-        });
-    }
+    // Claim what is due (one compare-and-swap), so concurrent drainers do not send it too.
+    let mut claim_attempt = 1;
+    let due = loop {
+        let mut next = versioned.value.clone();
+        let due = next
+            .outbox_mut()
+            .claim(writer, Utc::now(), MAX_DELIVERIES_PER_DRAIN);
+        if due.is_empty() {
+            return Ok(Drained {
+                report: DrainReport::default(),
+                latest: Some(versioned),
+            });
+        }
+        next.outbox_mut().writer = Some(writer.to_owned());
+        match store.replace(key, &next, &versioned.etag).await {
+            Ok(etag) => {
+                versioned = Versioned { value: next, etag };
+                break due;
+            }
+            Err(StateError::Conflict { .. }) if claim_attempt < MAX_RECORD_ATTEMPTS => {
+                claim_attempt += 1;
+                match store.get::<T>(key).await? {
+                    Some(fresh) => versioned = fresh,
+                    None => {
+                        return Ok(Drained {
+                            report: DrainReport::default(),
+                            latest: None,
+                        })
+                    }
+                }
+            }
+            // Others keep changing the document: they drain it; this drain leaves it to them
+            // (the version returned is stale: a compare-and-swap from it re-reads).
+            Err(StateError::Conflict { .. }) => {
+                return Ok(Drained {
+                    report: DrainReport::default(),
+                    latest: Some(versioned),
+                })
+            }
+            Err(error) => return Err(error),
+        }
+    };
     let attempts = deliver(notifier, config, &due).await;
-    let mut versioned = current;
     let mut attempt = 1;
     loop {
         let mut next = versioned.value.clone();
@@ -139,6 +178,7 @@ where
             }
         }
         report.remaining = next.outbox().due(usize::MAX).len();
+        next.outbox_mut().release(writer);
         next.outbox_mut().writer = Some(writer.to_owned());
         match store.replace(key, &next, &versioned.etag).await {
             Ok(etag) => {
