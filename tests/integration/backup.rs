@@ -609,10 +609,12 @@ async fn verification_detects_a_deleted_and_a_corrupted_object_and_notifies() {
         "{failures}"
     );
     assert!(failures.contains(&short(corrupted)), "{failures}");
+    // No data object is downloaded: the config, the manifest, the latest pointer (freshness)
+    // and the run claim (read before it is released) only.
     assert_eq!(
         deps.clients.recorder.succeeded("s3:GetObject"),
-        2,
-        "manifest and latest pointer only"
+        4,
+        "config, manifest, latest pointer and run claim only"
     );
     let hooks = world.receiver.at("/webhook");
     assert_eq!(hooks.len(), 1, "one failure notification");

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use deploy_hook::{Deps, HandlerError, Response, Settings};
 use lambda_runtime::{Context, LambdaEvent};
+use ops_adapters::clients::ClientSettings;
 use ops_adapters::notify::Notifier;
 use ops_adapters::secretsmanager::SecretCache;
 use ops_adapters::AwsClients;
@@ -16,6 +17,7 @@ use ops_domain::deploy::Outcome;
 use ops_domain::deployment::{DeploymentRecord, DeploymentStatus};
 use ops_domain::keys;
 use ops_tests::emulator::Emulator;
+use ops_tests::faults::{FaultPlan, FaultProxy};
 use ops_tests::pipeline::{job_event, JobCall, PipelineRecorder};
 use ops_tests::receiver::Receiver;
 use ops_tests::seed::{self, Deployable};
@@ -113,6 +115,27 @@ impl DeployWorld {
         Self::build(edit, Settings::default()).await
     }
 
+    /// A world whose function reaches AWS through a fault proxy (clean until a plan is set),
+    /// built with the function's own client settings; CodePipeline stays un-faulted. Seeding
+    /// and assertions go straight to the emulator.
+    pub async fn behind_proxy(
+        edit: impl FnOnce(String) -> String,
+        settings: Settings,
+    ) -> (DeployWorld, FaultProxy) {
+        let mut world = Self::build(edit, settings.clone()).await;
+        let proxy = FaultProxy::start(&Emulator::shared().endpoint).await;
+        let sdk = ClientSettings::default()
+            .configure(aws_config::defaults(aws_config::BehaviorVersion::latest()))
+            .endpoint_url(proxy.endpoint())
+            .region(aws_config::Region::new("us-east-1"))
+            .test_credentials()
+            .load()
+            .await;
+        world.deps = Arc::new(deps_for(&sdk, &world.prefix, &world.pipeline, settings));
+        world.sdk = sdk;
+        (world, proxy)
+    }
+
     async fn build(edit: impl FnOnce(String) -> String, settings: Settings) -> DeployWorld {
         let emulator = Emulator::shared();
         let sdk = emulator.sdk_config().await;
@@ -155,6 +178,28 @@ impl DeployWorld {
         let mut context = Context::default();
         context.request_id = ops_tests::unique("req");
         deploy_hook::handle(deps, LambdaEvent::new(event, context)).await
+    }
+
+    /// Invokes with a given Lambda request id (a retry of an asynchronous invocation keeps it).
+    pub async fn invoke_as(
+        &self,
+        deps: &Deps,
+        event: Value,
+        request_id: &str,
+    ) -> Result<Response, HandlerError> {
+        let mut context = Context::default();
+        context.request_id = request_id.to_owned();
+        deploy_hook::handle(deps, LambdaEvent::new(event, context)).await
+    }
+
+    /// A retry of the stage: a new job, no continuation token, the same parameters.
+    pub async fn stage_retry(&self, params: &Value) -> (String, Response) {
+        let job = ops_tests::unique("job");
+        let response = self
+            .invoke(job_event(&job, params, None, None))
+            .await
+            .expect("the stage retry reports to the pipeline");
+        (job, response)
     }
 
     pub async fn invoke(&self, event: Value) -> Result<Response, HandlerError> {
@@ -330,11 +375,11 @@ fn hhmm(hours: i64) -> String {
         .to_string()
 }
 
-fn params(service: &str, image: &str) -> Value {
+pub(crate) fn params(service: &str, image: &str) -> Value {
     json!({"service": service, "image": image})
 }
 
-fn history_events(record: &DeploymentRecord, event: &str) -> Vec<String> {
+pub(crate) fn history_events(record: &DeploymentRecord, event: &str) -> Vec<String> {
     record
         .history
         .iter()
@@ -900,7 +945,7 @@ async fn rollback_by_alarm_rollback_fails_the_next_invocation_with_its_reason() 
     assert_eq!(world.receiver.at("/pagerduty").len(), 1);
 }
 
-async fn alarm_rollback_deps(world: &DeployWorld) -> alarm_rollback::Deps {
+pub(crate) async fn alarm_rollback_deps(world: &DeployWorld) -> alarm_rollback::Deps {
     let clients = AwsClients::new(&world.sdk);
     alarm_rollback::Deps {
         store: ops_adapters::s3::StateStore::new(clients.s3.clone(), &world.prefix),
@@ -1039,9 +1084,16 @@ async fn aws_unavailable_is_system_unavailable_with_the_record_intact() {
         Some("SystemUnavailable"),
         "{response:?}"
     );
+    // Intact: where the deployment stands is unchanged (only the writer's identity is new).
+    let unwritten = |progress: Option<ops_domain::deploy::Progress>| {
+        progress.map(|mut p| {
+            p.written_by = None;
+            p
+        })
+    };
     assert_eq!(
-        world.record("api").await.expect("record").progress,
-        before.progress
+        unwritten(world.record("api").await.expect("record").progress),
+        unwritten(before.progress)
     );
     // Retrying the stage with a healthy container resumes.
     let drive = world
@@ -1124,4 +1176,547 @@ async fn outside_a_failing_window_the_job_fails_and_changes_nothing() {
         call.text()
     );
     assert!(world.record("web").await.is_none());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Retries, rollback finality, claims, owed audit records and quoting under faults
+// ---------------------------------------------------------------------------------------------
+
+/// Audit keys deploy-hook wrote.
+pub(crate) async fn deploy_audits(world: &DeployWorld) -> Vec<String> {
+    world
+        .keys_under("audit/")
+        .await
+        .into_iter()
+        .filter(|key| key.contains("/deploy-hook/"))
+        .collect()
+}
+
+/// Continues a job chain until a result other than `continue`, at most `bound` invocations.
+async fn continue_until_final(
+    world: &DeployWorld,
+    params: &Value,
+    mut token: Option<String>,
+    bound: usize,
+) -> Response {
+    for _ in 0..bound {
+        let job = ops_tests::unique("job");
+        let response = world
+            .invoke(job_event(&job, params, None, token.as_deref()))
+            .await
+            .expect("reported");
+        if response.result != "continue" {
+            return response;
+        }
+        token = world.token_after(&job);
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("no final result within {bound} invocations");
+}
+
+async fn alarm_rollback_now(world: &DeployWorld) -> String {
+    let rollback_deps = alarm_rollback_deps(world).await;
+    let mut event: Value = serde_json::from_str(
+        &std::fs::read_to_string(ops_tests::workspace_root().join("events/alarm-eventbridge.json"))
+            .expect("event"),
+    )
+    .expect("json");
+    let alarm = format!("{}-web-5xx", world.prefix);
+    event["detail"]["alarmName"] = json!(alarm);
+    let mut context = Context::default();
+    context.request_id = ops_tests::unique("req");
+    let rolled = alarm_rollback::handle(&rollback_deps, LambdaEvent::new(event, context))
+        .await
+        .expect("rollback");
+    assert_eq!(rolled.results[0].services[0].action, "rolled_back");
+    alarm
+}
+
+#[tokio::test]
+async fn stage_retry_after_a_lost_route53_answer_resumes_and_promotes() {
+    let (world, proxy) = DeployWorld::behind_proxy(|yaml| yaml, Settings::default()).await;
+    let p = params("web", "registry.example/web:1.5.0");
+    let token = world.drive_to_first_bake(&p).await;
+    // The 50 % change reaches Route53, but every answer to it is lost.
+    proxy.set_plan(FaultPlan::drops(7, 1.0).only(["route53:ChangeResourceRecordSets"]));
+    let failed = continue_until_final(&world, &p, token, 30).await;
+    assert_eq!(
+        failed.failure_type.as_deref(),
+        Some("SystemUnavailable"),
+        "{failed:?}"
+    );
+    assert!(proxy.stats().dropped >= 1, "{}", proxy.summary());
+    assert_eq!(world.web_weights().await["green"], 50, "the change landed");
+    proxy.disable();
+    // The operator retries the stage: a new job without a token, same parameters. It adopts
+    // the deployment instead of waiting for it forever.
+    let (job, resumed) = world.stage_retry(&p).await;
+    assert_eq!(resumed.result, "continue", "{resumed:?}");
+    assert!(
+        !resumed.summary.contains("is held by"),
+        "{}",
+        resumed.summary
+    );
+    let done = continue_until_final(&world, &p, world.token_after(&job), 60).await;
+    assert_eq!(done.result, "succeeded", "{done:?}");
+    let record = world.record("web").await.expect("record");
+    assert_eq!(record.status, DeploymentStatus::Promoted);
+    assert_eq!(
+        history_events(&record, "traffic_shifted"),
+        ["blue=90 green=10", "blue=50 green=50", "blue=0 green=100"],
+        "no step skipped or repeated"
+    );
+    assert_eq!(history_events(&record, "adopted").len(), 1);
+    assert_eq!(
+        world.web_weights().await,
+        [("blue".to_owned(), 0), ("green".to_owned(), 100)].into()
+    );
+    assert_eq!(world.succeeded("ecs:RegisterTaskDefinition"), 1);
+    assert_eq!(deploy_audits(&world).await.len(), 2);
+}
+
+#[tokio::test]
+async fn claims_left_by_a_crash_are_taken_over_at_once_by_their_retry() {
+    let world = DeployWorld::new().await;
+    // The default lease (120 s): nothing in this test may wait for it.
+    let crashing = world.other_deps(Settings {
+        crash_after_change: true,
+        ..Settings::default()
+    });
+    let p = params("api", "registry.example/api:2.0.0");
+    let first = ops_tests::unique("job");
+    world
+        .invoke(job_event(&first, &p, None, None))
+        .await
+        .expect("start");
+    // The registration happens, then the invocation dies before recording it.
+    let job = ops_tests::unique("job");
+    let event = job_event(&job, &p, None, world.token_after(&first).as_deref());
+    let request = ops_tests::unique("req");
+    let crashed = world.invoke_as(&crashing, event.clone(), &request).await;
+    assert!(
+        matches!(&crashed, Err(HandlerError::InjectedCrash(step)) if step == "register"),
+        "{crashed:?}"
+    );
+    // Lambda retries the same event under the same request id: its own claim, taken over now.
+    let retried = world
+        .invoke_as(&world.deps, event, &request)
+        .await
+        .expect("retry");
+    assert_eq!(retried.result, "continue", "{retried:?}");
+    assert!(
+        retried.summary.contains("registered"),
+        "{}",
+        retried.summary
+    );
+    let both = |action: &str| world.succeeded(action) + crashing.clients.recorder.succeeded(action);
+    assert_eq!(
+        both("ecs:RegisterTaskDefinition"),
+        1,
+        "the revision is reused"
+    );
+    // The ECS update happens, then the invocation dies.
+    let token = world.token_after(&job);
+    let job2 = ops_tests::unique("job");
+    let crashed = world
+        .invoke_with(&crashing, job_event(&job2, &p, None, token.as_deref()))
+        .await;
+    assert!(
+        matches!(&crashed, Err(HandlerError::InjectedCrash(step)) if step == "deploy"),
+        "{crashed:?}"
+    );
+    // A copy of the job under another request id may be a live duplicate: it keeps off.
+    let copy = world
+        .invoke(job_event(&job2, &p, None, token.as_deref()))
+        .await
+        .expect("copy");
+    assert!(
+        copy.summary.contains("another invocation is updating ECS"),
+        "{}",
+        copy.summary
+    );
+    // The operator retries the stage: the new job adopts the deployment and the claim of the
+    // chain that ended is taken over at once.
+    let (retry, resumed) = world.stage_retry(&p).await;
+    assert_eq!(resumed.result, "continue", "{resumed:?}");
+    assert!(resumed.summary.contains("updated"), "{}", resumed.summary);
+    // The old chain's token no longer drives anything.
+    let stale = world
+        .invoke(job_event(
+            &ops_tests::unique("job"),
+            &p,
+            None,
+            token.as_deref(),
+        ))
+        .await
+        .expect("stale");
+    assert_eq!(stale.failure_type.as_deref(), Some("JobFailed"));
+    assert!(
+        stale.summary.contains("now driven by job"),
+        "{}",
+        stale.summary
+    );
+    let done = continue_until_final(&world, &p, world.token_after(&retry), 60).await;
+    assert_eq!(done.result, "succeeded", "{done:?}");
+    assert_eq!(both("ecs:UpdateService"), 1, "the update is not made twice");
+    let record = world.record("api").await.expect("record");
+    assert_eq!(record.status, DeploymentStatus::Promoted);
+    assert_eq!(
+        world
+            .image_of(&world.ecs("api").await.task_definition)
+            .await,
+        "registry.example/api:2.0.0"
+    );
+}
+
+#[tokio::test]
+async fn stage_retry_of_a_rolled_back_release_is_refused_and_changes_nothing() {
+    let world = DeployWorld::new().await;
+    let p = params("web", "registry.example/web:1.5.0");
+    world.drive_to_first_bake(&p).await;
+    let alarm = alarm_rollback_now(&world).await;
+    let rolled_back = world.record("web").await.expect("record");
+    let changes = [
+        "ecs:RegisterTaskDefinition",
+        "ecs:UpdateService",
+        "route53:ChangeResourceRecordSets",
+    ];
+    let before: Vec<usize> = changes.iter().map(|a| world.succeeded(a)).collect();
+    for _ in 0..2 {
+        let (_, refused) = world.stage_retry(&p).await;
+        assert_eq!(
+            refused.failure_type.as_deref(),
+            Some("JobFailed"),
+            "{refused:?}"
+        );
+        assert!(
+            refused
+                .summary
+                .contains(&format!("alarm {alarm} rolled web back")),
+            "{}",
+            refused.summary
+        );
+    }
+    let after: Vec<usize> = changes.iter().map(|a| world.succeeded(a)).collect();
+    assert_eq!(before, after, "a refused release changes nothing in AWS");
+    let record = world.record("web").await.expect("record");
+    assert_eq!(record.status, DeploymentStatus::RolledBack);
+    assert_eq!(
+        record.rollback, rolled_back.rollback,
+        "the rollback mark stays"
+    );
+    assert_eq!(record.deployment_id, rolled_back.deployment_id);
+    assert_eq!(
+        record.progress.as_ref().and_then(|p| p.outcome),
+        Some(Outcome::RolledBack)
+    );
+    assert_eq!(
+        world.web_weights().await,
+        [("blue".to_owned(), 100), ("green".to_owned(), 0)].into()
+    );
+    // A new release runs; the rolled-back image stays refused after it.
+    let drive = world
+        .drive(&params("web", "registry.example/web:1.6.0"))
+        .await;
+    assert_eq!(drive.last().result, "succeeded", "{:?}", drive.last());
+    let (_, again) = world.stage_retry(&p).await;
+    assert_eq!(again.failure_type.as_deref(), Some("JobFailed"));
+    assert!(
+        again
+            .summary
+            .contains("registry.example/web:1.5.0 was rolled back by alarm"),
+        "{}",
+        again.summary
+    );
+    let record = world.record("web").await.expect("record");
+    assert_eq!(record.status, DeploymentStatus::Promoted);
+    assert_eq!(record.rolled_back.len(), 1);
+    let audits = deploy_audits(&world).await;
+    assert_eq!(
+        audits
+            .iter()
+            .filter(|k| k.ends_with("-deployment_rolled_back.json"))
+            .count(),
+        1,
+        "{audits:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_record_write_failing_while_rolled_back_still_fails_the_job() {
+    let (world, proxy) = DeployWorld::behind_proxy(|yaml| yaml, Settings::default()).await;
+    let p = params("web", "registry.example/web:1.5.0");
+    let token = world.drive_to_first_bake(&p).await;
+    let alarm = alarm_rollback_now(&world).await;
+    // S3 answers every write with an error: the outcome cannot be recorded.
+    proxy.set_plan(FaultPlan::errors(3, 1.0).only(["s3:PutObject"]));
+    let continued = world
+        .invoke(job_event(
+            &ops_tests::unique("job"),
+            &p,
+            None,
+            token.as_deref(),
+        ))
+        .await
+        .expect("reported");
+    let (_, retried) = world.stage_retry(&p).await;
+    for response in [&continued, &retried] {
+        assert_eq!(
+            response.failure_type.as_deref(),
+            Some("JobFailed"),
+            "{response:?}"
+        );
+        assert!(
+            response
+                .summary
+                .contains(&format!("alarm {alarm} rolled web back")),
+            "{}",
+            response.summary
+        );
+    }
+    assert!(proxy.stats().errors_total() > 0, "{}", proxy.summary());
+    let record = world.record("web").await.expect("record");
+    assert_eq!(record.status, DeploymentStatus::RolledBack);
+    assert!(record.rollback.is_some());
+    assert_eq!(record.progress.as_ref().and_then(|p| p.outcome), None);
+    assert_eq!(world.web_weights().await["green"], 0);
+    // Once S3 is back, the next job for the release is refused too, and the bookkeeping done.
+    proxy.disable();
+    let (_, refused) = world.stage_retry(&p).await;
+    assert_eq!(refused.failure_type.as_deref(), Some("JobFailed"));
+    let record = world.record("web").await.expect("record");
+    assert_eq!(record.status, DeploymentStatus::RolledBack);
+    assert_eq!(
+        record.progress.as_ref().and_then(|p| p.outcome),
+        Some(Outcome::RolledBack)
+    );
+    assert_eq!(record.rolled_back[0].image, "registry.example/web:1.5.0");
+    assert!(record.audit_owed.is_empty());
+    assert_eq!(
+        deploy_audits(&world)
+            .await
+            .iter()
+            .filter(|k| k.ends_with("-deployment_rolled_back.json"))
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn audit_records_are_owed_until_written_and_written_once() {
+    let (world, proxy) = DeployWorld::behind_proxy(|yaml| yaml, Settings::default()).await;
+    let p = params("api", "registry.example/api:2.0.0");
+    // Audit writes are refused from the start.
+    proxy.echo_auth_error_for("/audit/");
+    let first = ops_tests::unique("job");
+    let started = world
+        .invoke(job_event(&first, &p, None, None))
+        .await
+        .expect("start");
+    assert_eq!(started.result, "continue", "{started:?}");
+    let owed = |record: &DeploymentRecord| -> Vec<String> {
+        record.audit_owed.iter().map(|a| a.action.clone()).collect()
+    };
+    assert_eq!(
+        owed(&world.record("api").await.expect("record")),
+        ["deployment_started"]
+    );
+    // The next step does not run while the audit record is owed.
+    let job = ops_tests::unique("job");
+    let held = world
+        .invoke(job_event(
+            &job,
+            &p,
+            None,
+            world.token_after(&first).as_deref(),
+        ))
+        .await
+        .expect("held");
+    assert_eq!(held.result, "continue");
+    assert!(
+        held.summary.contains("audit record is owed"),
+        "{}",
+        held.summary
+    );
+    assert_eq!(world.succeeded("ecs:RegisterTaskDefinition"), 0);
+    proxy.disable();
+    // Drive up to the promotion, then refuse audit writes again.
+    let mut token = world.token_after(&job);
+    for _ in 0..60 {
+        let record = world.record("api").await.expect("record");
+        let progress = record.progress.expect("progress");
+        if progress.current() == Some(&ops_domain::deploy::Step::Promote) {
+            break;
+        }
+        let job = ops_tests::unique("job");
+        let response = world
+            .invoke(job_event(&job, &p, None, token.as_deref()))
+            .await
+            .expect("invoke");
+        assert_eq!(response.result, "continue", "{response:?}");
+        token = world.token_after(&job);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    proxy.echo_auth_error_for("/audit/");
+    for _ in 0..2 {
+        let job = ops_tests::unique("job");
+        let response = world
+            .invoke(job_event(&job, &p, None, token.as_deref()))
+            .await
+            .expect("invoke");
+        assert_eq!(
+            response.result, "continue",
+            "not finished while owed: {response:?}"
+        );
+        token = world.token_after(&job);
+    }
+    let record = world.record("api").await.expect("record");
+    assert_eq!(record.status, DeploymentStatus::Promoted);
+    assert_eq!(owed(&record), ["deployment_promoted"]);
+    assert!(proxy.stats().echoed >= 2, "{}", proxy.summary());
+    proxy.disable();
+    let done = continue_until_final(&world, &p, token, 5).await;
+    assert_eq!(done.result, "succeeded", "{done:?}");
+    assert!(world
+        .record("api")
+        .await
+        .expect("record")
+        .audit_owed
+        .is_empty());
+    let audits = deploy_audits(&world).await;
+    assert_eq!(audits.len(), 2, "{audits:?}");
+    assert!(audits
+        .iter()
+        .any(|k| k.ends_with("-deployment_started.json")));
+    assert!(audits
+        .iter()
+        .any(|k| k.ends_with("-deployment_promoted.json")));
+}
+
+/// Log lines written while the returned guard lives (this thread's subscriber).
+fn capture_logs() -> (
+    Arc<std::sync::Mutex<Vec<u8>>>,
+    tracing::subscriber::DefaultGuard,
+) {
+    #[derive(Clone)]
+    struct Sink(Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Sink {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            if let Ok(mut buffer) = self.0.lock() {
+                buffer.extend_from_slice(bytes);
+            }
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buffer: Arc<std::sync::Mutex<Vec<u8>>> = Arc::default();
+    let sink = Sink(buffer.clone());
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .with_writer(move || sink.clone())
+        .finish();
+    (buffer, tracing::subscriber::set_default(subscriber))
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn artifact_auth_errors_and_huge_parameters_are_never_echoed() {
+    let (logs, _guard) = capture_logs();
+    let (world, proxy) = DeployWorld::behind_proxy(|yaml| yaml, Settings::default()).await;
+    // S3 answers the artifact GET with SignatureDoesNotMatch, echoing the request: access key
+    // id, canonical request, x-amz-security-token.
+    proxy.echo_auth_error_for("leak-build.zip");
+    let job = ops_tests::unique("job");
+    let response = world
+        .invoke(job_event(
+            &job,
+            &json!({"service": "api"}),
+            Some((&world.prefix, "artifacts/leak-build.zip")),
+            None,
+        ))
+        .await
+        .expect("reported");
+    assert!(proxy.stats().echoed >= 1, "{}", proxy.summary());
+    assert_eq!(
+        response.failure_type.as_deref(),
+        Some("JobFailed"),
+        "{response:?}"
+    );
+    assert!(
+        response.summary.contains("SignatureDoesNotMatch"),
+        "{}",
+        response.summary
+    );
+    let calls = world.pipeline.for_job(&job);
+    assert_eq!(calls.len(), 1);
+    let shown = [
+        calls[0].body.to_string(),
+        serde_json::to_string(&response).expect("json"),
+        String::from_utf8_lossy(&logs.lock().expect("logs")).into_owned(),
+    ];
+    for secret in [
+        "example-session-token-not-real",
+        "ASIAEXAMPLEEXAMPLE00",
+        "example-secret-access-key-not-real",
+        "CanonicalRequest",
+    ] {
+        for text in &shown {
+            assert!(!text.contains(secret), "{secret} leaked: {text}");
+        }
+    }
+    assert!(world.record("api").await.is_none(), "nothing was changed");
+
+    // A 1 MB UserParameters value or key is quoted only in part, everywhere.
+    let huge = "x".repeat(1 << 20);
+    let mut huge_key = serde_json::Map::new();
+    huge_key.insert(huge.clone(), json!(1));
+    huge_key.insert("service".into(), json!("web"));
+    for parameters in [
+        json!({"service": huge}),
+        json!({"service": "web", "overrides": {"strategy": huge}}),
+        Value::Object(huge_key),
+        json!({"service": "web", "image": "r/web:1.0.0", "container": huge}),
+    ] {
+        let job = ops_tests::unique("job");
+        let response = world
+            .invoke(job_event(&job, &parameters, None, None))
+            .await
+            .expect("reported");
+        assert_eq!(
+            response.failure_type.as_deref(),
+            Some("ConfigurationError"),
+            "{}",
+            &response.summary[..response.summary.len().min(300)]
+        );
+        let call = &world.pipeline.for_job(&job)[0];
+        assert!(call.text().len() < 3000, "{} characters", call.text().len());
+        assert!(response.summary.len() < 3000);
+    }
+    let logged = logs.lock().expect("logs").len();
+    assert!(logged < 64 * 1024, "{logged} bytes of logs");
+}
+
+#[tokio::test]
+async fn s3_unavailable_on_the_config_read_is_system_unavailable() {
+    let (world, proxy) = DeployWorld::behind_proxy(|yaml| yaml, Settings::default()).await;
+    proxy.set_plan(FaultPlan::errors(5, 1.0).only(["s3:GetObject"]));
+    let p = params("api", "registry.example/api:2.0.0");
+    let (_, response) = world.stage_retry(&p).await;
+    assert_eq!(
+        response.failure_type.as_deref(),
+        Some("SystemUnavailable"),
+        "{response:?}"
+    );
+    let error = world
+        .invoke(json!({"action": "decommission"}))
+        .await
+        .expect_err("config unreadable");
+    let diagnostic = lambda_runtime::Diagnostic::from(error);
+    assert_eq!(diagnostic.error_type, "SystemUnavailable");
+    assert!(world.record("api").await.is_none());
+    proxy.disable();
+    let (_, response) = world.stage_retry(&p).await;
+    assert_eq!(response.result, "continue", "{response:?}");
 }

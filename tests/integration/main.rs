@@ -4,10 +4,13 @@
 mod alarm_rollback;
 mod backup;
 mod backup_ecs;
+mod backup_recovery;
 mod backup_route53;
 mod backup_secrets;
 mod chaos_alarm;
+mod chaos_backup;
 mod chaos_cost;
+mod chaos_deploy;
 mod cost_check;
 mod deploy_hook;
 mod faults;

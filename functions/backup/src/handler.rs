@@ -7,6 +7,21 @@
 //! compare-and-swap and resumes its checkpoint, so a run that died after copying data but
 //! before its manifest is completed by the next one. The function's own continuation carries
 //! the run id and renews the lease.
+//!
+//! **The claim names its holder.** Every claim carries the Lambda request id of the invocation
+//! holding it (`holder`). EventBridge Scheduler retries a failed asynchronous invocation with the
+//! same event and the same request id, so a retry whose earlier attempt wrote the claim (and lost
+//! the answer, or failed later) recognises the claim as its own and carries on; any other
+//! invocation sees `skipped` while the lease holds.
+//!
+//! **Failures.** Every failure is classified once ([`HandlerError::is_transient`], from
+//! `ops_adapters::error::AwsCallError`). A transient failure fails the invocation (the Scheduler
+//! retries it) after the backup checkpointed what it had copied and handed the claim over (its
+//! lease ended now), so the retry — or, once it gives up, the next scheduled run — resumes the
+//! checkpoint and copies nothing twice. A permanent failure releases the claim and drops the
+//! checkpoint: nothing becomes visible, and prune removes the data the run had copied once its
+//! grace period has passed. Errors quote AWS codes and messages, never a response body or a whole
+//! input.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -15,6 +30,7 @@ use std::time::{Duration as StdDuration, Instant};
 use chrono::{DateTime, Duration, Utc};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use ops_adapters::clients::{load_sdk_config, ClientSettings};
+use ops_adapters::error::{bounded, MAX_MESSAGE};
 use ops_adapters::kms::KmsError;
 use ops_adapters::notify::Notifier;
 use ops_adapters::s3::backup::{BackupS3Error, Bucket};
@@ -97,6 +113,7 @@ pub struct Deps {
     pub settings: Settings,
     /// Continuation by self-invocation (`None`: the caller continues, as tests do).
     pub self_invoke: Option<SelfInvoke>,
+    client_settings: ClientSettings,
     sdk: aws_config::SdkConfig,
     regional_s3: Mutex<HashMap<String, aws_sdk_s3::Client>>,
 }
@@ -109,9 +126,15 @@ impl Deps {
         config_uri: &str,
         settings: Settings,
     ) -> Result<Self, ConfigLoadError> {
-        let clients = AwsClients::new(sdk);
+        // Thousands of calls per invocation: the batch preset (more attempts, a retry quota per
+        // client that refills), for every client the function builds.
+        let client_settings = ClientSettings::batch();
+        let clients = AwsClients::with_settings(sdk, &client_settings);
         let ses = aws_sdk_sesv2::Client::from_conf(
             aws_sdk_sesv2::config::Builder::from(sdk)
+                .retry_config(client_settings.retry_config())
+                .timeout_config(client_settings.timeout_config())
+                .retry_partition(client_settings.retry_partition("ops-sesv2"))
                 .interceptor(clients.recorder.clone())
                 .build(),
         );
@@ -125,6 +148,7 @@ impl Deps {
             notifier: Notifier::new(secrets).with_email(ses),
             settings,
             self_invoke: None,
+            client_settings,
             sdk: sdk.clone(),
             regional_s3: Mutex::new(HashMap::new()),
             clients,
@@ -138,13 +162,17 @@ impl Deps {
         let sdk = load_sdk_config(&ClientSettings {
             operation_timeout: StdDuration::from_secs(120),
             attempt_timeout: StdDuration::from_secs(60),
-            ..ClientSettings::default()
+            ..ClientSettings::batch()
         })
         .await;
         let mut deps = Deps::new(&sdk, &bucket, &config_uri, Settings::default())?;
         if let Ok(function_name) = std::env::var("AWS_LAMBDA_FUNCTION_NAME") {
+            let settings = &deps.client_settings;
             let lambda = aws_sdk_lambda::Client::from_conf(
                 aws_sdk_lambda::config::Builder::from(&sdk)
+                    .retry_config(settings.retry_config())
+                    .timeout_config(settings.timeout_config())
+                    .retry_partition(settings.retry_partition("ops-lambda"))
                     .interceptor(deps.clients.recorder.clone())
                     .build(),
             );
@@ -176,6 +204,8 @@ impl Deps {
                     aws_sdk_s3::config::Builder::from(&self.sdk)
                         .region(aws_sdk_s3::config::Region::new(region.to_owned()))
                         .force_path_style(path_style)
+                        .retry_config(self.client_settings.retry_config())
+                        .retry_partition(self.client_settings.retry_partition("ops-s3-regional"))
                         .interceptor(self.clients.recorder.clone())
                         .build(),
                 )
@@ -250,6 +280,27 @@ impl HandlerError {
         }
     }
 
+    /// An invalid input, its message capped (it may quote the input).
+    pub fn invalid(message: impl AsRef<str>) -> Self {
+        HandlerError::InvalidInput(bounded(message.as_ref(), MAX_MESSAGE))
+    }
+
+    /// Whether retrying the invocation later may succeed (the shared classification of AWS
+    /// failures: throttling, 5xx, timeouts, lost connections); `false` for bad input, a wrong
+    /// config, a missing or refused resource, a corrupt document.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            HandlerError::Source { transient, .. } => *transient,
+            HandlerError::Config(error) => error.is_transient(),
+            HandlerError::Destination(error) => error.is_transient(),
+            HandlerError::Kms(KmsError::Unavailable { transient, .. }) => *transient,
+            HandlerError::State(error) => error.is_transient(),
+            // Stands in for a crash or a timeout: the next attempt resumes.
+            HandlerError::Interrupted => true,
+            _ => false,
+        }
+    }
+
     /// The stable error type.
     pub fn error_type(&self) -> &'static str {
         match self {
@@ -281,6 +332,10 @@ impl From<HandlerError> for Diagnostic {
 pub struct RunClaim {
     /// The run (the request id of its first invocation).
     pub run: String,
+    /// The request id of the invocation that holds the claim now (a retry of that invocation
+    /// carries the same id and recognises the claim as its own).
+    #[serde(default)]
+    pub holder: String,
     /// Its action.
     pub action: Action,
     /// When the run started.
@@ -407,7 +462,7 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Response, 
         deps.clients.recorder.clear();
     }
     let calls_at_start = deps.clients.recorder.len();
-    let request = event::parse(&event.payload).map_err(HandlerError::InvalidInput)?;
+    let request = event::parse(&event.payload).map_err(HandlerError::invalid)?;
     let config = deps.config.current().await?;
     let plan = config
         .backup
@@ -452,24 +507,42 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Response, 
             });
         }
     };
+    let mut held = held;
     let outcome = match ctx.request.action {
-        Action::Backup => crate::snapshot::run(&ctx, held).await,
+        Action::Backup => crate::snapshot::run(&ctx, &mut held).await,
         Action::Verify => crate::verify::run(&ctx).await.map(Outcome::Report),
         Action::Prune => crate::prune::run(&ctx).await.map(Outcome::Report),
         Action::Restore => crate::restore::run(&ctx).await.map(Outcome::Report),
     };
     match outcome {
         Ok(Outcome::Report(report)) => {
-            release(&ctx).await?;
+            release(&ctx, &held).await?;
             let report = report::finish(&ctx, report, started).await;
             Ok(Response::Done { report })
         }
         Ok(Outcome::Continue(response)) => Ok(response),
         Err(error) => {
-            // The claim stays only for a backup with a checkpoint worth resuming; any other
-            // failure releases the plan for the next run.
-            if ctx.request.action != Action::Backup || !error_keeps_claim(&error) {
-                let _ = release(&ctx).await;
+            match &error {
+                // A crash saves nothing and hands nothing over: the lease runs out.
+                HandlerError::Interrupted => {}
+                // Transient, with a checkpoint: hand the claim over (its lease ends now), so the
+                // Scheduler's retry or the next run resumes what was copied.
+                error if error.is_transient() && held.claim.checkpoint.is_some() => {
+                    hand_over(&ctx, &mut held).await;
+                }
+                // Nothing worth resuming, or a permanent failure: release the plan, and drop the
+                // run's checkpoint documents unless another invocation holds the run now.
+                _ => match release(&ctx, &held).await {
+                    Ok(true) if ctx.request.action == Action::Backup => {
+                        crate::snapshot::drop_run(&ctx, &held).await;
+                    }
+                    Ok(_) => {}
+                    Err(release_error) => tracing::warn!(
+                        message = "Could not release the run claim; its lease runs out.",
+                        plan = %ctx.plan_name,
+                        error = %release_error
+                    ),
+                },
             }
             report::failed(&ctx, &error, started).await;
             Err(error)
@@ -477,12 +550,25 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Response, 
     }
 }
 
-fn error_keeps_claim(error: &HandlerError) -> bool {
-    match error {
-        HandlerError::Source { transient, .. } => *transient,
-        HandlerError::Destination(e) => e.is_transient(),
-        HandlerError::State(_) | HandlerError::Interrupted => true,
-        _ => false,
+/// Ends the claim's lease now, keeping its checkpoint (best effort: if this fails too, the lease
+/// runs out, and a retry of this invocation recognises the claim as its own meanwhile).
+async fn hand_over(ctx: &Context<'_>, held: &mut Held) {
+    held.claim.lease_until = Utc::now();
+    match ctx
+        .deps
+        .store
+        .replace(&claim_key(&ctx.plan_name), &held.claim, &held.etag)
+        .await
+    {
+        Ok(etag) => {
+            held.etag = etag;
+            info!(message = "Run claim handed over with its checkpoint.", plan = %ctx.plan_name);
+        }
+        Err(error) => tracing::warn!(
+            message = "Could not hand the run claim over; its lease runs out.",
+            plan = %ctx.plan_name,
+            error = %error
+        ),
     }
 }
 
@@ -518,6 +604,7 @@ async fn claim(ctx: &Context<'_>) -> Result<Claimed, HandlerError> {
     let lease_until = now + ctx.deps.settings.lease;
     let fresh = RunClaim {
         run: ctx.request_id.clone(),
+        holder: ctx.request_id.clone(),
         action: ctx.request.action,
         started_at: now,
         lease_until,
@@ -543,7 +630,12 @@ async fn claim(ctx: &Context<'_>) -> Result<Claimed, HandlerError> {
         match store.get::<RunClaim>(&key).await? {
             None => try_create = true,
             Some(existing) => {
-                let ours = ctx.request.continue_run.as_deref() == Some(existing.value.run.as_str());
+                // Ours: this run's continuation, or a retry of the invocation that holds it (the
+                // Scheduler retries with the same request id; its earlier attempt may have
+                // written this claim and lost the answer).
+                let ours = ctx.request.continue_run.as_deref() == Some(existing.value.run.as_str())
+                    || existing.value.holder == ctx.request_id
+                    || (existing.value.holder.is_empty() && existing.value.run == ctx.request_id);
                 let expired = existing.value.lease_until <= now;
                 // A dead backup's checkpoint waits for the next backup: another action taking
                 // the plan over would drop it (and prune must not run under uncommitted data).
@@ -562,6 +654,7 @@ async fn claim(ctx: &Context<'_>) -> Result<Claimed, HandlerError> {
                 if !ours {
                     claim.run = ctx.request_id.clone();
                 }
+                claim.holder = ctx.request_id.clone();
                 claim.lease_until = lease_until;
                 claim.invocations += 1;
                 match store.replace(&key, &claim, &existing.etag).await {
@@ -581,9 +674,10 @@ async fn claim(ctx: &Context<'_>) -> Result<Claimed, HandlerError> {
     // Five lost races in a row: someone else is clearly running it.
     match store.get::<RunClaim>(&key).await? {
         Some(other) => Ok(Claimed::Busy(other.value)),
-        None => Err(HandlerError::InvalidInput(
-            "the run claim kept changing; try again".into(),
-        )),
+        None => Err(HandlerError::State(StateError::Conflict {
+            bucket: store.bucket().to_owned(),
+            key,
+        })),
     }
 }
 
@@ -598,9 +692,31 @@ pub async fn save_claim(ctx: &Context<'_>, held: &mut Held) -> Result<(), Handle
     Ok(())
 }
 
-async fn release(ctx: &Context<'_>) -> Result<(), HandlerError> {
-    ctx.deps.store.delete(&claim_key(&ctx.plan_name)).await?;
-    Ok(())
+/// Deletes the claim if it is still the one `held` (another invocation may have taken an
+/// expired lease over meanwhile: its claim stays). `true` when no claim of this run is left,
+/// `false` when another invocation holds the plan.
+async fn release(ctx: &Context<'_>, held: &Held) -> Result<bool, HandlerError> {
+    let key = claim_key(&ctx.plan_name);
+    let store = &ctx.deps.store;
+    match store.get::<RunClaim>(&key).await? {
+        None => Ok(true),
+        Some(current)
+            if current.etag == held.etag
+                || (current.value.run == held.claim.run
+                    && current.value.holder == held.claim.holder) =>
+        {
+            store.delete(&key).await?;
+            Ok(true)
+        }
+        Some(other) => {
+            info!(
+                message = "The run claim was taken over meanwhile; leaving it.",
+                plan = %ctx.plan_name,
+                holder = %other.value.holder
+            );
+            Ok(false)
+        }
+    }
 }
 
 /// The snapshot id of a run started at `started_at` by `run`.

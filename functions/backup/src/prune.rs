@@ -4,9 +4,14 @@
 //!
 //! Never deleted: the newest successful snapshot, the plan's `latest`, other plans' snapshots,
 //! data any surviving manifest references, data written within `Settings::prune_grace` (a
-//! backup running now may have written it for a manifest not yet committed), and objects under
-//! an Object Lock retention (reported, retried by the next prune). A manifest that cannot be
-//! read stops the prune: what it references is unknown, so no data can be deleted safely.
+//! backup running now may have written it for a manifest not yet committed), data a
+//! checkpointed run of a plan sharing the destination has planned (it resumes later), and
+//! objects under an Object Lock retention (reported, retried by the next prune). A manifest that
+//! cannot be read stops the prune: what it references is unknown, so no data can be deleted
+//! safely.
+//!
+//! Deleted with the data of forgotten snapshots: data objects that no manifest references at
+//! all — what runs that failed before their manifest left behind — once past the grace period.
 
 use std::collections::BTreeSet;
 
@@ -16,9 +21,32 @@ use ops_domain::backup::manifest::{self, Manifest, SnapshotId};
 use ops_domain::backup::retention::{self, KeepReason};
 use serde::Serialize;
 
-use crate::handler::{Context, HandlerError};
+use crate::handler::{claim_key, Context, HandlerError, RunClaim};
 use crate::report::Report;
-use crate::snapshot::read_manifest;
+use crate::snapshot::{read_manifest, Pending};
+
+/// The data keys planned by checkpointed runs of the plans that share this destination: they
+/// resume later and reference data no manifest has yet.
+async fn in_progress(ctx: &Context<'_>) -> Result<BTreeSet<String>, HandlerError> {
+    let store = &ctx.deps.store;
+    let mut keys = BTreeSet::new();
+    let sharing = ctx.config.backup.plans.iter().filter(|(_, plan)| {
+        plan.destination.bucket == ctx.plan.destination.bucket
+            && manifest::Layout::new(&plan.destination.prefix) == ctx.layout
+    });
+    for (name, _) in sharing {
+        let Some(claim) = store.get::<RunClaim>(&claim_key(name)).await? else {
+            continue;
+        };
+        let Some(checkpoint) = claim.value.checkpoint else {
+            continue;
+        };
+        if let Some(pending) = store.get::<Pending>(&checkpoint.plan_key).await? {
+            keys.extend(pending.value.plan.items.into_iter().map(|i| i.entry.key));
+        }
+    }
+    Ok(keys)
+}
 
 /// What a prune did.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -32,6 +60,8 @@ pub struct PruneReport {
     /// Data objects only deleted snapshots referenced, left because they are younger than the
     /// grace period.
     pub deferred_data: usize,
+    /// Of the data deleted, objects no snapshot ever referenced (left by failed runs).
+    pub orphaned_data: usize,
     /// Objects S3 refused to delete (Object Lock), with the reason.
     pub retained: Vec<String>,
 }
@@ -90,37 +120,38 @@ pub async fn run(ctx: &Context<'_>) -> Result<Report, HandlerError> {
         .filter(|(_, key)| !refused.contains(key.as_str()))
         .map(|(id, _)| id.clone())
         .collect();
-    // A snapshot whose manifest stayed (locked) keeps its data.
-    let still_there: Vec<SnapshotId> = plan
-        .delete_manifests
+    // What survives: every manifest not deleted (a locked one stayed, and keeps its data).
+    let deleted_ids: BTreeSet<&SnapshotId> = report.deleted_snapshots.iter().collect();
+    let surviving: Vec<&Manifest> = all
         .iter()
-        .zip(&manifest_keys)
-        .filter(|(_, key)| refused.contains(key.as_str()))
-        .map(|(id, _)| id.clone())
+        .filter(|m| !deleted_ids.contains(&m.id))
         .collect();
-    let data = if still_there.is_empty() {
-        plan.delete_data.clone()
-    } else {
-        let keep: Vec<SnapshotId> = keep.iter().cloned().chain(still_there).collect();
-        manifest::prune(&all, &keep).delete_data
-    };
-
-    if !data.is_empty() {
-        let cutoff = Utc::now() - ctx.deps.settings.prune_grace;
-        let young: BTreeSet<String> =
-            s3b::list_prefix(&ctx.s3, destination, &ctx.layout.data_prefix())
-                .await?
-                .into_iter()
-                .filter(|o| o.last_modified.is_some_and(|t| t > cutoff))
-                .map(|o| o.key)
-                .collect();
-        let (deferred, delete): (Vec<String>, Vec<String>) = data
-            .iter()
-            .map(|k| ctx.layout.key(k))
-            .partition(|full| young.contains(full));
-        report.deferred_data = deferred.len();
-        let deleted = s3b::delete_keys(&ctx.s3, destination, &delete).await?;
+    let protected = in_progress(ctx).await?;
+    let cutoff = Utc::now() - ctx.deps.settings.prune_grace;
+    let root = ctx.layout.key("");
+    let listed = s3b::list_prefix(&ctx.s3, destination, &ctx.layout.data_prefix()).await?;
+    let relative: Vec<(&str, Option<chrono::DateTime<Utc>>)> = listed
+        .iter()
+        .filter_map(|o| Some((o.key.strip_prefix(root.as_str())?, o.last_modified)))
+        .collect();
+    let delete = manifest::unreferenced(relative.iter().copied(), &surviving, &protected, cutoff);
+    let forgotten: BTreeSet<&str> = plan.delete_data.iter().map(String::as_str).collect();
+    // Data of forgotten snapshots too young to go yet.
+    let young: BTreeSet<&str> = relative
+        .iter()
+        .filter(|(_, modified)| modified.is_none_or(|at| at >= cutoff))
+        .map(|(key, _)| *key)
+        .collect();
+    report.deferred_data = forgotten.iter().filter(|k| young.contains(*k)).count();
+    let orphans = delete
+        .iter()
+        .filter(|k| !forgotten.contains(k.as_str()))
+        .count();
+    if !delete.is_empty() {
+        let full: Vec<String> = delete.iter().map(|k| ctx.layout.key(k)).collect();
+        let deleted = s3b::delete_keys(&ctx.s3, destination, &full).await?;
         report.deleted_data = deleted.deleted;
+        report.orphaned_data = orphans.min(deleted.deleted);
         for (key, code) in &deleted.refused {
             report.retained.push(format!("{key}: {code}"));
         }

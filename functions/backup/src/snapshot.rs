@@ -6,9 +6,13 @@
 //! stored once in the state bucket, the results of the copies since the last checkpoint are
 //! stored as a progress document, and the claim records how many copies are done. When the
 //! invocation nears its deadline it checkpoints and invokes itself with the run id; the next
-//! invocation loads the plan and the progress and copies only what is left. A run that dies
-//! between checkpoints recopies at most one chunk (`Settings::checkpoint_every`) when the next
-//! run takes it over. Limit: one invocation lists and plans every source, so a plan holds at
+//! invocation loads the plan and the progress and copies only what is left. A run that fails
+//! (an AWS error once the SDK's retries are spent) checkpoints every copy that succeeded before
+//! it returns the error, so the retry copies only the rest; one that dies without a word (a
+//! crash) recopies at most one chunk (`Settings::checkpoint_every`) when the next run takes it
+//! over. Checkpoint documents are named by their content, so an attempt that finds one already
+//! written found its own bytes. A retry of an invocation that committed its snapshot and failed
+//! afterwards finds the manifest, finishes moving `latest` and makes no second snapshot. Limit: one invocation lists and plans every source, so a plan holds at
 //! most about 250,000 S3 objects at 512 MB of memory (a manifest entry is about 400 bytes in
 //! memory and the plan is held twice while it is committed); give the function more memory or
 //! split the plan for more.
@@ -71,10 +75,25 @@ pub struct Pending {
     pub latest_etag: Option<String>,
 }
 
-/// Runs (or continues) a backup.
-pub async fn run(ctx: &Context<'_>, mut held: Held) -> Result<Outcome, HandlerError> {
-    let destination = ctx.destination();
-    let (pending, mut results, mut checkpoint, lock_until) = match held.claim.checkpoint.clone() {
+/// Runs (or continues) a backup. On a failure after planning, what was copied is checkpointed
+/// into `held` (best effort) before the error is returned, so the next attempt copies only the
+/// rest.
+pub async fn run(ctx: &Context<'_>, held: &mut Held) -> Result<Outcome, HandlerError> {
+    // A retry of an invocation that committed but failed afterwards (releasing the claim, say):
+    // the snapshot is there, finish the run instead of making another one.
+    let snapshot = match &held.claim.checkpoint {
+        Some(checkpoint) => checkpoint.snapshot.clone(),
+        None => crate::handler::snapshot_id(held.claim.started_at, &held.claim.run),
+    };
+    if let Some(manifest) = committed(ctx, &snapshot).await? {
+        info!(message = "The run's snapshot is already committed; finishing.", plan = %ctx.plan_name, snapshot = %snapshot);
+        move_latest(ctx, ctx.destination(), &manifest).await?;
+        if let Some(checkpoint) = held.claim.checkpoint.take() {
+            drop_checkpoint(ctx, &checkpoint).await;
+        }
+        return Ok(Outcome::Report(Report::Backup(BackupReport::of(&manifest))));
+    }
+    let (pending, results, checkpoint, lock_until) = match held.claim.checkpoint.clone() {
         Some(checkpoint) => {
             let (pending, results) = load_checkpoint(ctx, &checkpoint).await?;
             let lock_until = lock_date(ctx, pending.created_at).await?;
@@ -91,47 +110,141 @@ pub async fn run(ctx: &Context<'_>, mut held: Held) -> Result<Outcome, HandlerEr
             // The Object Lock date is asked for once per invocation: the documents written
             // while planning and the copies after it share it.
             let lock_until = lock_date(ctx, held.claim.started_at).await?;
-            let (pending, results) = start(ctx, &held, lock_until).await?;
+            let (pending, results) = start(ctx, held, lock_until).await?;
             (pending, results, None, lock_until)
         }
     };
+    let mut copying = Copying {
+        unsaved: if checkpoint.is_none() {
+            results
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        } else {
+            Vec::new()
+        },
+        results,
+        checkpoint,
+        pending,
+    };
+    match copy_and_commit(ctx, held, &mut copying, lock_until).await {
+        Ok(outcome) => Ok(outcome),
+        Err(error) => {
+            // Keep what this invocation copied: the next attempt resumes from here.
+            if !matches!(error, HandlerError::Interrupted) {
+                checkpoint_on_failure(ctx, held, &mut copying).await;
+            }
+            Err(error)
+        }
+    }
+}
 
-    // S3 copies, in plan order, chunk by chunk.
-    let copies: Vec<usize> = pending
-        .plan
-        .items
-        .iter()
-        .enumerate()
-        .filter(|(_, item)| {
-            item.action == PlanAction::Copy && item.entry.source.kind == TargetKind::S3
-        })
-        .map(|(i, _)| i)
-        .collect();
+/// A run's plan and what it copied so far.
+struct Copying {
+    pending: Pending,
+    /// Every stored result, by data key (checkpointed or not).
+    results: HashMap<String, Stored>,
+    /// Results not yet in a progress document.
+    unsaved: Vec<(String, Stored)>,
+    /// The last checkpoint saved.
+    checkpoint: Option<Checkpoint>,
+}
+
+impl Copying {
+    /// The S3 copies of the plan, in plan order.
+    fn copies(&self) -> Vec<usize> {
+        self.pending
+            .plan
+            .items
+            .iter()
+            .enumerate()
+            .filter(|(_, item)| {
+                item.action == PlanAction::Copy && item.entry.source.kind == TargetKind::S3
+            })
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// The S3 copies not made yet, in plan order.
+    fn left(&self) -> Vec<usize> {
+        self.copies()
+            .into_iter()
+            .filter(|i| {
+                !self
+                    .results
+                    .contains_key(&self.pending.plan.items[*i].entry.key)
+            })
+            .collect()
+    }
+
+    async fn save(
+        &mut self,
+        ctx: &Context<'_>,
+        held: &mut Held,
+    ) -> Result<Checkpoint, HandlerError> {
+        let planned = self.copies().len();
+        let done = planned - self.left().len();
+        let checkpoint = save_progress(
+            ctx,
+            held,
+            &self.pending,
+            self.checkpoint.clone(),
+            done,
+            planned,
+            &mut self.unsaved,
+        )
+        .await?;
+        self.checkpoint = Some(checkpoint.clone());
+        Ok(checkpoint)
+    }
+}
+
+/// Saves what a failed invocation copied (best effort: if S3 refuses this too, the last
+/// checkpoint stands and the next attempt copies a little more).
+async fn checkpoint_on_failure(ctx: &Context<'_>, held: &mut Held, copying: &mut Copying) {
+    if copying.unsaved.is_empty() && copying.checkpoint.is_some() {
+        return;
+    }
+    match copying.save(ctx, held).await {
+        Ok(checkpoint) => info!(
+            message = "Backup failed; what was copied is checkpointed.",
+            plan = %ctx.plan_name,
+            copies_done = checkpoint.copies_done,
+            copies_planned = checkpoint.copies_planned
+        ),
+        Err(error) => tracing::warn!(
+            message = "Backup failed and its checkpoint could not be saved.",
+            plan = %ctx.plan_name,
+            error = %error
+        ),
+    }
+}
+
+async fn copy_and_commit(
+    ctx: &Context<'_>,
+    held: &mut Held,
+    copying: &mut Copying,
+    lock_until: Option<DateTime<Utc>>,
+) -> Result<Outcome, HandlerError> {
+    let destination = ctx.destination();
     let settings = &ctx.deps.settings;
-    let mut done = checkpoint.as_ref().map_or(0, |c| c.copies_done);
     let mut done_here = 0usize;
-    let mut unsaved: Vec<(String, Stored)> = results
-        .iter()
-        .filter(|_| checkpoint.is_none())
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    while done < copies.len() {
+    loop {
+        let left = copying.left();
+        if left.is_empty() {
+            break;
+        }
         let room = settings.max_copies_per_invocation.saturating_sub(done_here);
         if room == 0 || ctx.time_left().is_zero() {
-            let cp = save_progress(
-                ctx,
-                &mut held,
-                &pending,
-                checkpoint.take(),
-                done,
-                copies.len(),
-                &mut unsaved,
-            )
-            .await?;
+            let cp = copying.save(ctx, held).await?;
             return continue_run(ctx, cp, &held.claim.run).await;
         }
-        let chunk_end = (done + settings.checkpoint_every.min(room)).min(copies.len());
-        let chunk: Vec<usize> = copies[done..chunk_end].to_vec();
+        let chunk: Vec<usize> = left
+            .into_iter()
+            .take(settings.checkpoint_every.min(room).max(1))
+            .collect();
+        let chunk_len = chunk.len();
+        let pending = &copying.pending;
         let copied: Vec<Result<(String, Stored), HandlerError>> =
             stream::iter(chunk.into_iter().map(|i| {
                 let entry = &pending.plan.items[i].entry;
@@ -140,46 +253,36 @@ pub async fn run(ctx: &Context<'_>, mut held: Held) -> Result<Outcome, HandlerEr
             .buffer_unordered(settings.concurrency.max(1))
             .collect()
             .await;
+        // Every copy that succeeded is kept, even when another in the chunk failed.
+        let mut first_error = None;
         for outcome in copied {
-            let (key, stored) = outcome?;
-            results.insert(key.clone(), stored.clone());
-            unsaved.push((key, stored));
+            match outcome {
+                Ok((key, stored)) => {
+                    copying.results.insert(key.clone(), stored.clone());
+                    copying.unsaved.push((key, stored));
+                }
+                Err(error) => {
+                    first_error.get_or_insert(error);
+                }
+            }
         }
-        done_here += chunk_end - done;
-        done = chunk_end;
-        if done < copies.len() {
-            checkpoint = Some(
-                save_progress(
-                    ctx,
-                    &mut held,
-                    &pending,
-                    checkpoint.take(),
-                    done,
-                    copies.len(),
-                    &mut unsaved,
-                )
-                .await?,
-            );
+        if let Some(error) = first_error {
+            return Err(error);
+        }
+        done_here += chunk_len;
+        if !copying.left().is_empty() {
+            copying.save(ctx, held).await?;
         }
     }
 
     if settings.crash_before_manifest {
-        save_progress(
-            ctx,
-            &mut held,
-            &pending,
-            checkpoint.take(),
-            done,
-            copies.len(),
-            &mut unsaved,
-        )
-        .await?;
+        copying.save(ctx, held).await?;
         return Err(HandlerError::Interrupted);
     }
 
     // Referenced data whose lock ends before this snapshot's: extend it (rarely: see
     // LOCK_SLACK_DAYS).
-    let mut manifest = build_manifest(ctx, &pending, &results);
+    let mut manifest = build_manifest(ctx, &copying.pending, &copying.results);
     if let Some(until) = lock_until {
         extend_locks(ctx, destination, &mut manifest, until).await?;
     }
@@ -188,11 +291,27 @@ pub async fn run(ctx: &Context<'_>, mut held: Held) -> Result<Outcome, HandlerEr
         destination,
         &manifest,
         lock_until,
-        pending.latest_etag.as_deref(),
+        copying.pending.latest_etag.as_deref(),
     )
     .await?;
-    cleanup(ctx, &pending, checkpoint.as_ref()).await;
+    if let Some(checkpoint) = copying.checkpoint.take() {
+        drop_checkpoint(ctx, &checkpoint).await;
+    }
+    held.claim.checkpoint = None;
     Ok(Outcome::Report(Report::Backup(BackupReport::of(&manifest))))
+}
+
+/// The committed manifest of `snapshot`, if there is one.
+async fn committed(
+    ctx: &Context<'_>,
+    snapshot: &SnapshotId,
+) -> Result<Option<Manifest>, HandlerError> {
+    let key = ctx.layout.manifest_key(&ctx.plan_name, snapshot);
+    match read_manifest(ctx, &key).await {
+        Ok(manifest) => Ok(Some(manifest)),
+        Err(HandlerError::NoSuchSnapshot(_)) => Ok(None),
+        Err(error) => Err(error),
+    }
 }
 
 /// Lists and renders every target, plans the snapshot, writes the rendered documents.
@@ -362,7 +481,8 @@ async fn commit(
 ) -> Result<(), HandlerError> {
     let key = ctx.layout.manifest_key(&ctx.plan_name, &manifest.id);
     let body = serde_json::to_vec(manifest).unwrap_or_default();
-    // Lost: a duplicate of this run committed the same snapshot already.
+    // Lost: an earlier attempt of this run committed it already (the snapshot id names the run,
+    // so the key holds this run's manifest) and the answer was lost.
     s3b::put_bytes(
         &ctx.s3,
         destination,
@@ -373,6 +493,26 @@ async fn commit(
         lock_until,
     )
     .await?;
+    let expected = Some(known_latest.map(|etag| format!("\"{etag}\"")));
+    move_latest_from(ctx, destination, manifest, expected).await
+}
+
+/// Moves `latest` to `manifest` unless it points at it or at a newer snapshot already.
+async fn move_latest(
+    ctx: &Context<'_>,
+    destination: Bucket<'_>,
+    manifest: &Manifest,
+) -> Result<(), HandlerError> {
+    move_latest_from(ctx, destination, manifest, None).await
+}
+
+/// `expected`: the pointer's ETag as last read (`Some(None)`: there was none), `None` to read it.
+async fn move_latest_from(
+    ctx: &Context<'_>,
+    destination: Bucket<'_>,
+    manifest: &Manifest,
+    expected: Option<Option<String>>,
+) -> Result<(), HandlerError> {
     let latest_key = ctx.layout.latest_key(&ctx.plan_name);
     let pointer = LatestPointer {
         schema_version: SCHEMA_VERSION,
@@ -382,8 +522,9 @@ async fn commit(
         created_at: manifest.created_at,
     };
     let body = serde_json::to_vec(&pointer).unwrap_or_default();
-    // First try against the pointer read when the run planned; re-read only if it moved.
-    let mut expected: Option<Option<String>> = Some(known_latest.map(|etag| format!("\"{etag}\"")));
+    // First try against the pointer read when the run planned; re-read only if it moved (or
+    // was not read).
+    let mut expected = expected;
     for _ in 0..5 {
         let current = match expected.take() {
             Some(known) => known,
@@ -442,8 +583,12 @@ pub async fn latest_manifest(
     Ok(read_latest(ctx).await?.map(|l| (l.manifest, l.key)))
 }
 
-/// The plan's latest committed snapshot, if any.
-pub async fn read_latest(ctx: &Context<'_>) -> Result<Option<Latest>, HandlerError> {
+/// The plan's `latest` pointer, if any.
+pub async fn read_latest_pointer(ctx: &Context<'_>) -> Result<Option<LatestPointer>, HandlerError> {
+    Ok(read_pointer(ctx).await?.map(|(pointer, _)| pointer))
+}
+
+async fn read_pointer(ctx: &Context<'_>) -> Result<Option<(LatestPointer, String)>, HandlerError> {
     let destination = ctx.destination();
     let latest_key = ctx.layout.latest_key(&ctx.plan_name);
     let Some((bytes, etag)) = s3b::get_bytes(&ctx.s3, destination, &latest_key).await? else {
@@ -453,6 +598,14 @@ pub async fn read_latest(ctx: &Context<'_>) -> Result<Option<Latest>, HandlerErr
         key: format!("s3://{}/{latest_key}", destination.name),
         source,
     })?;
+    Ok(Some((pointer, etag)))
+}
+
+/// The plan's latest committed snapshot, if any.
+pub async fn read_latest(ctx: &Context<'_>) -> Result<Option<Latest>, HandlerError> {
+    let Some((pointer, etag)) = read_pointer(ctx).await? else {
+        return Ok(None);
+    };
     let key = ctx.layout.key(&pointer.manifest_key);
     let manifest = read_manifest(ctx, &key).await?;
     Ok(Some(Latest {
@@ -477,8 +630,26 @@ pub async fn read_manifest(ctx: &Context<'_>, key: &str) -> Result<Manifest, Han
     })
 }
 
-fn plan_key(ctx: &Context<'_>, snapshot: &SnapshotId) -> String {
-    format!("backup/runs/{}/{snapshot}/plan.json", ctx.plan_name)
+/// `backup/runs/<plan>/<snapshot>/`: where a run's checkpoint documents live.
+fn run_prefix(ctx: &Context<'_>, snapshot: &SnapshotId) -> String {
+    format!("backup/runs/{}/{snapshot}/", ctx.plan_name)
+}
+
+/// A checkpoint document's key, named by its content: a write that finds the key already there
+/// found these very bytes (an earlier attempt's write whose answer was lost), never another
+/// attempt's different document.
+fn content_key<T: Serialize>(
+    ctx: &Context<'_>,
+    snapshot: &SnapshotId,
+    stem: &str,
+    value: &T,
+) -> String {
+    let digest = Sha256::digest(serde_json::to_vec(value).unwrap_or_default());
+    format!(
+        "{}{stem}-{}.json",
+        run_prefix(ctx, snapshot),
+        &hex::encode(digest)[..16]
+    )
 }
 
 async fn save_progress(
@@ -494,7 +665,7 @@ async fn save_progress(
     let mut checkpoint = match previous {
         Some(checkpoint) => checkpoint,
         None => {
-            let key = plan_key(ctx, &pending.snapshot);
+            let key = content_key(ctx, &pending.snapshot, "plan", pending);
             match store.create(&key, pending).await {
                 Ok(_) | Err(StateError::AlreadyExists { .. }) => {}
                 Err(error) => return Err(error.into()),
@@ -509,13 +680,13 @@ async fn save_progress(
         }
     };
     if !unsaved.is_empty() {
-        let key = format!(
-            "backup/runs/{}/{}/progress-{:06}.json",
-            ctx.plan_name,
-            pending.snapshot,
-            checkpoint.progress.len()
+        let batch: BTreeMap<String, Stored> = unsaved.iter().cloned().collect();
+        let key = content_key(
+            ctx,
+            &pending.snapshot,
+            &format!("progress-{:06}", checkpoint.progress.len()),
+            &batch,
         );
-        let batch: BTreeMap<String, Stored> = std::mem::take(unsaved).into_iter().collect();
         match store.create(&key, &batch).await {
             Ok(_) | Err(StateError::AlreadyExists { .. }) => {}
             Err(error) => return Err(error.into()),
@@ -523,8 +694,14 @@ async fn save_progress(
         checkpoint.progress.push(key);
     }
     checkpoint.copies_done = done;
-    held.claim.checkpoint = Some(checkpoint.clone());
-    save_claim(ctx, held).await?;
+    checkpoint.copies_planned = planned;
+    let before = held.claim.checkpoint.replace(checkpoint.clone());
+    if let Err(error) = save_claim(ctx, held).await {
+        // Not saved: the claim in the bucket still names the previous checkpoint.
+        held.claim.checkpoint = before;
+        return Err(error);
+    }
+    unsaved.clear();
     Ok(checkpoint)
 }
 
@@ -596,12 +773,45 @@ async fn continue_run(
     }))
 }
 
-async fn cleanup(ctx: &Context<'_>, pending: &Pending, checkpoint: Option<&Checkpoint>) {
-    let Some(checkpoint) = checkpoint else { return };
+/// Deletes a run's checkpoint documents (best effort: what is left is small and named by the
+/// run, and a later run never reads it).
+pub async fn drop_checkpoint(ctx: &Context<'_>, checkpoint: &Checkpoint) {
+    let known: Vec<String> = checkpoint
+        .progress
+        .iter()
+        .chain([&checkpoint.plan_key])
+        .cloned()
+        .collect();
+    drop_documents(ctx, &checkpoint.snapshot, known).await;
+}
+
+/// Deletes the checkpoint documents of the run `held` names (a run given up on).
+pub async fn drop_run(ctx: &Context<'_>, held: &Held) {
+    match &held.claim.checkpoint {
+        Some(checkpoint) => drop_checkpoint(ctx, checkpoint).await,
+        None => {
+            let snapshot = crate::handler::snapshot_id(held.claim.started_at, &held.claim.run);
+            drop_documents(ctx, &snapshot, Vec::new()).await;
+        }
+    }
+}
+
+async fn drop_documents(ctx: &Context<'_>, snapshot: &SnapshotId, known: Vec<String>) {
     let store = &ctx.deps.store;
-    for key in checkpoint.progress.iter().chain([&checkpoint.plan_key]) {
+    let prefix = run_prefix(ctx, snapshot);
+    let mut keys = known;
+    // Documents an attempt wrote without getting to record them in the claim.
+    match s3b::list_prefix(&ctx.deps.clients.s3, Bucket::new(store.bucket()), &prefix).await {
+        Ok(listed) => keys.extend(listed.into_iter().map(|o| o.key)),
+        Err(error) => {
+            tracing::warn!(message = "Could not list the checkpoint documents.", error = %error)
+        }
+    }
+    keys.sort();
+    keys.dedup();
+    for key in &keys {
         if let Err(error) = store.delete(key).await {
-            tracing::warn!(message = "Could not delete a checkpoint document.", key = %key, error = %error, snapshot = %pending.snapshot);
+            tracing::warn!(message = "Could not delete a checkpoint document.", key = %key, error = %error, snapshot = %snapshot);
         }
     }
 }

@@ -119,7 +119,10 @@ pub async fn gather(ctx: &Context<'_>, snapshot: &SnapshotId) -> Result<Gathered
             zone.zone_name.as_deref(),
         )
         .await
-        .map_err(|error| HandlerError::source(format!("route53:{name}"), error, false))?;
+        .map_err(|error| {
+            let transient = error.is_transient();
+            HandlerError::source(format!("route53:{name}"), error, transient)
+        })?;
         let id = doc.zone.id.clone();
         gathered.targets.push(target(TargetKind::Route53, &id, ""));
         let json = serde_json::to_vec_pretty(&doc).unwrap_or_default();
@@ -148,7 +151,10 @@ pub async fn gather(ctx: &Context<'_>, snapshot: &SnapshotId) -> Result<Gathered
             ecs.revisions,
         )
         .await
-        .map_err(|error| HandlerError::source(format!("ecs:{}", ecs.cluster), error, false))?;
+        .map_err(|error| {
+            let transient = error.is_transient();
+            HandlerError::source(format!("ecs:{}", ecs.cluster), error, transient)
+        })?;
         gathered
             .targets
             .push(target(TargetKind::Ecs, &ecs.cluster, ""));
@@ -181,7 +187,10 @@ pub async fn gather(ctx: &Context<'_>, snapshot: &SnapshotId) -> Result<Gathered
         for id in &targets.secrets {
             let doc = ops_adapters::secretsmanager::backup::export_secret(&clients.secrets, id)
                 .await
-                .map_err(|error| HandlerError::source(format!("secret:{id}"), error, false))?;
+                .map_err(|error| {
+                    let transient = error.is_transient();
+                    HandlerError::source(format!("secret:{id}"), error, transient)
+                })?;
             let plaintext = zeroize::Zeroizing::new(serde_json::to_vec(&doc).unwrap_or_default());
             let sealed = key.seal(&plaintext, doc.arn.as_bytes())?;
             gathered

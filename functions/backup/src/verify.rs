@@ -10,17 +10,24 @@
 //!   digest compared; documents must parse.
 //! - **Zone restore drill** (`zone_drill`): each zone of the latest snapshot is restored into a
 //!   scratch private hosted zone, compared record by record, and the scratch zone deleted.
+//! - **Freshness**: a plan with no snapshot fails verification, and so does one whose latest
+//!   snapshot is older than its backup schedule allows — 2 × the schedule's period + 1 hour
+//!   (`rate(1 day)`: 49 hours; a `cron(…)` by its coarsest restricted field; see
+//!   `ops_domain::backup::freshness`). Backups that keep failing are found here even when every
+//!   stored object checks out. A failed verification is reported and notified (critical).
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use chrono::Utc;
 use ops_adapters::s3::backup::{self as s3b};
+use ops_domain::backup::freshness;
 use ops_domain::backup::manifest::{self, Checksum, Entry, Manifest, TargetKind};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::handler::{Context, HandlerError};
 use crate::report::Report;
-use crate::snapshot::{latest_manifest, read_manifest};
+use crate::snapshot::{read_latest_pointer, read_manifest};
 
 /// What a verification found.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -64,6 +71,27 @@ pub async fn run(ctx: &Context<'_>) -> Result<Report, HandlerError> {
     let destination = ctx.destination();
     let manifests = plan_manifests(ctx, &mut report.failures).await?;
     report.snapshots_checked = manifests.len();
+    // The latest snapshot, as the pointer names it, among the manifests just read.
+    let latest: Option<&Manifest> = match read_latest_pointer(ctx).await? {
+        None => None,
+        Some(pointer) => {
+            let found = manifests.iter().find(|m| m.id == pointer.snapshot);
+            if found.is_none() {
+                report.failures.push(format!(
+                    "latest/{}.json names snapshot {}, which has no manifest",
+                    ctx.plan_name, pointer.snapshot
+                ));
+            }
+            found
+        }
+    };
+    if let Some(problem) = freshness::staleness(
+        &ctx.plan.schedule.backup,
+        latest.map(|m| m.created_at),
+        Utc::now(),
+    ) {
+        report.failures.push(problem);
+    }
 
     // Every distinct data object, with the entries that reference it.
     let mut objects: BTreeMap<&str, &Entry> = BTreeMap::new();
@@ -144,9 +172,9 @@ pub async fn run(ctx: &Context<'_>) -> Result<Report, HandlerError> {
         .drill
         .unwrap_or(ctx.plan.verification.zone_drill);
     if drill {
-        if let Some((latest, _)) = latest_manifest(ctx).await? {
+        if let Some(latest) = latest {
             report.zones_drilled =
-                crate::restore::drill_zones(ctx, &latest, &mut report.failures).await?;
+                crate::restore::drill_zones(ctx, latest, &mut report.failures).await?;
         }
     }
     report.ok = report.failures.is_empty();

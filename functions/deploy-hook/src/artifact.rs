@@ -20,7 +20,17 @@ pub enum ArtifactError {
         /// What is wrong.
         message: String,
     },
-    /// S3 could not be read (after retries).
+    /// S3 refused the read for good (access denied, a bad signature, no such key): the job
+    /// fails; retrying the same job would fail the same way.
+    #[error("reading input artifact {artifact} was refused: {message}")]
+    Refused {
+        /// Artifact name and location.
+        artifact: String,
+        /// The AWS error code and message (never the response body, which can echo the
+        /// request's credentials).
+        message: String,
+    },
+    /// S3 could not be read now (throttling, 5xx, a timeout, a lost connection).
     #[error("reading input artifact {artifact} failed: {message}")]
     Unavailable {
         /// Artifact name and location.
@@ -46,9 +56,12 @@ pub async fn image_from_artifact(
             message: "the action has no input artifact and UserParameters names no image".into(),
         });
     };
-    let name = format!(
-        "{} (s3://{}/{})",
-        location.name, location.bucket, location.key
+    let name = ops_adapters::error::bounded(
+        &format!(
+            "{} (s3://{}/{})",
+            location.name, location.bucket, location.key
+        ),
+        ops_adapters::error::MAX_MESSAGE,
     );
     let credentials = Credentials::new(
         access.access_key_id.clone(),
@@ -70,9 +83,19 @@ pub async fn image_from_artifact(
         .key(&location.key)
         .send()
         .await
-        .map_err(|error| ArtifactError::Unavailable {
-            artifact: name.clone(),
-            message: ops_adapters::error::describe(&error),
+        .map_err(|error| {
+            let error = ops_adapters::error::AwsCallError::from_sdk("GetObject", &error);
+            if error.is_transient() {
+                ArtifactError::Unavailable {
+                    artifact: name.clone(),
+                    message: error.to_string(),
+                }
+            } else {
+                ArtifactError::Refused {
+                    artifact: name.clone(),
+                    message: error.to_string(),
+                }
+            }
         })?;
     let bytes = output
         .body
@@ -80,7 +103,10 @@ pub async fn image_from_artifact(
         .await
         .map_err(|error| ArtifactError::Unavailable {
             artifact: name.clone(),
-            message: error.to_string(),
+            message: ops_adapters::error::bounded(
+                &error.to_string(),
+                ops_adapters::error::MAX_MESSAGE,
+            ),
         })?
         .into_bytes();
     image_from_zip(&bytes, container).map_err(|message| ArtifactError::Invalid {

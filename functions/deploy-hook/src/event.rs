@@ -83,7 +83,9 @@ pub fn parse(payload: Value) -> Result<Input, EventError> {
     if payload.get("CodePipeline.job").is_some() {
         let event: CodePipelineJobEvent = serde_json::from_value(payload)
             // The serde message names a field, never a value: no credential can leak here.
-            .map_err(|error| EventError(format!("malformed job: {error}")))?;
+            .map_err(|error| {
+                EventError(format!("malformed job: {}", capped(&error.to_string())))
+            })?;
         let job = event.code_pipeline_job;
         let id = job
             .id
@@ -119,9 +121,17 @@ pub fn parse(payload: Value) -> Result<Input, EventError> {
     }
     match serde_json::from_value::<Action>(payload) {
         Ok(action) if action.action == "decommission" => Ok(Input::Decommission),
-        Ok(action) => Err(EventError(format!("unknown action \"{}\"", action.action))),
-        Err(error) => Err(EventError(error.to_string())),
+        Ok(action) => Err(EventError(format!(
+            "unknown action \"{}\"",
+            capped(&action.action)
+        ))),
+        Err(error) => Err(EventError(capped(&error.to_string()))),
     }
+}
+
+/// `text` capped at the length an error may quote of its input.
+fn capped(text: &str) -> String {
+    ops_adapters::error::bounded(text, ops_adapters::error::MAX_MESSAGE)
 }
 
 /// The action's `UserParameters` JSON.
@@ -171,8 +181,12 @@ impl UserParameters {
             .ok_or_else(|| {
                 "UserParameters is empty; expected JSON like {\"service\": \"checkout\"}".to_owned()
             })?;
-        let params: UserParameters = serde_json::from_str(raw)
-            .map_err(|error| format!("UserParameters is not valid: {error}"))?;
+        let params: UserParameters = serde_json::from_str(raw).map_err(|error| {
+            format!(
+                "UserParameters is not valid: {}",
+                capped(&error.to_string())
+            )
+        })?;
         if params.service.trim().is_empty() {
             return Err("UserParameters.service is empty".into());
         }
@@ -247,6 +261,8 @@ mod tests {
             service: "checkout".into(),
             deployment: "job-0".into(),
             queued: false,
+            chain: Some("job-0".into()),
+            seq: 1,
         };
         let Ok(Input::Job(continued)) = parse(job(Some(&ours.encode()))) else {
             panic!("not a job")

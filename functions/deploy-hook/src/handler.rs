@@ -20,6 +20,7 @@ use lambda_runtime::{Diagnostic, LambdaEvent};
 use ops_adapters::cloudwatch::{self, CloudWatchError};
 use ops_adapters::codepipeline::{self, CodePipelineError, JobResult};
 use ops_adapters::ecs::{self, EcsError, Replace};
+use ops_adapters::error::{bounded, MAX_MESSAGE};
 use ops_adapters::notify::Notifier;
 use ops_adapters::route53::{self, Route53Error};
 use ops_adapters::s3::{ConfigLoadError, ConfigSource, StateError, StateStore, Versioned};
@@ -30,7 +31,8 @@ use ops_domain::audit::AuditRecord;
 use ops_domain::config::{OnBusy, OutsideWindow, ServiceConfig, SuiteConfig};
 use ops_domain::deploy::gates::{self, ContainerSpec, Finding, TaskSpec};
 use ops_domain::deploy::{
-    self, window, Abort, AbortKind, Admission, EcsMode, Outcome, Phase, Progress, Step, Token,
+    self, release, window, Abort, AbortKind, Admission, ClaimVerdict, Claimant, EcsMode, Outcome,
+    Phase, Progress, ReleaseSpec, Step, Token,
 };
 use ops_domain::deployment::{DeploymentRecord, DeploymentStatus, Release, RollbackMark};
 use ops_domain::keys;
@@ -146,16 +148,22 @@ impl From<HandlerError> for Diagnostic {
         let error_type = match &error {
             HandlerError::InvalidEvent(_) => "InvalidEvent",
             HandlerError::Report(_) => "PipelineReportFailed",
+            // S3 throttled or down while reading the config: not a configuration problem.
+            HandlerError::Config(config) if config.is_transient() => "SystemUnavailable",
             HandlerError::Config(_) => "ConfigurationError",
             HandlerError::InjectedCrash(_) => "InjectedCrash",
             HandlerError::Decommission(_) => "DecommissionFailed",
         };
         Diagnostic {
             error_type: error_type.to_owned(),
-            error_message: error.to_string(),
+            error_message: bounded(&error.to_string(), MAX_ERROR_TEXT),
         }
     }
 }
+
+/// Most characters of a failure message, a log line's error or a diagnostic: whatever an error
+/// quotes of its input (a `UserParameters` string, a container name) is capped well below it.
+const MAX_ERROR_TEXT: usize = 2000;
 
 /// What stopped a job, mapped to CodePipeline's failure types.
 #[derive(Debug, thiserror::Error)]
@@ -174,11 +182,28 @@ enum JobError {
     Crash(String),
 }
 
+/// An AWS error after the SDK's retries: transient (throttling, 5xx, timeouts, a lost
+/// connection) is `SystemUnavailable` (the record is intact; a retry of the stage resumes); a
+/// refusal for lack of permission is a configuration problem; any other refusal fails the job.
+fn aws_job_error(message: String, transient: bool) -> JobError {
+    if transient {
+        JobError::Unavailable(message)
+    } else if message.contains("AccessDenied") || message.contains("UnauthorizedOperation") {
+        JobError::Config(message)
+    } else {
+        JobError::Failed(message)
+    }
+}
+
 impl From<StateError> for JobError {
     fn from(error: StateError) -> Self {
         match error {
             StateError::Corrupt { .. } => JobError::Failed(error.to_string()),
-            other => JobError::Unavailable(other.to_string()),
+            StateError::Aws { transient, .. } => aws_job_error(error.to_string(), transient),
+            // A lost race that escaped its caller: re-reading and deciding again resolves it.
+            StateError::Conflict { .. } | StateError::AlreadyExists { .. } => {
+                JobError::Unavailable(error.to_string())
+            }
         }
     }
 }
@@ -186,7 +211,7 @@ impl From<StateError> for JobError {
 impl From<Route53Error> for JobError {
     fn from(error: Route53Error) -> Self {
         match error {
-            Route53Error::Aws { .. } => JobError::Unavailable(error.to_string()),
+            Route53Error::Aws { transient, .. } => aws_job_error(error.to_string(), transient),
             other => JobError::Config(other.to_string()),
         }
     }
@@ -195,7 +220,7 @@ impl From<Route53Error> for JobError {
 impl From<EcsError> for JobError {
     fn from(error: EcsError) -> Self {
         match error {
-            EcsError::Aws { .. } => JobError::Unavailable(error.to_string()),
+            EcsError::Aws { transient, .. } => aws_job_error(error.to_string(), transient),
             other => JobError::Config(other.to_string()),
         }
     }
@@ -203,7 +228,8 @@ impl From<EcsError> for JobError {
 
 impl From<CloudWatchError> for JobError {
     fn from(error: CloudWatchError) -> Self {
-        JobError::Unavailable(error.to_string())
+        let transient = error.transient;
+        aws_job_error(error.to_string(), transient)
     }
 }
 
@@ -218,6 +244,7 @@ impl From<ArtifactError> for JobError {
         match error {
             ArtifactError::Invalid { .. } => JobError::Config(error.to_string()),
             ArtifactError::Unavailable { .. } => JobError::Unavailable(error.to_string()),
+            ArtifactError::Refused { .. } => JobError::Failed(error.to_string()),
         }
     }
 }
@@ -289,7 +316,7 @@ impl Report {
         Report {
             result: JobResult::Failure {
                 kind,
-                message: error.to_string(),
+                message: bounded(&error.to_string(), MAX_ERROR_TEXT),
             },
             deployment_id: deployment_id.to_owned(),
             step: None,
@@ -330,13 +357,17 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Response, 
         .token
         .as_ref()
         .map_or(job.id.clone(), |t| t.deployment.clone());
+    let invocation = request_id
+        .clone()
+        .unwrap_or_else(|| format!("{}@{}", job.id, Utc::now().timestamp_micros()));
     // Boxed: the step futures are large, and a deep async state machine on a small thread stack
     // (test threads have 2 MiB) must not overflow.
-    let report = match Box::pin(run_job(deps, &job, request_id.as_deref())).await {
+    let report = match Box::pin(run_job(deps, &job, request_id.as_deref(), &invocation)).await {
         Ok(report) => report,
         Err(JobError::Crash(step)) => return Err(HandlerError::InjectedCrash(step)),
         Err(error) => {
-            warn!(message = "Deployment job failed.", job_id = %job.id, error = %error);
+            let text = bounded(&error.to_string(), MAX_ERROR_TEXT);
+            warn!(message = "Deployment job failed.", job_id = %job.id, error = %text);
             Report::failure(&deployment_fallback, &error)
         }
     };
@@ -409,6 +440,7 @@ fn elapsed_ms(started: Instant) -> u64 {
 }
 
 /// Everything a job's steps need.
+#[derive(Clone)]
 struct Ctx<'a> {
     deps: &'a Deps,
     config: Arc<SuiteConfig>,
@@ -418,24 +450,60 @@ struct Ctx<'a> {
     key: String,
     job: &'a Job,
     deployment_id: String,
+    /// This invocation as the writer of claims and records.
+    me: Claimant,
     request_id: Option<&'a str>,
     now: DateTime<Utc>,
 }
 
-async fn run_job(deps: &Deps, job: &Job, request_id: Option<&str>) -> Result<Report, JobError> {
+impl Ctx<'_> {
+    /// The job chain this invocation belongs to.
+    fn chain(&self) -> &str {
+        self.me.chain.as_deref().unwrap_or(&self.job.id)
+    }
+
+    /// The actor of audit records.
+    fn actor(&self) -> String {
+        format!("pipeline-job:{}", self.job.id)
+    }
+}
+
+/// The `UserParameters` that shape a deployment besides its image (container and overrides),
+/// as canonical JSON: part of the release's identity.
+fn release_shape(params: &UserParameters) -> String {
+    let o = &params.overrides;
+    serde_json::json!({
+        "container": params.container,
+        "overrides": {
+            "strategy": o.strategy,
+            "canary_steps": o.canary_steps,
+            "step_percent": o.step_percent,
+            "bake_seconds": o.bake_seconds,
+        },
+    })
+    .to_string()
+}
+
+async fn run_job(
+    deps: &Deps,
+    job: &Job,
+    request_id: Option<&str>,
+    invocation: &str,
+) -> Result<Report, JobError> {
     if job.foreign_token {
         return Err(JobError::Config(
             "the continuation token was not issued by deploy-hook; retry the stage".into(),
         ));
     }
-    let params = UserParameters::parse(job.user_parameters.as_deref()).map_err(JobError::Config)?;
+    let params = UserParameters::parse(job.user_parameters.as_deref())
+        .map_err(|error| JobError::Config(bounded(&error, MAX_MESSAGE)))?;
     let config = deps.config.current().await?;
     let Some(base_cfg) = config.services.get(&params.service) else {
         let known: Vec<&str> = config.services.keys().map(String::as_str).collect();
         return Err(JobError::Config(format!(
             "UserParameters.service \"{}\" is not in the suite config (known: {})",
-            params.service,
-            known.join(", ")
+            bounded(&params.service, 100),
+            bounded(&known.join(", "), MAX_MESSAGE)
         )));
     };
     let cfg = with_overrides(&config, &params, base_cfg)?;
@@ -443,7 +511,8 @@ async fn run_job(deps: &Deps, job: &Job, request_id: Option<&str>) -> Result<Rep
         if token.service != params.service {
             return Err(JobError::Config(format!(
                 "the continuation token is for service {}, UserParameters names {}",
-                token.service, params.service
+                bounded(&token.service, 100),
+                bounded(&params.service, 100)
             )));
         }
     }
@@ -451,6 +520,10 @@ async fn run_job(deps: &Deps, job: &Job, request_id: Option<&str>) -> Result<Rep
         .token
         .as_ref()
         .map_or_else(|| job.id.clone(), |t| t.deployment.clone());
+    let chain = job.token.as_ref().map_or_else(
+        || job.id.clone(),
+        |t| t.chain.clone().unwrap_or_else(|| t.deployment.clone()),
+    );
     let ctx = Ctx {
         deps,
         service: params.service.clone(),
@@ -460,6 +533,12 @@ async fn run_job(deps: &Deps, job: &Job, request_id: Option<&str>) -> Result<Rep
         params,
         job,
         deployment_id,
+        me: Claimant {
+            job_id: job.id.clone(),
+            invocation: invocation.to_owned(),
+            chain: Some(chain),
+            seq: job.token.as_ref().map_or(0, |t| t.seq),
+        },
         request_id,
         now: Utc::now(),
     };
@@ -469,6 +548,16 @@ async fn run_job(deps: &Deps, job: &Job, request_id: Option<&str>) -> Result<Rep
     }
     match record {
         Some(record) if record.value.deployment_id.as_deref() == Some(&ctx.deployment_id) => {
+            let driver = record.value.progress.as_ref().map(Progress::driver);
+            if let Some(driver) = driver.filter(|d| *d != ctx.chain()) {
+                // A stage retry adopted the deployment since this job's chain began: the job
+                // that drives it now is the only one that reports on it.
+                return Err(JobError::Failed(format!(
+                    "deployment {} of {} is now driven by job {driver} (a retry of the stage); \
+                     this job stops without changing anything",
+                    ctx.deployment_id, ctx.service
+                )));
+            }
             continue_deployment(&ctx, record).await
         }
         record => {
@@ -600,9 +689,10 @@ fn pick_container(ctx: &Ctx<'_>, base: &TaskDefinition) -> Result<String, JobErr
     match wanted {
         Some(name) if names.contains(&name.as_str()) => Ok(name),
         Some(name) => Err(JobError::Config(format!(
-            "task definition {} has no container \"{name}\" (has {})",
+            "task definition {} has no container \"{}\" (has {})",
             base.task_definition_arn().unwrap_or_default(),
-            names.join(", ")
+            bounded(&name, 100),
+            bounded(&names.join(", "), MAX_MESSAGE)
         ))),
         None => match names.as_slice() {
             [only] => Ok((*only).to_owned()),
@@ -683,7 +773,52 @@ struct Prepared {
     findings: Vec<Finding>,
 }
 
-async fn prepare(ctx: &Ctx<'_>, record: Option<&DeploymentRecord>) -> Result<Prepared, JobError> {
+/// The image a job asks for: `UserParameters.image`, or the input artifact's entry for the
+/// container (named by the job, the config, the deployment in flight, or the task definition).
+async fn requested_image(
+    ctx: &Ctx<'_>,
+    record: Option<&DeploymentRecord>,
+) -> Result<String, JobError> {
+    if let Some(image) = &ctx.params.image {
+        return Ok(image.clone());
+    }
+    let named = ctx
+        .params
+        .container
+        .clone()
+        .or_else(|| ctx.cfg.deploy.container.clone())
+        .or_else(|| {
+            record
+                .filter(|r| r.status != DeploymentStatus::Stable)
+                .and_then(|r| r.progress.as_ref().map(|p| p.container.clone()))
+        });
+    let container = match named {
+        Some(container) => container,
+        None => {
+            let stable = match record {
+                Some(record) => deploy::settle(record, ctx.now).0.stable,
+                None => live_release(ctx).await?,
+            };
+            let base =
+                ecs::describe_task_definition(&ctx.deps.clients.ecs, &stable.task_definition)
+                    .await?;
+            pick_container(ctx, &base)?
+        }
+    };
+    Ok(artifact::image_from_artifact(
+        &ctx.deps.sdk,
+        &ctx.job.access,
+        &ctx.job.artifacts,
+        &container,
+    )
+    .await?)
+}
+
+async fn prepare(
+    ctx: &Ctx<'_>,
+    record: Option<&DeploymentRecord>,
+    image: Option<String>,
+) -> Result<Prepared, JobError> {
     let (settled, _) = match record {
         Some(record) => deploy::settle(record, ctx.now),
         None => {
@@ -696,8 +831,8 @@ async fn prepare(ctx: &Ctx<'_>, record: Option<&DeploymentRecord>) -> Result<Pre
         ecs::describe_task_definition(&ctx.deps.clients.ecs, &settled.stable.task_definition)
             .await?;
     let container = pick_container(ctx, &base)?;
-    let image = match &ctx.params.image {
-        Some(image) => image.clone(),
+    let image = match image.or_else(|| ctx.params.image.clone()) {
+        Some(image) => image,
         None => {
             artifact::image_from_artifact(
                 &ctx.deps.sdk,
@@ -742,6 +877,9 @@ async fn prepare(ctx: &Ctx<'_>, record: Option<&DeploymentRecord>) -> Result<Pre
         outcome: None,
         finished_at: None,
         rollback_window_until: None,
+        shape: release_shape(&ctx.params),
+        driver: None,
+        written_by: Some(ctx.me.clone()),
     };
     Ok(Prepared {
         record: settled,
@@ -779,9 +917,17 @@ fn findings_text(findings: &[Finding]) -> String {
 }
 
 async fn dry_run(ctx: &Ctx<'_>, record: Option<&DeploymentRecord>) -> Result<Report, JobError> {
-    let prepared = prepare(ctx, record).await?;
-    let admission = match deploy::admit(record, &ctx.deployment_id) {
+    let prepared = prepare(ctx, record, None).await?;
+    let spec = ReleaseSpec {
+        image: prepared.progress.image.clone(),
+        shape: prepared.progress.shape.clone(),
+    };
+    let admission = match deploy::admit(record, &ctx.deployment_id, &spec) {
         Admission::Busy { holder } => format!("busy: held by {holder}"),
+        Admission::Adopt { deployment_id } => {
+            format!("resumes deployment {deployment_id} of this release")
+        }
+        Admission::Refused { reason, .. } => format!("refused: {reason}"),
         _ => "free".into(),
     };
     let window = match ctx
@@ -835,6 +981,8 @@ fn queued(ctx: &Ctx<'_>, summary: String) -> Report {
             service: ctx.service.clone(),
             deployment: ctx.deployment_id.clone(),
             queued: true,
+            chain: Some(ctx.chain().to_owned()),
+            seq: ctx.me.seq.saturating_add(1),
         }),
     )
 }
@@ -863,6 +1011,8 @@ fn continuing(ctx: &Ctx<'_>, progress: &Progress, note: &str) -> Report {
             service: ctx.service.clone(),
             deployment: ctx.deployment_id.clone(),
             queued: false,
+            chain: Some(ctx.chain().to_owned()),
+            seq: ctx.me.seq.saturating_add(1),
         }),
     )
     .at_step(step)
@@ -890,11 +1040,31 @@ async fn start(
             }
         }
     }
-    match deploy::admit(record.as_ref().map(|r| &r.value), &ctx.deployment_id) {
+    let image = requested_image(ctx, record.as_ref().map(|r| &r.value)).await?;
+    let spec = ReleaseSpec {
+        image: image.clone(),
+        shape: release_shape(&ctx.params),
+    };
+    match deploy::admit(record.as_ref().map(|r| &r.value), &ctx.deployment_id, &spec) {
         Admission::Ours => {
             if let Some(record) = record {
                 return continue_deployment(ctx, record).await;
             }
+        }
+        Admission::Adopt { deployment_id } => {
+            if let Some(record) = record {
+                let adopting = Ctx {
+                    deployment_id,
+                    ..ctx.clone()
+                };
+                return Box::pin(adopt(&adopting, record)).await;
+            }
+        }
+        Admission::Refused { reason, current } => {
+            if let (Some(record), true) = (record, current) {
+                return Box::pin(rolled_back_elsewhere(ctx, record)).await;
+            }
+            return Err(JobError::Failed(format!("{}: {reason}", ctx.service)));
         }
         Admission::Busy { holder } => {
             let text = format!("{} is held by {holder}", ctx.service);
@@ -907,7 +1077,7 @@ async fn start(
         }
         Admission::Free => {}
     }
-    let prepared = prepare(ctx, record.as_ref().map(|r| &r.value)).await?;
+    let prepared = prepare(ctx, record.as_ref().map(|r| &r.value), Some(image)).await?;
     if gates::blocks(&prepared.findings) {
         return Err(JobError::Failed(format!(
             "quality gates block the deployment of {} ({}); nothing was changed: {}",
@@ -916,31 +1086,26 @@ async fn start(
             findings_text(&prepared.findings)
         )));
     }
-    let mut next = prepared.record.clone();
-    next.status = DeploymentStatus::InProgress;
-    next.strategy = ctx.cfg.strategy;
-    next.candidate = None;
-    next.rollback = None;
-    next.deployment_id = Some(ctx.deployment_id.clone());
-    next.updated_at = ctx.now;
-    next.push_history(
-        ctx.now,
-        "deployment_started",
+    let progress = prepared.progress;
+    let next = release::begin(
+        &prepared.record,
+        progress.clone(),
+        ctx.cfg.strategy,
+        &ctx.actor(),
         format!(
             "{} by job {}: {}",
-            prepared.progress.image,
+            progress.image,
             ctx.job.id,
-            plan_text(&prepared.progress)
+            plan_text(&progress)
         ),
+        ctx.now,
     );
-    let progress = prepared.progress;
-    next.progress = Some(progress.clone());
     let written = match &record {
         Some(current) => ctx.deps.store.replace(&ctx.key, &next, &current.etag).await,
         None => ctx.deps.store.create(&ctx.key, &next).await,
     };
-    match written {
-        Ok(_) => {}
+    let etag = match written {
+        Ok(etag) => etag,
         Err(StateError::Conflict { .. } | StateError::AlreadyExists { .. }) => {
             return Ok(queued(
                 ctx,
@@ -951,15 +1116,9 @@ async fn start(
             ));
         }
         Err(error) => return Err(error.into()),
-    }
-    write_audit(
-        ctx,
-        "deployment_started",
-        &next,
-        "succeeded",
-        record.as_ref().map(|r| &r.value),
-    )
-    .await;
+    };
+    // Best effort here: an audit record still owed is written by the next invocation.
+    let _ = flush_audits(ctx, Versioned { value: next, etag }).await;
     let mut report = continuing(
         ctx,
         &progress,
@@ -967,6 +1126,45 @@ async fn start(
     );
     report.step = Some("start".into());
     Ok(report)
+}
+
+/// A new job (a retry of the stage, or the same release run again) takes over the deployment
+/// of its release: the record names its job chain as the driver (so claims of the chain that
+/// ended are taken over at once), then the deployment resumes where the record says it stands.
+async fn adopt(ctx: &Ctx<'_>, current: Versioned<DeploymentRecord>) -> Result<Report, JobError> {
+    let Some(progress) = current.value.progress.clone() else {
+        return continue_deployment(ctx, current).await;
+    };
+    if current.value.status != DeploymentStatus::InProgress || progress.driver() == ctx.chain() {
+        return continue_deployment(ctx, current).await;
+    }
+    let mut next = current.value.clone();
+    let step = progress
+        .current()
+        .map_or_else(|| "promote".to_owned(), Step::describe);
+    if let Some(p) = next.progress.as_mut() {
+        p.driver = Some(ctx.chain().to_owned());
+        p.job_id = ctx.job.id.clone();
+    }
+    next.updated_at = ctx.now;
+    next.push_history(
+        ctx.now,
+        "adopted",
+        format!(
+            "job {} resumes deployment {} at {step} (a retry of the stage)",
+            ctx.job.id, ctx.deployment_id
+        ),
+    );
+    match commit(ctx, &current, &next).await? {
+        Some(etag) => {
+            info!(message = "Stage retry adopted the deployment.", service = %ctx.service, deployment_id = %ctx.deployment_id, job_id = %ctx.job.id, step = %step);
+            Box::pin(continue_deployment(ctx, Versioned { value: next, etag })).await
+        }
+        None => Err(JobError::Unavailable(format!(
+            "the record of {} changed while this job took deployment {} over; retry the stage",
+            ctx.service, ctx.deployment_id
+        ))),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -979,7 +1177,11 @@ async fn commit(
     current: &Versioned<DeploymentRecord>,
     next: &DeploymentRecord,
 ) -> Result<Option<String>, JobError> {
-    match ctx.deps.store.replace(&ctx.key, next, &current.etag).await {
+    let mut next = next.clone();
+    if let Some(progress) = next.progress.as_mut() {
+        progress.written_by = Some(ctx.me.clone());
+    }
+    match ctx.deps.store.replace(&ctx.key, &next, &current.etag).await {
         Ok(etag) => Ok(Some(etag)),
         Err(StateError::Conflict { .. }) => Ok(None),
         Err(error) => Err(error.into()),
@@ -998,18 +1200,19 @@ async fn continue_deployment(
     ctx: &Ctx<'_>,
     current: Versioned<DeploymentRecord>,
 ) -> Result<Report, JobError> {
-    let record = &current.value;
-    let Some(progress) = record.progress.clone() else {
+    let Some(progress) = current.value.progress.clone() else {
         return Err(JobError::Failed(format!(
             "the record of {} has no progress for deployment {}",
             ctx.service, ctx.deployment_id
         )));
     };
-    match record.status {
+    match current.value.status {
         DeploymentStatus::RollingBack | DeploymentStatus::RolledBack => {
-            return rolled_back_elsewhere(ctx, &current, &progress).await;
+            return rolled_back_elsewhere(ctx, current).await;
         }
         DeploymentStatus::Failed => {
+            // Failing is final whether or not the owed audit records can be written now.
+            let _ = flush_audits(ctx, current).await;
             let reason = progress
                 .abort
                 .as_ref()
@@ -1017,10 +1220,22 @@ async fn continue_deployment(
             return Err(JobError::Failed(reason.to_owned()));
         }
         DeploymentStatus::Promoted | DeploymentStatus::Stable => {
-            return Ok(final_success(ctx, record, &progress));
+            // The job succeeds only once the promotion's audit record is written.
+            return match flush_audits(ctx, current).await {
+                Ok(current) => Ok(final_success(ctx, &current.value, &progress)),
+                Err(error) => Ok(audit_owed(ctx, &progress, &error)),
+            };
         }
         DeploymentStatus::InProgress => {}
     }
+    let current = if current.value.audit_owed.is_empty() {
+        current
+    } else {
+        match flush_audits(ctx, current).await {
+            Ok(current) => current,
+            Err(error) => return Ok(audit_owed(ctx, &progress, &error)),
+        }
+    };
     if let Some(abort) = progress.abort.clone() {
         return Box::pin(finish_abort(ctx, current, progress, abort)).await;
     }
@@ -1041,46 +1256,48 @@ async fn continue_deployment(
     }
 }
 
-/// alarm-rollback took the service back while this deployment was in flight.
+/// alarm-rollback took the service back while this deployment was in flight (or the job asks
+/// for a release that was rolled back). The job fails with the rollback's reason whatever
+/// happens to the bookkeeping: recording the outcome (the release remembered as rolled back,
+/// its audit record owed) is best effort here and done by whichever invocation comes next.
 async fn rolled_back_elsewhere(
     ctx: &Ctx<'_>,
-    current: &Versioned<DeploymentRecord>,
-    progress: &Progress,
+    current: Versioned<DeploymentRecord>,
 ) -> Result<Report, JobError> {
-    let record = &current.value;
-    let mark = record.rollback.clone();
-    let reason = match &mark {
-        Some(mark) if record.status == DeploymentStatus::RollingBack => format!(
-            "alarm {} is rolling {} back: {}",
-            mark.alarm, ctx.service, mark.reason
-        ),
-        Some(mark) => format!(
-            "alarm {} rolled {} back to {}: {}",
-            mark.alarm, ctx.service, record.stable.task_definition, mark.reason
-        ),
-        None => format!("{} was rolled back", ctx.service),
+    let record = current.value.clone();
+    let reason = release::rollback_reason(&record);
+    let current = match release::conclude_rolled_back(&record, &ctx.actor(), ctx.now) {
+        Some(next) => match commit(ctx, &current, &next).await {
+            Ok(Some(etag)) => {
+                // alarm-rollback notified when it rolled back; no second page for the event.
+                finished(ctx, &next, Outcome::RolledBack, &reason, false).await;
+                Some(Versioned { value: next, etag })
+            }
+            Ok(None) => None,
+            Err(error) => {
+                let text = bounded(&error.to_string(), MAX_ERROR_TEXT);
+                warn!(message = "Could not record the rollback's outcome; the next invocation will.", service = %ctx.service, error = %text);
+                None
+            }
+        },
+        None => Some(current),
     };
-    if record.status == DeploymentStatus::RolledBack && progress.outcome.is_none() {
-        let mut next = record.clone();
-        if let Some(p) = next.progress.as_mut() {
-            p.outcome = Some(Outcome::RolledBack);
-            p.finished_at = Some(ctx.now);
-        }
-        next.updated_at = ctx.now;
-        if commit(ctx, current, &next).await?.is_some() {
-            // alarm-rollback notified when it rolled back; no second page for the same event.
-            finished(
-                ctx,
-                &next,
-                Outcome::RolledBack,
-                &reason,
-                Some(record),
-                false,
-            )
-            .await;
-        }
+    if let Some(current) = current.filter(|c| !c.value.audit_owed.is_empty()) {
+        let _ = flush_audits(ctx, current).await;
     }
     Err(JobError::Failed(reason))
+}
+
+/// The report of an invocation that finished its step but could not write an owed audit
+/// record: the job continues, and the next invocation writes it before anything else.
+fn audit_owed(ctx: &Ctx<'_>, progress: &Progress, error: &JobError) -> Report {
+    let text = bounded(&error.to_string(), MAX_MESSAGE);
+    warn!(message = "Audit record owed; the next invocation writes it.", service = %ctx.service, error = %text);
+    continuing(
+        ctx,
+        progress,
+        "an audit record is owed and could not be written yet; retrying",
+    )
 }
 
 fn final_success(ctx: &Ctx<'_>, record: &DeploymentRecord, progress: &Progress) -> Report {
@@ -1185,7 +1402,9 @@ async fn release(
         return error;
     }
     let mut next = claimed.value.clone();
-    next.progress = Some(before.clone());
+    let mut released = before.clone();
+    released.written_by = Some(ctx.me.clone());
+    next.progress = Some(released);
     if let Err(release_error) = ctx.deps.store.replace(&ctx.key, &next, &claimed.etag).await {
         warn!(message = "Could not release the claimed step; it frees itself when the lease ends.", service = %ctx.service, error = %release_error);
     }
@@ -1199,20 +1418,28 @@ fn crash_point(ctx: &Ctx<'_>, step: &str) -> Result<(), JobError> {
     Ok(())
 }
 
-/// Claims the current step for a change (`Acting`). `Ok(None)`: another invocation holds it.
+/// Claims the current step for a change (`Acting`, with this invocation as the claimant).
+/// `Ok(None)`: another live invocation holds it. A claim of this same invocation (a retry after
+/// its answer was lost) or of a job chain that no longer drives the deployment is taken over at
+/// once: the change it claimed is an absolute target, re-read before it is made again.
 async fn claim(
     ctx: &Ctx<'_>,
     current: &Versioned<DeploymentRecord>,
     progress: &Progress,
 ) -> Result<Option<Versioned<DeploymentRecord>>, JobError> {
-    if let Phase::Acting { since } = progress.phase {
-        if ctx.now - since < ctx.deps.settings.lease {
-            return Ok(None);
+    match deploy::claim_verdict(progress, &ctx.me, ctx.now, ctx.deps.settings.lease) {
+        ClaimVerdict::Held => return Ok(None),
+        ClaimVerdict::TakeOver => {
+            info!(message = "Taking over a claim whose holder is gone.", service = %ctx.service, step = %progress.current().map(Step::describe).unwrap_or_default());
         }
+        ClaimVerdict::Free => {}
     }
     let mut next = current.value.clone();
     let mut claimed = progress.clone();
-    claimed.phase = Phase::Acting { since: ctx.now };
+    claimed.phase = Phase::Acting {
+        since: ctx.now,
+        by: Some(ctx.me.clone()),
+    };
     claimed.job_id = ctx.job.id.clone();
     next.progress = Some(claimed);
     next.updated_at = ctx.now;
@@ -1635,19 +1862,24 @@ async fn promote(
         ),
     );
     next.updated_at = ctx.now;
-    if commit(ctx, &current, &next).await?.is_none() {
-        return Ok(lost_race(ctx, &progress));
-    }
-    finished(
-        ctx,
+    let audit = release::owed_audit(
         &next,
-        Outcome::Promoted,
+        "deployment_promoted",
+        "succeeded",
+        &ctx.actor(),
         "promoted",
         Some(&before),
-        true,
-    )
-    .await;
-    Ok(final_success(ctx, &next, &progress))
+        ctx.now,
+    );
+    next.owe_audit(audit);
+    let Some(etag) = commit(ctx, &current, &next).await? else {
+        return Ok(lost_race(ctx, &progress));
+    };
+    finished(ctx, &next, Outcome::Promoted, "promoted", true).await;
+    match flush_audits(ctx, Versioned { value: next, etag }).await {
+        Ok(current) => Ok(final_success(ctx, &current.value, &progress)),
+        Err(error) => Ok(audit_owed(ctx, &progress, &error)),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1766,10 +1998,27 @@ async fn finish_abort(
         ),
     );
     next.updated_at = ctx.now;
-    if commit(ctx, &current, &next).await?.is_none() {
-        return Ok(lost_race(ctx, &progress));
+    if outcome == Outcome::RolledBack {
+        if let Some(rolled_back) = release::current_rollback(&next) {
+            next.remember_rolled_back(rolled_back);
+        }
     }
-    finished(ctx, &next, outcome, &abort.reason, Some(record), true).await;
+    let audit = release::owed_audit(
+        &next,
+        &format!("deployment_{}", outcome.as_str()),
+        "failed",
+        &ctx.actor(),
+        &abort.reason,
+        Some(record),
+        ctx.now,
+    );
+    next.owe_audit(audit);
+    let Some(etag) = commit(ctx, &current, &next).await? else {
+        return Ok(lost_race(ctx, &progress));
+    };
+    finished(ctx, &next, outcome, &abort.reason, true).await;
+    // The job fails with the reason whether or not the audit record can be written now.
+    let _ = flush_audits(ctx, Versioned { value: next, etag }).await;
     Err(JobError::Failed(abort.reason))
 }
 
@@ -1777,56 +2026,55 @@ async fn finish_abort(
 // Records of what happened: audit, metrics, notifications
 // ---------------------------------------------------------------------------------------------
 
-async fn write_audit(
+/// Writes the audit records `current` owes (create-once under keys fixed by the record, so a
+/// repeat stores nothing twice), then removes them from the record with compare-and-swap.
+/// Returns the record as written; an error when an audit record could not be written (it stays
+/// owed, and whichever invocation reads the record next writes it).
+async fn flush_audits(
     ctx: &Ctx<'_>,
-    action: &str,
-    after: &DeploymentRecord,
-    outcome: &str,
-    before: Option<&DeploymentRecord>,
-) {
-    let record = AuditRecord {
-        id: format!("{}-{action}", ctx.deployment_id),
-        at: Utc::now(),
-        function: FUNCTION.to_owned(),
-        action: action.to_owned(),
-        actor: format!("pipeline-job:{}", ctx.job.id),
-        target: format!("service:{}", ctx.service),
-        reason: after
-            .history
-            .last()
-            .map(|h| h.detail.clone())
-            .unwrap_or_default(),
-        before: before
-            .and_then(|b| serde_json::to_value(b).ok())
-            .unwrap_or(Value::Null),
-        after: serde_json::to_value(after).unwrap_or(Value::Null),
-        outcome: outcome.to_owned(),
-        request_id: ctx.request_id.map(str::to_owned),
-    };
-    if let Err(error) = audit::write(&ctx.deps.store, &record).await {
-        warn!(message = "Failed to write audit record.", service = %ctx.service, %error);
+    current: Versioned<DeploymentRecord>,
+) -> Result<Versioned<DeploymentRecord>, JobError> {
+    if current.value.audit_owed.is_empty() {
+        return Ok(current);
+    }
+    for owed in &current.value.audit_owed {
+        let record = AuditRecord {
+            id: owed.id.clone(),
+            at: owed.at,
+            function: FUNCTION.to_owned(),
+            action: owed.action.clone(),
+            actor: owed.actor.clone(),
+            target: format!("service:{}", ctx.service),
+            reason: owed.reason.clone(),
+            before: owed.before.clone(),
+            after: current.value.summary(),
+            outcome: owed.outcome.clone(),
+            request_id: ctx.request_id.map(str::to_owned),
+        };
+        audit::write(&ctx.deps.store, &record).await?;
+    }
+    let mut next = current.value.clone();
+    next.audit_owed.clear();
+    match commit(ctx, &current, &next).await? {
+        Some(etag) => Ok(Versioned { value: next, etag }),
+        // Someone else wrote the record meanwhile; the audit records are stored, and whoever
+        // reads the record next finds them written (create-once) and clears the list.
+        None => Ok(current),
     }
 }
 
-/// Audit, DORA metrics and (with `notify`) a notification for a deployment that ended.
+/// DORA metrics and (with `notify`) a notification for a deployment that ended (its audit record
+/// is owed in the record and written by [`flush_audits`]).
 async fn finished(
     ctx: &Ctx<'_>,
     record: &DeploymentRecord,
     outcome: Outcome,
     reason: &str,
-    before: Option<&DeploymentRecord>,
     notify: bool,
 ) {
     let Some(progress) = &record.progress else {
         return;
     };
-    let action = format!("deployment_{}", outcome.as_str());
-    let audit_outcome = if outcome == Outcome::Promoted {
-        "succeeded"
-    } else {
-        "failed"
-    };
-    write_audit(ctx, &action, record, audit_outcome, before).await;
     let duration = (ctx.now - progress.started_at).num_milliseconds().max(0) as f64;
     let mut metrics = MetricSet::new(FUNCTION)
         .dimension("Service", &ctx.service)
@@ -2002,6 +2250,130 @@ mod tests {
                 })
                 .collect(),
         }
+    }
+
+    fn kind(error: JobError) -> &'static str {
+        match error {
+            JobError::Config(_) => "ConfigurationError",
+            JobError::Failed(_) | JobError::Crash(_) => "JobFailed",
+            JobError::Unavailable(_) => "SystemUnavailable",
+        }
+    }
+
+    #[test]
+    fn error_classification() {
+        let state = |transient: bool, message: &str| StateError::Aws {
+            operation: "PutObject",
+            bucket: "b".into(),
+            key: "k".into(),
+            message: message.into(),
+            transient,
+        };
+        let cases: Vec<(JobError, &str)> = vec![
+            (
+                state(true, "SlowDown (HTTP 503)").into(),
+                "SystemUnavailable",
+            ),
+            (
+                state(false, "AccessDenied: no (HTTP 403)").into(),
+                "ConfigurationError",
+            ),
+            (
+                StateError::Conflict {
+                    bucket: "b".into(),
+                    key: "k".into(),
+                }
+                .into(),
+                "SystemUnavailable",
+            ),
+            (
+                Route53Error::Aws {
+                    operation: "ChangeResourceRecordSets",
+                    message: "Throttling: Rate exceeded (HTTP 400)".into(),
+                    transient: true,
+                }
+                .into(),
+                "SystemUnavailable",
+            ),
+            (
+                Route53Error::Aws {
+                    operation: "ChangeResourceRecordSets",
+                    message: "InvalidChangeBatch: bad (HTTP 400)".into(),
+                    transient: false,
+                }
+                .into(),
+                "JobFailed",
+            ),
+            (
+                Route53Error::ZoneNotFound("z".into()).into(),
+                "ConfigurationError",
+            ),
+            (
+                EcsError::Aws {
+                    operation: "UpdateService",
+                    message: "ThrottlingException: slow down (HTTP 400)".into(),
+                    transient: true,
+                }
+                .into(),
+                "SystemUnavailable",
+            ),
+            (
+                EcsError::TaskDefinitionNotFound("td".into()).into(),
+                "ConfigurationError",
+            ),
+            (
+                CloudWatchError {
+                    message: "InternalFailure (HTTP 500)".into(),
+                    transient: true,
+                }
+                .into(),
+                "SystemUnavailable",
+            ),
+            (
+                ConfigLoadError::Read {
+                    location: "s3://b/config".into(),
+                    message: "ServiceUnavailable (HTTP 503)".into(),
+                    transient: true,
+                }
+                .into(),
+                "SystemUnavailable",
+            ),
+            (
+                ConfigLoadError::Read {
+                    location: "s3://b/config".into(),
+                    message: "NoSuchKey (HTTP 404)".into(),
+                    transient: false,
+                }
+                .into(),
+                "ConfigurationError",
+            ),
+            (
+                ArtifactError::Refused {
+                    artifact: "a".into(),
+                    message: "SignatureDoesNotMatch (HTTP 403)".into(),
+                }
+                .into(),
+                "JobFailed",
+            ),
+            (
+                ArtifactError::Unavailable {
+                    artifact: "a".into(),
+                    message: "SlowDown (HTTP 503)".into(),
+                }
+                .into(),
+                "SystemUnavailable",
+            ),
+        ];
+        for (error, expect) in cases {
+            let text = error.to_string();
+            assert_eq!(kind(error), expect, "{text}");
+        }
+        let config = HandlerError::Config(ConfigLoadError::Read {
+            location: "s3://b/config".into(),
+            message: "SlowDown (HTTP 503)".into(),
+            transient: true,
+        });
+        assert_eq!(Diagnostic::from(config).error_type, "SystemUnavailable");
     }
 
     #[test]

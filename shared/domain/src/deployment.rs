@@ -12,6 +12,9 @@ use crate::config::Strategy;
 /// How many history entries a record keeps; older ones are dropped (the audit trail keeps all).
 pub const HISTORY_LIMIT: usize = 50;
 
+/// How many rolled-back releases a record remembers (oldest dropped first).
+pub const ROLLED_BACK_LIMIT: usize = 20;
+
 /// Route53 weight that carries all of a record's traffic. Weights are written as percentages
 /// (0–100), inside Route53's 0–255 range, so a weight reads as the share of traffic.
 pub const FULL_WEIGHT: u8 = 100;
@@ -51,6 +54,14 @@ pub struct DeploymentRecord {
     /// deploy-hook's progress through the deployment in flight or last finished.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub progress: Option<crate::deploy::Progress>,
+    /// Releases rolled back earlier (by alarm-rollback or deploy-hook's alarm gate): a rollback
+    /// is final for its release, so a later job for one of these images is refused.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rolled_back: Vec<RolledBackRelease>,
+    /// Audit records owed: noted in the same write as the change they describe, removed once
+    /// written (create-once under a key fixed by the entry, so writing one twice stores one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub audit_owed: Vec<OwedAudit>,
     /// When the record was last written.
     pub updated_at: DateTime<Utc>,
     /// Fields written by a newer version of the suite, kept as they are on rewrite.
@@ -122,6 +133,47 @@ pub struct RollbackMark {
     pub from: Option<Release>,
 }
 
+/// A release that was rolled back; it is never deployed again by a job.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct RolledBackRelease {
+    /// The image that was rolled back.
+    pub image: String,
+    /// Its task definition, when one was registered.
+    #[serde(default)]
+    pub task_definition: Option<String>,
+    /// The deployment that rolled it out.
+    #[serde(default)]
+    pub deployment_id: Option<String>,
+    /// The alarm that caused the rollback.
+    #[serde(default)]
+    pub alarm: Option<String>,
+    /// Why.
+    pub reason: String,
+    /// When the rollback started.
+    pub at: DateTime<Utc>,
+}
+
+/// An audit record owed for a change already recorded: everything that fixes its key and
+/// content, so any later invocation can write it (create-once, at least once).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct OwedAudit {
+    /// The audit record's id (`<deployment>-<action>`): stable, so a retry writes the same key.
+    pub id: String,
+    /// The action (`deployment_started`, `deployment_promoted`…).
+    pub action: String,
+    /// When the change was recorded (fixes the key's day partition).
+    pub at: DateTime<Utc>,
+    /// `succeeded` or `failed`.
+    pub outcome: String,
+    /// Who asked (`pipeline-job:<id>`).
+    pub actor: String,
+    /// Why, in words.
+    pub reason: String,
+    /// The record before the change, summarized.
+    #[serde(default)]
+    pub before: serde_json::Value,
+}
+
 /// One line of a record's history.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 pub struct HistoryEntry {
@@ -158,6 +210,8 @@ impl DeploymentRecord {
             rollback_claimant: None,
             history: Vec::new(),
             progress: None,
+            rolled_back: Vec::new(),
+            audit_owed: Vec::new(),
             updated_at: now,
             extra: BTreeMap::new(),
         }
@@ -173,6 +227,37 @@ impl DeploymentRecord {
         if self.history.len() > HISTORY_LIMIT {
             let excess = self.history.len() - HISTORY_LIMIT;
             self.history.drain(..excess);
+        }
+    }
+
+    /// Notes an audit record as owed (once per id).
+    pub fn owe_audit(&mut self, audit: OwedAudit) {
+        if !self.audit_owed.iter().any(|owed| owed.id == audit.id) {
+            self.audit_owed.push(audit);
+        }
+    }
+
+    /// A short summary for audit records: status, versions and weights.
+    pub fn summary(&self) -> serde_json::Value {
+        serde_json::json!({
+            "status": self.status.as_str(),
+            "stable": self.stable.task_definition,
+            "candidate": self.candidate.as_ref().map(|c| c.task_definition.clone()),
+            "weights": self.weights,
+            "deployment_id": self.deployment_id,
+        })
+    }
+
+    /// Remembers a rolled-back release (once per image), dropping the oldest beyond
+    /// [`ROLLED_BACK_LIMIT`].
+    pub fn remember_rolled_back(&mut self, release: RolledBackRelease) {
+        if self.rolled_back.iter().any(|r| r.image == release.image) {
+            return;
+        }
+        self.rolled_back.push(release);
+        if self.rolled_back.len() > ROLLED_BACK_LIMIT {
+            let excess = self.rolled_back.len() - ROLLED_BACK_LIMIT;
+            self.rolled_back.drain(..excess);
         }
     }
 }
@@ -212,5 +297,8 @@ mod tests {
         assert_eq!(record.status, DeploymentStatus::InProgress);
         let back = serde_json::to_value(&record).expect("serializes");
         assert_eq!(back["canary_step"], 2);
+        // The new fields are absent when empty: an older reader sees the shape it knows.
+        assert!(back.get("rolled_back").is_none() && back.get("audit_owed").is_none());
+        assert!(record.rolled_back.is_empty() && record.audit_owed.is_empty());
     }
 }

@@ -67,7 +67,7 @@ use ops_domain::backup::ecs::{
 };
 use serde::Serialize;
 
-use crate::error::{describe, is_transient};
+use crate::error::AwsCallError;
 
 /// Errors of ECS backup and restore.
 #[derive(Debug, thiserror::Error)]
@@ -128,12 +128,13 @@ fn aws<E: crate::error::ProvideErrorMetadata + std::error::Error + 'static>(
     target: &str,
     error: &SdkError<E>,
 ) -> EcsBackupError {
-    let message = describe(error);
+    // One classification for the suite: code, capped message, status, never the body.
+    let call = AwsCallError::from_sdk(operation, error);
     EcsBackupError::Aws {
         operation,
         target: target.to_owned(),
-        message,
-        transient: is_transient(error),
+        message: call.detail(),
+        transient: call.is_transient(),
     }
 }
 

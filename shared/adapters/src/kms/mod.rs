@@ -32,7 +32,7 @@ use aws_sdk_kms::types::DataKeySpec;
 use aws_smithy_runtime_api::client::result::SdkError;
 use zeroize::Zeroizing;
 
-use crate::error::{describe, is_transient, HttpStatus};
+use crate::error::{AwsCallError, HttpStatus};
 use envelope::{Envelope, KEY_LEN};
 
 /// Why an envelope could not be made or opened. Never holds key material or plaintext.
@@ -80,13 +80,11 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: HttpStatus + fmt::Debug + 'static,
 {
-    let code = error.as_service_error().and_then(|e| e.code());
-    match code {
+    // One classification for the suite: code, capped message, status, never the body.
+    let call = AwsCallError::from_sdk("KMS", error);
+    match call.code.as_deref() {
         Some(code) if KEY_DENIED_CODES.contains(&code) => {
-            let message = error
-                .as_service_error()
-                .and_then(|e| e.message())
-                .filter(|m| !m.is_empty());
+            let message = call.message.as_deref().filter(|m| !m.is_empty());
             KmsError::KeyDenied {
                 key: key.to_owned(),
                 reason: match message {
@@ -96,8 +94,8 @@ where
             }
         }
         _ => KmsError::Unavailable {
-            message: describe(error),
-            transient: is_transient(error),
+            message: call.detail(),
+            transient: call.is_transient(),
         },
     }
 }

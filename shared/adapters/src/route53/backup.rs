@@ -31,7 +31,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::{canonical, change_in_sync, Route53Error};
-use crate::error::{describe, is_transient, status};
+use crate::error::{bounded, AwsCallError, MAX_MESSAGE};
 
 /// The comment [`create_scratch_zone`] gives a scratch zone; [`delete_zone`] deletes only
 /// private zones that carry it.
@@ -105,12 +105,9 @@ impl ZoneBackupError {
     }
 }
 
-/// Route53 error codes that mean "try again later" although they come with status 400.
-const TRANSIENT_CODES: [&str; 3] = [
-    "Throttling",
-    "PriorRequestNotComplete",
-    "ConcurrentModification",
-];
+/// Route53's "another change to this resource is in progress": retrying later succeeds. (The
+/// throttling codes, `PriorRequestNotComplete` among them, are the shared classification's.)
+const CONCURRENT_MODIFICATION: &str = "ConcurrentModification";
 
 /// Route53 error codes that mean the request itself is wrong.
 const INVALID_CODES: [&str; 9] = [
@@ -134,16 +131,15 @@ fn classify<E>(
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    let code = error.code().unwrap_or_default().to_owned();
-    let message = error
-        .message()
-        .map(str::to_owned)
-        .unwrap_or_else(|| describe(&error));
-    let zone = zone.to_owned();
+    // One classification for the suite: code, capped message, status, never the body.
+    let call = AwsCallError::from_sdk(operation, &error);
+    let code = call.code.clone().unwrap_or_default();
+    let message = call.message.clone().unwrap_or_else(|| call.detail());
+    let zone = bounded(zone, MAX_MESSAGE);
     if code == "NoSuchHostedZone" {
         return ZoneBackupError::NotFound { zone };
     }
-    if code.starts_with("AccessDenied") || status(&error) == Some(403) {
+    if code.starts_with("AccessDenied") || call.status == Some(403) {
         return ZoneBackupError::Denied {
             operation,
             zone,
@@ -158,8 +154,8 @@ where
     }
     ZoneBackupError::Aws {
         operation,
-        transient: is_transient(&error) || TRANSIENT_CODES.contains(&code.as_str()),
-        message: describe(&error),
+        transient: call.is_transient() || call.has_code(CONCURRENT_MODIFICATION),
+        message: call.detail(),
         zone,
     }
 }

@@ -16,7 +16,7 @@ use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use ops_domain::backup::manifest::{Checksum, Stored};
 
-use crate::error::{describe, is_transient, status};
+use crate::error::{bounded, status, AwsCallError, MAX_MESSAGE};
 
 /// The largest object a single `CopyObject` copies (5 GiB); larger ones go multipart.
 pub const MAX_SINGLE_COPY: u64 = 5 * 1024 * 1024 * 1024;
@@ -84,29 +84,27 @@ where
     E: std::error::Error + aws_sdk_s3::error::ProvideErrorMetadata + 'static,
     R: std::fmt::Debug + crate::error::HttpStatus + 'static,
 {
-    let code = error
-        .as_service_error()
-        .and_then(|e| e.code())
-        .unwrap_or_default();
-    if code == "NoSuchBucket" {
+    // One classification for the suite: code, capped message, status, never the body.
+    let call = AwsCallError::from_sdk(operation, error);
+    if call.has_code("NoSuchBucket") {
         return BackupS3Error::NoSuchBucket {
             bucket: bucket.to_owned(),
         };
     }
-    if status(error) == Some(403) || code == "AccessDenied" {
+    if call.status == Some(403) || call.has_code("AccessDenied") {
         return BackupS3Error::Denied {
             operation,
             bucket: bucket.to_owned(),
-            key: key.to_owned(),
-            message: describe(error),
+            key: bounded(key, MAX_MESSAGE),
+            message: call.detail(),
         };
     }
     BackupS3Error::Aws {
         operation,
         bucket: bucket.to_owned(),
-        key: key.to_owned(),
-        message: describe(error),
-        transient: is_transient(error),
+        key: bounded(key, MAX_MESSAGE),
+        message: call.detail(),
+        transient: call.is_transient(),
     }
 }
 
@@ -483,7 +481,7 @@ pub async fn get_bytes(
             operation: "GetObject",
             bucket: bucket.name.to_owned(),
             key: key.to_owned(),
-            message: error.to_string(),
+            message: bounded(&error.to_string(), MAX_MESSAGE),
             transient: true,
         })?;
     Ok(Some((body.into_bytes().to_vec(), etag)))
@@ -563,7 +561,7 @@ pub async fn delete_keys(
                 operation: "DeleteObjects",
                 bucket: bucket.name.to_owned(),
                 key: String::new(),
-                message: e.to_string(),
+                message: bounded(&e.to_string(), MAX_MESSAGE),
                 transient: false,
             })?;
         let output = client

@@ -31,7 +31,7 @@ use ops_domain::backup::secret::{
     SecretVersion, AWSCURRENT, SECRET_SCHEMA_VERSION,
 };
 
-use crate::error::{describe, is_transient, HttpStatus};
+use crate::error::{AwsCallError, HttpStatus};
 
 /// Why a secret could not be read or restored. Never holds a secret value.
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +64,20 @@ pub enum SecretBackupError {
     },
 }
 
+impl SecretBackupError {
+    /// Whether retrying later may succeed (throttling, 5xx, timeouts, lost connections, labels
+    /// moving during a read).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            SecretBackupError::Aws {
+                transient: true,
+                ..
+            }
+        )
+    }
+}
+
 /// Maps an SDK error of `operation` on `secret`.
 fn sdk_error<E, R>(
     operation: &'static str,
@@ -75,18 +89,20 @@ where
     R: HttpStatus + fmt::Debug + 'static,
 {
     let secret = secret.to_owned();
-    match error.as_service_error().and_then(|e| e.code()) {
+    // One classification for the suite: code, capped message, status, never the body.
+    let call = AwsCallError::from_sdk(operation, error);
+    match call.code.as_deref() {
         Some("ResourceNotFoundException") => SecretBackupError::NotFound { secret },
         // DecryptionFailure: Secrets Manager may not use the secret's KMS key for the caller.
         Some("AccessDeniedException" | "DecryptionFailure") => SecretBackupError::Denied {
             secret,
-            message: describe(error),
+            message: call.detail(),
         },
         _ => SecretBackupError::Aws {
             operation,
             secret,
-            message: describe(error),
-            transient: is_transient(error),
+            message: call.detail(),
+            transient: call.is_transient(),
         },
     }
 }

@@ -722,5 +722,35 @@ pub fn prune(manifests: &[Manifest], keep_ids: &[SnapshotId]) -> PrunePlan {
     }
 }
 
+/// Data keys no manifest references: what failed runs left behind (a run copies its data before
+/// its manifest, and one that never commits leaves the data unreferenced).
+///
+/// `listed` is every data key under the destination with its last modification; `manifests`
+/// every committed manifest under the destination that survives the prune (all plans);
+/// `protected` the data keys of runs still in progress (their checkpointed plans). A key is
+/// returned only when none of those reference it and it was written before `cutoff` (the prune
+/// grace period: a run in progress may have just written it). Sorted.
+pub fn unreferenced<'a>(
+    listed: impl IntoIterator<Item = (&'a str, Option<DateTime<Utc>>)>,
+    manifests: &[&Manifest],
+    protected: &BTreeSet<String>,
+    cutoff: DateTime<Utc>,
+) -> Vec<String> {
+    let referenced: BTreeSet<&str> = manifests
+        .iter()
+        .flat_map(|m| m.entries.iter().map(|e| e.key.as_str()))
+        .collect();
+    let mut out: Vec<String> = listed
+        .into_iter()
+        .filter(|(key, _)| !referenced.contains(key) && !protected.contains(*key))
+        // Without a date, the age is unknown: keep it.
+        .filter(|(_, modified)| modified.is_some_and(|at| at < cutoff))
+        .map(|(key, _)| key.to_owned())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
 #[cfg(test)]
 mod tests;

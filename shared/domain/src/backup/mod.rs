@@ -5,6 +5,7 @@
 //!   yearly / within), with the reasons each snapshot is kept.
 //! - [`manifest`]: the snapshot manifest and `latest` pointer documents, the backup bucket's key
 //!   layout, incremental planning (copy or reference) and prune planning.
+//! - [`freshness`]: how old a plan's latest snapshot may be, from its backup schedule.
 //! - [`diff`]: the diff-first restore: create / update / delete against the live state, and
 //!   Route53 change ordering and batching.
 //! - [`zone`], [`ecs`], [`secret`]: the documents a snapshot stores for a hosted zone, an ECS
@@ -12,6 +13,7 @@
 
 pub mod diff;
 pub mod ecs;
+pub mod freshness;
 pub mod manifest;
 pub mod retention;
 pub mod secret;

@@ -9,10 +9,15 @@
 //! traffic shift or skips a gate.
 //!
 //! - [`gates`]: quality gates on the task definition about to run.
+//! - [`release`]: which release a job asks for, a stage retry adopting the deployment of the
+//!   same release, and the finality of a rollback.
 //! - [`window`]: deployment windows.
 
 pub mod gates;
+pub mod release;
 pub mod window;
+
+pub use release::{admit, Admission, ReleaseSpec};
 
 use std::collections::BTreeMap;
 
@@ -118,9 +123,14 @@ pub enum Phase {
     Ready,
     /// An invocation claimed the step and is making its change; another invocation leaves it
     /// alone until the lease runs out, then repeats the change (every change is idempotent).
+    /// A retry of the claiming invocation, or a job of a stage retry that adopted the
+    /// deployment, takes it over at once (see [`claim_verdict`]).
     Acting {
         /// When the claim was written.
         since: DateTime<Utc>,
+        /// Who claimed it (absent in claims written by older versions).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<Claimant>,
     },
     /// The change is made; waiting for AWS to finish it (ECS rollout, Route53 `INSYNC`).
     Waiting {
@@ -130,6 +140,67 @@ pub enum Phase {
         #[serde(default)]
         change_id: Option<String>,
     },
+}
+
+/// The writer of a claim or a record: the pipeline job, the invocation (Lambda request id) and
+/// the chain of jobs it belongs to (the job without a continuation token that began it: the
+/// first job, or the job of a stage retry). Carried in what is written so that equal bytes mean
+/// the same writer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claimant {
+    /// The pipeline job.
+    pub job_id: String,
+    /// The invocation (Lambda request id).
+    pub invocation: String,
+    /// The job chain: the first job of the pipeline run or of its latest stage retry.
+    #[serde(default)]
+    pub chain: Option<String>,
+    /// The job's place in its chain (0 for the chain's first job; each continuation adds 1).
+    #[serde(default)]
+    pub seq: u32,
+}
+
+/// Whether an invocation may claim the current step for its change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimVerdict {
+    /// Nobody holds it (or the holder's lease ran out).
+    Free,
+    /// The holder is gone for sure: a retry of the same invocation (same job, same request id),
+    /// an earlier job of the same chain (it handed over its continuation token, so it ended),
+    /// or a job chain that no longer drives the deployment (a stage retry adopted it). The
+    /// claimed change is an absolute target, so repeating it is safe.
+    TakeOver,
+    /// Another live invocation holds it until its lease ends.
+    Held,
+}
+
+/// Decides whether `me` may claim the current step of `progress` at `now`.
+pub fn claim_verdict(
+    progress: &Progress,
+    me: &Claimant,
+    now: DateTime<Utc>,
+    lease: Duration,
+) -> ClaimVerdict {
+    let Phase::Acting { since, by } = &progress.phase else {
+        return ClaimVerdict::Free;
+    };
+    if let Some(holder) = by {
+        if holder.job_id == me.job_id && holder.invocation == me.invocation {
+            return ClaimVerdict::TakeOver;
+        }
+        let holder_chain = holder.chain.as_deref().unwrap_or(&progress.deployment_id);
+        if holder_chain != progress.driver() {
+            return ClaimVerdict::TakeOver;
+        }
+        if me.chain.as_deref() == Some(holder_chain) && holder.seq < me.seq {
+            return ClaimVerdict::TakeOver;
+        }
+    }
+    if now - *since < lease {
+        ClaimVerdict::Held
+    } else {
+        ClaimVerdict::Free
+    }
 }
 
 /// Why a deployment stopped short of promotion.
@@ -227,9 +298,25 @@ pub struct Progress {
     /// Until when the old version is kept warm after promotion.
     #[serde(default)]
     pub rollback_window_until: Option<DateTime<Utc>>,
+    /// What else identifies the release besides its image: the job's `UserParameters` that
+    /// shape the deployment (container, overrides), canonical JSON.
+    #[serde(default)]
+    pub shape: String,
+    /// The job chain driving the deployment: the first job's id, or the job of the stage retry
+    /// that adopted it last. Absent: the first job ([`Progress::deployment_id`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driver: Option<String>,
+    /// Who wrote the record last (so an answer lost after the write is recognised as ours).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub written_by: Option<Claimant>,
 }
 
 impl Progress {
+    /// The job chain driving the deployment.
+    pub fn driver(&self) -> &str {
+        self.driver.as_deref().unwrap_or(&self.deployment_id)
+    }
+
     /// The current step, `None` once every step is done.
     pub fn current(&self) -> Option<&Step> {
         self.steps.get(self.step)
@@ -373,49 +460,6 @@ pub fn plan(
     Ok((steps, Some(candidate.clone())))
 }
 
-/// Whether a new deployment may start on `record`, as seen by the job `job_id`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Admission {
-    /// Nothing in flight (or only a promoted version inside its rollback window, which the new
-    /// deployment supersedes).
-    Free,
-    /// This job's deployment is already in the record (a duplicate or resumed invocation).
-    Ours,
-    /// Another deployment or a rollback holds the service.
-    Busy {
-        /// What holds it.
-        holder: String,
-    },
-}
-
-/// Decides whether the deployment `deployment_id` may start on `record`.
-pub fn admit(record: Option<&DeploymentRecord>, deployment_id: &str) -> Admission {
-    let Some(record) = record else {
-        return Admission::Free;
-    };
-    if record.deployment_id.as_deref() == Some(deployment_id) {
-        return Admission::Ours;
-    }
-    match record.status {
-        DeploymentStatus::InProgress => Admission::Busy {
-            holder: format!(
-                "deployment {}",
-                record.deployment_id.as_deref().unwrap_or("(unknown)")
-            ),
-        },
-        DeploymentStatus::RollingBack => Admission::Busy {
-            holder: format!(
-                "a rollback by alarm {}",
-                record
-                    .rollback
-                    .as_ref()
-                    .map_or("(unknown)", |mark| mark.alarm.as_str())
-            ),
-        },
-        _ => Admission::Free,
-    }
-}
-
 /// The record with a promoted candidate made the stable version (the rollback window is over,
 /// or a new deployment supersedes it). Returns the target (color) that no longer serves, whose
 /// ECS service may be scaled to zero. Other statuses are returned unchanged.
@@ -472,6 +516,12 @@ pub struct Token {
     /// True while the deployment has not started (waiting for its window or a busy service).
     #[serde(default)]
     pub queued: bool,
+    /// The job chain (first job without a token: the pipeline run's or a stage retry's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain: Option<String>,
+    /// The place in the chain of the job that gets this token.
+    #[serde(default)]
+    pub seq: u32,
 }
 
 impl Token {
@@ -673,32 +723,94 @@ mod tests {
     }
 
     #[test]
-    fn admission() {
-        assert_eq!(admit(None, "j1"), Admission::Free);
+    fn who_may_take_over_a_claimed_step() {
+        let me = |job: &str, invocation: &str, chain: &str| Claimant {
+            job_id: job.into(),
+            invocation: invocation.into(),
+            chain: Some(chain.into()),
+            seq: job.trim_start_matches('j').parse().unwrap_or(0),
+        };
+        let (steps, target) =
+            plan("api", Strategy::Rolling, &service(Strategy::Rolling), None).expect("plan");
+        let mut progress = Progress {
+            deployment_id: "j0".into(),
+            job_id: "j3".into(),
+            image: "r/api:2".into(),
+            container: "app".into(),
+            base_task_definition: "td:1".into(),
+            task_definition: None,
+            target,
+            steps,
+            step: 1,
+            phase: Phase::Ready,
+            started_at: at(0),
+            step_started_at: at(0),
+            warnings: Vec::new(),
+            abort: None,
+            outcome: None,
+            finished_at: None,
+            rollback_window_until: None,
+            shape: String::new(),
+            driver: None,
+            written_by: None,
+        };
+        let lease = Duration::seconds(120);
+        let verdict =
+            |p: &Progress, who: &Claimant, minute: u32| claim_verdict(p, who, at(minute), lease);
         assert_eq!(
-            admit(Some(&record(DeploymentStatus::InProgress, "j1")), "j1"),
-            Admission::Ours
+            verdict(&progress, &me("j3", "r1", "j0"), 0),
+            ClaimVerdict::Free
         );
-        assert!(matches!(
-            admit(Some(&record(DeploymentStatus::InProgress, "j0")), "j1"),
-            Admission::Busy { .. }
-        ));
-        assert!(matches!(
-            admit(Some(&record(DeploymentStatus::RollingBack, "j0")), "j1"),
-            Admission::Busy { .. }
-        ));
-        for status in [
-            DeploymentStatus::Stable,
-            DeploymentStatus::Promoted,
-            DeploymentStatus::RolledBack,
-            DeploymentStatus::Failed,
-        ] {
-            assert_eq!(
-                admit(Some(&record(status, "j0")), "j1"),
-                Admission::Free,
-                "{status:?}"
-            );
-        }
+        progress.phase = Phase::Acting {
+            since: at(0),
+            by: Some(me("j3", "r1", "j0")),
+        };
+        // A retry of the same invocation (same job, same request id): at once.
+        assert_eq!(
+            verdict(&progress, &me("j3", "r1", "j0"), 0),
+            ClaimVerdict::TakeOver
+        );
+        // A concurrent copy of the job under another request id waits for the lease, and so
+        // does a late copy of an earlier job of the chain.
+        assert_eq!(
+            verdict(&progress, &me("j3", "r2", "j0"), 1),
+            ClaimVerdict::Held
+        );
+        assert_eq!(
+            verdict(&progress, &me("j2", "r5", "j0"), 1),
+            ClaimVerdict::Held
+        );
+        assert_eq!(
+            verdict(&progress, &me("j2", "r5", "j0"), 3),
+            ClaimVerdict::Free
+        );
+        // The next job of the chain got the claimant's token: the claimant ended.
+        assert_eq!(
+            verdict(&progress, &me("j4", "r5", "j0"), 1),
+            ClaimVerdict::TakeOver
+        );
+        // Another chain that does not drive the deployment waits.
+        assert_eq!(
+            verdict(&progress, &me("j8", "r5", "j7"), 1),
+            ClaimVerdict::Held
+        );
+        // A stage retry adopted the deployment: the old chain's claim is void.
+        progress.driver = Some("j9".into());
+        assert_eq!(
+            verdict(&progress, &me("j9", "r9", "j9"), 1),
+            ClaimVerdict::TakeOver
+        );
+        // Claims of older versions (no claimant) follow the lease only.
+        progress.phase = Phase::Acting {
+            since: at(0),
+            by: None,
+        };
+        assert_eq!(
+            verdict(&progress, &me("j9", "r9", "j9"), 1),
+            ClaimVerdict::Held
+        );
+        let json = serde_json::to_string(&progress.phase).expect("json");
+        assert_eq!(json, r#"{"phase":"acting","since":"2026-01-01T00:00:00Z"}"#);
     }
 
     #[test]
@@ -725,7 +837,12 @@ mod tests {
             service: "api".into(),
             deployment: "job-1".into(),
             queued: false,
+            chain: Some("job-1".into()),
+            seq: 3,
         };
+        // A token of an older version (no chain) still reads.
+        let old = Token::decode(r#"{"v":1,"service":"api","deployment":"job-0"}"#).expect("reads");
+        assert_eq!(old.chain, None);
         assert_eq!(Token::decode(&token.encode()), Some(token));
         assert_eq!(Token::decode("garbage"), None);
         assert_eq!(truncate("abcdef", 4), "abc…");

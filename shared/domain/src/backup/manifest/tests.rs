@@ -372,3 +372,40 @@ fn stored_documents_are_checked_when_read() {
     assert_eq!(parse_latest(text.as_bytes()), Ok(pointer));
     assert!(parse_latest(b"{}").is_err());
 }
+
+#[test]
+fn data_no_manifest_references_is_unreferenced_once_past_the_grace_period() {
+    let p1 = plan_incremental(None, &[object("a", "one"), object("b", "two")]);
+    let id1 = SnapshotId::new(at(1), "r1");
+    let m1 = manifest(&id1, &p1, None);
+    let key = |content: &str| ContentId::of(0, Some(&sha(content)), None).data_key();
+    // A failed run copied "three" and "four" and never committed; one in progress wrote "five"
+    // (its checkpointed plan protects it); "six" was written just now.
+    let listed = [
+        (key("one"), Some(at(1))),
+        (key("two"), Some(at(1))),
+        (key("three"), Some(at(2))),
+        (key("four"), Some(at(2))),
+        (key("five"), Some(at(2))),
+        (key("six"), Some(at(9))),
+        (key("seven"), None),
+    ];
+    let protected: BTreeSet<String> = [key("five")].into_iter().collect();
+    let found = unreferenced(
+        listed.iter().map(|(k, t)| (k.as_str(), *t)),
+        &[&m1],
+        &protected,
+        at(5),
+    );
+    let mut want = vec![key("three"), key("four")];
+    want.sort();
+    assert_eq!(found, want);
+    // With no manifest at all, everything old enough and unprotected goes.
+    let found = unreferenced(
+        listed.iter().map(|(k, t)| (k.as_str(), *t)),
+        &[],
+        &BTreeSet::new(),
+        at(5),
+    );
+    assert_eq!(found.len(), 5, "{found:?}");
+}
