@@ -1,6 +1,7 @@
 //! cost-check against the emulator: FOCUS and CUR 2.0 exports on S3 and Cost Explorer, budget
 //! breaches, anomalies with contributors, the alert lifecycle over several runs (dedupe,
-//! escalate, restatement resolves), reports, email through SES, and bad input.
+//! escalate, restatement resolves), reports, email through SES, the notification outbox (a
+//! failed channel stays owed and is delivered by the next invocation), and bad input.
 
 use std::sync::Arc;
 
@@ -12,12 +13,12 @@ use serde_json::{json, Value};
 use crate::util::World;
 
 /// The last complete day every scenario evaluates.
-fn as_of() -> NaiveDate {
+pub(crate) fn as_of() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 3, 20).expect("valid day")
 }
 
 /// Seven weeks of daily cost for three services in two accounts, with `spikes`.
-fn synthetic(spikes: Vec<Spike>) -> Synthetic {
+pub(crate) fn synthetic(spikes: Vec<Spike>) -> Synthetic {
     Synthetic {
         start: as_of() - Duration::days(48),
         days: 50,
@@ -30,7 +31,7 @@ fn synthetic(spikes: Vec<Spike>) -> Synthetic {
     }
 }
 
-fn ec2_spike() -> Spike {
+pub(crate) fn ec2_spike() -> Spike {
     Spike {
         day: as_of(),
         service: "AmazonEC2".into(),
@@ -39,7 +40,7 @@ fn ec2_spike() -> Spike {
     }
 }
 
-fn focus_gz(data: &Synthetic) -> Vec<u8> {
+pub(crate) fn focus_gz(data: &Synthetic) -> Vec<u8> {
     let mut out = Vec::new();
     data.write_focus_csv_gz(&mut out).expect("generate FOCUS");
     out
@@ -63,14 +64,14 @@ cost:
     )
 }
 
-struct CostWorld {
-    world: World,
-    deps: Arc<cost_check::Deps>,
+pub(crate) struct CostWorld {
+    pub(crate) world: World,
+    pub(crate) deps: Arc<cost_check::Deps>,
     exports: String,
 }
 
 impl CostWorld {
-    async fn new(source: impl FnOnce(&str) -> String, monthly: f64) -> CostWorld {
+    pub(crate) async fn new(source: impl FnOnce(&str) -> String, monthly: f64) -> CostWorld {
         let exports_holder = std::sync::Mutex::new(String::new());
         let world = World::with_config(|yaml| {
             let prefix = yaml
@@ -108,7 +109,7 @@ impl CostWorld {
         }
     }
 
-    async fn put(&self, key: &str, body: Vec<u8>) {
+    pub(crate) async fn put(&self, key: &str, body: Vec<u8>) {
         self.world
             .admin
             .s3
@@ -130,7 +131,7 @@ impl CostWorld {
         cost_check::handle(&self.deps, LambdaEvent::new(input, context)).await
     }
 
-    async fn text(&self, key: &str) -> String {
+    pub(crate) async fn text(&self, key: &str) -> String {
         let output = self
             .world
             .admin
@@ -154,14 +155,25 @@ impl CostWorld {
     }
 
     /// Rewrites the config the function reads (it revalidates it by ETag on the next run).
-    async fn edit_config(&self, edit: impl FnOnce(String) -> String) {
+    pub(crate) async fn edit_config(&self, edit: impl FnOnce(String) -> String) {
         let text = edit(self.text("config/suite.yaml").await);
         ops_tests::seed::upload_config(&self.world.admin, &self.world.prefix, &text)
             .await
             .expect("config");
     }
 
-    fn slack_titles(&self) -> Vec<String> {
+    /// The alert book as stored.
+    pub(crate) async fn book(&self) -> ops_domain::alerts::AlertBook {
+        self.world
+            .store()
+            .get::<ops_domain::alerts::AlertBook>(cost_check::handler::ALERT_BOOK_KEY)
+            .await
+            .expect("read the book")
+            .map(|v| v.value)
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn slack_titles(&self) -> Vec<String> {
         self.world
             .receiver
             .at("/slack")
@@ -171,7 +183,7 @@ impl CostWorld {
     }
 }
 
-fn focus_source(bucket: &str) -> String {
+pub(crate) fn focus_source(bucket: &str) -> String {
     format!("{{ kind: focus, bucket: {bucket}, prefix: focus/ }}")
 }
 
@@ -745,4 +757,110 @@ async fn bad_input_is_rejected_before_anything_is_read() {
         "InvalidInput"
     );
     assert!(cost.deps.clients.recorder.calls().is_empty());
+}
+
+#[tokio::test]
+async fn a_failed_channel_stays_owed_and_the_next_invocation_delivers_it_first_with_the_same_key() {
+    let cost = CostWorld::new(focus_source, 1000.0).await;
+    let prefix = cost.world.prefix.clone();
+    // The webhook channel first points at an endpoint that answers 500.
+    cost.world
+        .admin
+        .secrets
+        .create_secret()
+        .name(format!("{prefix}/webhook-broken"))
+        .secret_string(
+            json!({"url": format!("{}/fail/webhook", cost.world.receiver.url), "signing_key": "test-signing-key"})
+                .to_string(),
+        )
+        .send()
+        .await
+        .expect("broken webhook secret");
+    let good = format!("hook: {{ kind: webhook, secret: {prefix}/webhook }}");
+    let broken = format!("hook: {{ kind: webhook, secret: {prefix}/webhook-broken }}");
+    cost.edit_config(|config| config.replace(&good, &broken))
+        .await;
+    cost.put(
+        "focus/2026-03/part-0.csv.gz",
+        focus_gz(&synthetic(vec![ec2_spike()])),
+    )
+    .await;
+
+    let first = cost
+        .run(json!({"as_of": as_of()}))
+        .await
+        .expect("first run");
+    assert_eq!(first.alerts.opened.len(), 2, "{:?}", first.alerts);
+    let receiver = &cost.world.receiver;
+    assert_eq!(
+        cost.slack_titles().len(),
+        2,
+        "Slack is not held up by the webhook"
+    );
+    assert_eq!(receiver.at("/pagerduty").len(), 1);
+    // The first webhook delivery failed; the second waits behind it (delivered in order).
+    let failed = receiver.at("/fail/webhook");
+    assert_eq!(failed.len(), 1);
+    let book = cost.book().await;
+    let owed: Vec<(String, u32)> = book
+        .outbox
+        .owed
+        .iter()
+        .flat_map(|o| o.channels.iter().map(|c| (c.channel.clone(), c.attempts)))
+        .collect();
+    let mut attempts: Vec<u32> = owed.iter().map(|(_, n)| *n).collect();
+    attempts.sort_unstable();
+    assert_eq!(attempts, [0, 1], "{owed:?}");
+    assert!(
+        owed.iter().all(|(channel, _)| channel == "hook"),
+        "{owed:?}"
+    );
+
+    // The channel is fixed. The next scheduled run (another request) fails on a malformed
+    // export file, but delivers what earlier runs owe before its own work.
+    cost.edit_config(|config| config.replace(&broken, &good))
+        .await;
+    let header = "BilledCost,BillingCurrency,ChargePeriodStart,ChargePeriodEnd,EffectiveCost,ProviderName,RegionId,ServiceName,SubAccountId,Tags\n";
+    let bad = format!("{header}1.0,USD,2026-03-19 00:00:00,2026-03-19 01:00:00,lots,AWS,us-east-1,AmazonEC2,1,NULL\n");
+    cost.put("focus/2026-03/broken.csv", bad.into_bytes()).await;
+    let error = cost
+        .run(json!({"as_of": as_of()}))
+        .await
+        .expect_err("unreadable data");
+    assert_eq!(
+        lambda_runtime::Diagnostic::from(error).error_type,
+        "UnreadableCostData"
+    );
+    let hooks = receiver.at("/webhook");
+    assert_eq!(hooks.len(), 2, "each owed notification once");
+    let key_of = |m: &ops_tests::receiver::Received| {
+        m.headers
+            .get("idempotency-key")
+            .cloned()
+            .unwrap_or_default()
+    };
+    let keys: std::collections::BTreeSet<String> = hooks.iter().map(key_of).collect();
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert!(
+        keys.contains(&key_of(&failed[0])),
+        "the redelivery carries the failed attempt's key: {keys:?}"
+    );
+    for hook in &hooks {
+        // The key is in the signed body too: the signature covers it.
+        assert_eq!(
+            hook.json()["idempotency_key"].as_str(),
+            Some(key_of(hook).as_str())
+        );
+        let signature = ops_adapters::notify::sign(
+            b"test-signing-key",
+            hook.headers
+                .get("x-ops-timestamp")
+                .map_or("", String::as_str),
+            &hook.body,
+        );
+        assert_eq!(hook.headers.get("x-ops-signature"), Some(&signature));
+    }
+    assert_eq!(cost.slack_titles().len(), 2, "Slack was not notified again");
+    assert_eq!(receiver.at("/pagerduty").len(), 1);
+    assert!(cost.book().await.outbox.is_empty(), "the outbox is empty");
 }

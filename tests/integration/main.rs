@@ -9,6 +9,7 @@ mod backup_route53;
 mod backup_secrets;
 mod chaos_alarm;
 mod chaos_backup;
+mod chaos_cost;
 mod chaos_deploy;
 mod cost_check;
 mod deploy_hook;

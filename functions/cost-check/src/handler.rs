@@ -1,6 +1,14 @@
-//! The handler: load the config, read the cost data, analyse it, reconcile the alerts with
-//! compare-and-swap (so a duplicate or concurrent run notifies nothing twice), notify each
-//! transition, write the JSON and HTML reports, emit metrics.
+//! The handler: deliver what earlier runs still owe, load the config, read the cost data,
+//! analyse it, reconcile the alerts with compare-and-swap, write the JSON and HTML reports,
+//! deliver this run's notifications, emit metrics.
+//!
+//! Notifications go through the alert book's outbox (`ops_adapters::notify::outbox`): the
+//! compare-and-swap that moves an alert also records the notifications the move owes, so a run
+//! that fails after it (a report write failing, a lost answer, a timeout) leaves them owed, and
+//! the next invocation — the Scheduler's retry of the same event, or the next scheduled run —
+//! delivers them before its own work. Every write carries the run's id (the Lambda request id,
+//! the same on the Scheduler's retries), so a retry recognises its own landed writes, finds its
+//! own reports (create-once under the run id) and reports what its first attempt moved.
 
 use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant};
@@ -8,14 +16,15 @@ use std::time::{Duration as StdDuration, Instant};
 use chrono::{Duration, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use ops_adapters::clients::{load_sdk_config, ClientSettings};
-use ops_adapters::notify::Notifier;
-use ops_adapters::s3::{ConfigLoadError, ConfigSource, StateError, StateStore};
+use ops_adapters::notify::{outbox, Notifier};
+use ops_adapters::s3::{ConfigLoadError, ConfigSource, StateError, StateStore, Versioned};
 use ops_adapters::secretsmanager::SecretCache;
 use ops_adapters::telemetry::{MetricSet, Unit};
 use ops_adapters::AwsClients;
-use ops_domain::alerts::{self, AlertBook, Transition};
+use ops_domain::alerts::{self, AlertBook, RunMark, Transition};
+use ops_domain::config::SuiteConfig;
 use ops_domain::cost::series::last_complete_day;
-use ops_domain::notify::{Lifecycle, Notification};
+use ops_domain::notify::{self as notify_rules, Lifecycle, Notification};
 use serde::Serialize;
 use serde_json::Value;
 use tracing::info;
@@ -48,22 +57,36 @@ pub struct Deps {
 }
 
 impl Deps {
-    /// Builds the dependencies from `sdk` for `bucket` and `config_uri`.
+    /// Builds the dependencies from `sdk` for `bucket` and `config_uri`, with the batch
+    /// preset's retry quotas ([`ClientSettings::batch`]).
     pub fn new(
         sdk: &aws_config::SdkConfig,
         bucket: &str,
         config_uri: &str,
     ) -> Result<Self, ConfigLoadError> {
-        let clients = AwsClients::new(sdk);
+        Self::with_settings(sdk, &ClientSettings::batch(), bucket, config_uri)
+    }
+
+    /// Builds the dependencies from `sdk` (whose retry and timeout configuration should come
+    /// from `settings.configure`), each client with its own retry quota sized by `settings`.
+    pub fn with_settings(
+        sdk: &aws_config::SdkConfig,
+        settings: &ClientSettings,
+        bucket: &str,
+        config_uri: &str,
+    ) -> Result<Self, ConfigLoadError> {
+        let clients = AwsClients::with_settings(sdk, settings);
         let ce = aws_sdk_costexplorer::Client::from_conf(
             aws_sdk_costexplorer::config::Builder::from(sdk)
                 .region(aws_sdk_costexplorer::config::Region::new("us-east-1"))
+                .retry_partition(settings.retry_partition("ops-costexplorer"))
                 .interceptor(clients.recorder.clone())
                 .build(),
         );
         // Email channels send through SES v2, from the region of the function.
         let ses = aws_sdk_sesv2::Client::from_conf(
             aws_sdk_sesv2::config::Builder::from(sdk)
+                .retry_partition(settings.retry_partition("ops-sesv2"))
                 .interceptor(clients.recorder.clone())
                 .build(),
         );
@@ -81,14 +104,12 @@ impl Deps {
     }
 
     /// `STATE_BUCKET` (required) and `CONFIG_URI` (default `s3://$STATE_BUCKET/config/suite.yaml`).
+    /// cost-check is a batch job: its clients use [`ClientSettings::batch`].
     pub async fn from_env() -> anyhow::Result<Self> {
         let (bucket, config_uri) = ops_adapters::s3::state_location_from_env()?;
-        let sdk = load_sdk_config(&ClientSettings {
-            operation_timeout: StdDuration::from_secs(60),
-            ..ClientSettings::default()
-        })
-        .await;
-        Ok(Deps::new(&sdk, &bucket, &config_uri)?)
+        let settings = ClientSettings::batch();
+        let sdk = load_sdk_config(&settings).await;
+        Ok(Deps::with_settings(&sdk, &settings, &bucket, &config_uri)?)
     }
 }
 
@@ -118,10 +139,30 @@ pub enum HandlerError {
     Contention,
 }
 
-impl From<HandlerError> for Diagnostic {
-    fn from(error: HandlerError) -> Self {
-        let error_type = match &error {
+impl HandlerError {
+    /// Whether the same event may succeed later (AWS throttled, failed or could not be reached,
+    /// or concurrent runs kept the book busy): the invocation fails and the Scheduler retries it
+    /// with the same event. Bad input, a wrong config and unreadable data are not transient.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            HandlerError::Config(error) => error.is_transient(),
+            HandlerError::Source(error) => error.is_transient(),
+            HandlerError::State(error) => error.is_transient(),
+            HandlerError::Contention => true,
+            HandlerError::InvalidInput(_)
+            | HandlerError::NotConfigured
+            | HandlerError::Analysis(_) => false,
+        }
+    }
+}
+
+impl HandlerError {
+    /// The Lambda `errorType` of the error.
+    pub fn error_type(&self) -> &'static str {
+        match self {
             HandlerError::InvalidInput(_) => "InvalidInput",
+            // S3 answering 503 for the config says nothing about the config.
+            HandlerError::Config(error) if error.is_transient() => "ConfigUnavailable",
             HandlerError::Config(_) | HandlerError::NotConfigured | HandlerError::Analysis(_) => {
                 "ConfigurationError"
             }
@@ -129,9 +170,14 @@ impl From<HandlerError> for Diagnostic {
             HandlerError::Source(_) => "CostSourceError",
             HandlerError::State(_) => "StateStoreError",
             HandlerError::Contention => "Contention",
-        };
+        }
+    }
+}
+
+impl From<HandlerError> for Diagnostic {
+    fn from(error: HandlerError) -> Self {
         Diagnostic {
-            error_type: error_type.to_owned(),
+            error_type: error.error_type().to_owned(),
             error_message: error.to_string(),
         }
     }
@@ -170,6 +216,23 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Response, 
     let config = deps.config.current().await?;
     let cost = config.cost.as_ref().ok_or(HandlerError::NotConfigured)?;
     let now = Utc::now();
+    let run_id = run_id(&event.context.request_id);
+
+    // What earlier runs committed and could not deliver goes out first, oldest first.
+    let book = if input.dry_run {
+        None
+    } else {
+        let drained = outbox::drain::<AlertBook>(
+            &deps.store,
+            &deps.notifier,
+            &config,
+            ALERT_BOOK_KEY,
+            &run_id,
+        )
+        .await?;
+        Some(drained.latest)
+    };
+
     let until = input
         .as_of
         .map_or(now.date_naive(), |day| day + Duration::days(1));
@@ -188,29 +251,39 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Response, 
     };
     let analysis = analyse(cost, &loaded.cube, as_of, judged_at)?;
 
-    let (summary, transitions) = if input.dry_run {
-        let book = deps
-            .store
-            .get::<AlertBook>(ALERT_BOOK_KEY)
-            .await?
-            .map(|v| v.value)
-            .unwrap_or_default();
-        let (next, transitions) =
-            alerts::reconcile(&book, &analysis.findings, analysis.window(), now);
-        (summarize(&transitions, next.open.len()), Vec::new())
-    } else {
-        reconcile_alerts(deps, &analysis, now).await?
-    };
-
-    let run_id = format!(
-        "{}-{}",
-        now.format("%Y%m%dT%H%M%SZ"),
-        &uuid_like(&event.context.request_id)
-    );
+    // Report keys are the run's: every attempt of this invocation writes (or finds) the same.
     let base = format!(
         "{}/{as_of}/{run_id}",
         cost.report_prefix.trim_end_matches('/')
     );
+    let json_key = format!("{base}.json");
+    let html_key = format!("{base}.html");
+
+    let (summary, book) = match book {
+        None => {
+            let book = deps
+                .store
+                .get::<AlertBook>(ALERT_BOOK_KEY)
+                .await?
+                .map(|v| v.value)
+                .unwrap_or_default();
+            let (next, transitions) =
+                alerts::reconcile(&book, &analysis.findings, analysis.window(), now);
+            (summarize(&transitions, next.open.len()), None)
+        }
+        Some(book) => {
+            let commit = Commit {
+                config: &config,
+                analysis: &analysis,
+                run: &run_id,
+                html_key: &html_key,
+                now,
+            };
+            let (summary, book) = reconcile_alerts(deps, &commit, book).await?;
+            (summary, Some(book))
+        }
+    };
+
     let report = Report {
         schema_version: 1,
         run_id: run_id.clone(),
@@ -225,20 +298,30 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Response, 
         analysis: analysis.clone(),
         alerts: summary.clone(),
     };
-    let json_key = format!("{base}.json");
-    let html_key = format!("{base}.html");
-    deps.store.create(&json_key, &report).await?;
-    deps.store
-        .create_text(
-            &html_key,
-            &report::html(&report, cost.anomalies.baseline_weeks),
-            "text/html; charset=utf-8",
+    create_once(deps.store.create(&json_key, &report).await, &json_key)?;
+    create_once(
+        deps.store
+            .create_text(
+                &html_key,
+                &report::html(&report, cost.anomalies.baseline_weeks),
+                "text/html; charset=utf-8",
+            )
+            .await,
+        &html_key,
+    )?;
+
+    // This run's notifications (and anything still owed), now that the report they link to
+    // exists.
+    if let Some(book) = book {
+        outbox::drain_from(
+            &deps.store,
+            &deps.notifier,
+            &config,
+            ALERT_BOOK_KEY,
+            &run_id,
+            book,
         )
         .await?;
-
-    for transition in &transitions {
-        let notification = notification(&analysis, transition, deps.store.bucket(), &html_key);
-        deps.notifier.send(&config, &notification).await;
     }
 
     let mut metrics = MetricSet::new(FUNCTION)
@@ -293,17 +376,34 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Response, 
     })
 }
 
-/// A short, key-safe suffix from the request id (unique per invocation).
-fn uuid_like(request_id: &str) -> String {
+/// The run's id: the Lambda request id made key-safe. The Scheduler's retries of a failed
+/// invocation carry the same request id, so they are the same run.
+pub fn run_id(request_id: &str) -> String {
     let cleaned: String = request_id
         .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .take(12)
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .take(64)
         .collect();
     if cleaned.is_empty() {
         "local".into()
     } else {
         cleaned
+    }
+}
+
+/// A create-once write of this run's own key: `AlreadyExists` means an earlier attempt of the
+/// same run wrote it (the key holds the run id), which is as good as writing it now.
+fn create_once(written: Result<String, StateError>, key: &str) -> Result<(), HandlerError> {
+    match written {
+        Ok(_) => Ok(()),
+        Err(StateError::AlreadyExists { .. }) => {
+            info!(
+                message = "Report already written by an earlier attempt of this run.",
+                key
+            );
+            Ok(())
+        }
+        Err(error) => Err(error.into()),
     }
 }
 
@@ -322,24 +422,57 @@ fn summarize(transitions: &[Transition], open: usize) -> AlertSummary {
     summary
 }
 
-/// Reconciles and stores the alert book; only the run whose write wins notifies.
+/// What one run commits to the alert book.
+struct Commit<'a> {
+    config: &'a SuiteConfig,
+    analysis: &'a Analysis,
+    run: &'a str,
+    html_key: &'a str,
+    now: chrono::DateTime<Utc>,
+}
+
+/// Reconciles the alert book and stores it with compare-and-swap, together with the
+/// notifications the transitions owe: only the run whose write wins owes them, and they are
+/// owed whole or not at all. Starts from `known` (the book as the drain left it) and returns
+/// the book as it stands after this run, for the final drain.
 async fn reconcile_alerts(
     deps: &Deps,
-    analysis: &Analysis,
-    now: chrono::DateTime<Utc>,
-) -> Result<(AlertSummary, Vec<Transition>), HandlerError> {
+    commit: &Commit<'_>,
+    known: Option<Versioned<AlertBook>>,
+) -> Result<(AlertSummary, Option<Versioned<AlertBook>>), HandlerError> {
+    let analysis = commit.analysis;
+    let mut known = Some(known);
     for _ in 0..MAX_CAS_ATTEMPTS {
-        let current = deps.store.get::<AlertBook>(ALERT_BOOK_KEY).await?;
+        let current = match known.take() {
+            Some(current) => current,
+            None => deps.store.get::<AlertBook>(ALERT_BOOK_KEY).await?,
+        };
         let book = current
             .as_ref()
             .map(|v| v.value.clone())
             .unwrap_or_default();
-        let (next, transitions) =
-            alerts::reconcile(&book, &analysis.findings, analysis.window(), now);
+        let (mut next, transitions) =
+            alerts::reconcile(&book, &analysis.findings, analysis.window(), commit.now);
         if transitions.is_empty() && next.open.keys().eq(book.open.keys()) {
-            // Nothing changed that anyone needs to hear about; skip the write.
-            return Ok((summarize(&transitions, next.open.len()), transitions));
+            // Nothing changed that anyone needs to hear about; skip the write. A retry of the
+            // run that moved the book reports what that attempt moved.
+            let summary = match &book.last_run {
+                Some(mark) if mark.run == commit.run => from_mark(mark, next.open.len()),
+                _ => summarize(&transitions, next.open.len()),
+            };
+            return Ok((summary, current));
         }
+        for transition in &transitions {
+            let id = alerts::transition_key(&next, transition);
+            let message = notification(analysis, transition, deps.store.bucket(), commit.html_key);
+            if let Some(owed) =
+                notify_rules::owe(commit.config, &id, commit.run, commit.now, message)
+            {
+                next.outbox.add(owed);
+            }
+        }
+        next.last_run = Some(RunMark::new(commit.run, &transitions));
+        next.outbox.writer = Some(commit.run.to_owned());
         let written = match &current {
             Some(versioned) => {
                 deps.store
@@ -349,12 +482,25 @@ async fn reconcile_alerts(
             None => deps.store.create(ALERT_BOOK_KEY, &next).await,
         };
         match written {
-            Ok(_) => return Ok((summarize(&transitions, next.open.len()), transitions)),
+            Ok(etag) => {
+                let summary = summarize(&transitions, next.open.len());
+                return Ok((summary, Some(Versioned { value: next, etag })));
+            }
             Err(StateError::Conflict { .. } | StateError::AlreadyExists { .. }) => continue,
             Err(error) => return Err(error.into()),
         }
     }
     Err(HandlerError::Contention)
+}
+
+/// The summary of what `mark`'s run moved.
+fn from_mark(mark: &RunMark, open: usize) -> AlertSummary {
+    AlertSummary {
+        opened: mark.opened.clone(),
+        escalated: mark.escalated.clone(),
+        resolved: mark.resolved.clone(),
+        open,
+    }
 }
 
 fn notification(

@@ -18,7 +18,7 @@ use aws_sdk_s3::operation::get_object::GetObjectOutput;
 use bytes::Bytes;
 use chrono::{Datelike, Duration, NaiveDate, NaiveTime};
 use futures_util::future::try_join_all;
-use ops_adapters::error::describe;
+use ops_adapters::error::{bounded, AwsCallError, MAX_MESSAGE};
 use ops_costdata::{FeedStep, Kind, ParquetFeed, ReadError, ReadOptions};
 use ops_domain::config::{CostConfig, CostMetric, CostSource};
 use ops_domain::cost::CostCube;
@@ -58,12 +58,47 @@ pub enum SourceError {
         operation: &'static str,
         /// Bucket/key or API.
         target: String,
-        /// SDK error.
+        /// The AWS error code, message and HTTP status, or the failure kind (never a body).
         message: String,
+        /// Whether retrying later may succeed (throttling, 5xx, timeouts, a body cut short).
+        transient: bool,
     },
     /// The data is not what the source promised (a manifest pointing elsewhere, mixed currencies).
     #[error("{0}")]
     Invalid(String),
+}
+
+impl SourceError {
+    /// Whether retrying the run later may succeed: AWS throttled, failed or could not be
+    /// reached. A malformed file or data that does not fit stays wrong until it is changed.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            SourceError::Aws {
+                transient: true,
+                ..
+            }
+        )
+    }
+
+    /// An SDK failure of `operation` on `target`, classified once ([`AwsCallError`]).
+    fn from_sdk<E, R>(
+        operation: &'static str,
+        target: String,
+        error: &aws_sdk_s3::error::SdkError<E, R>,
+    ) -> Self
+    where
+        E: ops_adapters::error::ProvideErrorMetadata,
+        R: ops_adapters::error::HttpStatus,
+    {
+        let call = AwsCallError::from_sdk(operation, error);
+        SourceError::Aws {
+            operation,
+            target,
+            message: call.detail(),
+            transient: call.is_transient(),
+        }
+    }
 }
 
 /// The first day of the range a run reads, given the day it runs.
@@ -139,11 +174,23 @@ impl S3Files {
         format!("s3://{}/{key}", self.bucket)
     }
 
+    /// A transfer that failed or was cut short (retrying may succeed).
     fn aws(&self, operation: &'static str, key: &str, message: String) -> SourceError {
         SourceError::Aws {
             operation,
             target: self.uri(key),
-            message,
+            message: bounded(&message, MAX_MESSAGE),
+            transient: true,
+        }
+    }
+
+    /// The blocking reader task did not finish (it panicked or was cancelled).
+    fn stopped(&self, key: &str, error: &tokio::task::JoinError) -> SourceError {
+        SourceError::Aws {
+            operation: "GetObject",
+            target: self.uri(key),
+            message: bounded(&format!("reader stopped: {error}"), MAX_MESSAGE),
+            transient: false,
         }
     }
 
@@ -165,7 +212,7 @@ impl S3Files {
         {
             Ok(output) => Ok(Some(output)),
             Err(error) if ops_adapters::error::status(&error) == Some(404) => Ok(None),
-            Err(error) => Err(self.aws("GetObject", key, describe(&error))),
+            Err(error) => Err(SourceError::from_sdk("GetObject", self.uri(key), &error)),
         }
     }
 
@@ -292,7 +339,7 @@ impl S3Files {
         let read =
             tokio::task::spawn_blocking(move || ops_costdata::read_stream(&name, body, &options))
                 .await
-                .map_err(|error| self.aws("GetObject", key, format!("reader stopped: {error}")))?;
+                .map_err(|error| self.stopped(key, &error))?;
         // A body that broke off is S3's failure, whatever the reader made of the cut.
         let broke = failure.lock().ok().and_then(|mut slot| slot.take());
         if let Some(message) = broke {
@@ -330,7 +377,7 @@ impl S3Files {
                 (feed, step)
             })
             .await
-            .map_err(|error| self.aws("GetObject", key, format!("reader stopped: {error}")))?;
+            .map_err(|error| self.stopped(key, &error))?;
             feed = back;
             let ranges = match step {
                 Ok(FeedStep::Done(cube)) => return Ok(Ok(cube)),
@@ -442,10 +489,12 @@ impl CostReader for FocusExport {
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|error| SourceError::Aws {
-                operation: "ListObjectsV2",
-                target: format!("s3://{}/{}", self.files.bucket, self.prefix),
-                message: describe(&error),
+            let page = page.map_err(|error| {
+                SourceError::from_sdk(
+                    "ListObjectsV2",
+                    format!("s3://{}/{}", self.files.bucket, self.prefix),
+                    &error,
+                )
             })?;
             keys.extend(
                 page.contents()
@@ -591,10 +640,8 @@ impl CostReader for CostExplorer {
                 .set_next_page_token(token.clone())
                 .send()
                 .await
-                .map_err(|error| SourceError::Aws {
-                    operation: "GetCostAndUsage",
-                    target: "Cost Explorer".into(),
-                    message: describe(&error),
+                .map_err(|error| {
+                    SourceError::from_sdk("GetCostAndUsage", "Cost Explorer".into(), &error)
                 })?;
             loaded
                 .files

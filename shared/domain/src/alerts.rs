@@ -2,14 +2,18 @@
 //! once, notified again only when it gets worse, and resolved when it is over.
 //!
 //! The open alerts are one document in the state bucket (written with compare-and-swap);
-//! [`reconcile`] computes the next document and the transitions to notify.
+//! [`reconcile`] computes the next document and the transitions to notify. The book also holds
+//! the notifications its transitions owe ([`AlertBook::outbox`]), so the compare-and-swap that
+//! moves an alert commits what must be told about it, whole or not at all; each transition has a
+//! deterministic key ([`transition_key`]) that identifies it to the channels that deduplicate.
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
-use crate::notify::Severity;
+use crate::notify::{HasOutbox, Outbox, Severity};
 
 /// A problem a run found (a budget breach, an anomaly, a stale export).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -48,11 +52,59 @@ pub struct OpenAlert {
     pub last_seen: DateTime<Utc>,
 }
 
-/// Every open alert of one function.
+/// Every open alert of one function, and the notifications its transitions still owe.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AlertBook {
     /// Open alerts by key.
     pub open: BTreeMap<String, OpenAlert>,
+    /// Notifications owed for transitions already committed here.
+    #[serde(default)]
+    pub outbox: Outbox,
+    /// The last run that moved the book, and what it moved (a retry of that run reports it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_run: Option<RunMark>,
+}
+
+impl HasOutbox for AlertBook {
+    fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+
+    fn outbox_mut(&mut self) -> &mut Outbox {
+        &mut self.outbox
+    }
+}
+
+/// The run that last moved the book and the alert keys it moved.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunMark {
+    /// The run's id (its Lambda request id: a retry of the same invocation has the same).
+    pub run: String,
+    /// Alerts it opened.
+    pub opened: Vec<String>,
+    /// Alerts it escalated.
+    pub escalated: Vec<String>,
+    /// Alerts it resolved.
+    pub resolved: Vec<String>,
+}
+
+impl RunMark {
+    /// The mark of `run` that made `transitions`.
+    pub fn new(run: &str, transitions: &[Transition]) -> Self {
+        let mut mark = RunMark {
+            run: run.to_owned(),
+            ..RunMark::default()
+        };
+        for transition in transitions {
+            let key = transition.alert_key().to_owned();
+            match transition {
+                Transition::Opened(_) => mark.opened.push(key),
+                Transition::Escalated { .. } => mark.escalated.push(key),
+                Transition::Resolved(_) => mark.resolved.push(key),
+            }
+        }
+        mark
+    }
 }
 
 /// What changed for one alert, to be notified.
@@ -69,6 +121,48 @@ pub enum Transition {
     },
     /// A problem is over (or its day left the re-evaluated window).
     Resolved(OpenAlert),
+}
+
+impl Transition {
+    /// The key of the alert it is about.
+    pub fn alert_key(&self) -> &str {
+        match self {
+            Transition::Opened(finding) | Transition::Escalated { finding, .. } => &finding.key,
+            Transition::Resolved(alert) => &alert.key,
+        }
+    }
+}
+
+/// The transition's identity: the same transition of the same alert always gets the same key,
+/// another transition (a reopening after a resolve, an escalation to another severity) another
+/// one. `next` is the book the transition produced (it holds the alert's `opened_at`). The key
+/// is `<opened|escalated|resolved>-<32 hex digits>`: safe in an HTTP header and a state key.
+pub fn transition_key(next: &AlertBook, transition: &Transition) -> String {
+    let (kind, severity, opened_at) = match transition {
+        Transition::Opened(finding) => (
+            "opened",
+            finding.severity,
+            next.open.get(&finding.key).map(|a| a.opened_at),
+        ),
+        Transition::Escalated { finding, .. } => (
+            "escalated",
+            finding.severity,
+            next.open.get(&finding.key).map(|a| a.opened_at),
+        ),
+        Transition::Resolved(alert) => ("resolved", alert.severity, Some(alert.opened_at)),
+    };
+    let opened_at = opened_at
+        .map(|at| at.to_rfc3339_opts(SecondsFormat::Nanos, true))
+        .unwrap_or_default();
+    let digest = Sha256::digest(
+        format!(
+            "{}\n{opened_at}\n{kind}\n{}",
+            transition.alert_key(),
+            severity.as_str()
+        )
+        .as_bytes(),
+    );
+    format!("{kind}-{}", &hex::encode(digest)[..32])
 }
 
 /// The days a run evaluated (inclusive): alerts about days in it are open only if found again.
@@ -90,7 +184,11 @@ pub fn reconcile(
     window: Window,
     now: DateTime<Utc>,
 ) -> (AlertBook, Vec<Transition>) {
-    let mut next = AlertBook::default();
+    let mut next = AlertBook {
+        open: BTreeMap::new(),
+        outbox: book.outbox.clone(),
+        last_run: book.last_run.clone(),
+    };
     let mut transitions = Vec::new();
     for finding in findings {
         match book.open.get(&finding.key) {
@@ -266,6 +364,68 @@ mod tests {
             &[breach(), vec![], breach()],
             &["+budget:total", "-budget:total", "+budget:total"],
         );
+    }
+
+    #[test]
+    fn transition_keys_are_stable_per_transition_and_differ_between_transitions() {
+        let window = Window {
+            from: day(7),
+            to: day(9),
+        };
+        let breach = |severity| vec![finding("budget:total", severity, None)];
+        let (opened_book, opened) = reconcile(
+            &AlertBook::default(),
+            &breach(Severity::Warning),
+            window,
+            at(1),
+        );
+        let opened_key = transition_key(&opened_book, &opened[0]);
+        assert!(
+            opened_key.starts_with("opened-") && opened_key.len() == 39,
+            "{opened_key}"
+        );
+        // The same run computed again (a retry reading the same book) gets the same key.
+        let (again_book, again) = reconcile(
+            &AlertBook::default(),
+            &breach(Severity::Warning),
+            window,
+            at(1),
+        );
+        assert_eq!(transition_key(&again_book, &again[0]), opened_key);
+        let (escalated_book, escalated) =
+            reconcile(&opened_book, &breach(Severity::Critical), window, at(2));
+        let escalated_key = transition_key(&escalated_book, &escalated[0]);
+        let (resolved_book, resolved) = reconcile(&escalated_book, &[], window, at(3));
+        let resolved_key = transition_key(&resolved_book, &resolved[0]);
+        // Reopened later: a new alert, a new key.
+        let (reopened_book, reopened) =
+            reconcile(&resolved_book, &breach(Severity::Warning), window, at(4));
+        let reopened_key = transition_key(&reopened_book, &reopened[0]);
+        let keys = [&opened_key, &escalated_key, &resolved_key, &reopened_key];
+        let distinct: std::collections::BTreeSet<_> = keys.iter().collect();
+        assert_eq!(distinct.len(), 4, "{keys:?}");
+    }
+
+    #[test]
+    fn reconcile_keeps_the_outbox_and_the_last_run() {
+        let book = AlertBook {
+            last_run: Some(RunMark {
+                run: "r1".into(),
+                ..RunMark::default()
+            }),
+            outbox: Outbox {
+                writer: Some("r1".into()),
+                ..Outbox::default()
+            },
+            ..AlertBook::default()
+        };
+        let window = Window {
+            from: day(7),
+            to: day(9),
+        };
+        let (next, _) = reconcile(&book, &[], window, at(1));
+        assert_eq!(next.outbox, book.outbox);
+        assert_eq!(next.last_run, book.last_run);
     }
 
     #[test]

@@ -4,8 +4,13 @@
 //! Each channel's endpoint and key come from a Secrets Manager secret. A failing channel is
 //! logged and counted and never fails the action that sent it: a rollback that happened must not
 //! be undone or retried because Slack was down.
+//!
+//! [`Notifier::send`] is fire-and-forget. For at-least-once delivery, a function records what it
+//! owes in an outbox committed with its state change and delivers it with [`outbox`], which
+//! sends one channel at a time through [`Notifier::send_to`] with the change's idempotency key.
 
 mod email;
+pub mod outbox;
 mod pagerduty;
 mod slack;
 mod webhook;
@@ -23,7 +28,10 @@ use crate::secretsmanager::SecretCache;
 pub use email::{email_message, Email, Recipients};
 pub use pagerduty::pagerduty_event;
 pub use slack::slack_message;
-pub use webhook::{sign, webhook_body, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+pub use webhook::{
+    sign, webhook_body, webhook_body_with_key, IDEMPOTENCY_HEADER, SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+};
 
 /// What happened to one notification.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -74,7 +82,7 @@ impl Notifier {
                 continue;
             };
             match self
-                .send_one(channel.kind, &channel.secret, notification)
+                .send_one(channel.kind, &channel.secret, notification, None)
                 .await
             {
                 Ok(()) => delivery.sent.push(name.clone()),
@@ -87,11 +95,35 @@ impl Notifier {
         delivery
     }
 
+    /// Sends `notification` to the one channel named `channel` in `config`, with
+    /// `idempotency_key` for the channels that deduplicate by one (webhooks: header and signed
+    /// body; PagerDuty deduplicates by the notification's `dedup_key`; Slack and email cannot).
+    /// The error is a status or failure kind, never a secret.
+    pub async fn send_to(
+        &self,
+        config: &SuiteConfig,
+        channel: &str,
+        notification: &Notification,
+        idempotency_key: Option<&str>,
+    ) -> Result<(), String> {
+        let Some(settings) = config.notifications.channels.get(channel) else {
+            return Err(format!("channel {channel} is not configured"));
+        };
+        self.send_one(
+            settings.kind,
+            &settings.secret,
+            notification,
+            idempotency_key,
+        )
+        .await
+    }
+
     async fn send_one(
         &self,
         kind: ChannelKind,
         secret_id: &str,
         notification: &Notification,
+        idempotency_key: Option<&str>,
     ) -> Result<(), String> {
         let secret = self
             .secrets
@@ -108,7 +140,14 @@ impl Notifier {
                 let endpoint: webhook::Endpoint = serde_json::from_str(secret).map_err(|_| {
                     format!("secret {secret_id} is not {{\"url\", \"signing_key\"}} JSON")
                 })?;
-                let body = webhook_body(notification);
+                let body = webhook_body_with_key(notification, idempotency_key);
+                // The delivery's own key when it has one (an outbox's transition key, also in
+                // the signed body); otherwise a digest of the body, the same for every resend
+                // of the same message.
+                let idempotency = idempotency_key.map_or_else(
+                    || hex::encode(&<sha2::Sha256 as sha2::Digest>::digest(body.as_bytes())[..16]),
+                    str::to_owned,
+                );
                 let timestamp = chrono::Utc::now().timestamp().to_string();
                 let signature = sign(endpoint.signing_key.as_bytes(), &timestamp, &body);
                 self.http
@@ -116,10 +155,7 @@ impl Notifier {
                     .header("content-type", "application/json")
                     .header(TIMESTAMP_HEADER, timestamp)
                     .header(SIGNATURE_HEADER, signature)
-                    .header(
-                        "idempotency-key",
-                        hex::encode(&<sha2::Sha256 as sha2::Digest>::digest(body.as_bytes())[..16]),
-                    )
+                    .header(IDEMPOTENCY_HEADER, idempotency)
                     .body(body)
             }
             ChannelKind::Email => {

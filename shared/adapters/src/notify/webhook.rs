@@ -2,6 +2,12 @@
 //!
 //! The signature covers `"<timestamp>.<body>"` (the scheme Stripe and Slack use), so a captured
 //! request cannot be replayed later with a new timestamp.
+//!
+//! Every request carries an [`IDEMPOTENCY_HEADER`]. A notification delivered from an outbox
+//! (`Notifier::send_to` with a key) carries the change's key there and as `idempotency_key` in
+//! the body, where the signature covers it (headers are not signed), so a receiver deduplicates
+//! redeliveries by a value it can trust; a plain `Notifier::send` carries a digest of the body,
+//! the same for every resend of the same bytes.
 
 use hmac::{Hmac, Mac};
 use ops_domain::notify::Notification;
@@ -13,6 +19,9 @@ pub const TIMESTAMP_HEADER: &str = "x-ops-timestamp";
 /// Header carrying `sha256=<hex HMAC of "<timestamp>.<body>">`.
 pub const SIGNATURE_HEADER: &str = "x-ops-signature";
 
+/// Header carrying the idempotency key of a delivery (the same on every redelivery).
+pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
+
 /// The webhook secret's JSON.
 #[derive(Deserialize)]
 pub(crate) struct Endpoint {
@@ -22,6 +31,12 @@ pub(crate) struct Endpoint {
 
 /// The request body: the notification as JSON, with a schema version.
 pub fn webhook_body(notification: &Notification) -> String {
+    webhook_body_with_key(notification, None)
+}
+
+/// The request body with the delivery's idempotency key (when it has one) as `idempotency_key`,
+/// so the signature covers it.
+pub fn webhook_body_with_key(notification: &Notification, idempotency_key: Option<&str>) -> String {
     let mut value = serde_json::to_value(notification).unwrap_or_default();
     if let Some(object) = value.as_object_mut() {
         object.insert("schema_version".into(), 1.into());
@@ -31,6 +46,9 @@ pub fn webhook_body(notification: &Notification) -> String {
             .map(|(k, v)| (k.clone(), v.clone().into()))
             .collect();
         object.insert("fields".into(), fields.into());
+        if let Some(key) = idempotency_key {
+            object.insert("idempotency_key".into(), key.into());
+        }
     }
     value.to_string()
 }
