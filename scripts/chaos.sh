@@ -19,7 +19,8 @@ mkdir -p .cache
 log=.cache/chaos.log
 status=0
 cargo test -q -p ops-tests --test integration chaos_ -- --nocapture --test-threads=2 >"$log" 2>&1 || status=$?
-grep -h '^CHAOS ' "$log" | awk '
+# The test harness's progress dots may precede a line: take each line from "CHAOS" on.
+grep -ho 'CHAOS function=.*' "$log" | awk '
   {
     delete f
     for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = substr($i, length(kv[1]) + 2) }
