@@ -113,7 +113,10 @@ async fn run(label: &str, plan: FaultPlan, settings: ClientSettings) {
         })
         .collect();
     let (mode, rate) = match (plan_error_rate > 0.0, plan_drop_rate > 0.0) {
-        (true, true) => ("errors+drops", plan_error_rate + plan_drop_rate),
+        (true, true) => (
+            "errors+drops-thin-retries",
+            plan_error_rate + plan_drop_rate,
+        ),
         (false, true) => ("drops", plan_drop_rate),
         _ => ("errors", plan_error_rate),
     };

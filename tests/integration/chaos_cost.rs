@@ -490,6 +490,12 @@ async fn sweep_case(
     } else {
         ("drops", plan_rates.1)
     };
+    // Runs with fewer SDK attempts than deployed are their own rows of the `make chaos` table.
+    let mode = if label.contains("SDK") {
+        format!("{mode}-thin-retries")
+    } else {
+        mode.to_owned()
+    };
     let line = format!(
         "CHAOS function={function} mode={mode} rate={rate} seed={seed} invocations={} faults={} \
          outcome={}\n  {label}: attempts {first_attempts}+{second_attempts} of {} requests, \

@@ -484,7 +484,13 @@ async fn rollback_under(seed: u64) -> String {
     println!("{context}");
     println!(
         "{}",
-        pipeline.table_line("errors+drops", "0.3+0.05", seed, &proxy, "rolled_back")
+        pipeline.table_line(
+            "alarm-mid-bake:errors+drops",
+            "0.35",
+            seed,
+            &proxy,
+            "rolled_back"
+        )
     );
     context
 }
