@@ -339,7 +339,7 @@ cost:
 
     assert_canary_endpoints_called(&world);
     let logged = logs.text();
-    assert!(logged.contains("Failed to notify."), "{logged}");
+    assert!(logged.contains("Failed to notify"), "{logged}");
 
     assert_clean("the logs", &logged, &canaries);
     let shown = match &result {
