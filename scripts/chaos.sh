@@ -33,8 +33,6 @@ grep -ho 'CHAOS function=.*' "$log" | awk '
     outcomes[key] = outcomes[key] (outcomes[key] == "" ? "" : ", ") f["outcome"]
   }
   END {
-    print "| function | fault mode | rate | seeds | invocations (mean / max) | faults injected | outcomes |"
-    print "| --- | --- | --- | --- | --- | --- | --- |"
     for (i = 1; i <= n; i++) {
       k = order[i]; split(k, p, "|")
       # Outcome words counted: "promoted x8".
@@ -44,7 +42,10 @@ grep -ho 'CHAOS function=.*' "$log" | awk '
       for (w in count) list = list (list == "" ? "" : ", ") w " ×" count[w]
       printf "| %s | %s | %s %% | %d | %.1f / %d | %d | %s |\n", p[1], p[2], p[3] * 100, runs[k], suminv[k] / runs[k], maxinv[k], faults[k], list
     }
-  }'
+  }' | sort >"$log.table"
+echo "| function | fault mode | rate | seeds | invocations (mean / max) | faults injected | outcomes |"
+echo "| --- | --- | --- | --- | --- | --- | --- |"
+cat "$log.table"
 tail -n 3 "$log" | grep -E 'test result' || true
 if [ "$status" -ne 0 ]; then
   echo "chaos: some scenario failed; see $log" >&2
