@@ -72,6 +72,16 @@ pub struct Drained<T> {
     pub latest: Option<Versioned<T>>,
 }
 
+impl<T> Drained<T> {
+    /// A drain that delivered nothing and leaves the document as `latest`.
+    fn nothing(latest: Option<Versioned<T>>) -> Self {
+        Drained {
+            report: DrainReport::default(),
+            latest,
+        }
+    }
+}
+
 /// Reads the document at `key` and delivers what its outbox owes (see the module doc).
 /// `writer` identifies this invocation (its run or request id). Fails only when the state store
 /// does; a channel's failure is recorded in the outbox, not returned.
@@ -103,10 +113,7 @@ where
     T: HasOutbox + Serialize + DeserializeOwned + Clone,
 {
     let Some(mut versioned) = current else {
-        return Ok(Drained {
-            report: DrainReport::default(),
-            latest: None,
-        });
+        return Ok(Drained::nothing(None));
     };
     // Claim what is due (one compare-and-swap), so concurrent drainers do not send it too.
     let mut claim_attempt = 1;
@@ -116,10 +123,7 @@ where
             .outbox_mut()
             .claim(writer, Utc::now(), MAX_DELIVERIES_PER_DRAIN);
         if due.is_empty() {
-            return Ok(Drained {
-                report: DrainReport::default(),
-                latest: Some(versioned),
-            });
+            return Ok(Drained::nothing(Some(versioned)));
         }
         next.outbox_mut().writer = Some(writer.to_owned());
         match store.replace(key, &next, &versioned.etag).await {
@@ -131,22 +135,12 @@ where
                 claim_attempt += 1;
                 match store.get::<T>(key).await? {
                     Some(fresh) => versioned = fresh,
-                    None => {
-                        return Ok(Drained {
-                            report: DrainReport::default(),
-                            latest: None,
-                        })
-                    }
+                    None => return Ok(Drained::nothing(None)),
                 }
             }
             // Others keep changing the document: they drain it; this drain leaves it to them
             // (the version returned is stale: a compare-and-swap from it re-reads).
-            Err(StateError::Conflict { .. }) => {
-                return Ok(Drained {
-                    report: DrainReport::default(),
-                    latest: Some(versioned),
-                })
-            }
+            Err(StateError::Conflict { .. }) => return Ok(Drained::nothing(Some(versioned))),
             Err(error) => return Err(error),
         }
     };
@@ -192,12 +186,7 @@ where
                 attempt += 1;
                 match store.get::<T>(key).await? {
                     Some(fresh) => versioned = fresh,
-                    None => {
-                        return Ok(Drained {
-                            report: DrainReport::default(),
-                            latest: None,
-                        })
-                    }
+                    None => return Ok(Drained::nothing(None)),
                 }
             }
             Err(error) => return Err(error),
