@@ -62,6 +62,17 @@ pub struct DeploymentRecord {
     /// written (create-once under a key fixed by the entry, so writing one twice stores one).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub audit_owed: Vec<OwedAudit>,
+    /// Operator commands accepted and not yet carried out, oldest first (see
+    /// [`crate::deploy::command`]); the next invocation of the deployment applies them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub commands: Vec<crate::deploy::OperatorCommand>,
+    /// An operator's `retry`: the rolled-back or failed release that may be deployed again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<crate::deploy::command::RetryGrant>,
+    /// The release that was stable before the current one (kept when a promotion settles), for
+    /// an operator's rollback of a stable service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<Release>,
     /// When the record was last written.
     pub updated_at: DateTime<Utc>,
     /// Fields written by a newer version of the suite, kept as they are on rewrite.
@@ -131,6 +142,9 @@ pub struct RollbackMark {
     /// The version rolled back from.
     #[serde(default)]
     pub from: Option<Release>,
+    /// The operator who rolled back (an abort or `opsctl rollback`); `None` for an alarm.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
 }
 
 /// A release that was rolled back; it is never deployed again by a job.
@@ -212,6 +226,9 @@ impl DeploymentRecord {
             progress: None,
             rolled_back: Vec::new(),
             audit_owed: Vec::new(),
+            commands: Vec::new(),
+            retry: None,
+            previous: None,
             updated_at: now,
             extra: BTreeMap::new(),
         }

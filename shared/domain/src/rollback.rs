@@ -386,6 +386,7 @@ pub fn begin(
         started_at: now,
         completed_at: None,
         from: plan.from.clone(),
+        by: None,
     });
     next.updated_at = now;
     next.push_history(

@@ -11,12 +11,20 @@
 //! - [`gates`]: quality gates on the task definition about to run.
 //! - [`release`]: which release a job asks for, a stage retry adopting the deployment of the
 //!   same release, and the finality of a rollback.
+//! - [`machine`]: the deployment state machine: from the record, what this invocation observed
+//!   and the operator's commands, the next action and the record after it.
+//! - [`command`]: operator commands (pause, resume, promote, abort, retry), checked against the
+//!   record and stored in it.
 //! - [`window`]: deployment windows.
 
+pub mod command;
 pub mod gates;
+pub mod machine;
 pub mod release;
 pub mod window;
 
+pub use command::{CommandKind, OperatorCommand};
+pub use machine::{next, Change, Next, Observation, Observed};
 pub use release::{admit, Admission, ReleaseSpec};
 
 use std::collections::BTreeMap;
@@ -215,6 +223,8 @@ pub enum AbortKind {
     EcsRollout,
     /// ECS did not finish within the stabilize timeout.
     Timeout,
+    /// An operator aborted it (`opsctl deploy abort`).
+    Operator,
 }
 
 /// A deployment being stopped: claimed before the revert, so a crash mid-revert resumes it.
@@ -229,6 +239,9 @@ pub struct Abort {
     pub alarm: Option<String>,
     /// When it was decided.
     pub at: DateTime<Utc>,
+    /// The operator, for [`AbortKind::Operator`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
 }
 
 /// How a deployment ended.
@@ -309,6 +322,28 @@ pub struct Progress {
     /// Who wrote the record last (so an answer lost after the write is recognised as ours).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub written_by: Option<Claimant>,
+    /// Held by an operator: no step starts and a bake does not count until resumed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused: Option<Paused>,
+    /// An operator's `promote`: the current (or next) bake ends once its alarm gate is checked.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub skip_bake: bool,
+    /// An operator's `promote --full`: straight to 100 %, every remaining bake ended once its
+    /// alarm gate is checked (the new version is still deployed and verified first).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fast_forward: bool,
+}
+
+/// An operator's pause.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Paused {
+    /// Who paused (the caller's identity).
+    pub by: String,
+    /// When the pause took effect.
+    pub at: DateTime<Utc>,
+    /// Why, in the operator's words.
+    #[serde(default)]
+    pub reason: String,
 }
 
 impl Progress {
@@ -473,7 +508,7 @@ pub fn settle(record: &DeploymentRecord, now: DateTime<Utc>) -> (DeploymentRecor
         return (next, None);
     };
     let old_target = next.stable.target.clone();
-    next.stable = candidate;
+    next.previous = Some(std::mem::replace(&mut next.stable, candidate));
     next.status = DeploymentStatus::Stable;
     next.updated_at = now;
     next.push_history(
@@ -753,6 +788,9 @@ mod tests {
             shape: String::new(),
             driver: None,
             written_by: None,
+            paused: None,
+            skip_bake: false,
+            fast_forward: false,
         };
         let lease = Duration::seconds(120);
         let verdict =

@@ -143,6 +143,14 @@ pub fn current_rollback(record: &DeploymentRecord) -> Option<RolledBackRelease> 
 
 /// Why `image` is refused on `record`, and whether it is the record's own deployment.
 fn refusal(record: &DeploymentRecord, image: &str) -> Option<(String, bool)> {
+    if record
+        .retry
+        .as_ref()
+        .is_some_and(|grant| grant.image == image)
+    {
+        // An operator's `retry`: this release may be deployed again, explicitly.
+        return None;
+    }
     if current_rollback(record).is_some_and(|r| r.image == image) {
         return Some((rollback_reason(record), true));
     }
@@ -172,6 +180,11 @@ fn refusal(record: &DeploymentRecord, image: &str) -> Option<(String, bool)> {
 pub fn rollback_reason(record: &DeploymentRecord) -> String {
     let service = &record.service;
     match &record.rollback {
+        Some(mark) if mark.by.is_some() => format!(
+            "{}; {service} is back on {}; a rolled-back release is not deployed again unless an \
+             operator retries it (opsctl deploy retry {service})",
+            mark.reason, record.stable.task_definition
+        ),
         Some(mark) if record.status == DeploymentStatus::RollingBack => format!(
             "alarm {} is rolling {service} back: {}; a rolled-back release is not deployed again",
             mark.alarm, mark.reason
@@ -230,6 +243,8 @@ pub fn begin(
     next.strategy = strategy;
     next.candidate = None;
     next.rollback = None;
+    next.retry = None;
+    next.commands.clear();
     next.deployment_id = Some(progress.deployment_id.clone());
     next.updated_at = now;
     next.progress = Some(progress);
@@ -320,6 +335,9 @@ mod tests {
             shape: "{}".into(),
             driver: None,
             written_by: None,
+            paused: None,
+            skip_bake: false,
+            fast_forward: false,
         }
     }
 
@@ -360,6 +378,7 @@ mod tests {
                 image: Some(image.into()),
                 target: Some("green".into()),
             }),
+            by: None,
         });
         rec
     }

@@ -1,0 +1,818 @@
+//! The deployment state machine: a pure function from the service's record, what this
+//! invocation has observed so far and the time, to the next thing to do ([`Next`]) and the
+//! record after it.
+//!
+//! deploy-hook only carries the answer out: it asks [`next`], and when the answer is
+//! [`Next::Observe`] it reads what is asked (alarm states, the ECS rollout, the Route53 change,
+//! health checks) and asks again; [`Next::Act`] is claimed in the record, made in AWS, then
+//! recorded with [`after_change`]; [`Next::Record`] is written with compare-and-swap. Every rule
+//! — the lease on a claimed step, the stabilize timeout, the rollout verdict, bake time, pauses,
+//! operator commands, when to abort — lives here, table-tested without AWS.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::deploy::{
+    claim_verdict, command, release, Abort, AbortKind, ClaimVerdict, Claimant, EcsMode, Outcome,
+    Phase, Progress, Step,
+};
+use crate::deployment::{DeploymentRecord, DeploymentStatus, Release, RollbackMark};
+
+/// What an invocation has read so far (`None`: not read yet).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Observed {
+    /// The first gating alarm in ALARM (`Some(None)`: all quiet).
+    pub alarm: Option<Option<Firing>>,
+    /// The ECS rollout of the current `deploy` step.
+    pub rollout: Option<Rollout>,
+    /// Whether the current shift's Route53 change is `INSYNC`.
+    pub in_sync: Option<bool>,
+    /// The health checks and smoke tests of the current `verify` step.
+    pub checks: Option<Checks>,
+}
+
+impl Observed {
+    /// Forgets what belongs to one step (alarm states stay valid for the invocation).
+    pub fn next_step(&mut self) {
+        self.rollout = None;
+        self.in_sync = None;
+        self.checks = None;
+    }
+}
+
+/// A gating alarm in ALARM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Firing {
+    /// The alarm.
+    pub name: String,
+    /// Its state reason.
+    pub reason: String,
+}
+
+/// Where an ECS rollout stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rollout {
+    /// Done: the service runs the new task definition.
+    Completed {
+        /// Running tasks.
+        running: i32,
+    },
+    /// Still replacing tasks.
+    Pending {
+        /// Running tasks.
+        running: i32,
+        /// Desired tasks.
+        desired: i32,
+    },
+    /// ECS gave up or the service was moved elsewhere.
+    Failed(String),
+}
+
+/// The outcome of a verify step's checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Checks {
+    /// All passed (how many ran).
+    Passed(usize),
+    /// The first that failed.
+    Failed {
+        /// Its URL.
+        url: String,
+        /// Attempts made.
+        attempts: u32,
+        /// What went wrong.
+        detail: String,
+    },
+}
+
+/// What the invocation must read before the machine can decide.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Observation {
+    /// The states of the service's gating alarms.
+    Alarms,
+    /// The ECS service's rollout of `task_definition`.
+    Rollout {
+        /// The ECS service.
+        ecs_service: String,
+        /// The task definition rolled out.
+        task_definition: String,
+    },
+    /// Route53's status of change `id`.
+    Change {
+        /// The change id.
+        id: String,
+    },
+    /// The health checks and smoke tests against `target` (traffic strategies) or the service.
+    Checks {
+        /// The color under test.
+        target: Option<String>,
+    },
+}
+
+/// A change in AWS, claimed in the record before it is made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// Register the new task definition revision.
+    Register,
+    /// Put `ecs_service` on `task_definition`.
+    UpdateService {
+        /// The ECS service.
+        ecs_service: String,
+        /// How ECS replaces its tasks.
+        mode: EcsMode,
+        /// The new revision.
+        task_definition: String,
+    },
+    /// Write Route53 weights.
+    WriteWeights {
+        /// Weight per target.
+        weights: BTreeMap<String, u8>,
+    },
+}
+
+/// What a change produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Changed {
+    /// The registered (or found) revision's ARN.
+    Registered(String),
+    /// The service was updated (or already on the revision).
+    ServiceUpdated,
+    /// Weights written: the Route53 change id, `None` when they were already in place.
+    WeightsWritten(Option<String>),
+}
+
+/// The next thing to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Next {
+    /// Read this, then ask again.
+    Observe(Observation),
+    /// Claim the current step ([`claimed`]), make the change, record it ([`after_change`]).
+    Act(Change),
+    /// Write `record`; then ask again within this invocation (`again`) or report `note`.
+    Record {
+        /// The record to write.
+        record: Box<DeploymentRecord>,
+        /// What happened, for the job summary.
+        note: String,
+        /// Whether to decide again after the write.
+        again: bool,
+    },
+    /// Nothing to write now; the job continues (report `note`).
+    Wait {
+        /// Why, for the job summary.
+        note: String,
+    },
+    /// Put traffic and services back on the stable version, then record [`reverted`].
+    Revert(Abort),
+    /// Write the promoted record (its audit owed); the job succeeds.
+    Promote(Box<DeploymentRecord>),
+    /// Write the owed audit records first, then ask again.
+    WriteAudits,
+    /// The deployment already ended promoted: the job succeeds.
+    Succeeded,
+    /// The deployment ended failed: the job fails with `reason`.
+    Fail {
+        /// Why.
+        reason: String,
+    },
+    /// The service was rolled back (by alarm-rollback or an operator) while this deployment was
+    /// in flight: record the outcome (`record`, when not yet recorded) and fail with `reason`.
+    RolledBack {
+        /// The record with the outcome, when it still has to be written.
+        record: Option<Box<DeploymentRecord>>,
+        /// Why, for the job's failure.
+        reason: String,
+    },
+}
+
+/// The fixed inputs of one decision.
+#[derive(Debug, Clone)]
+pub struct Context<'a> {
+    /// Now.
+    pub now: DateTime<Utc>,
+    /// This invocation, as the writer of claims.
+    pub me: &'a Claimant,
+    /// How long a claimed step is left to its claimant.
+    pub lease: Duration,
+    /// How long an ECS rollout may take.
+    pub stabilize_timeout: Duration,
+    /// Whether any alarm gates the service (no need to read alarm states otherwise).
+    pub gated: bool,
+    /// The actor of audit records (`pipeline-job:<id>`).
+    pub actor: &'a str,
+    /// Until when a promotion keeps the old version warm.
+    pub rollback_window_until: DateTime<Utc>,
+}
+
+/// Decides what comes next for the deployment in `record`.
+pub fn next(record: &DeploymentRecord, observed: &Observed, cx: &Context<'_>) -> Next {
+    match record.status {
+        DeploymentStatus::RollingBack | DeploymentStatus::RolledBack => {
+            return Next::RolledBack {
+                record: release::conclude_rolled_back(record, cx.actor, cx.now).map(Box::new),
+                reason: release::rollback_reason(record),
+            };
+        }
+        DeploymentStatus::Failed => {
+            if !record.audit_owed.is_empty() {
+                return Next::WriteAudits;
+            }
+            let reason = record
+                .progress
+                .as_ref()
+                .and_then(|p| p.abort.as_ref())
+                .map_or("the deployment failed".to_owned(), |a| a.reason.clone());
+            return Next::Fail { reason };
+        }
+        DeploymentStatus::Promoted | DeploymentStatus::Stable => {
+            return if record.audit_owed.is_empty() {
+                Next::Succeeded
+            } else {
+                Next::WriteAudits
+            };
+        }
+        DeploymentStatus::InProgress => {}
+    }
+    if !record.audit_owed.is_empty() {
+        return Next::WriteAudits;
+    }
+    let Some(progress) = &record.progress else {
+        return Next::Fail {
+            reason: format!("the record of {} has no progress", record.service),
+        };
+    };
+    if !record.commands.is_empty() {
+        let (next, note) = command::apply(record, cx.now);
+        let note = if note.is_empty() {
+            "dropped operator commands given for another deployment".to_owned()
+        } else {
+            format!("operator: {note}")
+        };
+        return Next::Record {
+            record: Box::new(next),
+            note,
+            again: true,
+        };
+    }
+    if let Some(abort) = &progress.abort {
+        return Next::Revert(abort.clone());
+    }
+    let Some(step) = progress.current() else {
+        return promote(record, progress, cx);
+    };
+    let ready = matches!(progress.phase, Phase::Ready | Phase::Acting { .. });
+    if let (Some(paused), true) = (&progress.paused, ready) {
+        // Held: no step starts, a bake does not count; an alarm still rolls back once traffic
+        // reaches the new version.
+        let traffic_on_candidate = matches!(step, Step::Bake { .. } | Step::Promote)
+            || (matches!(step, Step::Shift { .. }) && progress.step > first_shift(progress));
+        if cx.gated && traffic_on_candidate {
+            match &observed.alarm {
+                None => return Next::Observe(Observation::Alarms),
+                Some(Some(firing)) => {
+                    return abort(
+                        record,
+                        AbortKind::Alarm,
+                        format!(
+                            "alarm {} went into ALARM while paused at {}: {}",
+                            firing.name,
+                            step.describe(),
+                            firing.reason
+                        ),
+                        Some(firing.name.clone()),
+                        cx.now,
+                    )
+                }
+                Some(None) => {}
+            }
+        }
+        return Next::Wait {
+            note: format!(
+                "paused by {} since {}{}",
+                paused.by,
+                paused.at.to_rfc3339(),
+                if paused.reason.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", paused.reason)
+                }
+            ),
+        };
+    }
+    match step {
+        Step::Register => act(
+            progress,
+            Change::Register,
+            "registering the task definition",
+            cx,
+        ),
+        Step::Deploy { ecs_service, mode } => {
+            deploy(record, progress, ecs_service, *mode, observed, cx)
+        }
+        Step::Verify { target } => verify(record, progress, target.as_ref(), observed, cx),
+        Step::Shift { weights, .. } => shift(record, progress, weights, observed, cx),
+        Step::Bake { seconds } => bake(record, progress, *seconds, observed, cx),
+        Step::Promote => promote(record, progress, cx),
+    }
+}
+
+/// Index of the first shift step (`steps.len()` when there is none).
+fn first_shift(progress: &Progress) -> usize {
+    progress
+        .steps
+        .iter()
+        .position(|s| matches!(s, Step::Shift { .. }))
+        .unwrap_or(progress.steps.len())
+}
+
+/// A change to claim, unless another live invocation holds the step.
+fn act(progress: &Progress, change: Change, busy: &str, cx: &Context<'_>) -> Next {
+    match claim_verdict(progress, cx.me, cx.now, cx.lease) {
+        ClaimVerdict::Held => Next::Wait {
+            note: format!("another invocation is {busy}"),
+        },
+        ClaimVerdict::Free | ClaimVerdict::TakeOver => Next::Act(change),
+    }
+}
+
+/// The record with the current step claimed by `me` (written before the change is made).
+pub fn claimed(record: &DeploymentRecord, me: &Claimant, now: DateTime<Utc>) -> DeploymentRecord {
+    let mut next = record.clone();
+    if let Some(progress) = next.progress.as_mut() {
+        progress.phase = Phase::Acting {
+            since: now,
+            by: Some(me.clone()),
+        };
+        progress.job_id = me.job_id.clone();
+    }
+    next.updated_at = now;
+    next
+}
+
+/// The record once `change` is made (`claimed` is the record as claimed).
+pub fn after_change(
+    claimed: &DeploymentRecord,
+    changed: &Changed,
+    now: DateTime<Utc>,
+) -> (DeploymentRecord, String) {
+    let mut next = claimed.clone();
+    let Some(progress) = next.progress.as_mut() else {
+        return (next, String::new());
+    };
+    let note = match changed {
+        Changed::Registered(arn) => {
+            progress.task_definition = Some(arn.clone());
+            next.candidate = Some(Release {
+                task_definition: arn.clone(),
+                image: Some(progress.image.clone()),
+                target: progress.target.clone(),
+            });
+            progress.advance(now);
+            next.push_history(now, "registered", arn.clone());
+            format!("registered {arn}")
+        }
+        Changed::ServiceUpdated => {
+            progress.phase = Phase::Waiting {
+                since: now,
+                change_id: None,
+            };
+            let service = match progress.current() {
+                Some(Step::Deploy { ecs_service, .. }) => ecs_service.clone(),
+                _ => String::new(),
+            };
+            let td = progress.task_definition.clone().unwrap_or_default();
+            next.push_history(now, "ecs_updated", format!("{service} → {td}"));
+            format!("{service} updated to {td}; waiting for the rollout")
+        }
+        Changed::WeightsWritten(change_id) => {
+            if let Some(Step::Shift { weights, .. }) = progress.current() {
+                next.weights = weights.clone();
+            }
+            progress.phase = Phase::Waiting {
+                since: now,
+                change_id: change_id.clone(),
+            };
+            let detail = next
+                .weights
+                .iter()
+                .map(|(t, w)| format!("{t}={w}"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            next.push_history(now, "traffic_shifted", detail);
+            match change_id {
+                Some(id) => format!("weights written (change {id}); waiting for INSYNC"),
+                None => "weights already in place".to_owned(),
+            }
+        }
+    };
+    next.updated_at = now;
+    (next, note)
+}
+
+/// The record with the current step done and the next one ready.
+fn advanced(record: &DeploymentRecord, now: DateTime<Utc>) -> DeploymentRecord {
+    let mut next = record.clone();
+    if let Some(progress) = next.progress.as_mut() {
+        progress.advance(now);
+    }
+    next.updated_at = now;
+    next
+}
+
+fn record(next: DeploymentRecord, note: String) -> Next {
+    Next::Record {
+        record: Box::new(next),
+        note,
+        again: false,
+    }
+}
+
+/// Starts stopping the deployment: the reason is recorded before anything is reverted, so an
+/// invocation that stops mid-revert is resumed by the next one.
+fn abort(
+    record: &DeploymentRecord,
+    kind: AbortKind,
+    reason: String,
+    alarm: Option<String>,
+    now: DateTime<Utc>,
+) -> Next {
+    let mut next = record.clone();
+    if let Some(progress) = next.progress.as_mut() {
+        progress.abort = Some(Abort {
+            kind,
+            reason: reason.clone(),
+            alarm,
+            at: now,
+            by: None,
+        });
+    }
+    next.push_history(now, "abort_started", reason.clone());
+    next.updated_at = now;
+    Next::Record {
+        record: Box::new(next),
+        note: reason,
+        again: true,
+    }
+}
+
+fn deploy(
+    record: &DeploymentRecord,
+    progress: &Progress,
+    ecs_service: &str,
+    mode: EcsMode,
+    observed: &Observed,
+    cx: &Context<'_>,
+) -> Next {
+    let td = progress.task_definition.clone().unwrap_or_default();
+    let since = match &progress.phase {
+        Phase::Ready | Phase::Acting { .. } => {
+            return act(
+                progress,
+                Change::UpdateService {
+                    ecs_service: ecs_service.to_owned(),
+                    mode,
+                    task_definition: td,
+                },
+                "updating ECS",
+                cx,
+            )
+        }
+        Phase::Waiting { since, .. } => *since,
+    };
+    match &observed.rollout {
+        None => Next::Observe(Observation::Rollout {
+            ecs_service: ecs_service.to_owned(),
+            task_definition: td,
+        }),
+        Some(Rollout::Completed { running }) => record_advance(
+            record,
+            format!("{ecs_service} rollout completed ({running} running)"),
+            cx.now,
+        ),
+        Some(Rollout::Failed(why)) => abort(
+            record,
+            AbortKind::EcsRollout,
+            format!("ECS rollout of {td} on {ecs_service} failed: {why}"),
+            None,
+            cx.now,
+        ),
+        Some(Rollout::Pending { running, desired }) => {
+            if cx.now - since > cx.stabilize_timeout {
+                return abort(
+                    record,
+                    AbortKind::Timeout,
+                    format!(
+                        "ECS rollout of {td} on {ecs_service} did not complete within {} s",
+                        cx.stabilize_timeout.num_seconds()
+                    ),
+                    None,
+                    cx.now,
+                );
+            }
+            Next::Wait {
+                note: format!("waiting for {ecs_service}: {running} of {desired} tasks running"),
+            }
+        }
+    }
+}
+
+fn record_advance(record: &DeploymentRecord, note: String, now: DateTime<Utc>) -> Next {
+    self::record(advanced(record, now), note)
+}
+
+/// The alarm gate: `Err(next)` when the machine must read alarms first or abort.
+fn gate(
+    record: &DeploymentRecord,
+    observed: &Observed,
+    cx: &Context<'_>,
+    what: impl FnOnce(&Firing) -> String,
+) -> Result<(), Next> {
+    if !cx.gated {
+        return Ok(());
+    }
+    match &observed.alarm {
+        None => Err(Next::Observe(Observation::Alarms)),
+        Some(Some(firing)) => Err(abort(
+            record,
+            AbortKind::Alarm,
+            what(firing),
+            Some(firing.name.clone()),
+            cx.now,
+        )),
+        Some(None) => Ok(()),
+    }
+}
+
+fn verify(
+    record: &DeploymentRecord,
+    _progress: &Progress,
+    target: Option<&String>,
+    observed: &Observed,
+    cx: &Context<'_>,
+) -> Next {
+    if let Err(next) = gate(record, observed, cx, |f| {
+        format!(
+            "alarm {} is in ALARM before any traffic moved: {}",
+            f.name, f.reason
+        )
+    }) {
+        return next;
+    }
+    match &observed.checks {
+        None => Next::Observe(Observation::Checks {
+            target: target.cloned(),
+        }),
+        Some(Checks::Failed {
+            url,
+            attempts,
+            detail,
+        }) => abort(
+            record,
+            AbortKind::HealthCheck,
+            format!(
+                "health check {url} failed after {attempts} attempt(s): {detail}; no traffic was shifted"
+            ),
+            None,
+            cx.now,
+        ),
+        Some(Checks::Passed(count)) => {
+            let mut next = advanced(record, cx.now);
+            next.push_history(cx.now, "verified", format!("{count} check(s) passed"));
+            self::record(
+                next,
+                format!("{count} health check(s) and smoke test(s) passed"),
+            )
+        }
+    }
+}
+
+fn shift(
+    record: &DeploymentRecord,
+    progress: &Progress,
+    weights: &BTreeMap<String, u8>,
+    observed: &Observed,
+    cx: &Context<'_>,
+) -> Next {
+    match &progress.phase {
+        Phase::Ready | Phase::Acting { .. } => {
+            if let Err(next) = gate(record, observed, cx, |f| {
+                format!("alarm {} is in ALARM: {}", f.name, f.reason)
+            }) {
+                return next;
+            }
+            let last_shift = progress
+                .steps
+                .iter()
+                .rposition(|s| matches!(s, Step::Shift { .. }))
+                .unwrap_or(progress.step);
+            if progress.fast_forward && progress.step < last_shift {
+                let mut next = record.clone();
+                if let Some(p) = next.progress.as_mut() {
+                    p.step = last_shift;
+                    p.phase = Phase::Ready;
+                    p.step_started_at = cx.now;
+                }
+                next.updated_at = cx.now;
+                return Next::Record {
+                    record: Box::new(next),
+                    note: "promote --full: straight to 100 %".to_owned(),
+                    again: true,
+                };
+            }
+            act(
+                progress,
+                Change::WriteWeights {
+                    weights: weights.clone(),
+                },
+                "shifting traffic",
+                cx,
+            )
+        }
+        Phase::Waiting { change_id, .. } => {
+            let in_sync = match (change_id, observed.in_sync) {
+                // Weights found already in place after a crash: bake time starts now.
+                (None, _) => true,
+                (Some(id), None) => {
+                    return Next::Observe(Observation::Change { id: id.clone() });
+                }
+                (Some(_), Some(in_sync)) => in_sync,
+            };
+            if !in_sync {
+                return Next::Wait {
+                    note: "waiting for Route53 INSYNC".to_owned(),
+                };
+            }
+            record_advance(
+                record,
+                "Route53 change INSYNC; bake time starts".to_owned(),
+                cx.now,
+            )
+        }
+    }
+}
+
+fn bake(
+    record: &DeploymentRecord,
+    progress: &Progress,
+    seconds: u32,
+    observed: &Observed,
+    cx: &Context<'_>,
+) -> Next {
+    let describe = Step::Bake { seconds }.describe();
+    if let Err(next) = gate(record, observed, cx, |f| {
+        format!(
+            "alarm {} went into ALARM during {describe}: {}",
+            f.name, f.reason
+        )
+    }) {
+        return next;
+    }
+    if progress.skip_bake || progress.fast_forward {
+        let mut next = advanced(record, cx.now);
+        if let Some(p) = next.progress.as_mut() {
+            p.skip_bake = false;
+        }
+        return self::record(
+            next,
+            format!("{describe} ended by an operator's promote; alarms quiet"),
+        );
+    }
+    let baked = (cx.now - progress.step_started_at).num_milliseconds();
+    let needed = i64::from(seconds) * 1000;
+    if baked < needed {
+        return Next::Wait {
+            note: format!("baking, {} s of {seconds} s; alarms quiet", baked / 1000),
+        };
+    }
+    record_advance(
+        record,
+        format!("baked {seconds} s with alarms quiet"),
+        cx.now,
+    )
+}
+
+fn promote(record: &DeploymentRecord, progress: &Progress, cx: &Context<'_>) -> Next {
+    let before = record.clone();
+    let mut next = record.clone();
+    let mut progress = progress.clone();
+    next.status = DeploymentStatus::Promoted;
+    progress.step = progress.steps.len();
+    progress.outcome = Some(Outcome::Promoted);
+    progress.finished_at = Some(cx.now);
+    progress.rollback_window_until = Some(cx.rollback_window_until);
+    progress.skip_bake = false;
+    progress.fast_forward = false;
+    next.push_history(
+        cx.now,
+        "promoted",
+        format!(
+            "{} serves all traffic; rollback window until {}",
+            progress.task_definition.as_deref().unwrap_or_default(),
+            cx.rollback_window_until.to_rfc3339()
+        ),
+    );
+    next.progress = Some(progress);
+    next.updated_at = cx.now;
+    let audit = release::owed_audit(
+        &next,
+        "deployment_promoted",
+        "succeeded",
+        cx.actor,
+        "promoted",
+        Some(&before),
+        cx.now,
+    );
+    next.owe_audit(audit);
+    Next::Promote(Box::new(next))
+}
+
+/// The record once a stopped deployment is reverted (traffic on `weights`, when it shifts
+/// traffic, and the services on the stable version): FAILED for a failed check or rollout,
+/// ROLLED_BACK for an alarm or an operator's abort (the release then remembered as rolled
+/// back), with the audit record owed.
+pub fn reverted(
+    record: &DeploymentRecord,
+    abort: &Abort,
+    weights: Option<&BTreeMap<String, u8>>,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> (DeploymentRecord, Outcome) {
+    let outcome = match abort.kind {
+        AbortKind::Alarm | AbortKind::Operator => Outcome::RolledBack,
+        _ => Outcome::Failed,
+    };
+    let mut next = record.clone();
+    next.status = if outcome == Outcome::RolledBack {
+        DeploymentStatus::RolledBack
+    } else {
+        DeploymentStatus::Failed
+    };
+    if let Some(weights) = weights {
+        next.weights = weights.clone();
+    }
+    let deployment = record.deployment_id.clone().unwrap_or_default();
+    match abort.kind {
+        AbortKind::Alarm => {
+            next.rollback = Some(RollbackMark {
+                trigger_id: format!("{deployment}/gate"),
+                alarm: abort.alarm.clone().unwrap_or_default(),
+                reason: abort.reason.clone(),
+                started_at: abort.at,
+                completed_at: Some(now),
+                from: record.candidate.clone(),
+                by: None,
+            });
+        }
+        AbortKind::Operator => {
+            let by = abort.by.clone().unwrap_or_else(|| "an operator".to_owned());
+            next.rollback = Some(RollbackMark {
+                trigger_id: format!("{deployment}/operator"),
+                alarm: String::new(),
+                reason: abort.reason.clone(),
+                started_at: abort.at,
+                completed_at: Some(now),
+                from: record.candidate.clone(),
+                by: Some(by),
+            });
+        }
+        _ => {}
+    }
+    next.candidate = None;
+    if let Some(progress) = next.progress.as_mut() {
+        progress.outcome = Some(outcome);
+        progress.finished_at = Some(now);
+        progress.paused = None;
+    }
+    next.push_history(
+        now,
+        if outcome == Outcome::RolledBack {
+            "rolled_back"
+        } else {
+            "failed"
+        },
+        format!(
+            "back on {}: {}",
+            record.stable.task_definition, abort.reason
+        ),
+    );
+    next.updated_at = now;
+    if outcome == Outcome::RolledBack {
+        if let Some(rolled_back) = release::current_rollback(&next) {
+            next.remember_rolled_back(rolled_back);
+        }
+    }
+    let audit = release::owed_audit(
+        &next,
+        &format!("deployment_{}", outcome.as_str()),
+        "failed",
+        actor,
+        &abort.reason,
+        Some(record),
+        now,
+    );
+    next.owe_audit(audit);
+    (next, outcome)
+}
+
+#[cfg(test)]
+mod tests;

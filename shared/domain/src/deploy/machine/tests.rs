@@ -1,0 +1,644 @@
+//! Table tests of the deployment state machine: every step in every phase under every relevant
+//! observation, and every operator command in every state.
+
+use super::*;
+use crate::config::{DeployConfig, ServiceConfig, Strategy, TargetConfig, TrafficConfig};
+use crate::deploy::command::{accept, CommandKind, OperatorCommand, Refusal};
+use crate::deploy::{plan, Paused};
+use chrono::TimeZone;
+
+fn at(second: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+        .single()
+        .expect("valid")
+        + Duration::seconds(second)
+}
+
+fn canary_config() -> ServiceConfig {
+    ServiceConfig {
+        cluster: "prod".into(),
+        strategy: Strategy::Canary,
+        ecs_service: None,
+        traffic: Some(TrafficConfig {
+            zone_id: Some("Z1".into()),
+            zone_name: None,
+            record_name: "api.example.com.".into(),
+            record_type: crate::config::RecordType::Cname,
+            ttl: 60,
+            targets: [
+                (
+                    "blue".to_owned(),
+                    TargetConfig {
+                        ecs_service: "api-blue".into(),
+                        value: "b".into(),
+                    },
+                ),
+                (
+                    "green".to_owned(),
+                    TargetConfig {
+                        ecs_service: "api-green".into(),
+                        value: "g".into(),
+                    },
+                ),
+            ]
+            .into(),
+        }),
+        deploy: DeployConfig {
+            bake_seconds: 120,
+            ..DeployConfig::default()
+        },
+    }
+}
+
+/// Canary steps: 0 register, 1 deploy api-green, 2 verify green, 3 shift 10, 4 bake, 5 shift 50,
+/// 6 bake, 7 shift 100, 8 bake, 9 promote.
+fn record_at(step: usize, phase: Phase) -> DeploymentRecord {
+    let config = canary_config();
+    let (steps, target) = plan("api", Strategy::Canary, &config, Some("blue")).expect("plan");
+    let mut record = DeploymentRecord::new_stable(
+        "api",
+        Strategy::Canary,
+        Release {
+            task_definition: "api:1".into(),
+            image: Some("r/api:1".into()),
+            target: Some("blue".into()),
+        },
+        at(0),
+    );
+    record.status = DeploymentStatus::InProgress;
+    record.deployment_id = Some("j0".into());
+    record.candidate = (step > 0).then(|| Release {
+        task_definition: "api:2".into(),
+        image: Some("r/api:2".into()),
+        target: Some("green".into()),
+    });
+    record.progress = Some(Progress {
+        deployment_id: "j0".into(),
+        job_id: "j0".into(),
+        image: "r/api:2".into(),
+        container: "app".into(),
+        base_task_definition: "api:1".into(),
+        task_definition: (step > 0).then(|| "api:2".to_owned()),
+        target,
+        steps,
+        step,
+        phase,
+        started_at: at(0),
+        step_started_at: at(100),
+        warnings: Vec::new(),
+        abort: None,
+        outcome: None,
+        finished_at: None,
+        rollback_window_until: None,
+        shape: "{}".into(),
+        driver: None,
+        written_by: None,
+        paused: None,
+        skip_bake: false,
+        fast_forward: false,
+    });
+    record
+}
+
+fn me() -> Claimant {
+    Claimant {
+        job_id: "j3".into(),
+        invocation: "r3".into(),
+        chain: Some("j0".into()),
+        seq: 3,
+    }
+}
+
+fn other() -> Claimant {
+    Claimant {
+        job_id: "j9".into(),
+        invocation: "r9".into(),
+        chain: Some("j0".into()),
+        seq: 3,
+    }
+}
+
+fn decide(record: &DeploymentRecord, observed: &Observed, now: i64) -> Next {
+    let me = me();
+    let cx = Context {
+        now: at(now),
+        me: &me,
+        lease: Duration::seconds(120),
+        stabilize_timeout: Duration::seconds(600),
+        gated: true,
+        actor: "pipeline-job:j3",
+        rollback_window_until: at(now + 3600),
+    };
+    next(record, observed, &cx)
+}
+
+/// A compact rendering of a decision, for the tables.
+fn show(next: &Next) -> String {
+    match next {
+        Next::Observe(Observation::Alarms) => "observe alarms".into(),
+        Next::Observe(Observation::Rollout { ecs_service, .. }) => {
+            format!("observe rollout {ecs_service}")
+        }
+        Next::Observe(Observation::Change { id }) => format!("observe change {id}"),
+        Next::Observe(Observation::Checks { target }) => {
+            format!("observe checks {}", target.as_deref().unwrap_or("-"))
+        }
+        Next::Act(Change::Register) => "act register".into(),
+        Next::Act(Change::UpdateService { ecs_service, .. }) => format!("act update {ecs_service}"),
+        Next::Act(Change::WriteWeights { weights }) => format!(
+            "act weights {}",
+            weights
+                .iter()
+                .map(|(t, w)| format!("{t}={w}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
+        Next::Record {
+            record,
+            note,
+            again,
+        } => {
+            let p = record.progress.as_ref().expect("progress");
+            let abort = p
+                .abort
+                .as_ref()
+                .map(|a| format!(" abort:{:?}", a.kind))
+                .unwrap_or_default();
+            format!(
+                "record step={}{abort}{} again={again}: {note}",
+                p.step,
+                if p.paused.is_some() { " paused" } else { "" }
+            )
+        }
+        Next::Wait { note } => format!("wait: {note}"),
+        Next::Revert(abort) => format!("revert {:?}", abort.kind),
+        Next::Promote(record) => format!("promote {}", record.status.as_str()),
+        Next::WriteAudits => "write audits".into(),
+        Next::Succeeded => "succeeded".into(),
+        Next::Fail { reason } => format!("fail: {reason}"),
+        Next::RolledBack { record, reason } => {
+            format!("rolled back (record: {}): {reason}", record.is_some())
+        }
+    }
+}
+
+fn quiet() -> Observed {
+    Observed {
+        alarm: Some(None),
+        ..Observed::default()
+    }
+}
+
+fn firing() -> Observed {
+    Observed {
+        alarm: Some(Some(Firing {
+            name: "api-5xx".into(),
+            reason: "Threshold Crossed".into(),
+        })),
+        ..Observed::default()
+    }
+}
+
+fn waiting(change: Option<&str>) -> Phase {
+    Phase::Waiting {
+        since: at(100),
+        change_id: change.map(str::to_owned),
+    }
+}
+
+fn acting(by: Claimant, since: i64) -> Phase {
+    Phase::Acting {
+        since: at(since),
+        by: Some(by),
+    }
+}
+
+#[test]
+fn every_step_in_every_phase() {
+    let rollout = |r: Rollout| Observed {
+        rollout: Some(r),
+        ..quiet()
+    };
+    let checks = |c: Checks| Observed {
+        checks: Some(c),
+        ..quiet()
+    };
+    let in_sync = |s: bool| Observed {
+        in_sync: Some(s),
+        ..quiet()
+    };
+    // (step, phase, observed, now, expected)
+    let cases: Vec<(usize, Phase, Observed, i64, &str)> = vec![
+        // register: claim and act, unless another live invocation holds it.
+        (0, Phase::Ready, Observed::default(), 101, "act register"),
+        (0, acting(other(), 100), Observed::default(), 130, "wait: another invocation is registering the task definition"),
+        (0, acting(other(), 100), Observed::default(), 300, "act register"),
+        (0, acting(me(), 100), Observed::default(), 101, "act register"),
+        // deploy: update, then follow the rollout.
+        (1, Phase::Ready, Observed::default(), 101, "act update api-green"),
+        (1, acting(other(), 100), Observed::default(), 130, "wait: another invocation is updating ECS"),
+        (1, waiting(None), Observed::default(), 130, "observe rollout api-green"),
+        (1, waiting(None), rollout(Rollout::Completed { running: 2 }), 130, "record step=2 again=false: api-green rollout completed (2 running)"),
+        (1, waiting(None), rollout(Rollout::Pending { running: 1, desired: 2 }), 130, "wait: waiting for api-green: 1 of 2 tasks running"),
+        (1, waiting(None), rollout(Rollout::Pending { running: 1, desired: 2 }), 701, "record step=1 abort:Timeout again=true: ECS rollout of api:2 on api-green did not complete within 600 s"),
+        (1, waiting(None), rollout(Rollout::Failed("circuit breaker".into())), 130, "record step=1 abort:EcsRollout again=true: ECS rollout of api:2 on api-green failed: circuit breaker"),
+        // verify: alarms, then checks.
+        (2, Phase::Ready, Observed::default(), 130, "observe alarms"),
+        (2, Phase::Ready, firing(), 130, "record step=2 abort:Alarm again=true: alarm api-5xx is in ALARM before any traffic moved: Threshold Crossed"),
+        (2, Phase::Ready, quiet(), 130, "observe checks green"),
+        (2, Phase::Ready, checks(Checks::Passed(3)), 130, "record step=3 again=false: 3 health check(s) and smoke test(s) passed"),
+        (2, Phase::Ready, checks(Checks::Failed { url: "http://g/health".into(), attempts: 3, detail: "HTTP 500".into() }), 130, "record step=2 abort:HealthCheck again=true: health check http://g/health failed after 3 attempt(s): HTTP 500; no traffic was shifted"),
+        // shift: alarms, claim, write, wait for INSYNC.
+        (3, Phase::Ready, Observed::default(), 130, "observe alarms"),
+        (3, Phase::Ready, firing(), 130, "record step=3 abort:Alarm again=true: alarm api-5xx is in ALARM: Threshold Crossed"),
+        (3, Phase::Ready, quiet(), 130, "act weights blue=90,green=10"),
+        (3, acting(other(), 100), quiet(), 130, "wait: another invocation is shifting traffic"),
+        (3, waiting(Some("C1")), Observed::default(), 130, "observe change C1"),
+        (3, waiting(Some("C1")), in_sync(false), 130, "wait: waiting for Route53 INSYNC"),
+        (3, waiting(Some("C1")), in_sync(true), 130, "record step=4 again=false: Route53 change INSYNC; bake time starts"),
+        (3, waiting(None), Observed::default(), 130, "record step=4 again=false: Route53 change INSYNC; bake time starts"),
+        // bake: alarms every invocation, then time.
+        (4, Phase::Ready, Observed::default(), 130, "observe alarms"),
+        (4, Phase::Ready, firing(), 130, "record step=4 abort:Alarm again=true: alarm api-5xx went into ALARM during bake 120s: Threshold Crossed"),
+        (4, Phase::Ready, quiet(), 130, "wait: baking, 30 s of 120 s; alarms quiet"),
+        (4, Phase::Ready, quiet(), 220, "record step=5 again=false: baked 120 s with alarms quiet"),
+        // promote: the record promoted with its audit owed.
+        (9, Phase::Ready, Observed::default(), 130, "promote PROMOTED"),
+        (10, Phase::Ready, Observed::default(), 130, "promote PROMOTED"),
+    ];
+    for (step, phase, observed, now, expect) in cases {
+        let record = record_at(step, phase.clone());
+        let got = show(&decide(&record, &observed, now));
+        assert_eq!(got, expect, "step {step} {phase:?} {observed:?} at {now}");
+    }
+}
+
+#[test]
+fn ended_deployments_and_owed_audits() {
+    let mut record = record_at(4, Phase::Ready);
+    record.status = DeploymentStatus::Promoted;
+    assert_eq!(show(&decide(&record, &quiet(), 130)), "succeeded");
+    let owed = release::owed_audit(
+        &record,
+        "deployment_promoted",
+        "succeeded",
+        "a",
+        "r",
+        None,
+        at(1),
+    );
+    record.owe_audit(owed.clone());
+    assert_eq!(show(&decide(&record, &quiet(), 130)), "write audits");
+    record.status = DeploymentStatus::InProgress;
+    assert_eq!(show(&decide(&record, &quiet(), 130)), "write audits");
+    record.audit_owed.clear();
+    record.status = DeploymentStatus::Failed;
+    assert_eq!(
+        show(&decide(&record, &quiet(), 130)),
+        "fail: the deployment failed"
+    );
+    record.status = DeploymentStatus::RolledBack;
+    record.rollback = Some(RollbackMark {
+        trigger_id: "t".into(),
+        alarm: "api-5xx".into(),
+        reason: "Threshold Crossed".into(),
+        started_at: at(120),
+        completed_at: Some(at(121)),
+        from: record.candidate.clone(),
+        by: None,
+    });
+    assert_eq!(
+        show(&decide(&record, &quiet(), 130)),
+        "rolled back (record: true): alarm api-5xx rolled api back to api:1: Threshold Crossed; a rolled-back release is not deployed again"
+    );
+}
+
+#[test]
+fn a_change_is_recorded_after_it_is_made() {
+    let claimed_record = claimed(&record_at(0, Phase::Ready), &me(), at(101));
+    assert!(matches!(
+        claimed_record.progress.as_ref().map(|p| &p.phase),
+        Some(Phase::Acting { by: Some(by), .. }) if *by == me()
+    ));
+    let (registered, note) = after_change(
+        &claimed_record,
+        &Changed::Registered("api:2".into()),
+        at(102),
+    );
+    let p = registered.progress.as_ref().expect("progress");
+    assert_eq!(
+        (p.step, &p.phase, note.as_str()),
+        (1, &Phase::Ready, "registered api:2")
+    );
+    assert_eq!(
+        registered
+            .candidate
+            .as_ref()
+            .map(|c| c.task_definition.as_str()),
+        Some("api:2")
+    );
+    let (updated, _) = after_change(
+        &claimed(&record_at(1, Phase::Ready), &me(), at(101)),
+        &Changed::ServiceUpdated,
+        at(102),
+    );
+    assert!(matches!(
+        updated.progress.as_ref().map(|p| &p.phase),
+        Some(Phase::Waiting {
+            change_id: None,
+            ..
+        })
+    ));
+    let (shifted, note) = after_change(
+        &claimed(&record_at(3, Phase::Ready), &me(), at(101)),
+        &Changed::WeightsWritten(Some("C1".into())),
+        at(102),
+    );
+    assert_eq!(
+        shifted.weights,
+        [("blue".to_owned(), 90), ("green".to_owned(), 10)].into()
+    );
+    assert_eq!(note, "weights written (change C1); waiting for INSYNC");
+}
+
+#[test]
+fn reverting_ends_failed_or_rolled_back() {
+    let abort = |kind: AbortKind, by: Option<&str>| Abort {
+        kind,
+        reason: "why".into(),
+        alarm: (kind == AbortKind::Alarm).then(|| "api-5xx".to_owned()),
+        at: at(120),
+        by: by.map(str::to_owned),
+    };
+    let weights: BTreeMap<String, u8> = [("blue".to_owned(), 100), ("green".to_owned(), 0)].into();
+    let cases = [
+        (
+            AbortKind::HealthCheck,
+            None,
+            DeploymentStatus::Failed,
+            false,
+        ),
+        (AbortKind::EcsRollout, None, DeploymentStatus::Failed, false),
+        (AbortKind::Timeout, None, DeploymentStatus::Failed, false),
+        (AbortKind::Alarm, None, DeploymentStatus::RolledBack, true),
+        (
+            AbortKind::Operator,
+            Some("arn:aws:iam::1:user/ann"),
+            DeploymentStatus::RolledBack,
+            true,
+        ),
+    ];
+    for (kind, by, status, remembered) in cases {
+        let record = record_at(4, Phase::Ready);
+        let (done, outcome) = reverted(&record, &abort(kind, by), Some(&weights), "a", at(130));
+        assert_eq!(done.status, status, "{kind:?}");
+        assert_eq!(done.weights, weights);
+        assert_eq!(done.candidate, None);
+        assert_eq!(!done.rolled_back.is_empty(), remembered, "{kind:?}");
+        assert_eq!(done.audit_owed.len(), 1);
+        assert_eq!(
+            done.audit_owed[0].action,
+            format!("deployment_{}", outcome.as_str())
+        );
+        assert_eq!(
+            done.rollback.as_ref().and_then(|m| m.by.as_deref()),
+            by,
+            "{kind:?}"
+        );
+    }
+}
+
+fn command(kind: CommandKind, at_second: i64) -> OperatorCommand {
+    OperatorCommand {
+        id: format!("c{at_second}"),
+        kind,
+        by: "arn:aws:iam::1:user/ann".into(),
+        reason: "looks off".into(),
+        at: at(at_second),
+        deployment_id: None,
+    }
+}
+
+const ALL: [CommandKind; 6] = [
+    CommandKind::Pause,
+    CommandKind::Resume,
+    CommandKind::Promote { full: false },
+    CommandKind::Promote { full: true },
+    CommandKind::Abort,
+    CommandKind::Retry,
+];
+
+/// Every command in every state: refused (and why) or what the next invocation then does.
+#[test]
+fn every_command_in_every_state() {
+    let paused = |mut r: DeploymentRecord| {
+        if let Some(p) = r.progress.as_mut() {
+            p.paused = Some(Paused {
+                by: "arn:aws:iam::1:user/bob".into(),
+                at: at(110),
+                reason: String::new(),
+            });
+        }
+        r
+    };
+    let with_status = |status: DeploymentStatus| {
+        let mut r = record_at(4, Phase::Ready);
+        r.status = status;
+        r
+    };
+    let states: Vec<(&str, DeploymentRecord)> = vec![
+        ("register", record_at(0, Phase::Ready)),
+        ("deploy waiting", record_at(1, waiting(None))),
+        ("shift 10", record_at(3, Phase::Ready)),
+        ("bake", record_at(4, Phase::Ready)),
+        ("paused bake", paused(record_at(4, Phase::Ready))),
+        ("stable", with_status(DeploymentStatus::Stable)),
+        ("promoted", with_status(DeploymentStatus::Promoted)),
+        ("failed", with_status(DeploymentStatus::Failed)),
+        ("rolled back", with_status(DeploymentStatus::RolledBack)),
+    ];
+    // (state, command) → expected outcome at t=130 with quiet alarms.
+    let expect = |state: &str, kind: CommandKind| -> &'static str {
+        use CommandKind::*;
+        match (state, kind) {
+            ("stable" | "promoted" | "failed" | "rolled back", Pause | Resume | Promote { .. } | Abort) => "refused: not in flight",
+            ("failed" | "rolled back", Retry) => "granted",
+            (_, Retry) => "refused: nothing to retry",
+            ("paused bake", Pause) => "refused: pointless",
+            ("register" | "deploy waiting" | "shift 10" | "bake", Resume) => "refused: pointless",
+            ("register", Pause) => "wait: paused by arn:aws:iam::1:user/ann since 2026-01-01T00:02:10+00:00 (looks off)",
+            ("deploy waiting", Pause) => "observe rollout api-green",
+            ("shift 10", Pause) => "wait: paused by arn:aws:iam::1:user/ann since 2026-01-01T00:02:10+00:00 (looks off)",
+            ("bake", Pause) => "wait: paused by arn:aws:iam::1:user/ann since 2026-01-01T00:02:10+00:00 (looks off)",
+            ("paused bake", Resume) => "wait: baking, 10 s of 120 s; alarms quiet",
+            ("register", Promote { .. }) => "act register",
+            ("deploy waiting", Promote { .. }) => "observe rollout api-green",
+            ("shift 10", Promote { full: false }) => "act weights blue=90,green=10",
+            ("shift 10", Promote { full: true }) => "act weights blue=0,green=100",
+            ("bake" | "paused bake", Promote { .. }) => "record step=5 again=false: bake 120s ended by an operator's promote; alarms quiet",
+            (_, Abort) => "revert Operator",
+            _ => "unexpected",
+        }
+    };
+    for (state, record) in &states {
+        for kind in ALL {
+            let want = expect(state, kind);
+            let got = match accept(record, command(kind, 125)) {
+                Err(Refusal::NotInFlight { .. }) => "refused: not in flight".to_owned(),
+                Err(Refusal::NothingToRetry { .. }) => "refused: nothing to retry".to_owned(),
+                Err(Refusal::Pointless(_)) => "refused: pointless".to_owned(),
+                Err(other) => format!("refused: {other}"),
+                Ok((stored, _)) if kind == CommandKind::Retry => {
+                    assert_eq!(
+                        stored.retry.as_ref().map(|g| g.image.as_str()),
+                        Some("r/api:2")
+                    );
+                    // The retried release is admitted again.
+                    let spec = release::ReleaseSpec {
+                        image: "r/api:2".into(),
+                        shape: "{}".into(),
+                    };
+                    assert_eq!(
+                        release::admit(Some(&stored), "j7", &spec),
+                        release::Admission::Free
+                    );
+                    "granted".to_owned()
+                }
+                Ok((stored, _)) => {
+                    assert_eq!(stored.commands.len(), 1, "{state} {kind:?}");
+                    // The next invocation applies the command, then decides again.
+                    let mut current = stored;
+                    let mut observed = quiet();
+                    loop {
+                        match decide(&current, &observed, 130) {
+                            Next::Record {
+                                record,
+                                again: true,
+                                ..
+                            } => {
+                                current = *record;
+                                observed.next_step();
+                            }
+                            other => break show(&other),
+                        }
+                    }
+                }
+            };
+            assert_eq!(got, want, "{state} × {}", kind.name());
+        }
+    }
+}
+
+#[test]
+fn a_pause_stops_the_bake_clock_and_alarms_still_roll_back() {
+    let bake = record_at(4, Phase::Ready); // bake started at 100 s
+    let (paused, _) = accept(&bake, command(CommandKind::Pause, 150)).expect("accepted");
+    let (paused, note) = command::apply(&paused, at(160));
+    assert_eq!(note, "pause by arn:aws:iam::1:user/ann: looks off");
+    // Paused for ten minutes: still waiting, no bake progress; an alarm rolls back.
+    assert!(show(&decide(&paused, &quiet(), 760)).starts_with("wait: paused by"));
+    assert_eq!(
+        show(&decide(&paused, &Observed::default(), 760)),
+        "observe alarms"
+    );
+    assert!(show(&decide(&paused, &firing(), 760)).contains("abort:Alarm"));
+    // Resumed at 760 s: 60 s were baked before the pause; 60 s remain.
+    let (resumed, _) = accept(&paused, command(CommandKind::Resume, 760)).expect("accepted");
+    let (resumed, _) = command::apply(&resumed, at(760));
+    assert_eq!(
+        show(&decide(&resumed, &quiet(), 800)),
+        "wait: baking, 100 s of 120 s; alarms quiet"
+    );
+    assert_eq!(
+        show(&decide(&resumed, &quiet(), 820)),
+        "record step=5 again=false: baked 120 s with alarms quiet"
+    );
+    // A paused shift before any traffic moved does not read alarms.
+    let (held, _) = accept(
+        &record_at(3, Phase::Ready),
+        command(CommandKind::Pause, 150),
+    )
+    .expect("accepted");
+    let (held, _) = command::apply(&held, at(150));
+    assert!(show(&decide(&held, &Observed::default(), 200)).starts_with("wait: paused by"));
+}
+
+#[test]
+fn promote_full_skips_to_the_last_shift_and_ends_every_bake() {
+    let (cmd, _) = accept(
+        &record_at(3, Phase::Ready),
+        command(CommandKind::Promote { full: true }, 120),
+    )
+    .expect("accepted");
+    let mut current = cmd;
+    let mut steps = Vec::new();
+    for _ in 0..20 {
+        match decide(&current, &quiet(), 130) {
+            Next::Record { record, .. } => {
+                current = *record;
+            }
+            Next::Act(Change::WriteWeights { .. }) => {
+                let claimed_record = claimed(&current, &me(), at(130));
+                current = after_change(&claimed_record, &Changed::WeightsWritten(None), at(130)).0;
+            }
+            Next::Promote(record) => {
+                steps.push("promote".to_owned());
+                current = *record;
+                break;
+            }
+            other => panic!("unexpected {}", show(&other)),
+        }
+        let p = current.progress.as_ref().expect("progress");
+        steps.push(p.current().map_or("end".into(), Step::describe));
+    }
+    assert_eq!(
+        steps,
+        [
+            "shift 10%",
+            "shift 100%",
+            "shift 100%",
+            "bake 120s",
+            "promote",
+            "promote"
+        ]
+    );
+    assert_eq!(current.status, DeploymentStatus::Promoted);
+}
+
+#[test]
+fn commands_for_another_deployment_are_dropped() {
+    let (stored, _) = accept(
+        &record_at(4, Phase::Ready),
+        command(CommandKind::Abort, 120),
+    )
+    .expect("accepted");
+    let mut newer = stored;
+    if let Some(p) = newer.progress.as_mut() {
+        p.deployment_id = "j5".into();
+    }
+    match decide(&newer, &quiet(), 130) {
+        Next::Record {
+            record,
+            note,
+            again: true,
+        } => {
+            assert!(record.commands.is_empty());
+            assert!(record.progress.as_ref().is_some_and(|p| p.abort.is_none()));
+            assert_eq!(
+                note,
+                "dropped operator commands given for another deployment"
+            );
+        }
+        other => panic!("unexpected {}", show(&other)),
+    }
+    // A second abort while one waits is refused; the queue is bounded.
+    let (stored, _) = accept(
+        &record_at(4, Phase::Ready),
+        command(CommandKind::Abort, 120),
+    )
+    .expect("accepted");
+    assert!(matches!(
+        accept(&stored, command(CommandKind::Pause, 121)),
+        Err(Refusal::Pointless(_))
+    ));
+}
