@@ -1,19 +1,34 @@
 //! deploy-hook: progressive delivery of an ECS service from a CodePipeline Lambda invoke action.
 //!
 //! Every strategy (all-at-once, rolling, blue/green, canary, linear) is a list of steps kept in
-//! the service's deployment record; each invocation advances one step by one phase and returns
-//! a continuation token while steps remain. Quality gates run before anything changes, health
-//! checks before any traffic moves, the alarm gate on every bake; a failure puts traffic and
-//! services back on the stable version and fails the job with the right failure type.
+//! the service's deployment record; each invocation asks the domain's deployment machine
+//! ([`ops_domain::deploy::machine`]) what comes next and carries it out, returning a
+//! continuation token while steps remain. This crate holds no deployment rule: it reads what the
+//! machine asks for, makes the AWS changes it decides, and writes the records.
 //!
 //! - [`event`]: the job event, `UserParameters`, the decommission action.
+//! - [`job`]: the job protocol: entry point, context, reports to CodePipeline.
+//! - [`start`]: starting a deployment (window, admission, image, quality gates, plan), dry run.
+//! - [`executor`]: read → `next(…)` → claim → act → record.
+//! - [`abort`]: reverting a stopped deployment; ending a job whose release was rolled back.
+//! - [`records`]: audit records, DORA metrics, notifications.
+//! - [`decommission`]: the schedule that settles promotions and scales idle colors to zero.
+//! - [`deps`], [`error`]: dependencies and tunables; the two error shapes.
 //! - [`artifact`]: the image from the input artifact.
 //! - [`health`]: HTTP health checks and smoke tests.
-//! - [`handler`]: the steps, the record transitions, job results, audit, metrics.
 
+pub mod abort;
 pub mod artifact;
+pub mod decommission;
+pub mod deps;
+pub mod error;
 pub mod event;
-pub mod handler;
+pub mod executor;
 pub mod health;
+pub mod job;
+pub mod records;
+pub mod start;
 
-pub use handler::{handle, Deps, HandlerError, Response, Settings, FUNCTION};
+pub use deps::{Deps, Settings, FUNCTION};
+pub use error::HandlerError;
+pub use job::{handle, Response};

@@ -69,6 +69,75 @@ pub enum Rollout {
     Failed(String),
 }
 
+/// An ECS service as read for a rollout: what it is set to run, its task counts and the
+/// deployments ECS lists for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EcsService {
+    /// The task definition the service is set to run.
+    pub task_definition: String,
+    /// Desired tasks.
+    pub desired_count: i32,
+    /// Running tasks.
+    pub running_count: i32,
+    /// ECS's deployments of the service.
+    pub deployments: Vec<EcsDeployment>,
+}
+
+/// One of ECS's deployments of a service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EcsDeployment {
+    /// `PRIMARY` or `ACTIVE`.
+    pub status: String,
+    /// Its task definition.
+    pub task_definition: String,
+    /// `IN_PROGRESS`, `COMPLETED` or `FAILED`.
+    pub rollout_state: String,
+    /// ECS's reason for the state.
+    pub reason: String,
+}
+
+/// Whether two task definition references (ARN or `family:revision`) name the same revision.
+pub fn same_task_definition(a: &str, b: &str) -> bool {
+    fn short(reference: &str) -> &str {
+        reference
+            .rsplit_once("task-definition/")
+            .map_or(reference, |(_, rest)| rest)
+    }
+    short(a) == short(b)
+}
+
+/// Where the rollout of `td` on `service` stands: ECS's own deployment of it when listed
+/// (`COMPLETED`, `FAILED` when the circuit breaker gave up and rolled back); a service no longer
+/// set to `td` failed; a service set to `td` with no deployment naming it (emulators keep the
+/// first deployment's task definition) counts as rolled out once its running count reaches the
+/// desired count.
+pub fn rollout_verdict(service: &EcsService, td: &str) -> Rollout {
+    let deployment = service
+        .deployments
+        .iter()
+        .find(|d| same_task_definition(&d.task_definition, td));
+    match deployment {
+        Some(d) if d.rollout_state == "FAILED" => Rollout::Failed(format!(
+            "the deployment circuit breaker stopped it and ECS rolled back ({})",
+            d.reason
+        )),
+        Some(d) if d.rollout_state == "COMPLETED" && d.status == "PRIMARY" => Rollout::Completed {
+            running: service.running_count,
+        },
+        _ if !same_task_definition(&service.task_definition, td) => Rollout::Failed(format!(
+            "the service is now set to {} (changed outside this deployment or rolled back by ECS)",
+            service.task_definition
+        )),
+        None if service.running_count >= service.desired_count.max(1) => Rollout::Completed {
+            running: service.running_count,
+        },
+        _ => Rollout::Pending {
+            running: service.running_count,
+            desired: service.desired_count,
+        },
+    }
+}
+
 /// The outcome of a verify step's checks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Checks {
@@ -170,7 +239,8 @@ pub enum Next {
     WriteAudits,
     /// The deployment already ended promoted: the job succeeds.
     Succeeded,
-    /// The deployment ended failed: the job fails with `reason`.
+    /// The deployment ended failed: the job fails with `reason` (after writing any owed audit
+    /// record, best effort: failing is final either way).
     Fail {
         /// Why.
         reason: String,
@@ -214,9 +284,7 @@ pub fn next(record: &DeploymentRecord, observed: &Observed, cx: &Context<'_>) ->
             };
         }
         DeploymentStatus::Failed => {
-            if !record.audit_owed.is_empty() {
-                return Next::WriteAudits;
-            }
+            // Failing is final: the owed audit records are written on the way, best effort.
             let reason = record
                 .progress
                 .as_ref()

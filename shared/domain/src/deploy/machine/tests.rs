@@ -642,3 +642,36 @@ fn commands_for_another_deployment_are_dropped() {
         Err(Refusal::Pointless(_))
     ));
 }
+
+#[test]
+fn rollout_verdicts() {
+    let service = |td: &str, deployments: &[(&str, &str, &str)], running: i32| EcsService {
+        task_definition: td.into(),
+        desired_count: 2,
+        running_count: running,
+        deployments: deployments
+            .iter()
+            .map(|(status, td, state)| EcsDeployment {
+                status: (*status).into(),
+                task_definition: (*td).into(),
+                rollout_state: (*state).into(),
+                reason: "circuit breaker".into(),
+            })
+            .collect(),
+    };
+    let arn = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:2";
+    let cases = [
+        (service(arn, &[("PRIMARY", arn, "COMPLETED")], 2), Rollout::Completed { running: 2 }),
+        (service("web:2", &[("PRIMARY", "web:2", "IN_PROGRESS"), ("ACTIVE", "web:1", "COMPLETED")], 1), Rollout::Pending { running: 1, desired: 2 }),
+        // The circuit breaker failed the new deployment and ECS rolled back to web:1.
+        (service("web:1", &[("PRIMARY", "web:1", "IN_PROGRESS"), ("ACTIVE", "web:2", "FAILED")], 2), Rollout::Failed("the deployment circuit breaker stopped it and ECS rolled back (circuit breaker)".into())),
+        // Someone else moved the service.
+        (service("web:3", &[("PRIMARY", "web:3", "COMPLETED")], 2), Rollout::Failed("the service is now set to web:3 (changed outside this deployment or rolled back by ECS)".into())),
+        // No deployment names web:2 (emulators): the running count decides.
+        (service("web:2", &[("PRIMARY", "web:1", "COMPLETED")], 2), Rollout::Completed { running: 2 }),
+        (service("web:2", &[("PRIMARY", "web:1", "COMPLETED")], 0), Rollout::Pending { running: 0, desired: 2 }),
+    ];
+    for (service, expect) in cases {
+        assert_eq!(rollout_verdict(&service, "web:2"), expect, "{service:?}");
+    }
+}

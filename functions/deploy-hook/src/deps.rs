@@ -1,0 +1,87 @@
+//! What the handler needs, built once per container: AWS clients, the state store, the config
+//! source, notification channels, the health-check HTTP client and the tunables.
+
+use std::sync::Arc;
+
+use aws_config::SdkConfig;
+use ops_adapters::cloudwatch;
+use ops_adapters::codepipeline;
+use ops_adapters::notify::Notifier;
+use ops_adapters::s3::{ConfigLoadError, ConfigSource, StateStore};
+use ops_adapters::secretsmanager::SecretCache;
+use ops_adapters::AwsClients;
+
+/// The function's name, in audit records, metrics and state keys.
+pub const FUNCTION: &str = "deploy-hook";
+
+/// Tunables, from the environment in `main`.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// How long a claimed change (`Acting`) is left to the invocation that claimed it before
+    /// another may repeat it; longer than the function timeout.
+    pub lease: chrono::Duration,
+    /// Fault injection for the crash-and-resume tests: stop right after an AWS change, before
+    /// the record says it was made (as a crash or timeout would). Never set in production.
+    pub crash_after_change: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            lease: chrono::Duration::seconds(120),
+            crash_after_change: false,
+        }
+    }
+}
+
+/// Everything the handler needs, built once per container.
+#[derive(Debug)]
+pub struct Deps {
+    /// AWS clients (S3, Route53, ECS, Secrets Manager) and the call recorder.
+    pub clients: AwsClients,
+    /// CloudWatch, for the alarm gate.
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+    /// CodePipeline, for job results.
+    pub codepipeline: aws_sdk_codepipeline::Client,
+    /// The SDK configuration, for the artifact client built with the job's credentials.
+    pub sdk: SdkConfig,
+    /// The state bucket.
+    pub store: StateStore,
+    /// The suite configuration.
+    pub config: ConfigSource,
+    /// Notification channels.
+    pub notifier: Notifier,
+    /// HTTP client of the health checks.
+    pub http: reqwest::Client,
+    /// Tunables.
+    pub settings: Settings,
+}
+
+impl Deps {
+    /// Builds the dependencies from one SDK configuration; every AWS call (the notifier's
+    /// secret reads included) goes through one call recorder.
+    pub fn new(
+        sdk: &SdkConfig,
+        store_bucket: &str,
+        config_uri: &str,
+        settings: Settings,
+    ) -> Result<Deps, ConfigLoadError> {
+        let clients = AwsClients::new(sdk);
+        let secrets =
+            SecretCache::new(clients.secrets.clone(), std::time::Duration::from_secs(300));
+        Ok(Deps {
+            cloudwatch: cloudwatch::client(sdk, &clients.recorder),
+            codepipeline: codepipeline::client(sdk, &clients.recorder),
+            sdk: sdk.clone(),
+            store: StateStore::new(clients.s3.clone(), store_bucket),
+            config: ConfigSource::new(config_uri, clients.s3.clone())?,
+            notifier: Notifier::new(Arc::new(secrets)),
+            http: reqwest::Client::builder()
+                .user_agent("ops-suite-deploy-hook")
+                .build()
+                .unwrap_or_default(),
+            settings,
+            clients,
+        })
+    }
+}
