@@ -21,55 +21,17 @@ use std::collections::{BTreeMap, BTreeSet};
 use futures_util::stream::{self, StreamExt};
 use ops_adapters::s3::backup::{self as s3b, Bucket, CopyRequest};
 use ops_domain::backup::manifest::{Entry, Manifest, SourceRef, TargetKind};
-use ops_domain::backup::zone::ZoneDocument;
-use serde::Serialize;
 use serde_json::Value;
 
+use crate::context::{Context, HandlerError};
 use crate::event::SnapshotRef;
-use crate::handler::{Context, HandlerError};
-use crate::report::Report;
-use crate::snapshot::{latest_manifest, read_manifest};
+use crate::report::{Report, RestoreReport, S3Restore};
+use crate::store::{
+    data, document_error, documents, latest_manifest, read_manifest, zone_document,
+};
 
 /// Keys listed per change kind in a report; the counts are always complete.
 const KEYS_SHOWN: usize = 100;
-
-/// What a restore would change (dry run) or changed (apply).
-#[derive(Debug, Clone, Serialize)]
-pub struct RestoreReport {
-    /// The snapshot restored.
-    pub snapshot: String,
-    /// Whether changes were made.
-    pub apply: bool,
-    /// Whether nothing differs.
-    pub in_sync: bool,
-    /// S3 prefixes.
-    pub s3: Vec<S3Restore>,
-    /// Hosted zones (Route53's own restore reports).
-    pub route53: Vec<Value>,
-    /// ECS services.
-    pub ecs: Vec<Value>,
-    /// Secrets (plans without values).
-    pub secrets: Vec<Value>,
-}
-
-/// One S3 prefix's restore.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct S3Restore {
-    /// Bucket restored into.
-    pub bucket: String,
-    /// Prefix restored into.
-    pub prefix: String,
-    /// Objects to create (count).
-    pub create: usize,
-    /// Objects to overwrite with the snapshot's content (count).
-    pub update: usize,
-    /// Live objects the snapshot does not have (count; deleted unless `keep_extra`).
-    pub delete: usize,
-    /// Objects already equal.
-    pub unchanged: usize,
-    /// The first keys of each kind.
-    pub keys: BTreeMap<&'static str, Vec<String>>,
-}
 
 /// Runs a restore (or its dry run).
 pub async fn run(ctx: &Context<'_>) -> Result<Report, HandlerError> {
@@ -215,45 +177,6 @@ fn ecs_differs(value: &Value) -> bool {
         .and_then(Value::as_array)
         .is_some_and(|c| !c.is_empty());
     !unchanged_td || service_changes
-}
-
-fn documents<'m>(
-    manifest: &'m Manifest,
-    kind: TargetKind,
-    name: &'m str,
-) -> impl Iterator<Item = &'m Entry> {
-    manifest
-        .entries
-        .iter()
-        .filter(move |e| e.source.kind == kind && e.source.key == name)
-}
-
-fn document_error(ctx: &Context<'_>, entry: &Entry, error: serde_json::Error) -> HandlerError {
-    HandlerError::Document {
-        key: format!(
-            "s3://{}/{}",
-            ctx.plan.destination.bucket,
-            ctx.layout.key(&entry.key)
-        ),
-        source: ops_domain::backup::manifest::DocumentError::Invalid {
-            what: "backed-up document",
-            reason: error.to_string(),
-        },
-    }
-}
-
-/// A data object's bytes.
-async fn data(ctx: &Context<'_>, entry: &Entry) -> Result<Vec<u8>, HandlerError> {
-    let key = ctx.layout.key(&entry.key);
-    s3b::get_bytes(&ctx.s3, ctx.destination(), &key)
-        .await?
-        .map(|(bytes, _)| bytes)
-        .ok_or_else(|| HandlerError::Restore(format!("data object {key} is missing (run verify)")))
-}
-
-async fn zone_document(ctx: &Context<'_>, entry: &Entry) -> Result<ZoneDocument, HandlerError> {
-    let bytes = data(ctx, entry).await?;
-    serde_json::from_slice(&bytes).map_err(|e| document_error(ctx, entry, e))
 }
 
 /// Where an S3 entry restores to.
@@ -416,74 +339,6 @@ fn same(live: &s3b::ListedObject, entry: &Entry) -> bool {
         .map(|e| e.trim_matches('"'))
         .collect();
     live.etag.as_deref().is_some_and(|e| etags.contains(e))
-}
-
-/// The zone restore drill: each zone of `manifest` restored into a scratch private hosted
-/// zone, compared record by record, then deleted. Returns the number of zones drilled.
-pub async fn drill_zones(
-    ctx: &Context<'_>,
-    manifest: &Manifest,
-    failures: &mut Vec<String>,
-) -> Result<usize, HandlerError> {
-    let Some(vpc) = &ctx.plan.verification.drill_vpc else {
-        failures.push("zone drill: no `drill_vpc` configured".into());
-        return Ok(0);
-    };
-    let route53 = &ctx.deps.clients.route53;
-    let vpc = ops_domain::backup::zone::ZoneVpc {
-        id: vpc.id.clone(),
-        region: vpc.region.clone(),
-    };
-    let mut drilled = 0;
-    for entry in documents(manifest, TargetKind::Route53, "zone.json") {
-        let doc = zone_document(ctx, entry).await?;
-        let reference: String = format!("drill-{}-{}", ctx.request_id, doc.zone.id)
-            .chars()
-            .take(128)
-            .collect();
-        let scratch = ops_adapters::route53::backup::create_scratch_zone(
-            route53,
-            &doc.zone.name,
-            &vpc,
-            &reference,
-        )
-        .await
-        .map_err(|e| HandlerError::Restore(format!("zone drill {}: {e}", doc.zone.name)))?;
-        let options = ops_adapters::route53::backup::RestoreZoneOptions {
-            apply: true,
-            include_apex_soa_ns: false,
-            idempotency_seed: reference.clone(),
-        };
-        let outcome = async {
-            let restored =
-                ops_adapters::route53::backup::restore_zone(route53, &doc, &scratch, &options)
-                    .await?;
-            let live = ops_adapters::route53::backup::live_records(route53, &scratch).await?;
-            Ok::<_, ops_adapters::route53::backup::ZoneBackupError>((restored.desired, live))
-        }
-        .await;
-        match outcome {
-            Ok((desired, live)) => {
-                for difference in
-                    ops_domain::backup::zone::compare_for_drill(&desired, &live, &doc.zone.name)
-                {
-                    failures.push(format!("zone drill {}: {difference}", doc.zone.name));
-                }
-            }
-            Err(error) => failures.push(format!(
-                "zone drill {}: restore failed: {error}",
-                doc.zone.name
-            )),
-        }
-        if let Err(error) = ops_adapters::route53::backup::delete_zone(route53, &scratch).await {
-            failures.push(format!(
-                "zone drill {}: scratch zone {scratch} not deleted: {error}",
-                doc.zone.name
-            ));
-        }
-        drilled += 1;
-    }
-    Ok(drilled)
 }
 
 #[cfg(test)]

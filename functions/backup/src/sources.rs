@@ -14,10 +14,10 @@
 use std::collections::{BTreeMap, HashMap};
 
 use ops_adapters::s3::backup::{self as s3b, Bucket};
-use ops_domain::backup::manifest::{SnapshotId, SourceObject, SourceRef, TargetKind};
+use ops_domain::backup::manifest::{Checksum, SnapshotId, SourceObject, SourceRef, TargetKind};
+use sha2::{Digest, Sha256};
 
-use crate::handler::{Context, HandlerError};
-use crate::snapshot::document_object;
+use crate::context::{Context, HandlerError};
 
 /// A rendered document to store.
 #[derive(Debug, Clone)]
@@ -214,4 +214,24 @@ pub fn encryption_context(plan: &str, snapshot: &SnapshotId) -> BTreeMap<String,
         ("backup:plan".to_owned(), plan.to_owned()),
         ("backup:snapshot".to_owned(), snapshot.to_string()),
     ])
+}
+
+/// A rendered document's listing entry: content-addressed by its SHA-256.
+pub fn document_object(
+    source: SourceRef,
+    bytes: &[u8],
+    encrypted: bool,
+    digest: Option<String>,
+) -> SourceObject {
+    SourceObject {
+        source,
+        size: bytes.len() as u64,
+        checksum: Some(Checksum::Sha256 {
+            hex: hex::encode(Sha256::digest(bytes)),
+        }),
+        version_id: None,
+        etag: None,
+        encrypted,
+        digest,
+    }
 }
