@@ -5,8 +5,14 @@
 //! With `apply: true` exactly those changes are made:
 //!
 //! - **S3**: objects are copied server-side from the backup bucket to their original keys (or
-//!   under `s3_to`); live objects under the prefix the snapshot does not have are deleted
-//!   unless `keep_extra`.
+//!   under `s3_to`), each with its own recorded Content-Type, Content-Encoding, Cache-Control,
+//!   Content-Disposition, user metadata and (when the plan keeps them) tags (`CopyObject` with
+//!   `MetadataDirective`/`TaggingDirective: REPLACE`); zero-byte folder markers are restored
+//!   like any object. A live key is an update when its bytes differ or, with the same bytes,
+//!   its metadata differs from the entry's (read with `HeadObject` only when the live object is
+//!   not the very one backed up — see `ops_domain::backup::diff::s3_live_metadata_needed`).
+//!   Live objects under the prefix the snapshot does not have are deleted unless `keep_extra`
+//!   (live folder markers are left: they hold nothing).
 //! - **Route53**: health checks recreated (idempotently) and their new ids mapped into the
 //!   records, then ordered `ChangeResourceRecordSets` batches (alias targets first), apex
 //!   SOA/NS left alone unless `include_apex_soa_ns`; into the original zone or `zone_to`.
@@ -20,7 +26,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use futures_util::stream::{self, StreamExt};
 use ops_adapters::s3::backup::{self as s3b, Bucket, CopyRequest};
-use ops_domain::backup::manifest::{Entry, Manifest, SourceRef, TargetKind};
+use ops_domain::backup::diff::{s3_live_metadata_needed, s3_needs_update};
+use ops_domain::backup::manifest::{Entry, Manifest, ObjectMetadata, SourceRef, TargetKind};
 use serde_json::Value;
 
 use crate::context::{Context, HandlerError};
@@ -253,21 +260,55 @@ async fn restore_s3(
             prefix: prefix.clone(),
             ..S3Restore::default()
         };
+        // Live objects with the snapshot's bytes whose metadata may differ from the entry's.
+        let to_read: Vec<(&String, &Entry)> = desired
+            .iter()
+            .filter(|(key, entry)| {
+                live.get(*key).is_some_and(|found| {
+                    same(found, entry) && s3_live_metadata_needed(entry, found.last_modified)
+                })
+            })
+            .map(|(key, entry)| (key, *entry))
+            .collect();
+        let read: Vec<Result<(&String, Option<ObjectMetadata>), s3b::BackupS3Error>> =
+            stream::iter(to_read.into_iter().map(|(key, entry)| {
+                let with_tags = entry.metadata.as_ref().is_some_and(|m| m.tags.is_some());
+                let bucket = Bucket::new(&bucket);
+                async move {
+                    let found = s3b::read_metadata(s3, bucket, key, with_tags).await?;
+                    Ok((key, found.map(|(metadata, _)| metadata)))
+                }
+            }))
+            .buffer_unordered(ctx.deps.settings.concurrency.max(1))
+            .collect()
+            .await;
+        let mut live_metadata: BTreeMap<&String, Option<ObjectMetadata>> = BTreeMap::new();
+        for result in read {
+            let (key, metadata) = result?;
+            live_metadata.insert(key, metadata);
+        }
         let mut copies: Vec<(String, &Entry)> = Vec::new();
         for (key, entry) in &desired {
-            match live.get(key) {
-                None => {
-                    report.create += 1;
-                    push_key(&mut report, "create", key);
-                    copies.push((key.clone(), entry));
+            let kind = match (live.get(key), live_metadata.get(key)) {
+                // Gone since the listing: created again.
+                (None, _) | (Some(_), Some(None)) => "create",
+                (Some(found), metadata) => {
+                    let metadata = metadata.and_then(Option::as_ref);
+                    if s3_needs_update(same(found, entry), entry.metadata.as_ref(), metadata) {
+                        "update"
+                    } else {
+                        report.unchanged += 1;
+                        continue;
+                    }
                 }
-                Some(found) if same(found, entry) => report.unchanged += 1,
-                Some(_) => {
-                    report.update += 1;
-                    push_key(&mut report, "update", key);
-                    copies.push((key.clone(), entry));
-                }
+            };
+            if kind == "create" {
+                report.create += 1;
+            } else {
+                report.update += 1;
             }
+            push_key(&mut report, kind, key);
+            copies.push((key.clone(), entry));
         }
         let extra: Vec<String> = live
             .keys()
@@ -293,6 +334,10 @@ async fn restore_s3(
                             destination: Bucket::new(bucket),
                             destination_key: key,
                             retain_until: None,
+                            // Each key's own metadata (the data object carries the metadata of
+                            // whichever key was copied first); an entry from an older manifest
+                            // has none recorded and keeps the data object's.
+                            metadata: entry.metadata.as_ref(),
                         };
                         s3b::copy_object(s3, &request).await
                     }
@@ -363,6 +408,8 @@ mod tests {
             stored_etag: stored.map(str::to_owned),
             digest: None,
             retain_until: None,
+            metadata: None,
+            last_modified: None,
         }
     }
 

@@ -291,7 +291,7 @@ async fn start(
     let created_at = held.claim.started_at;
     let snapshot = snapshot_id(created_at, &held.claim.run);
     let previous = read_latest(ctx).await?;
-    let gathered = sources::gather(ctx, &snapshot).await?;
+    let gathered = sources::gather(ctx, &snapshot, previous.as_ref().map(|l| &l.manifest)).await?;
     let plan =
         manifest::plan_incremental(previous.as_ref().map(|l| &l.manifest), &gathered.listing);
     // Rendered documents are small and already in memory: write those the plan copies now.
@@ -355,6 +355,8 @@ async fn copy_one(
         destination,
         destination_key: &full,
         retain_until: lock_until.map(slack),
+        // The data object keeps the source's metadata; the manifest entry holds this key's own.
+        metadata: None,
     };
     let stored = s3b::copy_object(&ctx.s3, &request)
         .await
