@@ -7,7 +7,7 @@
 //! (`holder`), so a Scheduler retry of that invocation recognises the claim as its own.
 //!
 //! A backup's [`Checkpoint`] lives in its claim, and the run's [`Pending`] plan in a document the
-//! checkpoint names ([`crate::checkpoint`] writes and reads them).
+//! checkpoint names (the `checkpoint` module, one layer up, writes and reads them).
 
 use chrono::{DateTime, Utc};
 use ops_adapters::s3::StateError;
