@@ -1,6 +1,8 @@
 //! The backup function against the emulator: backup → change → incremental backup → restore
 //! for every target type, one run per plan, crash before the manifest, checkpoints, verification,
-//! retention, encryption, bad input.
+//! retention, encryption, bad input; metadata kept per key ([`metadata`]).
+
+mod metadata;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

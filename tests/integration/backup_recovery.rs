@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use aws_config::retry::RetryConfig;
 use aws_config::BehaviorVersion;
+use backup::claim::{claim_key, RunClaim};
 use backup::event::Action;
-use backup::handler::{claim_key, RunClaim};
 use backup::{Deps, HandlerError, Response, Settings};
 use chrono::{Duration, Utc};
 use lambda_runtime::{Context, LambdaEvent};

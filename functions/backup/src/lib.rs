@@ -2,13 +2,23 @@
 //! ECS configuration and Secrets Manager secrets — with restic's retention, cheap and deep
 //! verification, and diff-first restore.
 //!
-//! - [`event`]: the input (`{"plan", "action"}` from EventBridge Scheduler, restores, continuations).
-//! - [`handler`]: dependencies, errors, the per-plan run claim, dispatch.
-//! - [`sources`]: reading the targets (listing S3, exporting zones, services, secrets).
-//! - [`snapshot`]: the backup action and its commit protocol and checkpoints.
-//! - [`verify`], [`prune`], [`restore`]: the other actions.
-//! - [`report`]: run reports, metrics, audit, notifications.
+//! Modules, in layers; each imports only from the layers below it (actions never import the
+//! handler, nor each other):
+//!
+//! 1. [`event`]: the input (`{"plan", "action"}` from EventBridge Scheduler, restores,
+//!    continuations).
+//! 2. [`context`]: dependencies, settings, one invocation's context, errors, the response.
+//! 3. [`claim`] (the per-plan run claim, with a backup's checkpoint), [`report`] (the actions'
+//!    reports; storing, measuring, auditing and notifying them), [`store`] (reading manifests
+//!    and the `latest` pointer), [`sources`] (reading the targets).
+//! 4. [`checkpoint`]: a backup run's checkpoint documents.
+//! 5. The actions: [`snapshot`] (backup, its commit protocol), [`verify`], [`prune`],
+//!    [`restore`].
+//! 6. [`handler`]: the entry point — parse, claim, dispatch, release, report.
 
+pub mod checkpoint;
+pub mod claim;
+pub mod context;
 pub mod event;
 pub mod handler;
 pub mod prune;
@@ -16,6 +26,8 @@ pub mod report;
 pub mod restore;
 pub mod snapshot;
 pub mod sources;
+pub mod store;
 pub mod verify;
 
-pub use handler::{handle, Deps, HandlerError, Response, Settings, FUNCTION};
+pub use context::{Deps, HandlerError, Response, Settings, FUNCTION};
+pub use handler::handle;

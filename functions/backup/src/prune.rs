@@ -18,12 +18,12 @@ use std::collections::BTreeSet;
 use chrono::Utc;
 use ops_adapters::s3::backup::{self as s3b};
 use ops_domain::backup::manifest::{self, Manifest, SnapshotId};
-use ops_domain::backup::retention::{self, KeepReason};
-use serde::Serialize;
+use ops_domain::backup::retention;
 
-use crate::handler::{claim_key, Context, HandlerError, RunClaim};
-use crate::report::Report;
-use crate::snapshot::{read_manifest, Pending};
+use crate::claim::{claim_key, Pending, RunClaim};
+use crate::context::{Context, HandlerError};
+use crate::report::{PruneReport, Report};
+use crate::store::{latest_manifest, read_manifest};
 
 /// The data keys planned by checkpointed runs of the plans that share this destination: they
 /// resume later and reference data no manifest has yet.
@@ -46,24 +46,6 @@ async fn in_progress(ctx: &Context<'_>) -> Result<BTreeSet<String>, HandlerError
         }
     }
     Ok(keys)
-}
-
-/// What a prune did.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct PruneReport {
-    /// Snapshots kept, with why.
-    pub kept: Vec<(SnapshotId, Vec<KeepReason>)>,
-    /// Snapshots deleted.
-    pub deleted_snapshots: Vec<SnapshotId>,
-    /// Data objects deleted.
-    pub deleted_data: usize,
-    /// Data objects only deleted snapshots referenced, left because they are younger than the
-    /// grace period.
-    pub deferred_data: usize,
-    /// Of the data deleted, objects no snapshot ever referenced (left by failed runs).
-    pub orphaned_data: usize,
-    /// Objects S3 refused to delete (Object Lock), with the reason.
-    pub retained: Vec<String>,
 }
 
 /// Runs a prune.
@@ -89,7 +71,7 @@ pub async fn run(ctx: &Context<'_>) -> Result<Report, HandlerError> {
             keep.insert(id);
         }
     }
-    if let Some((latest, _)) = crate::snapshot::latest_manifest(ctx).await? {
+    if let Some((latest, _)) = latest_manifest(ctx).await? {
         keep.insert(latest.id);
     }
     let keep: Vec<SnapshotId> = keep.into_iter().collect();

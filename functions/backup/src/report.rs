@@ -2,21 +2,20 @@
 //! (`backup/reports/<plan>/<action>/<time>-<run>.json`), logged, measured (EMF) and audited;
 //! a failed run or a failed verification notifies.
 
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use chrono::Utc;
 use ops_adapters::telemetry::{MetricSet, Unit};
 use ops_domain::audit::AuditRecord;
 use ops_domain::backup::manifest::{Manifest, SnapshotId, Totals};
+use ops_domain::backup::retention::KeepReason;
 use ops_domain::notify::{Lifecycle, Notification, Severity};
 use serde::Serialize;
 use serde_json::{json, Value};
 use tracing::{error, info};
 
-use crate::handler::{Context, HandlerError, FUNCTION};
-use crate::prune::PruneReport;
-use crate::restore::RestoreReport;
-use crate::verify::VerifyReport;
+use crate::context::{Context, HandlerError, Response, FUNCTION};
 
 /// What a backup run made.
 #[derive(Debug, Clone, Serialize)]
@@ -41,6 +40,107 @@ impl BackupReport {
             targets: manifest.targets.len(),
         }
     }
+}
+
+/// What a verification found.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct VerifyReport {
+    /// Whether everything checked out.
+    pub ok: bool,
+    /// Snapshots checked.
+    pub snapshots_checked: usize,
+    /// Distinct data objects checked cheaply.
+    pub objects_checked: usize,
+    /// Data objects read back and re-hashed.
+    pub deep_checked: usize,
+    /// Zones restored into a scratch zone and compared.
+    pub zones_drilled: usize,
+    /// What is wrong, one line each.
+    pub failures: Vec<String>,
+}
+
+impl VerifyReport {
+    /// One paragraph for a notification.
+    pub fn summary(&self) -> String {
+        let shown: Vec<&str> = self.failures.iter().take(10).map(String::as_str).collect();
+        format!(
+            "{} problem(s) in {} snapshot(s) / {} object(s): {}{}",
+            self.failures.len(),
+            self.snapshots_checked,
+            self.objects_checked,
+            shown.join("; "),
+            if self.failures.len() > shown.len() {
+                " …"
+            } else {
+                ""
+            }
+        )
+    }
+}
+
+/// What a prune did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PruneReport {
+    /// Snapshots kept, with why.
+    pub kept: Vec<(SnapshotId, Vec<KeepReason>)>,
+    /// Snapshots deleted.
+    pub deleted_snapshots: Vec<SnapshotId>,
+    /// Data objects deleted.
+    pub deleted_data: usize,
+    /// Data objects only deleted snapshots referenced, left because they are younger than the
+    /// grace period.
+    pub deferred_data: usize,
+    /// Of the data deleted, objects no snapshot ever referenced (left by failed runs).
+    pub orphaned_data: usize,
+    /// Objects S3 refused to delete (Object Lock), with the reason.
+    pub retained: Vec<String>,
+}
+
+/// What a restore would change (dry run) or changed (apply).
+#[derive(Debug, Clone, Serialize)]
+pub struct RestoreReport {
+    /// The snapshot restored.
+    pub snapshot: String,
+    /// Whether changes were made.
+    pub apply: bool,
+    /// Whether nothing differs.
+    pub in_sync: bool,
+    /// S3 prefixes.
+    pub s3: Vec<S3Restore>,
+    /// Hosted zones (Route53's own restore reports).
+    pub route53: Vec<Value>,
+    /// ECS services.
+    pub ecs: Vec<Value>,
+    /// Secrets (plans without values).
+    pub secrets: Vec<Value>,
+}
+
+/// One S3 prefix's restore.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct S3Restore {
+    /// Bucket restored into.
+    pub bucket: String,
+    /// Prefix restored into.
+    pub prefix: String,
+    /// Objects to create (count).
+    pub create: usize,
+    /// Objects to overwrite with the snapshot's content (count).
+    pub update: usize,
+    /// Live objects the snapshot does not have (count; deleted unless `keep_extra`).
+    pub delete: usize,
+    /// Objects already equal.
+    pub unchanged: usize,
+    /// The first keys of each kind.
+    pub keys: BTreeMap<&'static str, Vec<String>>,
+}
+
+/// What an action returns.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Finished, with its report.
+    Report(Report),
+    /// Checkpointed; continues.
+    Continue(Response),
 }
 
 /// An action's report.

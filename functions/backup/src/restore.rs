@@ -5,8 +5,14 @@
 //! With `apply: true` exactly those changes are made:
 //!
 //! - **S3**: objects are copied server-side from the backup bucket to their original keys (or
-//!   under `s3_to`); live objects under the prefix the snapshot does not have are deleted
-//!   unless `keep_extra`.
+//!   under `s3_to`), each with its own recorded Content-Type, Content-Encoding, Cache-Control,
+//!   Content-Disposition, user metadata and (when the plan keeps them) tags (`CopyObject` with
+//!   `MetadataDirective`/`TaggingDirective: REPLACE`); zero-byte folder markers are restored
+//!   like any object. A live key is an update when its bytes differ or, with the same bytes,
+//!   its metadata differs from the entry's (read with `HeadObject` only when the live object is
+//!   not the very one backed up — see `ops_domain::backup::diff::s3_live_metadata_needed`).
+//!   Live objects under the prefix the snapshot does not have are deleted unless `keep_extra`
+//!   (live folder markers are left: they hold nothing).
 //! - **Route53**: health checks recreated (idempotently) and their new ids mapped into the
 //!   records, then ordered `ChangeResourceRecordSets` batches (alias targets first), apex
 //!   SOA/NS left alone unless `include_apex_soa_ns`; into the original zone or `zone_to`.
@@ -20,56 +26,19 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use futures_util::stream::{self, StreamExt};
 use ops_adapters::s3::backup::{self as s3b, Bucket, CopyRequest};
-use ops_domain::backup::manifest::{Entry, Manifest, SourceRef, TargetKind};
-use ops_domain::backup::zone::ZoneDocument;
-use serde::Serialize;
+use ops_domain::backup::diff::{s3_live_metadata_needed, s3_needs_update};
+use ops_domain::backup::manifest::{Entry, Manifest, ObjectMetadata, SourceRef, TargetKind};
 use serde_json::Value;
 
+use crate::context::{Context, HandlerError};
 use crate::event::SnapshotRef;
-use crate::handler::{Context, HandlerError};
-use crate::report::Report;
-use crate::snapshot::{latest_manifest, read_manifest};
+use crate::report::{Report, RestoreReport, S3Restore};
+use crate::store::{
+    data, document_error, documents, latest_manifest, read_manifest, zone_document,
+};
 
 /// Keys listed per change kind in a report; the counts are always complete.
 const KEYS_SHOWN: usize = 100;
-
-/// What a restore would change (dry run) or changed (apply).
-#[derive(Debug, Clone, Serialize)]
-pub struct RestoreReport {
-    /// The snapshot restored.
-    pub snapshot: String,
-    /// Whether changes were made.
-    pub apply: bool,
-    /// Whether nothing differs.
-    pub in_sync: bool,
-    /// S3 prefixes.
-    pub s3: Vec<S3Restore>,
-    /// Hosted zones (Route53's own restore reports).
-    pub route53: Vec<Value>,
-    /// ECS services.
-    pub ecs: Vec<Value>,
-    /// Secrets (plans without values).
-    pub secrets: Vec<Value>,
-}
-
-/// One S3 prefix's restore.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct S3Restore {
-    /// Bucket restored into.
-    pub bucket: String,
-    /// Prefix restored into.
-    pub prefix: String,
-    /// Objects to create (count).
-    pub create: usize,
-    /// Objects to overwrite with the snapshot's content (count).
-    pub update: usize,
-    /// Live objects the snapshot does not have (count; deleted unless `keep_extra`).
-    pub delete: usize,
-    /// Objects already equal.
-    pub unchanged: usize,
-    /// The first keys of each kind.
-    pub keys: BTreeMap<&'static str, Vec<String>>,
-}
 
 /// Runs a restore (or its dry run).
 pub async fn run(ctx: &Context<'_>) -> Result<Report, HandlerError> {
@@ -217,45 +186,6 @@ fn ecs_differs(value: &Value) -> bool {
     !unchanged_td || service_changes
 }
 
-fn documents<'m>(
-    manifest: &'m Manifest,
-    kind: TargetKind,
-    name: &'m str,
-) -> impl Iterator<Item = &'m Entry> {
-    manifest
-        .entries
-        .iter()
-        .filter(move |e| e.source.kind == kind && e.source.key == name)
-}
-
-fn document_error(ctx: &Context<'_>, entry: &Entry, error: serde_json::Error) -> HandlerError {
-    HandlerError::Document {
-        key: format!(
-            "s3://{}/{}",
-            ctx.plan.destination.bucket,
-            ctx.layout.key(&entry.key)
-        ),
-        source: ops_domain::backup::manifest::DocumentError::Invalid {
-            what: "backed-up document",
-            reason: error.to_string(),
-        },
-    }
-}
-
-/// A data object's bytes.
-async fn data(ctx: &Context<'_>, entry: &Entry) -> Result<Vec<u8>, HandlerError> {
-    let key = ctx.layout.key(&entry.key);
-    s3b::get_bytes(&ctx.s3, ctx.destination(), &key)
-        .await?
-        .map(|(bytes, _)| bytes)
-        .ok_or_else(|| HandlerError::Restore(format!("data object {key} is missing (run verify)")))
-}
-
-async fn zone_document(ctx: &Context<'_>, entry: &Entry) -> Result<ZoneDocument, HandlerError> {
-    let bytes = data(ctx, entry).await?;
-    serde_json::from_slice(&bytes).map_err(|e| document_error(ctx, entry, e))
-}
-
 /// Where an S3 entry restores to.
 fn destination_key(
     target: &SourceRef,
@@ -330,21 +260,55 @@ async fn restore_s3(
             prefix: prefix.clone(),
             ..S3Restore::default()
         };
+        // Live objects with the snapshot's bytes whose metadata may differ from the entry's.
+        let to_read: Vec<(&String, &Entry)> = desired
+            .iter()
+            .filter(|(key, entry)| {
+                live.get(*key).is_some_and(|found| {
+                    same(found, entry) && s3_live_metadata_needed(entry, found.last_modified)
+                })
+            })
+            .map(|(key, entry)| (key, *entry))
+            .collect();
+        let read: Vec<Result<(&String, Option<ObjectMetadata>), s3b::BackupS3Error>> =
+            stream::iter(to_read.into_iter().map(|(key, entry)| {
+                let with_tags = entry.metadata.as_ref().is_some_and(|m| m.tags.is_some());
+                let bucket = Bucket::new(&bucket);
+                async move {
+                    let found = s3b::read_metadata(s3, bucket, key, with_tags).await?;
+                    Ok((key, found.map(|(metadata, _)| metadata)))
+                }
+            }))
+            .buffer_unordered(ctx.deps.settings.concurrency.max(1))
+            .collect()
+            .await;
+        let mut live_metadata: BTreeMap<&String, Option<ObjectMetadata>> = BTreeMap::new();
+        for result in read {
+            let (key, metadata) = result?;
+            live_metadata.insert(key, metadata);
+        }
         let mut copies: Vec<(String, &Entry)> = Vec::new();
         for (key, entry) in &desired {
-            match live.get(key) {
-                None => {
-                    report.create += 1;
-                    push_key(&mut report, "create", key);
-                    copies.push((key.clone(), entry));
+            let kind = match (live.get(key), live_metadata.get(key)) {
+                // Gone since the listing: created again.
+                (None, _) | (Some(_), Some(None)) => "create",
+                (Some(found), metadata) => {
+                    let metadata = metadata.and_then(Option::as_ref);
+                    if s3_needs_update(same(found, entry), entry.metadata.as_ref(), metadata) {
+                        "update"
+                    } else {
+                        report.unchanged += 1;
+                        continue;
+                    }
                 }
-                Some(found) if same(found, entry) => report.unchanged += 1,
-                Some(_) => {
-                    report.update += 1;
-                    push_key(&mut report, "update", key);
-                    copies.push((key.clone(), entry));
-                }
+            };
+            if kind == "create" {
+                report.create += 1;
+            } else {
+                report.update += 1;
             }
+            push_key(&mut report, kind, key);
+            copies.push((key.clone(), entry));
         }
         let extra: Vec<String> = live
             .keys()
@@ -370,6 +334,10 @@ async fn restore_s3(
                             destination: Bucket::new(bucket),
                             destination_key: key,
                             retain_until: None,
+                            // Each key's own metadata (the data object carries the metadata of
+                            // whichever key was copied first); an entry from an older manifest
+                            // has none recorded and keeps the data object's.
+                            metadata: entry.metadata.as_ref(),
                         };
                         s3b::copy_object(s3, &request).await
                     }
@@ -418,74 +386,6 @@ fn same(live: &s3b::ListedObject, entry: &Entry) -> bool {
     live.etag.as_deref().is_some_and(|e| etags.contains(e))
 }
 
-/// The zone restore drill: each zone of `manifest` restored into a scratch private hosted
-/// zone, compared record by record, then deleted. Returns the number of zones drilled.
-pub async fn drill_zones(
-    ctx: &Context<'_>,
-    manifest: &Manifest,
-    failures: &mut Vec<String>,
-) -> Result<usize, HandlerError> {
-    let Some(vpc) = &ctx.plan.verification.drill_vpc else {
-        failures.push("zone drill: no `drill_vpc` configured".into());
-        return Ok(0);
-    };
-    let route53 = &ctx.deps.clients.route53;
-    let vpc = ops_domain::backup::zone::ZoneVpc {
-        id: vpc.id.clone(),
-        region: vpc.region.clone(),
-    };
-    let mut drilled = 0;
-    for entry in documents(manifest, TargetKind::Route53, "zone.json") {
-        let doc = zone_document(ctx, entry).await?;
-        let reference: String = format!("drill-{}-{}", ctx.request_id, doc.zone.id)
-            .chars()
-            .take(128)
-            .collect();
-        let scratch = ops_adapters::route53::backup::create_scratch_zone(
-            route53,
-            &doc.zone.name,
-            &vpc,
-            &reference,
-        )
-        .await
-        .map_err(|e| HandlerError::Restore(format!("zone drill {}: {e}", doc.zone.name)))?;
-        let options = ops_adapters::route53::backup::RestoreZoneOptions {
-            apply: true,
-            include_apex_soa_ns: false,
-            idempotency_seed: reference.clone(),
-        };
-        let outcome = async {
-            let restored =
-                ops_adapters::route53::backup::restore_zone(route53, &doc, &scratch, &options)
-                    .await?;
-            let live = ops_adapters::route53::backup::live_records(route53, &scratch).await?;
-            Ok::<_, ops_adapters::route53::backup::ZoneBackupError>((restored.desired, live))
-        }
-        .await;
-        match outcome {
-            Ok((desired, live)) => {
-                for difference in
-                    ops_domain::backup::zone::compare_for_drill(&desired, &live, &doc.zone.name)
-                {
-                    failures.push(format!("zone drill {}: {difference}", doc.zone.name));
-                }
-            }
-            Err(error) => failures.push(format!(
-                "zone drill {}: restore failed: {error}",
-                doc.zone.name
-            )),
-        }
-        if let Err(error) = ops_adapters::route53::backup::delete_zone(route53, &scratch).await {
-            failures.push(format!(
-                "zone drill {}: scratch zone {scratch} not deleted: {error}",
-                doc.zone.name
-            ));
-        }
-        drilled += 1;
-    }
-    Ok(drilled)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -508,6 +408,8 @@ mod tests {
             stored_etag: stored.map(str::to_owned),
             digest: None,
             retain_until: None,
+            metadata: None,
+            last_modified: None,
         }
     }
 

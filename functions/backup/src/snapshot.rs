@@ -24,56 +24,23 @@ use futures_util::stream::{self, StreamExt};
 use ops_adapters::s3::backup::{self as s3b, Bucket, Condition, CopyRequest, Written};
 use ops_adapters::s3::StateError;
 use ops_domain::backup::manifest::{
-    self, Action as PlanAction, Checksum, LatestPointer, Manifest, Plan, SnapshotId,
-    SnapshotStatus, SourceObject, SourceRef, Stored, TargetKind, SCHEMA_VERSION,
+    self, Action as PlanAction, LatestPointer, Manifest, SnapshotId, SnapshotStatus, Stored,
+    TargetKind, SCHEMA_VERSION,
 };
 use ops_domain::backup::retention;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use tracing::info;
 
-use crate::handler::{save_claim, Context, HandlerError, Held, Outcome, Response};
-use crate::report::{BackupReport, Report};
+use crate::checkpoint::{drop_checkpoint, load_checkpoint, save_progress};
+use crate::claim::{snapshot_id, Checkpoint, Held, Pending};
+use crate::context::{Context, HandlerError, Response};
+use crate::report::{BackupReport, Outcome, Report};
 use crate::sources;
+use crate::store::{read_latest, read_manifest};
 
 /// How long past a snapshot's own lock date an Object Lock retention is set, so a later
 /// snapshot referencing the same data extends it once a week rather than on every run.
 const LOCK_SLACK_DAYS: i64 = 7;
-
-/// A backup run's checkpoint, kept in its claim.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Checkpoint {
-    /// The snapshot being made.
-    pub snapshot: SnapshotId,
-    /// State key of the stored plan.
-    pub plan_key: String,
-    /// S3 copies done, in plan order.
-    pub copies_done: usize,
-    /// S3 copies planned.
-    pub copies_planned: usize,
-    /// State keys of the progress documents (copy results) written so far.
-    pub progress: Vec<String>,
-}
-
-/// The plan of a run, stored once when it first checkpoints.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Pending {
-    /// The snapshot.
-    pub snapshot: SnapshotId,
-    /// Its parent.
-    pub parent: Option<SnapshotId>,
-    /// When the run started.
-    pub created_at: DateTime<Utc>,
-    /// Targets captured.
-    pub targets: Vec<SourceRef>,
-    /// The plan.
-    pub plan: Plan,
-    /// ETag of the `latest` pointer when the run planned (`None`: there was none), for the
-    /// commit's compare-and-swap without reading it again.
-    #[serde(default)]
-    pub latest_etag: Option<String>,
-}
 
 /// Runs (or continues) a backup. On a failure after planning, what was copied is checkpointed
 /// into `held` (best effort) before the error is returned, so the next attempt copies only the
@@ -83,7 +50,7 @@ pub async fn run(ctx: &Context<'_>, held: &mut Held) -> Result<Outcome, HandlerE
     // the snapshot is there, finish the run instead of making another one.
     let snapshot = match &held.claim.checkpoint {
         Some(checkpoint) => checkpoint.snapshot.clone(),
-        None => crate::handler::snapshot_id(held.claim.started_at, &held.claim.run),
+        None => snapshot_id(held.claim.started_at, &held.claim.run),
     };
     if let Some(manifest) = committed(ctx, &snapshot).await? {
         info!(message = "The run's snapshot is already committed; finishing.", plan = %ctx.plan_name, snapshot = %snapshot);
@@ -322,9 +289,9 @@ async fn start(
 ) -> Result<(Pending, HashMap<String, Stored>), HandlerError> {
     let destination = ctx.destination();
     let created_at = held.claim.started_at;
-    let snapshot = crate::handler::snapshot_id(created_at, &held.claim.run);
+    let snapshot = snapshot_id(created_at, &held.claim.run);
     let previous = read_latest(ctx).await?;
-    let gathered = sources::gather(ctx, &snapshot).await?;
+    let gathered = sources::gather(ctx, &snapshot, previous.as_ref().map(|l| &l.manifest)).await?;
     let plan =
         manifest::plan_incremental(previous.as_ref().map(|l| &l.manifest), &gathered.listing);
     // Rendered documents are small and already in memory: write those the plan copies now.
@@ -388,6 +355,8 @@ async fn copy_one(
         destination,
         destination_key: &full,
         retain_until: lock_until.map(slack),
+        // The data object keeps the source's metadata; the manifest entry holds this key's own.
+        metadata: None,
     };
     let stored = s3b::copy_object(&ctx.s3, &request)
         .await
@@ -565,171 +534,6 @@ async fn move_latest_from(
     }))
 }
 
-/// The plan's latest committed manifest, its key and the pointer's ETag.
-#[derive(Debug)]
-pub struct Latest {
-    /// The manifest.
-    pub manifest: Manifest,
-    /// Its key.
-    pub key: String,
-    /// ETag of the `latest` pointer.
-    pub etag: String,
-}
-
-/// The plan's latest committed manifest and its key, if any.
-pub async fn latest_manifest(
-    ctx: &Context<'_>,
-) -> Result<Option<(Manifest, String)>, HandlerError> {
-    Ok(read_latest(ctx).await?.map(|l| (l.manifest, l.key)))
-}
-
-/// The plan's `latest` pointer, if any.
-pub async fn read_latest_pointer(ctx: &Context<'_>) -> Result<Option<LatestPointer>, HandlerError> {
-    Ok(read_pointer(ctx).await?.map(|(pointer, _)| pointer))
-}
-
-async fn read_pointer(ctx: &Context<'_>) -> Result<Option<(LatestPointer, String)>, HandlerError> {
-    let destination = ctx.destination();
-    let latest_key = ctx.layout.latest_key(&ctx.plan_name);
-    let Some((bytes, etag)) = s3b::get_bytes(&ctx.s3, destination, &latest_key).await? else {
-        return Ok(None);
-    };
-    let pointer = manifest::parse_latest(&bytes).map_err(|source| HandlerError::Document {
-        key: format!("s3://{}/{latest_key}", destination.name),
-        source,
-    })?;
-    Ok(Some((pointer, etag)))
-}
-
-/// The plan's latest committed snapshot, if any.
-pub async fn read_latest(ctx: &Context<'_>) -> Result<Option<Latest>, HandlerError> {
-    let Some((pointer, etag)) = read_pointer(ctx).await? else {
-        return Ok(None);
-    };
-    let key = ctx.layout.key(&pointer.manifest_key);
-    let manifest = read_manifest(ctx, &key).await?;
-    Ok(Some(Latest {
-        manifest,
-        key,
-        etag,
-    }))
-}
-
-/// Reads and checks one manifest.
-pub async fn read_manifest(ctx: &Context<'_>, key: &str) -> Result<Manifest, HandlerError> {
-    let destination = ctx.destination();
-    let Some((bytes, _)) = s3b::get_bytes(&ctx.s3, destination, key).await? else {
-        return Err(HandlerError::NoSuchSnapshot(format!(
-            "s3://{}/{key}",
-            destination.name
-        )));
-    };
-    manifest::parse_manifest(&bytes).map_err(|source| HandlerError::Document {
-        key: format!("s3://{}/{key}", destination.name),
-        source,
-    })
-}
-
-/// `backup/runs/<plan>/<snapshot>/`: where a run's checkpoint documents live.
-fn run_prefix(ctx: &Context<'_>, snapshot: &SnapshotId) -> String {
-    format!("backup/runs/{}/{snapshot}/", ctx.plan_name)
-}
-
-/// A checkpoint document's key, named by its content: a write that finds the key already there
-/// found these very bytes (an earlier attempt's write whose answer was lost), never another
-/// attempt's different document.
-fn content_key<T: Serialize>(
-    ctx: &Context<'_>,
-    snapshot: &SnapshotId,
-    stem: &str,
-    value: &T,
-) -> String {
-    let digest = Sha256::digest(serde_json::to_vec(value).unwrap_or_default());
-    format!(
-        "{}{stem}-{}.json",
-        run_prefix(ctx, snapshot),
-        &hex::encode(digest)[..16]
-    )
-}
-
-async fn save_progress(
-    ctx: &Context<'_>,
-    held: &mut Held,
-    pending: &Pending,
-    previous: Option<Checkpoint>,
-    done: usize,
-    planned: usize,
-    unsaved: &mut Vec<(String, Stored)>,
-) -> Result<Checkpoint, HandlerError> {
-    let store = &ctx.deps.store;
-    let mut checkpoint = match previous {
-        Some(checkpoint) => checkpoint,
-        None => {
-            let key = content_key(ctx, &pending.snapshot, "plan", pending);
-            match store.create(&key, pending).await {
-                Ok(_) | Err(StateError::AlreadyExists { .. }) => {}
-                Err(error) => return Err(error.into()),
-            }
-            Checkpoint {
-                snapshot: pending.snapshot.clone(),
-                plan_key: key,
-                copies_done: 0,
-                copies_planned: planned,
-                progress: Vec::new(),
-            }
-        }
-    };
-    if !unsaved.is_empty() {
-        let batch: BTreeMap<String, Stored> = unsaved.iter().cloned().collect();
-        let key = content_key(
-            ctx,
-            &pending.snapshot,
-            &format!("progress-{:06}", checkpoint.progress.len()),
-            &batch,
-        );
-        match store.create(&key, &batch).await {
-            Ok(_) | Err(StateError::AlreadyExists { .. }) => {}
-            Err(error) => return Err(error.into()),
-        }
-        checkpoint.progress.push(key);
-    }
-    checkpoint.copies_done = done;
-    checkpoint.copies_planned = planned;
-    let before = held.claim.checkpoint.replace(checkpoint.clone());
-    if let Err(error) = save_claim(ctx, held).await {
-        // Not saved: the claim in the bucket still names the previous checkpoint.
-        held.claim.checkpoint = before;
-        return Err(error);
-    }
-    unsaved.clear();
-    Ok(checkpoint)
-}
-
-async fn load_checkpoint(
-    ctx: &Context<'_>,
-    checkpoint: &Checkpoint,
-) -> Result<(Pending, HashMap<String, Stored>), HandlerError> {
-    let store = &ctx.deps.store;
-    let pending = store
-        .get::<Pending>(&checkpoint.plan_key)
-        .await?
-        .ok_or_else(|| {
-            HandlerError::State(StateError::Corrupt {
-                bucket: store.bucket().to_owned(),
-                key: checkpoint.plan_key.clone(),
-                source: serde::de::Error::custom("the checkpointed plan is missing"),
-            })
-        })?
-        .value;
-    let mut results = HashMap::new();
-    for key in &checkpoint.progress {
-        if let Some(batch) = store.get::<BTreeMap<String, Stored>>(key).await? {
-            results.extend(batch.value);
-        }
-    }
-    Ok((pending, results))
-}
-
 async fn continue_run(
     ctx: &Context<'_>,
     checkpoint: Checkpoint,
@@ -771,67 +575,4 @@ async fn continue_run(
         continued_by_self,
         next,
     }))
-}
-
-/// Deletes a run's checkpoint documents (best effort: what is left is small and named by the
-/// run, and a later run never reads it).
-pub async fn drop_checkpoint(ctx: &Context<'_>, checkpoint: &Checkpoint) {
-    let known: Vec<String> = checkpoint
-        .progress
-        .iter()
-        .chain([&checkpoint.plan_key])
-        .cloned()
-        .collect();
-    drop_documents(ctx, &checkpoint.snapshot, known).await;
-}
-
-/// Deletes the checkpoint documents of the run `held` names (a run given up on).
-pub async fn drop_run(ctx: &Context<'_>, held: &Held) {
-    match &held.claim.checkpoint {
-        Some(checkpoint) => drop_checkpoint(ctx, checkpoint).await,
-        None => {
-            let snapshot = crate::handler::snapshot_id(held.claim.started_at, &held.claim.run);
-            drop_documents(ctx, &snapshot, Vec::new()).await;
-        }
-    }
-}
-
-async fn drop_documents(ctx: &Context<'_>, snapshot: &SnapshotId, known: Vec<String>) {
-    let store = &ctx.deps.store;
-    let prefix = run_prefix(ctx, snapshot);
-    let mut keys = known;
-    // Documents an attempt wrote without getting to record them in the claim.
-    match s3b::list_prefix(&ctx.deps.clients.s3, Bucket::new(store.bucket()), &prefix).await {
-        Ok(listed) => keys.extend(listed.into_iter().map(|o| o.key)),
-        Err(error) => {
-            tracing::warn!(message = "Could not list the checkpoint documents.", error = %error)
-        }
-    }
-    keys.sort();
-    keys.dedup();
-    for key in &keys {
-        if let Err(error) = store.delete(key).await {
-            tracing::warn!(message = "Could not delete a checkpoint document.", key = %key, error = %error, snapshot = %snapshot);
-        }
-    }
-}
-
-/// A rendered document's listing entry: content-addressed by its SHA-256.
-pub fn document_object(
-    source: SourceRef,
-    bytes: &[u8],
-    encrypted: bool,
-    digest: Option<String>,
-) -> SourceObject {
-    SourceObject {
-        source,
-        size: bytes.len() as u64,
-        checksum: Some(Checksum::Sha256 {
-            hex: hex::encode(Sha256::digest(bytes)),
-        }),
-        version_id: None,
-        etag: None,
-        encrypted,
-        digest,
-    }
 }

@@ -22,48 +22,11 @@ use chrono::Utc;
 use ops_adapters::s3::backup::{self as s3b};
 use ops_domain::backup::freshness;
 use ops_domain::backup::manifest::{self, Checksum, Entry, Manifest, TargetKind};
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::handler::{Context, HandlerError};
-use crate::report::Report;
-use crate::snapshot::{read_latest_pointer, read_manifest};
-
-/// What a verification found.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct VerifyReport {
-    /// Whether everything checked out.
-    pub ok: bool,
-    /// Snapshots checked.
-    pub snapshots_checked: usize,
-    /// Distinct data objects checked cheaply.
-    pub objects_checked: usize,
-    /// Data objects read back and re-hashed.
-    pub deep_checked: usize,
-    /// Zones restored into a scratch zone and compared.
-    pub zones_drilled: usize,
-    /// What is wrong, one line each.
-    pub failures: Vec<String>,
-}
-
-impl VerifyReport {
-    /// One paragraph for a notification.
-    pub fn summary(&self) -> String {
-        let shown: Vec<&str> = self.failures.iter().take(10).map(String::as_str).collect();
-        format!(
-            "{} problem(s) in {} snapshot(s) / {} object(s): {}{}",
-            self.failures.len(),
-            self.snapshots_checked,
-            self.objects_checked,
-            shown.join("; "),
-            if self.failures.len() > shown.len() {
-                " …"
-            } else {
-                ""
-            }
-        )
-    }
-}
+use crate::context::{Context, HandlerError};
+use crate::report::{Report, VerifyReport};
+use crate::store::{documents, read_latest_pointer, read_manifest, zone_document};
 
 /// Runs a verification.
 pub async fn run(ctx: &Context<'_>) -> Result<Report, HandlerError> {
@@ -173,8 +136,7 @@ pub async fn run(ctx: &Context<'_>) -> Result<Report, HandlerError> {
         .unwrap_or(ctx.plan.verification.zone_drill);
     if drill {
         if let Some(latest) = latest {
-            report.zones_drilled =
-                crate::restore::drill_zones(ctx, latest, &mut report.failures).await?;
+            report.zones_drilled = drill_zones(ctx, latest, &mut report.failures).await?;
         }
     }
     report.ok = report.failures.is_empty();
@@ -304,6 +266,74 @@ async fn deep_check(
 /// Used by the manifest readers: the manifest key of a snapshot id.
 pub fn manifest_key(ctx: &Context<'_>, id: &manifest::SnapshotId) -> String {
     ctx.layout.manifest_key(&ctx.plan_name, id)
+}
+
+/// The zone restore drill: each zone of `manifest` restored into a scratch private hosted
+/// zone, compared record by record, then deleted. Returns the number of zones drilled.
+pub async fn drill_zones(
+    ctx: &Context<'_>,
+    manifest: &Manifest,
+    failures: &mut Vec<String>,
+) -> Result<usize, HandlerError> {
+    let Some(vpc) = &ctx.plan.verification.drill_vpc else {
+        failures.push("zone drill: no `drill_vpc` configured".into());
+        return Ok(0);
+    };
+    let route53 = &ctx.deps.clients.route53;
+    let vpc = ops_domain::backup::zone::ZoneVpc {
+        id: vpc.id.clone(),
+        region: vpc.region.clone(),
+    };
+    let mut drilled = 0;
+    for entry in documents(manifest, TargetKind::Route53, "zone.json") {
+        let doc = zone_document(ctx, entry).await?;
+        let reference: String = format!("drill-{}-{}", ctx.request_id, doc.zone.id)
+            .chars()
+            .take(128)
+            .collect();
+        let scratch = ops_adapters::route53::backup::create_scratch_zone(
+            route53,
+            &doc.zone.name,
+            &vpc,
+            &reference,
+        )
+        .await
+        .map_err(|e| HandlerError::Restore(format!("zone drill {}: {e}", doc.zone.name)))?;
+        let options = ops_adapters::route53::backup::RestoreZoneOptions {
+            apply: true,
+            include_apex_soa_ns: false,
+            idempotency_seed: reference.clone(),
+        };
+        let outcome = async {
+            let restored =
+                ops_adapters::route53::backup::restore_zone(route53, &doc, &scratch, &options)
+                    .await?;
+            let live = ops_adapters::route53::backup::live_records(route53, &scratch).await?;
+            Ok::<_, ops_adapters::route53::backup::ZoneBackupError>((restored.desired, live))
+        }
+        .await;
+        match outcome {
+            Ok((desired, live)) => {
+                for difference in
+                    ops_domain::backup::zone::compare_for_drill(&desired, &live, &doc.zone.name)
+                {
+                    failures.push(format!("zone drill {}: {difference}", doc.zone.name));
+                }
+            }
+            Err(error) => failures.push(format!(
+                "zone drill {}: restore failed: {error}",
+                doc.zone.name
+            )),
+        }
+        if let Err(error) = ops_adapters::route53::backup::delete_zone(route53, &scratch).await {
+            failures.push(format!(
+                "zone drill {}: scratch zone {scratch} not deleted: {error}",
+                doc.zone.name
+            ));
+        }
+        drilled += 1;
+    }
+    Ok(drilled)
 }
 
 #[cfg(test)]

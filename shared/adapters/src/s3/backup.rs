@@ -1,20 +1,24 @@
 //! S3 for the backup function: listing source prefixes and the backup bucket, server-side
 //! copies into content-addressed data keys (`CopyObject`, multipart `UploadPartCopy` above
-//! 5 GiB), conditional writes of manifests and pointers, checksum-bearing heads, batched deletes
-//! and Object Lock retention.
+//! 5 GiB), conditional writes of manifests and pointers, checksum-bearing heads, reading and
+//! setting an object's metadata (headers, user metadata, tags), batched deletes and Object Lock
+//! retention.
 //!
 //! Every request to the backup bucket carries `ExpectedBucketOwner` when the destination names
 //! an account, so a bucket that changed hands is never written to or read from.
 
 use aws_sdk_s3::primitives::ByteStream;
+use std::collections::BTreeMap;
+
 use aws_sdk_s3::types::{
     ChecksumAlgorithm, ChecksumMode, CompletedMultipartUpload, CompletedPart, Delete,
-    ObjectIdentifier, ObjectLockMode, ObjectLockRetention, ObjectLockRetentionMode,
+    MetadataDirective, ObjectIdentifier, ObjectLockMode, ObjectLockRetention,
+    ObjectLockRetentionMode, TaggingDirective,
 };
 use aws_smithy_types::DateTime as SmithyDateTime;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use ops_domain::backup::manifest::{Checksum, Stored};
+use ops_domain::backup::manifest::{Checksum, ObjectMetadata, Stored};
 
 use crate::error::{bounded, status, AwsCallError, MAX_MESSAGE};
 
@@ -202,6 +206,40 @@ pub struct CopyRequest<'a> {
     pub destination_key: &'a str,
     /// Object Lock retain-until date (GOVERNANCE mode), when the bucket has Object Lock.
     pub retain_until: Option<DateTime<Utc>>,
+    /// The copy's metadata (`MetadataDirective: REPLACE`): its headers and user metadata, and
+    /// its tags (`TaggingDirective: REPLACE`; none when `tags` is `None`). `None`: the copy
+    /// keeps the source's metadata and tags (`COPY`).
+    pub metadata: Option<&'a ObjectMetadata>,
+}
+
+/// `k=v&k=v`, URL-encoded: the form of `x-amz-tagging`.
+fn tagging(tags: &BTreeMap<String, String>) -> String {
+    fn encode(text: &str) -> String {
+        let mut out = String::with_capacity(text.len());
+        for byte in text.bytes() {
+            match byte {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    out.push(byte as char)
+                }
+                other => out.push_str(&format!("%{other:02X}")),
+            }
+        }
+        out
+    }
+    tags.iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn user_metadata(metadata: &ObjectMetadata) -> Option<std::collections::HashMap<String, String>> {
+    Some(
+        metadata
+            .user
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    )
 }
 
 fn copy_source(bucket: &str, key: &str, version: Option<&str>) -> String {
@@ -265,6 +303,17 @@ pub async fn copy_object(
             .object_lock_mode(ObjectLockMode::Governance)
             .object_lock_retain_until_date(to_smithy(until));
     }
+    if let Some(metadata) = request.metadata {
+        call = call
+            .metadata_directive(MetadataDirective::Replace)
+            .set_content_type(metadata.content_type.clone())
+            .set_content_encoding(metadata.content_encoding.clone())
+            .set_cache_control(metadata.cache_control.clone())
+            .set_content_disposition(metadata.content_disposition.clone())
+            .set_metadata(user_metadata(metadata))
+            .tagging_directive(TaggingDirective::Replace)
+            .set_tagging(metadata.tags.as_ref().map(tagging));
+    }
     let output = call
         .send()
         .await
@@ -292,6 +341,16 @@ async fn copy_multipart(
         create = create
             .object_lock_mode(ObjectLockMode::Governance)
             .object_lock_retain_until_date(to_smithy(until));
+    }
+    // Parts carry no metadata: a multipart copy's metadata is the upload's own.
+    if let Some(metadata) = request.metadata {
+        create = create
+            .set_content_type(metadata.content_type.clone())
+            .set_content_encoding(metadata.content_encoding.clone())
+            .set_cache_control(metadata.cache_control.clone())
+            .set_content_disposition(metadata.content_disposition.clone())
+            .set_metadata(user_metadata(metadata))
+            .set_tagging(metadata.tags.as_ref().map(tagging));
     }
     let upload = create
         .send()
@@ -532,6 +591,72 @@ pub async fn head(
     }
 }
 
+/// An object's metadata (`HeadObject`, and `GetObjectTagging` when `with_tags`) and its
+/// `LastModified`; `None` when the key does not exist.
+pub async fn read_metadata(
+    client: &aws_sdk_s3::Client,
+    bucket: Bucket<'_>,
+    key: &str,
+    with_tags: bool,
+) -> Result<Option<(ObjectMetadata, Option<DateTime<Utc>>)>, BackupS3Error> {
+    let output = match client
+        .head_object()
+        .bucket(bucket.name)
+        .key(key)
+        .set_expected_bucket_owner(bucket.owner.map(str::to_owned))
+        .send()
+        .await
+    {
+        Ok(output) => output,
+        Err(error) if status(&error) == Some(404) => return Ok(None),
+        Err(error) => return Err(s3_error("HeadObject", bucket.name, key, &error)),
+    };
+    let mut metadata = ObjectMetadata {
+        content_type: output.content_type().map(str::to_owned),
+        content_encoding: output.content_encoding().map(str::to_owned),
+        cache_control: output.cache_control().map(str::to_owned),
+        content_disposition: output.content_disposition().map(str::to_owned),
+        user: output
+            .metadata()
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default(),
+        tags: None,
+    };
+    if with_tags {
+        match read_tags(client, bucket, key).await? {
+            Some(tags) => metadata.tags = Some(tags),
+            None => return Ok(None),
+        }
+    }
+    Ok(Some((metadata, output.last_modified().and_then(to_chrono))))
+}
+
+/// An object's tags (`GetObjectTagging`); `None` when the key does not exist.
+pub async fn read_tags(
+    client: &aws_sdk_s3::Client,
+    bucket: Bucket<'_>,
+    key: &str,
+) -> Result<Option<BTreeMap<String, String>>, BackupS3Error> {
+    match client
+        .get_object_tagging()
+        .bucket(bucket.name)
+        .key(key)
+        .set_expected_bucket_owner(bucket.owner.map(str::to_owned))
+        .send()
+        .await
+    {
+        Ok(tagged) => Ok(Some(
+            tagged
+                .tag_set()
+                .iter()
+                .map(|tag| (tag.key().to_owned(), tag.value().to_owned()))
+                .collect(),
+        )),
+        Err(error) if status(&error) == Some(404) && !no_such_bucket(&error) => Ok(None),
+        Err(error) => Err(s3_error("GetObjectTagging", bucket.name, key, &error)),
+    }
+}
+
 /// What a batched delete did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Deleted {
@@ -659,6 +784,18 @@ mod tests {
     fn copy_source_encodes_the_key_but_keeps_slashes() {
         assert_eq!(copy_source("b", "a/b c+d.txt", None), "b/a/b%20c%2Bd.txt");
         assert_eq!(copy_source("b", "k", Some("v1")), "b/k?versionId=v1");
+    }
+
+    #[test]
+    fn tags_are_url_encoded_pairs() {
+        let tags: BTreeMap<String, String> = [
+            ("a b".to_owned(), "x&y=z".to_owned()),
+            ("k".to_owned(), String::new()),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(tagging(&tags), "a%20b=x%26y%3Dz&k=");
+        assert_eq!(tagging(&BTreeMap::new()), "");
     }
 
     #[test]

@@ -4,6 +4,10 @@
 //! returns what to create, update and delete, each sorted by key, so a dry run prints the same
 //! thing every time and the apply step does exactly what was printed.
 //!
+//! For S3, a live key is updated when its bytes differ from the snapshot's or, with the same
+//! bytes, when its metadata differs from the entry's ([`s3_needs_update`]); the live metadata is
+//! read only when it may differ ([`s3_live_metadata_needed`]).
+//!
 //! For Route53, [`plan_zone_restore`] turns a zone's backed-up record sets and its live ones
 //! into ordered `ChangeResourceRecordSets` batches:
 //!
@@ -23,7 +27,41 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::fmt;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+use super::manifest::{Entry, ObjectMetadata};
+
+/// Whether a restore must read a live object's metadata to compare it with `entry`'s: only
+/// when the entry recorded metadata, and the live object is not the very object backed up (the
+/// same `LastModified`: S3 changes headers and user metadata only by rewriting an object) or the
+/// entry recorded tags (which change without a rewrite).
+pub fn s3_live_metadata_needed(entry: &Entry, live_last_modified: Option<DateTime<Utc>>) -> bool {
+    let Some(recorded) = &entry.metadata else {
+        return false;
+    };
+    recorded.tags.is_some()
+        || entry.last_modified.is_none()
+        || entry.last_modified != live_last_modified
+}
+
+/// Whether a restore overwrites a live key: its bytes are not the entry's (`same_content`
+/// false), or its metadata (`live`, when it was read) differs from what the entry recorded. An
+/// entry without recorded metadata (an older manifest) matches any: unknown is not a change
+/// (see [`ObjectMetadata`]).
+pub fn s3_needs_update(
+    same_content: bool,
+    recorded: Option<&ObjectMetadata>,
+    live: Option<&ObjectMetadata>,
+) -> bool {
+    if !same_content {
+        return true;
+    }
+    match (recorded, live) {
+        (Some(recorded), Some(live)) => !recorded.same_as(live),
+        _ => false,
+    }
+}
 
 /// An item to change: the live value and the desired one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -25,6 +25,10 @@
 //!   (idempotent), and data written by a run that died before its manifest is simply reused;
 //! - prune is reference counting: a data key survives while any surviving manifest lists it.
 //!
+//! Because data is stored once per content, what is not content — Content-Type and the other
+//! headers, user metadata, tags — is kept per entry in the manifest ([`ObjectMetadata`]), not in
+//! the data object (which carries the metadata of whichever key was copied first).
+//!
 //! The two hex characters of fan-out (`data/ab/ab…`) spread the keys over 256 prefixes, so S3's
 //! per-prefix request rates scale with the copy rate and a shard lists quickly in verification.
 //!
@@ -289,6 +293,87 @@ pub struct Entry {
     /// that snapshot's own lock date (see `ops_domain::backup::retention::lock_until`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retain_until: Option<DateTime<Utc>>,
+    /// The source object's headers, user metadata and (when the plan asks) tags, kept per entry
+    /// because data is stored once per content: two keys with the same bytes share a data
+    /// object but not their metadata. `None`: unknown (a rendered document, or a manifest
+    /// written before metadata was kept) — see [`ObjectMetadata`] for how unknown compares.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<ObjectMetadata>,
+    /// The source object's `LastModified` when it was backed up: S3 changes metadata only by
+    /// rewriting the object, which moves `LastModified`, so an object listed with the same
+    /// size, ETag and `LastModified` still has the metadata recorded here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_modified: Option<DateTime<Utc>>,
+}
+
+/// An S3 object's metadata as a snapshot keeps it: the headers a restore sets again, the user
+/// metadata (`x-amz-meta-*`, keys lowercase as S3 returns them) and, only when the plan's S3
+/// target asks for them (`tags: true`), its tags.
+///
+/// **Unknown compares as equal.** An entry without metadata (`Entry::metadata` is `None`: a
+/// manifest written before metadata was kept) and a recorded `tags: None` (the plan does not
+/// back tags up) say nothing about the live object, so they are never a difference: a restore
+/// of an old snapshot does not rewrite every object only because its metadata was not recorded,
+/// and an incremental backup records the metadata of such entries (one `HeadObject` each, once)
+/// without copying or counting them as changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectMetadata {
+    /// `Content-Type`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    /// `Content-Encoding`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_encoding: Option<String>,
+    /// `Cache-Control`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_control: Option<String>,
+    /// `Content-Disposition`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_disposition: Option<String>,
+    /// User metadata (`x-amz-meta-<key>`), by key.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub user: BTreeMap<String, String>,
+    /// Tags, when the plan backs them up (`None`: not recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<BTreeMap<String, String>>,
+}
+
+impl ObjectMetadata {
+    /// Whether `self` (recorded) and `other` (live, or recorded later) are the same metadata:
+    /// headers and user metadata equal, and tags equal when both sides recorded them.
+    pub fn same_as(&self, other: &ObjectMetadata) -> bool {
+        self.content_type == other.content_type
+            && self.content_encoding == other.content_encoding
+            && self.cache_control == other.cache_control
+            && self.content_disposition == other.content_disposition
+            && self.user == other.user
+            && match (&self.tags, &other.tags) {
+                (Some(a), Some(b)) => a == b,
+                _ => true,
+            }
+    }
+}
+
+/// The metadata `previous` recorded for an object listed now with this size, ETag and
+/// `LastModified`, when it still holds: the same object, not rewritten since (metadata changes
+/// only with a rewrite, which moves `LastModified`). `None`: it must be read (`HeadObject`) —
+/// the object is new or changed, or the entry predates recorded metadata.
+pub fn known_metadata<'a>(
+    previous: Option<&'a Entry>,
+    size: u64,
+    etag: Option<&str>,
+    last_modified: Option<DateTime<Utc>>,
+) -> Option<&'a ObjectMetadata> {
+    let previous = previous?;
+    let same_etag = match (&previous.etag, etag) {
+        (Some(a), Some(b)) => a.trim_matches('"') == b.trim_matches('"'),
+        _ => false,
+    };
+    let same_time = previous.last_modified.is_some() && previous.last_modified == last_modified;
+    (previous.size == size && same_etag && same_time)
+        .then_some(previous.metadata.as_ref())
+        .flatten()
 }
 
 /// What the backup bucket reported for a data object when it was written.
@@ -346,6 +431,14 @@ pub struct Totals {
     pub referenced_objects: u64,
     /// Bytes referenced from earlier data.
     pub referenced_bytes: u64,
+    /// Referenced entries whose content is unchanged but whose metadata changed since the
+    /// previous snapshot (recorded, nothing copied).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub metadata_changed: u64,
+}
+
+fn is_zero(value: &u64) -> bool {
+    *value == 0
 }
 
 /// A committed snapshot: written once (`If-None-Match: *`) after all its data.
@@ -525,6 +618,10 @@ pub struct SourceObject {
     pub encrypted: bool,
     /// For encrypted documents: the keyed digest of the plaintext ([`Entry::digest`]).
     pub digest: Option<String>,
+    /// An S3 object's metadata (`None` for rendered documents).
+    pub metadata: Option<ObjectMetadata>,
+    /// An S3 object's `LastModified`.
+    pub last_modified: Option<DateTime<Utc>>,
 }
 
 /// What a run does with one source object.
@@ -615,12 +712,27 @@ pub fn plan_incremental(previous: Option<&Manifest>, listing: &[SourceObject]) -
     for object in sorted {
         let (action, key) = match previous_entries.get(&object.source) {
             Some(entry) if unchanged(entry, object) => {
-                // Unchanged: the previous entry already says everything about the stored object
-                // (its ETag, checksum and source version), which a listing does not.
+                // Unchanged content: the previous entry already says everything about the stored
+                // object (its ETag, checksum and source version), which a listing does not. Its
+                // metadata is what was read now (a metadata-only change copies nothing).
+                let mut kept = (*entry).clone();
+                if let Some(metadata) = &object.metadata {
+                    if entry
+                        .metadata
+                        .as_ref()
+                        .is_some_and(|before| !before.same_as(metadata))
+                    {
+                        plan.totals.metadata_changed += 1;
+                    }
+                    kept.metadata = Some(metadata.clone());
+                }
+                if object.last_modified.is_some() {
+                    kept.last_modified = object.last_modified;
+                }
                 record_totals(&mut plan.totals, Action::Reference, object.size);
                 plan.items.push(PlanItem {
                     action: Action::Reference,
-                    entry: (*entry).clone(),
+                    entry: kept,
                 });
                 continue;
             }
@@ -653,6 +765,8 @@ pub fn plan_incremental(previous: Option<&Manifest>, listing: &[SourceObject]) -
                 stored_etag: None,
                 digest: object.digest.clone(),
                 retain_until: None,
+                metadata: object.metadata.clone(),
+                last_modified: object.last_modified,
             },
         });
     }

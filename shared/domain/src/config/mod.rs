@@ -746,6 +746,12 @@ pub struct S3BackupTarget {
     /// Key prefix (empty: the whole bucket).
     #[serde(default)]
     pub prefix: String,
+    /// Whether snapshots keep each object's tags and restores set them (default `false`). Tags
+    /// change without rewriting an object, so each backup reads every object's tags
+    /// (`GetObjectTagging`, one request per object per run); without it tags are neither kept
+    /// nor restored.
+    #[serde(default)]
+    pub tags: bool,
 }
 
 /// A Route53 hosted zone to back up.

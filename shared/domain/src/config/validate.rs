@@ -1099,6 +1099,23 @@ fn check_backup_plan(name: &str, plan: &BackupPlanConfig, errors: &mut Errors) {
             );
         }
     }
+    // One object is one manifest entry: two targets that both list it must agree on what its
+    // entry keeps.
+    for (i, a) in targets.s3.iter().enumerate() {
+        for (j, b) in targets.s3.iter().enumerate().skip(i + 1) {
+            let nested = a.prefix.starts_with(&b.prefix) || b.prefix.starts_with(&a.prefix);
+            if a.bucket == b.bucket && nested && a.tags != b.tags {
+                errors.push(
+                    &format!("{path}.targets.s3[{j}].tags"),
+                    format!("disagrees with targets.s3[{i}], whose prefix overlaps it"),
+                    Some(
+                        "objects under both prefixes are backed up once: give both the same `tags`"
+                            .into(),
+                    ),
+                );
+            }
+        }
+    }
     for (i, zone) in targets.route53.iter().enumerate() {
         let zpath = format!("{path}.targets.route53[{i}]");
         match (&zone.zone_id, &zone.zone_name) {
@@ -1629,6 +1646,35 @@ backup:
             &empty,
             &["backup.plans.nightly.retention: keeps every snapshot: no `keep_*` rule is set (e.g. `keep_daily: 7`, `keep_weekly: 4`, `keep_monthly: 12`; write `keep_last: unlimited` to keep everything on purpose)"],
         );
+    }
+
+    #[test]
+    fn s3_target_tags_are_a_flag_that_overlapping_targets_agree_on() {
+        let base = format!("{VALID}{BACKUP}");
+        let tagged = base.replace(
+            "s3: [{ bucket: app-uploads, prefix: media/ }]",
+            "s3: [{ bucket: app-uploads, prefix: media/, tags: true }, { bucket: logs-1, prefix: media/ }]",
+        );
+        let config = parse(&tagged).expect("tags: true");
+        let targets = &config.backup.plans["nightly"].targets.s3;
+        assert!(targets[0].tags && !targets[1].tags);
+        assert!(
+            !parse(&base).expect("default").backup.plans["nightly"]
+                .targets
+                .s3[0]
+                .tags
+        );
+        check(
+            &base.replace(
+                "s3: [{ bucket: app-uploads, prefix: media/ }]",
+                "s3: [{ bucket: app-uploads, prefix: media/, tags: true }, { bucket: app-uploads, prefix: media/raw/ }]",
+            ),
+            &["backup.plans.nightly.targets.s3[1].tags: disagrees with targets.s3[0], whose prefix overlaps it (objects under both prefixes are backed up once: give both the same `tags`)"],
+        );
+        let error =
+            parse(&base.replace("prefix: media/ }]", "prefix: media/, tags: yes please }]"))
+                .expect_err("not a flag");
+        assert!(error.to_string().contains("targets.s3[0].tags"), "{error}");
     }
 
     #[test]

@@ -356,3 +356,80 @@ fn record_sets_round_trip_as_json() {
     assert!(text.contains("\"type\":\"CNAME\""), "{text}");
     assert_eq!(serde_json::from_str::<RecordSet>(&text).expect("parse"), r);
 }
+
+mod s3 {
+    use chrono::{TimeZone, Utc};
+
+    use crate::backup::diff::{s3_live_metadata_needed, s3_needs_update};
+    use crate::backup::manifest::{Entry, ObjectMetadata, SourceRef, TargetKind};
+
+    fn at(s: u32) -> chrono::DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 1, 2, 0, s)
+            .single()
+            .expect("time")
+    }
+
+    fn typed(content_type: &str) -> ObjectMetadata {
+        ObjectMetadata {
+            content_type: Some(content_type.into()),
+            ..ObjectMetadata::default()
+        }
+    }
+
+    fn entry(metadata: Option<ObjectMetadata>) -> Entry {
+        Entry {
+            key: "data/ab/ab".into(),
+            source: SourceRef {
+                kind: TargetKind::S3,
+                container: "src".into(),
+                key: "data/a".into(),
+            },
+            size: 1,
+            checksum: None,
+            version_id: None,
+            etag: Some("e".into()),
+            encrypted: false,
+            stored_etag: None,
+            digest: None,
+            retain_until: None,
+            metadata,
+            last_modified: Some(at(1)),
+        }
+    }
+
+    #[test]
+    fn only_metadata_differing_is_an_update_and_unknown_is_not() {
+        let recorded = typed("text/plain");
+        assert!(s3_needs_update(false, Some(&recorded), None));
+        assert!(s3_needs_update(
+            true,
+            Some(&recorded),
+            Some(&typed("text/html"))
+        ));
+        assert!(!s3_needs_update(
+            true,
+            Some(&recorded),
+            Some(&typed("text/plain"))
+        ));
+        // Not read (known equal), or nothing recorded (an older manifest): no update.
+        assert!(!s3_needs_update(true, Some(&recorded), None));
+        assert!(!s3_needs_update(true, None, Some(&typed("text/html"))));
+    }
+
+    #[test]
+    fn live_metadata_is_read_unless_the_live_object_is_the_one_backed_up() {
+        let e = entry(Some(typed("text/plain")));
+        assert!(!s3_live_metadata_needed(&e, Some(at(1))));
+        assert!(s3_live_metadata_needed(&e, Some(at(2))));
+        assert!(s3_live_metadata_needed(&e, None));
+        let tagged = entry(Some(ObjectMetadata {
+            tags: Some(Default::default()),
+            ..typed("text/plain")
+        }));
+        assert!(
+            s3_live_metadata_needed(&tagged, Some(at(1))),
+            "tags change without a rewrite"
+        );
+        assert!(!s3_live_metadata_needed(&entry(None), Some(at(2))));
+    }
+}

@@ -29,6 +29,26 @@ fn object(key: &str, content: &str) -> SourceObject {
         etag: Some(format!("\"etag-{content}\"")),
         encrypted: false,
         digest: None,
+        metadata: None,
+        last_modified: None,
+    }
+}
+
+fn meta(content_type: &str, who: &str) -> ObjectMetadata {
+    ObjectMetadata {
+        content_type: Some(content_type.into()),
+        cache_control: Some("max-age=60".into()),
+        user: [("who".to_owned(), who.to_owned())].into_iter().collect(),
+        ..ObjectMetadata::default()
+    }
+}
+
+/// An S3 object as the backup reads it: listed, with its metadata.
+fn s3_object(key: &str, content: &str, metadata: ObjectMetadata, modified: u32) -> SourceObject {
+    SourceObject {
+        metadata: Some(metadata),
+        last_modified: Some(at(modified)),
+        ..object(key, content)
     }
 }
 
@@ -149,6 +169,7 @@ fn first_backup_copies_everything_and_dedups_identical_content() {
             copied_bytes: 5,
             referenced_objects: 1,
             referenced_bytes: 2,
+            metadata_changed: 0,
         }
     );
     assert!(plan.gone.is_empty());
@@ -408,4 +429,105 @@ fn data_no_manifest_references_is_unreferenced_once_past_the_grace_period() {
         at(5),
     );
     assert_eq!(found.len(), 5, "{found:?}");
+}
+
+#[test]
+fn same_bytes_under_two_keys_share_data_but_keep_their_own_metadata() {
+    let listing = [
+        s3_object("a.txt", "same", meta("text/plain", "a"), 1),
+        s3_object("b.json", "same", meta("application/json", "b"), 1),
+    ];
+    let plan = plan_incremental(None, &listing);
+    assert_eq!(plan.items[0].entry.key, plan.items[1].entry.key);
+    assert_eq!(plan.items[1].action, Action::Reference);
+    assert_eq!(plan.items[0].entry.metadata, Some(meta("text/plain", "a")));
+    assert_eq!(
+        plan.items[1].entry.metadata,
+        Some(meta("application/json", "b"))
+    );
+    assert_eq!(plan.items[1].entry.last_modified, Some(at(1)));
+}
+
+#[test]
+fn a_metadata_only_change_is_recorded_and_counted_without_a_copy() {
+    let first = plan_incremental(None, &[s3_object("a", "one", meta("text/plain", "a"), 1)]);
+    let m1 = manifest(&SnapshotId::new(at(2), "r1"), &first, None);
+    let changed = [s3_object("a", "one", meta("text/html", "a"), 3)];
+    let plan = plan_incremental(Some(&m1), &changed);
+    assert_eq!(actions(&plan), [("a".to_owned(), Action::Reference)]);
+    assert_eq!(plan.totals.copied_objects, 0);
+    assert_eq!(plan.totals.metadata_changed, 1);
+    let entry = &plan.items[0].entry;
+    assert_eq!(entry.metadata, Some(meta("text/html", "a")));
+    assert_eq!(entry.last_modified, Some(at(3)));
+    assert_eq!(entry.key, m1.entries[0].key);
+    // Nothing changed: nothing counted.
+    let m2 = manifest(&SnapshotId::new(at(4), "r2"), &plan, None);
+    let again = plan_incremental(Some(&m2), &changed);
+    assert_eq!(again.totals.metadata_changed, 0);
+}
+
+#[test]
+fn an_entry_without_metadata_is_unknown_recorded_once_and_not_a_change() {
+    // A manifest written before metadata was kept.
+    let old = plan_incremental(None, &[object("a", "one")]);
+    let m1 = manifest(&SnapshotId::new(at(2), "r1"), &old, None);
+    let text = serde_json::to_string(&m1).expect("json");
+    assert!(
+        !text.contains("metadata") && !text.contains("last_modified"),
+        "{text}"
+    );
+    let read = parse_manifest(text.as_bytes()).expect("an old manifest still reads");
+    assert_eq!(read.entries[0].metadata, None);
+    assert_eq!(
+        known_metadata(read.entries.first(), 3, Some("etag-one"), None),
+        None
+    );
+    let plan = plan_incremental(
+        Some(&read),
+        &[s3_object("a", "one", meta("text/plain", "a"), 1)],
+    );
+    assert_eq!(plan.totals.metadata_changed, 0);
+    assert_eq!(plan.totals.copied_objects, 0);
+    assert_eq!(plan.items[0].entry.metadata, Some(meta("text/plain", "a")));
+}
+
+#[test]
+fn recorded_metadata_is_reused_only_for_the_same_size_etag_and_last_modified() {
+    let plan = plan_incremental(None, &[s3_object("a", "one", meta("text/plain", "a"), 1)]);
+    let entry = plan.items.first().map(|i| &i.entry);
+    let etag = Some("\"etag-one\"");
+    assert_eq!(
+        known_metadata(entry, 3, etag, Some(at(1))),
+        Some(&meta("text/plain", "a"))
+    );
+    // Rewritten (metadata may have changed with it), resized, other content, or never seen.
+    assert_eq!(known_metadata(entry, 3, etag, Some(at(2))), None);
+    assert_eq!(known_metadata(entry, 4, etag, Some(at(1))), None);
+    assert_eq!(known_metadata(entry, 3, Some("other"), Some(at(1))), None);
+    assert_eq!(known_metadata(None, 3, etag, Some(at(1))), None);
+}
+
+#[test]
+fn metadata_compares_tags_only_when_both_sides_recorded_them() {
+    let plain = meta("text/plain", "a");
+    let tagged = ObjectMetadata {
+        tags: Some([("team".to_owned(), "x".to_owned())].into_iter().collect()),
+        ..plain.clone()
+    };
+    let retagged = ObjectMetadata {
+        tags: Some(BTreeMap::new()),
+        ..plain.clone()
+    };
+    assert!(plain.same_as(&tagged) && tagged.same_as(&plain));
+    assert!(!tagged.same_as(&retagged));
+    assert!(!plain.same_as(&meta("text/plain", "b")));
+    assert!(!plain.same_as(&ObjectMetadata {
+        content_encoding: Some("gzip".into()),
+        ..plain.clone()
+    }));
+    assert!(!plain.same_as(&ObjectMetadata {
+        content_disposition: Some("attachment".into()),
+        ..plain.clone()
+    }));
 }
