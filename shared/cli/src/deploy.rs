@@ -54,7 +54,12 @@ pub async fn run(
         );
         let _ = writeln!(out, "command {} by {}", command.id, command.by);
     }
-    confirm(env, options, &format!("{} {service}?", kind.name()))?;
+    // In JSON mode nothing was printed yet: the question says what will change.
+    let question = match options.output {
+        Output::Text => format!("{} {service}?", kind.name()),
+        Output::Json => format!("{what}\n{} {service}?", kind.name()),
+    };
+    confirm(env, options, &question)?;
     let mut stored = false;
     for _ in 0..MAX_ATTEMPTS {
         if session.replace(&next, &current.etag).await?.is_some() {

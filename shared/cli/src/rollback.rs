@@ -114,7 +114,22 @@ pub async fn run(
         }
         return Ok(());
     }
-    confirm(env, options, &format!("roll back {service}?"))?;
+    // In JSON mode nothing was printed yet: the question says what will change.
+    let question = match options.output {
+        Output::Text => format!("roll back {service}?"),
+        Output::Json => format!(
+            "{service} back on {}: ECS service {}/{}{}\nroll back {service}?",
+            prepared.plan.to.task_definition,
+            prepared.plan.ecs.cluster,
+            prepared.plan.ecs.service,
+            if prepared.plan.traffic.is_some() {
+                " and Route53 weights"
+            } else {
+                ""
+            }
+        ),
+    };
+    confirm(env, options, &question)?;
 
     // Claim the record.
     let mut claim = None;
