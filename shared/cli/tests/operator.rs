@@ -263,12 +263,25 @@ async fn rollback_of_a_stable_rolling_service_moves_the_ecs_service() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rollback_is_refused_in_flight_and_for_a_stable_traffic_shifting_service() {
+async fn rollback_is_refused_in_flight_past_the_window_and_for_a_stable_traffic_shifting_service() {
     let world = World::new().await;
     world.put_record(&world.web_in_flight()).await;
     let run = world.run("rollback web --yes").await;
     assert!(run.exited(1));
     assert!(run.err.contains("opsctl deploy abort web"), "{}", run.err);
+
+    let mut late = world.web_promoted();
+    if let Some(progress) = late.progress.as_mut() {
+        progress.rollback_window_until = Some(chrono::Utc::now() - chrono::Duration::minutes(1));
+    }
+    world.put_record(&late).await;
+    let run = world.run("rollback web --yes").await;
+    assert!(run.exited(1));
+    assert!(
+        run.err.contains("rollback window of web is over"),
+        "{}",
+        run.err
+    );
 
     let mut stable = world.web_promoted();
     stable.status = DeploymentStatus::Stable;
@@ -278,4 +291,128 @@ async fn rollback_is_refused_in_flight_and_for_a_stable_traffic_shifting_service
     assert!(run.err.contains("scaled to zero"), "{}", run.err);
     assert_eq!(world.weights().await, (0, 100));
     assert!(world.audits().await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_changed_between_read_and_write_is_read_and_checked_again() {
+    let world = World::new().await;
+    let record = world.web_in_flight();
+    world.put_record(&record).await;
+
+    // Another writer changes something else: the pause is checked again and stored on top.
+    let mut touched = record.clone();
+    touched.push_history(
+        chrono::Utc::now(),
+        "other_writer",
+        "an invocation ran".into(),
+    );
+    let run = world
+        .run_in(&world.env_racing(touched), "deploy pause web")
+        .await;
+    assert!(run.exited(0), "{}", run.err);
+    let stored = world.record("web").await.value;
+    assert!(stored.history.iter().any(|h| h.event == "other_writer"));
+    assert_eq!(stored.commands.len(), 1);
+    assert_eq!(world.audits().await.len(), 1);
+
+    // Another operator paused first: checked again, the pause is pointless and nothing is
+    // written on top of theirs.
+    world.put_record(&record).await;
+    let mut paused = record.clone();
+    let mut theirs = stored.commands[0].clone();
+    theirs.id = "someone-else".into();
+    paused.commands = vec![theirs];
+    let run = world
+        .run_in(&world.env_racing(paused.clone()), "deploy pause web")
+        .await;
+    assert!(run.exited(1), "{}", run.err);
+    assert!(
+        run.err.contains("already paused (the record changed)"),
+        "{}",
+        run.err
+    );
+    assert_eq!(world.record("web").await.value, paused);
+    assert_eq!(world.audits().await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollback_claimed_by_an_alarm_meanwhile_is_left_to_it() {
+    let world = World::new().await;
+    let record = world.web_promoted();
+    world.put_record(&record).await;
+    let mut claimed = record.clone();
+    claimed.status = DeploymentStatus::RollingBack;
+    claimed.rollback = Some(ops_domain::deployment::RollbackMark {
+        trigger_id: "t-alarm".into(),
+        alarm: "web-5xx".into(),
+        reason: "5xx over 5%".into(),
+        started_at: chrono::Utc::now(),
+        completed_at: None,
+        from: record.candidate.clone(),
+        by: None,
+    });
+    let run = world
+        .run_in(&world.env_racing(claimed.clone()), "rollback web")
+        .await;
+    assert!(run.exited(1), "{}", run.err);
+    assert!(
+        run.err.contains("a rollback of web (web-5xx) is under way"),
+        "{}",
+        run.err
+    );
+    assert_eq!(world.record("web").await.value, claimed);
+    assert_eq!(world.weights().await, (0, 100));
+    assert!(world.audits().await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollback_left_unfinished_past_its_lease_is_completed() {
+    let world = World::new().await;
+    let mut record = world.web_promoted();
+    record.status = DeploymentStatus::RollingBack;
+    record.rollback = Some(ops_domain::deployment::RollbackMark {
+        trigger_id: "operator-earlier".into(),
+        alarm: "operator".into(),
+        reason: "first attempt".into(),
+        started_at: chrono::Utc::now() - chrono::Duration::minutes(10),
+        completed_at: None,
+        from: record.candidate.clone(),
+        by: Some("arn:aws:iam::123456789012:user/first".into()),
+    });
+    world.put_record(&record).await;
+    let run = world.run("rollback web --yes").await;
+    assert!(run.exited(0), "{} {}", run.out, run.err);
+    assert_eq!(world.weights().await, (100, 0));
+    let done = world.record("web").await.value;
+    assert_eq!(done.status, DeploymentStatus::RolledBack);
+    assert_eq!(
+        done.rollback.and_then(|mark| mark.by),
+        Some(world.caller().await)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollback_of_a_stable_rolling_service_goes_back_to_its_previous_release() {
+    let world = World::new().await;
+    let mut record = world.worker_stable();
+    record.previous = Some(ops_domain::deployment::Release {
+        task_definition: world.worker[0].clone(),
+        image: Some("registry.example/worker:1".into()),
+        target: None,
+    });
+    world.put_record(&record).await;
+    let run = world.run("rollback worker --yes --reason=regression").await;
+    assert!(run.exited(0), "{} {}", run.out, run.err);
+    assert_eq!(world.service_td("worker").await, world.worker[0]);
+    let done = world.record("worker").await.value;
+    assert_eq!(done.status, DeploymentStatus::RolledBack);
+    assert_eq!(done.stable.task_definition, world.worker[0]);
+    assert_eq!(
+        done.stable.image.as_deref(),
+        Some("registry.example/worker:1")
+    );
+    assert_eq!(done.previous, None);
+    let audits = world.audits().await;
+    assert_eq!(audits.len(), 1);
+    assert_eq!(audits[0].reason, "regression");
 }

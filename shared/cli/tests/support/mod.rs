@@ -446,6 +446,31 @@ impl World {
         env
     }
 
+    /// An environment with a terminal whose operator, when asked, first has `record` written
+    /// (as another writer would, between opsctl's read and its write) and then answers yes.
+    pub fn env_racing(&self, record: DeploymentRecord) -> ops_cli::Env {
+        let mut env = self.env();
+        env.interactive = true;
+        let handle = tokio::runtime::Handle::current();
+        let s3 = self.admin.s3.clone();
+        let bucket = self.prefix.clone();
+        env.confirm = Box::new(move |_| {
+            tokio::task::block_in_place(|| {
+                handle.block_on(async {
+                    s3.put_object()
+                        .bucket(&bucket)
+                        .key(keys::deployment_record(&record.service))
+                        .body(serde_json::to_vec(&record).expect("json").into())
+                        .send()
+                        .await
+                        .expect("concurrent write");
+                })
+            });
+            true
+        });
+        env
+    }
+
     /// Runs `opsctl` with `line` (split on spaces) in `env`.
     pub async fn run_in(&self, env: &ops_cli::Env, line: &str) -> Run {
         let args: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
