@@ -269,7 +269,7 @@ async fn prepare(
             )))
         }
         DeploymentStatus::Promoted => {
-            refuse_to_for_promoted(record, request)?;
+            refuse_to_unless_stable(record, request)?;
             if config.strategy.shifts_traffic() && ops_domain::deploy::window_closed(record, now) {
                 return Err(Failure::Refused(format!(
                     "the rollback window of {service} is over: its previous color may already \
@@ -279,7 +279,10 @@ async fn prepare(
             record.clone()
         }
         // A rollback claimed earlier: the decision resumes it once its lease has passed.
-        DeploymentStatus::RollingBack => record.clone(),
+        DeploymentStatus::RollingBack => {
+            refuse_to_unless_stable(record, request)?;
+            record.clone()
+        }
         DeploymentStatus::Stable => stable_working(session, config, record, request).await?,
     };
     let decision = rollback::decide(
@@ -303,13 +306,20 @@ async fn prepare(
     })
 }
 
-fn refuse_to_for_promoted(record: &DeploymentRecord, request: &Request<'_>) -> Result<(), Failure> {
+/// `--to` chooses the target of a STABLE service only: any other record rolls back to its
+/// stable release (naming that one is fine).
+fn refuse_to_unless_stable(
+    record: &DeploymentRecord,
+    request: &Request<'_>,
+) -> Result<(), Failure> {
     match request.to {
         Some(to) if !ecs::same_task_definition(to, &record.stable.task_definition) => {
             Err(Failure::Refused(format!(
-                "--to applies to a STABLE service: {} is PROMOTED and rolls back to its stable \
+                "--to applies to a STABLE service: {} is {} and rolls back to its stable \
                  release {}",
-                request.service, record.stable.task_definition
+                request.service,
+                record.status.as_str(),
+                record.stable.task_definition
             )))
         }
         _ => Ok(()),

@@ -283,6 +283,18 @@ async fn rollback_is_refused_in_flight_past_the_window_and_for_a_stable_traffic_
         run.err
     );
 
+    world.put_record(&world.web_promoted()).await;
+    let run = world
+        .run(&format!("rollback web --yes --to {}", world.web[1]))
+        .await;
+    assert!(run.exited(1));
+    assert!(
+        run.err
+            .contains("--to applies to a STABLE service: web is PROMOTED"),
+        "{}",
+        run.err
+    );
+
     let mut stable = world.web_promoted();
     stable.status = DeploymentStatus::Stable;
     world.put_record(&stable).await;
