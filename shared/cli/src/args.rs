@@ -1,0 +1,507 @@
+//! The command line, parsed by hand: `opsctl validate FILE...`, `opsctl deploy
+//! pause|resume|promote [--full]|abort|retry SERVICE`, `opsctl rollback SERVICE [--to REVISION]
+//! [--dry-run]`, with the common flags `--yes`, `--output json|text`, `--reason TEXT`,
+//! `--bucket NAME` and `--config URI`.
+//!
+//! Flags may come before or after the service, as `--flag value` or `--flag=value`; `--` ends
+//! the flags. Anything unknown, missing or repeated is a [`UsageError`] (exit code 2).
+
+use ops_domain::deploy::CommandKind;
+
+/// Most characters of a `--reason` (the same cap as an alarm's reason).
+pub const MAX_REASON: usize = ops_domain::rollback::MAX_REASON;
+
+/// The usage text.
+pub const USAGE: &str = "\
+usage: opsctl validate FILE...
+       opsctl deploy pause|resume|promote [--full]|abort|retry SERVICE [OPTIONS]
+       opsctl rollback SERVICE [--to REVISION] [--dry-run] [OPTIONS]
+
+Commands:
+  validate   check suite configuration files and list every error with its path
+  deploy     steer SERVICE's deployment; deploy-hook's next invocation carries it out
+  rollback   put SERVICE back on its previous release now (traffic and ECS service)
+
+Options:
+  --yes, -y              do not ask for confirmation (required when stdin is not a terminal)
+  --output text|json     output format (default text)
+  --reason TEXT          why, recorded with the command and in the audit record
+  --to REVISION          rollback target of a STABLE service: family:revision or task definition ARN
+  --dry-run              print the rollback plan and change nothing
+  --bucket NAME          the state bucket (default $STATE_BUCKET)
+  --config URI           the suite config (default $CONFIG_URI, else s3://BUCKET/config/suite.yaml)
+  --help, -h             this text";
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Output {
+    /// Lines for people.
+    #[default]
+    Text,
+    /// One JSON object.
+    Json,
+}
+
+/// What to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// `validate FILE...`.
+    Validate {
+        /// The files, as given.
+        files: Vec<String>,
+    },
+    /// `deploy <command> SERVICE`.
+    Deploy {
+        /// The operator command.
+        kind: CommandKind,
+        /// The service.
+        service: String,
+    },
+    /// `rollback SERVICE [--to REVISION] [--dry-run]`.
+    Rollback {
+        /// The service.
+        service: String,
+        /// The release to go back to (STABLE services), instead of the previous one.
+        to: Option<String>,
+        /// Print the plan, change nothing.
+        dry_run: bool,
+    },
+    /// `--help`.
+    Help,
+}
+
+/// Flags common to the operator commands.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Options {
+    /// `--yes`: no confirmation asked.
+    pub yes: bool,
+    /// `--output`.
+    pub output: Output,
+    /// `--reason` (empty when not given).
+    pub reason: String,
+    /// `--bucket`.
+    pub bucket: Option<String>,
+    /// `--config`.
+    pub config: Option<String>,
+}
+
+/// A parsed command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation {
+    /// What to do.
+    pub command: Command,
+    /// How.
+    pub options: Options,
+}
+
+/// A command line that does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+fn usage(message: impl Into<String>) -> UsageError {
+    UsageError(message.into())
+}
+
+/// Whether the command line names a command that talks to AWS (everything but `validate` and
+/// `--help`, and lines that do not parse).
+pub fn needs_aws(args: &[String]) -> bool {
+    matches!(
+        parse(args),
+        Ok(Invocation {
+            command: Command::Deploy { .. } | Command::Rollback { .. },
+            ..
+        })
+    )
+}
+
+/// Parses the arguments after the program name.
+pub fn parse(args: &[String]) -> Result<Invocation, UsageError> {
+    let Some((command, rest)) = args.split_first() else {
+        return Err(usage("no command given"));
+    };
+    match command.as_str() {
+        // Every argument after `validate` is a file, exactly as before the operator commands.
+        "validate" if rest.is_empty() => Err(usage("validate needs at least one FILE")),
+        "validate" => Ok(Invocation {
+            command: Command::Validate {
+                files: rest.to_vec(),
+            },
+            options: Options::default(),
+        }),
+        "-h" | "--help" | "help" => Ok(Invocation {
+            command: Command::Help,
+            options: Options::default(),
+        }),
+        "deploy" | "rollback" => parse_operator(command, rest),
+        other => Err(usage(format!("unknown command \"{}\"", shown(other)))),
+    }
+}
+
+/// The flags and positional arguments of `deploy` / `rollback`.
+#[derive(Default)]
+struct Scanned {
+    positional: Vec<String>,
+    options: Options,
+    full: bool,
+    to: Option<String>,
+    dry_run: bool,
+    help: bool,
+}
+
+fn scan(rest: &[String]) -> Result<Scanned, UsageError> {
+    let mut scanned = Scanned::default();
+    let mut seen: Vec<&'static str> = Vec::new();
+    let mut items = rest.iter();
+    let mut flags_ended = false;
+    while let Some(arg) = items.next() {
+        if flags_ended || !arg.starts_with('-') || arg == "-" {
+            scanned.positional.push(arg.clone());
+            continue;
+        }
+        if arg == "--" {
+            flags_ended = true;
+            continue;
+        }
+        let (name, inline) = match arg.split_once('=') {
+            Some((name, value)) if name.starts_with("--") => (name, Some(value.to_owned())),
+            _ => (arg.as_str(), None),
+        };
+        let flag: &'static str = match name {
+            "--yes" | "-y" => "--yes",
+            "--output" | "-o" => "--output",
+            "--reason" => "--reason",
+            "--bucket" => "--bucket",
+            "--config" => "--config",
+            "--full" => "--full",
+            "--to" => "--to",
+            "--dry-run" => "--dry-run",
+            "--help" | "-h" => "--help",
+            other => return Err(usage(format!("unknown option \"{}\"", shown(other)))),
+        };
+        if seen.contains(&flag) {
+            return Err(usage(format!("{flag} given twice")));
+        }
+        seen.push(flag);
+        let takes_value = matches!(
+            flag,
+            "--output" | "--reason" | "--bucket" | "--config" | "--to"
+        );
+        if !takes_value {
+            if inline.is_some() {
+                return Err(usage(format!("{flag} takes no value")));
+            }
+            match flag {
+                "--yes" => scanned.options.yes = true,
+                "--full" => scanned.full = true,
+                "--dry-run" => scanned.dry_run = true,
+                _ => scanned.help = true,
+            }
+            continue;
+        }
+        let value = match inline {
+            Some(value) => value,
+            None => items
+                .next()
+                .cloned()
+                .ok_or_else(|| usage(format!("{flag} needs a value")))?,
+        };
+        match flag {
+            "--output" => {
+                scanned.options.output = match value.as_str() {
+                    "text" => Output::Text,
+                    "json" => Output::Json,
+                    other => {
+                        return Err(usage(format!(
+                            "--output must be text or json, not \"{}\"",
+                            shown(other)
+                        )))
+                    }
+                }
+            }
+            "--reason" => {
+                if value.chars().count() > MAX_REASON {
+                    return Err(usage(format!(
+                        "--reason is longer than {MAX_REASON} characters"
+                    )));
+                }
+                if value.chars().any(|c| c.is_control() && c != '\t') {
+                    return Err(usage("--reason must be one line of text"));
+                }
+                scanned.options.reason = value.trim().to_owned();
+            }
+            "--bucket" => scanned.options.bucket = Some(non_empty(flag, value)?),
+            "--config" => scanned.options.config = Some(non_empty(flag, value)?),
+            _ => scanned.to = Some(non_empty(flag, value)?),
+        }
+    }
+    Ok(scanned)
+}
+
+fn non_empty(flag: &str, value: String) -> Result<String, UsageError> {
+    if value.trim().is_empty() {
+        Err(usage(format!("{flag} needs a non-empty value")))
+    } else {
+        Ok(value)
+    }
+}
+
+fn parse_operator(command: &str, rest: &[String]) -> Result<Invocation, UsageError> {
+    let scanned = scan(rest)?;
+    if scanned.help {
+        return Ok(Invocation {
+            command: Command::Help,
+            options: scanned.options,
+        });
+    }
+    let mut positional = scanned.positional.into_iter();
+    let command = if command == "deploy" {
+        let name = positional.next().ok_or_else(|| {
+            usage("deploy needs a command: pause, resume, promote, abort or retry")
+        })?;
+        let kind = match name.as_str() {
+            "pause" => CommandKind::Pause,
+            "resume" => CommandKind::Resume,
+            "promote" => CommandKind::Promote { full: scanned.full },
+            "abort" => CommandKind::Abort,
+            "retry" => CommandKind::Retry,
+            other => {
+                return Err(usage(format!(
+                    "unknown deploy command \"{}\" (pause, resume, promote, abort, retry)",
+                    shown(other)
+                )))
+            }
+        };
+        if scanned.full && !matches!(kind, CommandKind::Promote { .. }) {
+            return Err(usage("--full applies to deploy promote only"));
+        }
+        if scanned.to.is_some() || scanned.dry_run {
+            return Err(usage("--to and --dry-run apply to rollback only"));
+        }
+        Command::Deploy {
+            kind,
+            service: service(positional.next(), &format!("deploy {name}"))?,
+        }
+    } else {
+        if scanned.full {
+            return Err(usage("--full applies to deploy promote only"));
+        }
+        Command::Rollback {
+            service: service(positional.next(), "rollback")?,
+            to: scanned.to,
+            dry_run: scanned.dry_run,
+        }
+    };
+    if let Some(extra) = positional.next() {
+        return Err(usage(format!("unexpected argument \"{}\"", shown(&extra))));
+    }
+    Ok(Invocation {
+        command,
+        options: scanned.options,
+    })
+}
+
+/// A service name: letters, digits, `-`, `_` and `.`, as config keys are written.
+fn service(name: Option<String>, command: &str) -> Result<String, UsageError> {
+    let name = name.ok_or_else(|| usage(format!("{command} needs a SERVICE")))?;
+    let valid = !name.is_empty()
+        && name.len() <= 128
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !name.starts_with(['.', '-']);
+    if valid {
+        Ok(name)
+    } else {
+        Err(usage(format!("\"{}\" is not a service name", shown(&name))))
+    }
+}
+
+/// An argument quoted in a message: at most 64 characters, control characters escaped.
+fn shown(text: &str) -> String {
+    let mut quoted: String = text
+        .chars()
+        .take(64)
+        .flat_map(char::escape_default)
+        .collect();
+    if text.chars().count() > 64 {
+        quoted.push('…');
+    }
+    quoted
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(line: &str) -> Vec<String> {
+        line.split_whitespace().map(str::to_owned).collect()
+    }
+
+    fn ok(line: &str) -> Invocation {
+        parse(&args(line)).unwrap_or_else(|error| panic!("{line}: {error}"))
+    }
+
+    fn err(line: &str) -> String {
+        match parse(&args(line)) {
+            Ok(parsed) => panic!("{line}: parsed as {parsed:?}"),
+            Err(error) => error.0,
+        }
+    }
+
+    #[test]
+    fn validate_takes_every_argument_as_a_file() {
+        assert_eq!(
+            ok("validate a.yaml --yes b.yaml").command,
+            Command::Validate {
+                files: args("a.yaml --yes b.yaml")
+            }
+        );
+        assert_eq!(err("validate"), "validate needs at least one FILE");
+    }
+
+    #[test]
+    fn deploy_commands_and_their_flags() {
+        let parsed = ok("deploy pause web --yes --reason=hold --output json");
+        assert_eq!(
+            parsed.command,
+            Command::Deploy {
+                kind: CommandKind::Pause,
+                service: "web".into()
+            }
+        );
+        assert!(parsed.options.yes);
+        assert_eq!(parsed.options.reason, "hold");
+        assert_eq!(parsed.options.output, Output::Json);
+        assert_eq!(
+            ok("deploy --full promote web").command,
+            Command::Deploy {
+                kind: CommandKind::Promote { full: true },
+                service: "web".into()
+            }
+        );
+        for (word, kind) in [
+            ("resume", CommandKind::Resume),
+            ("promote", CommandKind::Promote { full: false }),
+            ("abort", CommandKind::Abort),
+            ("retry", CommandKind::Retry),
+        ] {
+            assert_eq!(
+                ok(&format!("deploy {word} api -y")).command,
+                Command::Deploy {
+                    kind,
+                    service: "api".into()
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn reason_with_spaces_as_one_argument() {
+        let parsed = parse(&[
+            "deploy".into(),
+            "abort".into(),
+            "web".into(),
+            "--reason".into(),
+            "error rate up after release".into(),
+        ])
+        .expect("parses");
+        assert_eq!(parsed.options.reason, "error rate up after release");
+        assert_eq!(
+            parse(&[
+                "deploy".into(),
+                "abort".into(),
+                "web".into(),
+                "--reason".into(),
+                "two\nlines".into(),
+            ]),
+            Err(UsageError("--reason must be one line of text".into()))
+        );
+        let long = format!("--reason={}", "x".repeat(MAX_REASON + 1));
+        assert!(parse(&["deploy".into(), "abort".into(), "web".into(), long]).is_err());
+    }
+
+    #[test]
+    fn rollback_and_its_flags() {
+        let parsed =
+            ok("rollback billing --to billing:3 --dry-run --bucket state --config s3://b/c.yaml");
+        assert_eq!(
+            parsed.command,
+            Command::Rollback {
+                service: "billing".into(),
+                to: Some("billing:3".into()),
+                dry_run: true
+            }
+        );
+        assert_eq!(parsed.options.bucket.as_deref(), Some("state"));
+        assert_eq!(parsed.options.config.as_deref(), Some("s3://b/c.yaml"));
+        assert_eq!(
+            ok("rollback web").command,
+            Command::Rollback {
+                service: "web".into(),
+                to: None,
+                dry_run: false
+            }
+        );
+    }
+
+    #[test]
+    fn mistakes_are_usage_errors_with_a_clear_message() {
+        assert_eq!(err(""), "no command given");
+        assert_eq!(
+            err("deploy"),
+            "deploy needs a command: pause, resume, promote, abort or retry"
+        );
+        assert_eq!(err("deploy pause"), "deploy pause needs a SERVICE");
+        assert_eq!(
+            err("deploy stop web"),
+            "unknown deploy command \"stop\" (pause, resume, promote, abort, retry)"
+        );
+        assert_eq!(
+            err("deploy pause web --full"),
+            "--full applies to deploy promote only"
+        );
+        assert_eq!(
+            err("rollback web --full"),
+            "--full applies to deploy promote only"
+        );
+        assert_eq!(
+            err("deploy pause web --dry-run"),
+            "--to and --dry-run apply to rollback only"
+        );
+        assert_eq!(err("deploy pause web api"), "unexpected argument \"api\"");
+        assert_eq!(err("deploy pause web --yes --yes"), "--yes given twice");
+        assert_eq!(
+            err("deploy pause web --force"),
+            "unknown option \"--force\""
+        );
+        assert_eq!(err("deploy pause web --yes=1"), "--yes takes no value");
+        assert_eq!(err("deploy pause web --output"), "--output needs a value");
+        assert_eq!(
+            err("deploy pause web --output yaml"),
+            "--output must be text or json, not \"yaml\""
+        );
+        assert_eq!(err("rollback web --to="), "--to needs a non-empty value");
+        assert_eq!(err("rollback ../etc"), "\"../etc\" is not a service name");
+        assert_eq!(err("status web"), "unknown command \"status\"");
+    }
+
+    #[test]
+    fn double_dash_ends_the_flags_and_help_is_recognised() {
+        assert_eq!(
+            err("deploy pause -- --yes"),
+            "\"--yes\" is not a service name"
+        );
+        assert_eq!(ok("--help").command, Command::Help);
+        assert_eq!(ok("rollback web --help").command, Command::Help);
+    }
+
+    #[test]
+    fn only_operator_commands_need_aws() {
+        assert!(needs_aws(&args("deploy pause web")));
+        assert!(needs_aws(&args("rollback web --dry-run")));
+        assert!(!needs_aws(&args("validate a.yaml")));
+        assert!(!needs_aws(&args("deploy")));
+        assert!(!needs_aws(&args("--help")));
+    }
+}
