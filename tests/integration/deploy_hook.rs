@@ -88,7 +88,7 @@ pub struct DeployWorld {
     pub seeded: BTreeMap<String, Deployable>,
     /// CloudWatch for tripping alarms.
     pub cloudwatch: aws_sdk_cloudwatch::Client,
-    sdk: aws_config::SdkConfig,
+    pub(crate) sdk: aws_config::SdkConfig,
 }
 
 /// What driving a job to its end produced.

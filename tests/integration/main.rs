@@ -16,4 +16,5 @@ mod deploy_hook;
 mod faults;
 mod leaks;
 mod least_privilege;
+mod operator;
 mod util;

@@ -1,0 +1,121 @@
+//! Operator commands end to end: `opsctl deploy pause|resume|abort|retry` (the CLI's library,
+//! with its own argument parsing) stores a command in the record, and deploy-hook's next
+//! invocation honours it — a pause holds the bake, a resume goes on, an abort puts traffic back
+//! and fails the job with who and why, a retry lets the rolled-back release deploy again.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use ops_domain::deployment::DeploymentStatus;
+
+use crate::deploy_hook::{params, DeployWorld};
+use ops_tests::pipeline::job_event;
+
+/// Runs `opsctl ARGS --yes` against the world's state bucket; returns its exit code and output.
+async fn opsctl(world: &DeployWorld, args: &[&str]) -> (ExitCode, String) {
+    let mut env = ops_cli::Env::new(world.sdk.clone());
+    env.state_bucket = Some(world.prefix.clone());
+    let mut args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    args.push("--yes".into());
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = ops_cli::run(&args, &env, &mut out, &mut err).await;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out),
+        String::from_utf8_lossy(&err)
+    );
+    (code, text)
+}
+
+#[tokio::test]
+async fn pause_resume_abort_and_retry_from_opsctl() {
+    let world = DeployWorld::new().await;
+    let p = params("web", "registry.example/web:1.5.0");
+    let mut token = world.drive_to_first_bake(&p).await;
+    assert_eq!(world.web_weights().await["green"], 10);
+
+    let (code, text) = opsctl(&world, &["deploy", "pause", "web", "--reason", "checking"]).await;
+    assert_eq!(code, ExitCode::SUCCESS, "{text}");
+    // Held past the 2 s bake: the job keeps continuing, the weights stay at 10 %.
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        let job = ops_tests::unique("job");
+        let response = world
+            .invoke(job_event(&job, &p, None, token.as_deref()))
+            .await
+            .expect("reported");
+        assert_eq!(response.result, "continue", "{}", response.summary);
+        assert!(
+            response.summary.contains("paused by"),
+            "{}",
+            response.summary
+        );
+        token = world.token_after(&job);
+    }
+    assert_eq!(world.web_weights().await["green"], 10);
+    // Pausing twice is refused and writes nothing.
+    let (code, text) = opsctl(&world, &["deploy", "pause", "web"]).await;
+    assert_ne!(code, ExitCode::SUCCESS, "{text}");
+    assert!(text.contains("already paused"), "{text}");
+
+    let (code, text) = opsctl(&world, &["deploy", "resume", "web"]).await;
+    assert_eq!(code, ExitCode::SUCCESS, "{text}");
+    let job = ops_tests::unique("job");
+    let response = world
+        .invoke(job_event(&job, &p, None, token.as_deref()))
+        .await
+        .expect("reported");
+    assert!(
+        !response.summary.contains("paused by"),
+        "{}",
+        response.summary
+    );
+    token = world.token_after(&job);
+
+    let (code, text) = opsctl(
+        &world,
+        &["deploy", "abort", "web", "--reason", "bad canary"],
+    )
+    .await;
+    assert_eq!(code, ExitCode::SUCCESS, "{text}");
+    let drive = world.drive_from(&p, token).await;
+    let last = drive.last();
+    assert_eq!(
+        last.failure_type.as_deref(),
+        Some("JobFailed"),
+        "{}",
+        last.summary
+    );
+    assert!(
+        last.summary.contains("aborted by") && last.summary.contains("bad canary"),
+        "{}",
+        last.summary
+    );
+    assert_eq!(
+        world.web_weights().await,
+        [("blue".to_owned(), 100), ("green".to_owned(), 0)].into()
+    );
+    let record = world.record("web").await.expect("record");
+    assert_eq!(record.status, DeploymentStatus::RolledBack);
+    assert!(record.rollback.as_ref().is_some_and(|m| m.by.is_some()));
+    assert!(record.commands.is_empty());
+    let audits = world.keys_under("audit/").await;
+    // One audit record per accepted command (the refused second pause wrote none).
+    let by_opsctl = audits.iter().filter(|key| key.contains("/opsctl/")).count();
+    assert_eq!(by_opsctl, 3, "{audits:?}");
+
+    // The aborted release is refused on a stage retry until an operator retries it.
+    let (_, refused) = world.stage_retry(&p).await;
+    assert_eq!(
+        refused.failure_type.as_deref(),
+        Some("JobFailed"),
+        "{}",
+        refused.summary
+    );
+    let (code, text) = opsctl(&world, &["deploy", "retry", "web"]).await;
+    assert_eq!(code, ExitCode::SUCCESS, "{text}");
+    let (_, retried) = world.stage_retry(&p).await;
+    assert_eq!(retried.result, "continue", "{}", retried.summary);
+    let record = world.record("web").await.expect("record");
+    assert_eq!(record.status, DeploymentStatus::InProgress);
+}
