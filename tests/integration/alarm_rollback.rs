@@ -763,9 +763,9 @@ async fn failed_secret_reads_fail_the_invocation_and_its_retry_delivers_exactly_
     assert_eq!(diagnostic.error_type, "DeliveryPending");
     for channel in ["slack", "hook", "pager"] {
         assert!(
-            diagnostic
-                .error_message
-                .contains(&format!("notification to {channel} (reading secret")),
+            diagnostic.error_message.contains(&format!(
+                "notification to {channel} (GetSecretValue on secret"
+            )),
             "{}",
             diagnostic.error_message
         );

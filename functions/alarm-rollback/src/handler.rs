@@ -173,9 +173,8 @@ impl HandlerError {
             | HandlerError::MissingRecord { .. }
             | HandlerError::Plan(_) => false,
             HandlerError::Config(error) => error.is_transient(),
-            HandlerError::Route53(Route53Error::Aws { transient, .. })
-            | HandlerError::Ecs(EcsError::Aws { transient, .. }) => *transient,
-            HandlerError::Route53(_) | HandlerError::Ecs(_) => false,
+            HandlerError::Route53(error) => error.is_transient(),
+            HandlerError::Ecs(error) => error.is_transient(),
             HandlerError::State(error) => error.is_transient(),
             HandlerError::Contention { .. }
             | HandlerError::DeliveryPending { .. }
@@ -195,14 +194,10 @@ impl HandlerError {
             HandlerError::Route53(
                 Route53Error::ZoneNotFound(_) | Route53Error::RecordSetNotFound { .. },
             ) => "MissingTrafficRecord",
-            HandlerError::Route53(Route53Error::Aws {
-                transient: true, ..
-            }) => "Route53Unavailable",
+            HandlerError::Route53(error) if error.is_transient() => "Route53Unavailable",
             HandlerError::Route53(_) => "Route53Error",
             HandlerError::Ecs(EcsError::ServiceNotFound { .. }) => "MissingEcsService",
-            HandlerError::Ecs(EcsError::Aws {
-                transient: true, ..
-            }) => "EcsUnavailable",
+            HandlerError::Ecs(error) if error.is_transient() => "EcsUnavailable",
             HandlerError::Ecs(_) => "EcsError",
             HandlerError::State(StateError::Corrupt { .. }) => "CorruptState",
             HandlerError::State(error) if error.is_transient() => "StateStoreUnavailable",
@@ -1026,38 +1021,50 @@ fn alarm_notification(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ops_adapters::error::AwsCallError;
 
     #[test]
     fn errors_say_whether_a_retry_helps() {
+        // The same answers, once as classified and once with the opposite classification, so
+        // the error type follows the AwsCallError's transience alone.
+        let call = |operation, code, message, status, transient| {
+            AwsCallError::answered(operation, code, message, status).with_transient(transient)
+        };
         let state = |transient| {
-            HandlerError::State(StateError::Aws {
-                operation: "PutObject",
-                bucket: "b".into(),
-                key: "k".into(),
-                message: "SlowDown: Please reduce your request rate. (HTTP 503)".into(),
-                transient,
-            })
+            HandlerError::State(StateError::Aws(
+                call(
+                    "PutObject",
+                    "SlowDown",
+                    "Please reduce your request rate.",
+                    503,
+                    transient,
+                )
+                .on("s3://b/k"),
+            ))
         };
         let route53 = |transient| {
-            HandlerError::Route53(Route53Error::Aws {
-                operation: "ChangeResourceRecordSets",
-                message: "Throttling: Rate exceeded (HTTP 400)".into(),
+            HandlerError::Route53(Route53Error::Aws(call(
+                "ChangeResourceRecordSets",
+                "Throttling",
+                "Rate exceeded",
+                400,
                 transient,
-            })
+            )))
         };
         let ecs = |transient| {
-            HandlerError::Ecs(EcsError::Aws {
-                operation: "UpdateService",
-                message: "AccessDeniedException (HTTP 400)".into(),
+            HandlerError::Ecs(EcsError::Aws(call(
+                "UpdateService",
+                "AccessDeniedException",
+                "",
+                400,
                 transient,
-            })
+            )))
         };
         let config = |transient| {
-            HandlerError::Config(ConfigLoadError::Read {
-                location: "s3://b/config/suite.yaml".into(),
-                message: "SlowDown (HTTP 503)".into(),
-                transient,
-            })
+            HandlerError::Config(ConfigLoadError::Aws(
+                call("GetObject", "SlowDown", "", 503, transient)
+                    .on("config s3://b/config/suite.yaml"),
+            ))
         };
         let table = [
             (state(true), "StateStoreUnavailable", true),

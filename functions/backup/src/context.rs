@@ -270,7 +270,7 @@ impl HandlerError {
             HandlerError::Source { transient, .. } => *transient,
             HandlerError::Config(error) => error.is_transient(),
             HandlerError::Destination(error) => error.is_transient(),
-            HandlerError::Kms(KmsError::Unavailable { transient, .. }) => *transient,
+            HandlerError::Kms(error) => error.is_transient(),
             HandlerError::State(error) => error.is_transient(),
             // Stands in for a crash or a timeout: the next attempt resumes.
             HandlerError::Interrupted => true,

@@ -18,7 +18,7 @@ use aws_sdk_s3::operation::get_object::GetObjectOutput;
 use bytes::Bytes;
 use chrono::{Datelike, Duration, NaiveDate, NaiveTime};
 use futures_util::future::try_join_all;
-use ops_adapters::error::{bounded, AwsCallError, MAX_MESSAGE};
+use ops_adapters::error::{AwsCallError, FailureKind};
 use ops_costdata::{FeedStep, Kind, ParquetFeed, ReadError, ReadOptions};
 use ops_domain::config::{CostConfig, CostMetric, CostSource};
 use ops_domain::cost::CostCube;
@@ -51,18 +51,9 @@ pub enum SourceError {
     /// A file is malformed and the config says to fail.
     #[error(transparent)]
     Unreadable(#[from] ReadError),
-    /// S3 or Cost Explorer failed.
-    #[error("{operation} {target} failed: {message}")]
-    Aws {
-        /// Operation.
-        operation: &'static str,
-        /// Bucket/key or API.
-        target: String,
-        /// The AWS error code, message and HTTP status, or the failure kind (never a body).
-        message: String,
-        /// Whether retrying later may succeed (throttling, 5xx, timeouts, a body cut short).
-        transient: bool,
-    },
+    /// S3 or Cost Explorer failed (the target is the bucket/key or the API; never a body).
+    #[error(transparent)]
+    Aws(#[from] AwsCallError),
     /// The data is not what the source promised (a manifest pointing elsewhere, mixed currencies).
     #[error("{0}")]
     Invalid(String),
@@ -72,13 +63,7 @@ impl SourceError {
     /// Whether retrying the run later may succeed: AWS throttled, failed or could not be
     /// reached. A malformed file or data that does not fit stays wrong until it is changed.
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            SourceError::Aws {
-                transient: true,
-                ..
-            }
-        )
+        matches!(self, SourceError::Aws(call) if call.is_transient())
     }
 
     /// An SDK failure of `operation` on `target`, classified once ([`AwsCallError`]).
@@ -91,13 +76,7 @@ impl SourceError {
         E: ops_adapters::error::ProvideErrorMetadata,
         R: ops_adapters::error::HttpStatus,
     {
-        let call = AwsCallError::from_sdk(operation, error);
-        SourceError::Aws {
-            operation,
-            target,
-            message: call.detail(),
-            transient: call.is_transient(),
-        }
+        SourceError::Aws(AwsCallError::from_sdk(operation, error).on(target))
     }
 }
 
@@ -176,22 +155,16 @@ impl S3Files {
 
     /// A transfer that failed or was cut short (retrying may succeed).
     fn aws(&self, operation: &'static str, key: &str, message: String) -> SourceError {
-        SourceError::Aws {
-            operation,
-            target: self.uri(key),
-            message: bounded(&message, MAX_MESSAGE),
-            transient: true,
-        }
+        AwsCallError::other(operation, FailureKind::Connection, message)
+            .on(self.uri(key))
+            .into()
     }
 
     /// The blocking reader task did not finish (it panicked or was cancelled).
     fn stopped(&self, key: &str, error: &tokio::task::JoinError) -> SourceError {
-        SourceError::Aws {
-            operation: "GetObject",
-            target: self.uri(key),
-            message: bounded(&format!("reader stopped: {error}"), MAX_MESSAGE),
-            transient: false,
-        }
+        AwsCallError::unexpected("GetObject", format!("reader stopped: {error}"))
+            .on(self.uri(key))
+            .into()
     }
 
     /// Starts a GET of `key` (of `range`, an HTTP Range value, when given); `None` when the

@@ -3,10 +3,9 @@
 //! (`ConfigurationError`, `JobFailed`, `SystemUnavailable`) by one classification of AWS errors.
 
 use lambda_runtime::Diagnostic;
-use ops_adapters::cloudwatch::CloudWatchError;
 use ops_adapters::codepipeline::CodePipelineError;
 use ops_adapters::ecs::EcsError;
-use ops_adapters::error::bounded;
+use ops_adapters::error::{bounded, AwsCallError};
 use ops_adapters::route53::Route53Error;
 use ops_adapters::s3::{ConfigLoadError, StateError};
 use ops_adapters::secretsmanager::SecretError;
@@ -78,21 +77,26 @@ pub(crate) enum JobError {
 /// An AWS error after the SDK's retries: transient (throttling, 5xx, timeouts, a lost
 /// connection) is `SystemUnavailable` (the record is intact; a retry of the stage resumes); a
 /// refusal for lack of permission is a configuration problem; any other refusal fails the job.
-fn aws_job_error(message: String, transient: bool) -> JobError {
-    if transient {
-        JobError::Unavailable(message)
-    } else if message.contains("AccessDenied") || message.contains("UnauthorizedOperation") {
-        JobError::Config(message)
-    } else {
-        JobError::Failed(message)
+/// Every adapter's AWS failure (CloudWatch's is this type itself) takes this one path.
+impl From<AwsCallError> for JobError {
+    fn from(error: AwsCallError) -> Self {
+        let detail = error.detail();
+        let message = error.to_string();
+        if error.is_transient() {
+            JobError::Unavailable(message)
+        } else if detail.contains("AccessDenied") || detail.contains("UnauthorizedOperation") {
+            JobError::Config(message)
+        } else {
+            JobError::Failed(message)
+        }
     }
 }
 
 impl From<StateError> for JobError {
     fn from(error: StateError) -> Self {
         match error {
+            StateError::Aws(call) => call.into(),
             StateError::Corrupt { .. } => JobError::Failed(error.to_string()),
-            StateError::Aws { transient, .. } => aws_job_error(error.to_string(), transient),
             // A lost race that escaped its caller: re-reading and deciding again resolves it.
             StateError::Conflict { .. } | StateError::AlreadyExists { .. } => {
                 JobError::Unavailable(error.to_string())
@@ -104,7 +108,7 @@ impl From<StateError> for JobError {
 impl From<Route53Error> for JobError {
     fn from(error: Route53Error) -> Self {
         match error {
-            Route53Error::Aws { transient, .. } => aws_job_error(error.to_string(), transient),
+            Route53Error::Aws(call) => call.into(),
             other => JobError::Config(other.to_string()),
         }
     }
@@ -113,16 +117,9 @@ impl From<Route53Error> for JobError {
 impl From<EcsError> for JobError {
     fn from(error: EcsError) -> Self {
         match error {
-            EcsError::Aws { transient, .. } => aws_job_error(error.to_string(), transient),
+            EcsError::Aws(call) => call.into(),
             other => JobError::Config(other.to_string()),
         }
-    }
-}
-
-impl From<CloudWatchError> for JobError {
-    fn from(error: CloudWatchError) -> Self {
-        let transient = error.transient;
-        aws_job_error(error.to_string(), transient)
     }
 }
 
@@ -166,22 +163,17 @@ mod tests {
 
     #[test]
     fn error_classification() {
-        let state = |transient: bool, message: &str| StateError::Aws {
-            operation: "PutObject",
-            bucket: "b".into(),
-            key: "k".into(),
-            message: message.into(),
-            transient,
+        let state = |code: &str, status| {
+            StateError::Aws(AwsCallError::answered("PutObject", code, "no", status).on("s3://b/k"))
+        };
+        let config = |code: &str, status| {
+            ConfigLoadError::Aws(
+                AwsCallError::answered("GetObject", code, "", status).on("config s3://b/config"),
+            )
         };
         let cases: Vec<(JobError, &str)> = vec![
-            (
-                state(true, "SlowDown (HTTP 503)").into(),
-                "SystemUnavailable",
-            ),
-            (
-                state(false, "AccessDenied: no (HTTP 403)").into(),
-                "ConfigurationError",
-            ),
+            (state("SlowDown", 503).into(), "SystemUnavailable"),
+            (state("AccessDenied", 403).into(), "ConfigurationError"),
             (
                 StateError::Conflict {
                     bucket: "b".into(),
@@ -191,20 +183,22 @@ mod tests {
                 "SystemUnavailable",
             ),
             (
-                Route53Error::Aws {
-                    operation: "ChangeResourceRecordSets",
-                    message: "Throttling: Rate exceeded (HTTP 400)".into(),
-                    transient: true,
-                }
+                Route53Error::Aws(AwsCallError::answered(
+                    "ChangeResourceRecordSets",
+                    "Throttling",
+                    "Rate exceeded",
+                    400,
+                ))
                 .into(),
                 "SystemUnavailable",
             ),
             (
-                Route53Error::Aws {
-                    operation: "ChangeResourceRecordSets",
-                    message: "InvalidChangeBatch: bad (HTTP 400)".into(),
-                    transient: false,
-                }
+                Route53Error::Aws(AwsCallError::answered(
+                    "ChangeResourceRecordSets",
+                    "InvalidChangeBatch",
+                    "bad",
+                    400,
+                ))
                 .into(),
                 "JobFailed",
             ),
@@ -213,11 +207,12 @@ mod tests {
                 "ConfigurationError",
             ),
             (
-                EcsError::Aws {
-                    operation: "UpdateService",
-                    message: "ThrottlingException: slow down (HTTP 400)".into(),
-                    transient: true,
-                }
+                EcsError::Aws(AwsCallError::answered(
+                    "UpdateService",
+                    "ThrottlingException",
+                    "slow down",
+                    400,
+                ))
                 .into(),
                 "SystemUnavailable",
             ),
@@ -226,31 +221,19 @@ mod tests {
                 "ConfigurationError",
             ),
             (
-                CloudWatchError {
-                    message: "InternalFailure (HTTP 500)".into(),
-                    transient: true,
-                }
-                .into(),
+                // CloudWatch's error is the AwsCallError itself.
+                AwsCallError::answered("DescribeAlarms", "InternalFailure", "", 500).into(),
                 "SystemUnavailable",
             ),
             (
-                ConfigLoadError::Read {
-                    location: "s3://b/config".into(),
-                    message: "ServiceUnavailable (HTTP 503)".into(),
-                    transient: true,
-                }
-                .into(),
-                "SystemUnavailable",
-            ),
-            (
-                ConfigLoadError::Read {
-                    location: "s3://b/config".into(),
-                    message: "NoSuchKey (HTTP 404)".into(),
-                    transient: false,
-                }
-                .into(),
+                AwsCallError::answered("DescribeAlarms", "AccessDenied", "", 403).into(),
                 "ConfigurationError",
             ),
+            (
+                config("ServiceUnavailable", 503).into(),
+                "SystemUnavailable",
+            ),
+            (config("NoSuchKey", 404).into(), "ConfigurationError"),
             (
                 ArtifactError::Refused {
                     artifact: "a".into(),
@@ -272,11 +255,7 @@ mod tests {
             let text = error.to_string();
             assert_eq!(kind(error), expect, "{text}");
         }
-        let config = HandlerError::Config(ConfigLoadError::Read {
-            location: "s3://b/config".into(),
-            message: "SlowDown (HTTP 503)".into(),
-            transient: true,
-        });
+        let config = HandlerError::Config(config("SlowDown", 503));
         assert_eq!(Diagnostic::from(config).error_type, "SystemUnavailable");
     }
 }

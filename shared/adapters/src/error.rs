@@ -11,6 +11,12 @@
 //!   [`MAX_MESSAGE`] characters) and the HTTP status — never the raw response. A response body
 //!   can echo the request that carried it (S3's `SignatureDoesNotMatch` returns the access key id
 //!   and the canonical request with `x-amz-security-token`), so bodies are never rendered.
+//!
+//! Adapter errors do not redeclare an AWS variant: an enum keeps its own meanings (not found,
+//! conflict, corrupt, denied) and reports every other AWS failure as
+//! `Aws(#[from] AwsCallError)`, with what the call was about in [`AwsCallError::target`]
+//! (`s3://bucket/key`, `secret name`, `hosted zone Z123`). Every such error has one
+//! `is_transient()` that answers from the `AwsCallError`.
 
 use std::fmt;
 
@@ -67,12 +73,16 @@ pub enum FailureKind {
     Construction,
 }
 
-/// One failed AWS call: what was called, what AWS answered, and whether retrying helps.
-/// Its `Display` never quotes a response body.
+/// One failed AWS call: what was called on what, what AWS answered, and whether retrying helps.
+/// Its `Display` (`PutObject on s3://bucket/key failed: SlowDown: Please reduce your request
+/// rate. (HTTP 503)`) never quotes a response body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AwsCallError {
     /// The operation (`PutObject`, `ChangeResourceRecordSets`, …).
     pub operation: &'static str,
+    /// What the call was about (`s3://bucket/key`, `secret name`, `hosted zone Z123`), capped at
+    /// [`MAX_MESSAGE`] characters; never a value.
+    pub target: Option<String>,
     /// How it failed.
     pub kind: FailureKind,
     /// The AWS error code, when the service answered with one.
@@ -131,6 +141,7 @@ impl AwsCallError {
         };
         AwsCallError {
             operation,
+            target: None,
             kind,
             code,
             message,
@@ -139,16 +150,61 @@ impl AwsCallError {
         }
     }
 
+    /// A service's answer known by its parts (error code, message, HTTP status), classified as
+    /// [`AwsCallError::from_sdk`] classifies an SDK error with them.
+    pub fn answered(
+        operation: &'static str,
+        code: impl Into<String>,
+        message: impl AsRef<str>,
+        status: u16,
+    ) -> Self {
+        let code = code.into();
+        let transient = is_transient_code(&code) || status == 429 || status >= 500;
+        AwsCallError {
+            operation,
+            target: None,
+            kind: FailureKind::Service,
+            code: Some(code),
+            message: Some(bounded(message.as_ref(), MAX_MESSAGE)),
+            status: Some(status),
+            transient,
+        }
+    }
+
     /// A failure that did not come from the SDK (a body stream broken mid-read, say).
     pub fn other(operation: &'static str, kind: FailureKind, message: impl AsRef<str>) -> Self {
         AwsCallError {
             operation,
+            target: None,
             kind,
             code: None,
             message: Some(bounded(message.as_ref(), MAX_MESSAGE)),
             status: None,
             transient: !matches!(kind, FailureKind::Construction | FailureKind::Service),
         }
+    }
+
+    /// An answer that came but lacks what the call promises (no ARN in a register answer, say):
+    /// asking again gives the same answer, so it is not transient.
+    pub fn unexpected(operation: &'static str, message: impl AsRef<str>) -> Self {
+        AwsCallError::other(operation, FailureKind::Response, message).with_transient(false)
+    }
+
+    /// The same error about `target` (a bucket and key, a secret, a zone; capped at
+    /// [`MAX_MESSAGE`] characters, never a value).
+    #[must_use]
+    pub fn on(mut self, target: impl AsRef<str>) -> Self {
+        self.target = Some(bounded(target.as_ref(), MAX_MESSAGE));
+        self
+    }
+
+    /// The same error with its transience decided by the caller, for the few conditions a
+    /// service means as "try again" beyond the shared classification (Route53's
+    /// `ConcurrentModification`, labels moving during a read).
+    #[must_use]
+    pub fn with_transient(mut self, transient: bool) -> Self {
+        self.transient = transient;
+        self
     }
 
     /// Whether retrying the call later may succeed: throttling, a 5xx, a timeout, a lost
@@ -191,11 +247,11 @@ impl AwsCallError {
 
 impl fmt::Display for AwsCallError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.operation, self.detail())?;
-        if self.transient {
-            f.write_str(" [transient]")?;
+        f.write_str(self.operation)?;
+        if let Some(target) = &self.target {
+            write!(f, " on {target}")?;
         }
-        Ok(())
+        write!(f, " failed: {}", self.detail())
     }
 }
 
@@ -299,6 +355,26 @@ mod tests {
         let shown = format!("{call} {call:?}");
         assert!(!shown.contains("CANARY"), "{shown}");
         assert!(!call.is_transient());
+    }
+
+    #[test]
+    fn display_names_operation_target_and_answer() {
+        let error = AwsCallError::answered("PutObject", "SlowDown", "Reduce your rate", 503)
+            .on("s3://bucket/key");
+        assert!(error.is_transient());
+        assert_eq!(
+            error.to_string(),
+            "PutObject on s3://bucket/key failed: SlowDown: Reduce your rate (HTTP 503)"
+        );
+        let refused = AwsCallError::answered("UpdateService", "AccessDeniedException", "", 400);
+        assert!(!refused.is_transient());
+        assert_eq!(
+            refused.to_string(),
+            "UpdateService failed: AccessDeniedException (HTTP 400)"
+        );
+        let odd = AwsCallError::unexpected("RegisterTaskDefinition", "no ARN in the answer");
+        assert!(!odd.is_transient());
+        assert!(odd.with_transient(true).is_transient());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use aws_config::SdkConfig;
 use aws_sdk_cloudwatch::types::{AlarmType, StateValue};
 
-use crate::error::describe;
+use crate::error::AwsCallError;
 use crate::recorder::CallRecorder;
 
 /// A CloudWatch client recording its calls into `recorder`.
@@ -12,16 +12,6 @@ pub fn client(sdk: &SdkConfig, recorder: &CallRecorder) -> aws_sdk_cloudwatch::C
         .interceptor(recorder.clone())
         .build();
     aws_sdk_cloudwatch::Client::from_conf(config)
-}
-
-/// CloudWatch refused or could not be reached.
-#[derive(Debug, thiserror::Error)]
-#[error("DescribeAlarms failed: {message}")]
-pub struct CloudWatchError {
-    /// The SDK error with its causes.
-    pub message: String,
-    /// Whether a later retry may succeed.
-    pub transient: bool,
 }
 
 /// An alarm in ALARM.
@@ -36,11 +26,12 @@ pub struct Firing {
 /// The alarms matching `patterns` (exact names or globs with `*`/`?`) that are in ALARM, metric
 /// and composite alike. Exact names are asked for in batches of 100; each glob by the prefix
 /// before its first wildcard, then matched here. Only alarms in ALARM are returned by CloudWatch
-/// (`StateValue=ALARM`), so a quiet fleet costs one small request.
+/// (`StateValue=ALARM`), so a quiet fleet costs one small request. A failure is the
+/// `DescribeAlarms` call's [`AwsCallError`].
 pub async fn firing(
     client: &aws_sdk_cloudwatch::Client,
     patterns: &[String],
-) -> Result<Vec<Firing>, CloudWatchError> {
+) -> Result<Vec<Firing>, AwsCallError> {
     let (globs, names): (Vec<&String>, Vec<&String>) =
         patterns.iter().partition(|p| p.contains(['*', '?', '[']));
     let mut found = Vec::new();
@@ -80,7 +71,7 @@ async fn collect(
     request: aws_sdk_cloudwatch::operation::describe_alarms::builders::DescribeAlarmsFluentBuilder,
     found: &mut Vec<Firing>,
     keep: impl Fn(&str) -> bool,
-) -> Result<(), CloudWatchError> {
+) -> Result<(), AwsCallError> {
     let mut token: Option<String> = None;
     loop {
         let output = request
@@ -88,10 +79,7 @@ async fn collect(
             .set_next_token(token.take())
             .send()
             .await
-            .map_err(|error| CloudWatchError {
-                transient: crate::error::is_transient(&error),
-                message: describe(&error),
-            })?;
+            .map_err(|error| AwsCallError::from_sdk("DescribeAlarms", &error))?;
         let metric = output.metric_alarms().iter().map(|a| {
             (
                 a.alarm_name().unwrap_or_default(),

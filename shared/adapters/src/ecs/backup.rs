@@ -94,30 +94,16 @@ pub enum EcsBackupError {
         /// What is wrong.
         message: String,
     },
-    /// ECS refused or could not be reached.
-    #[error("{operation} on {target} failed: {message}")]
-    Aws {
-        /// The operation.
-        operation: &'static str,
-        /// The cluster, service or task definition it was about.
-        target: String,
-        /// The SDK error with its causes (and HTTP status when there was one).
-        message: String,
-        /// Whether a later retry may succeed.
-        transient: bool,
-    },
+    /// ECS refused or could not be reached (the target names the cluster, service or task
+    /// definition the call was about).
+    #[error(transparent)]
+    Aws(#[from] AwsCallError),
 }
 
 impl EcsBackupError {
     /// Whether a later retry may succeed.
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            EcsBackupError::Aws {
-                transient: true,
-                ..
-            }
-        )
+        matches!(self, EcsBackupError::Aws(call) if call.is_transient())
     }
 }
 
@@ -129,13 +115,7 @@ fn aws<E: crate::error::ProvideErrorMetadata + std::error::Error + 'static>(
     error: &SdkError<E>,
 ) -> EcsBackupError {
     // One classification for the suite: code, capped message, status, never the body.
-    let call = AwsCallError::from_sdk(operation, error);
-    EcsBackupError::Aws {
-        operation,
-        target: target.to_owned(),
-        message: call.detail(),
-        transient: call.is_transient(),
-    }
+    EcsBackupError::Aws(AwsCallError::from_sdk(operation, error).on(target))
 }
 
 fn invalid(target: &str, error: BuildError) -> EcsBackupError {
@@ -296,14 +276,10 @@ async fn describe_task_definition(
         .send()
         .await
         .map_err(|error| aws("DescribeTaskDefinition", reference, &error))?;
-    let definition = output
-        .task_definition()
-        .ok_or_else(|| EcsBackupError::Aws {
-            operation: "DescribeTaskDefinition",
-            target: reference.to_owned(),
-            message: "no task definition in the answer".into(),
-            transient: false,
-        })?;
+    let definition = output.task_definition().ok_or_else(|| {
+        AwsCallError::unexpected("DescribeTaskDefinition", "no task definition in the answer")
+            .on(reference)
+    })?;
     Ok(task_definition_doc(definition, output.tags()))
 }
 
@@ -1307,11 +1283,13 @@ async fn register(
         .task_definition()
         .and_then(|td| td.task_definition_arn())
         .map(str::to_owned)
-        .ok_or_else(|| EcsBackupError::Aws {
-            operation: "RegisterTaskDefinition",
-            target: target.to_owned(),
-            message: "no task definition ARN in the answer".into(),
-            transient: false,
+        .ok_or_else(|| {
+            AwsCallError::unexpected(
+                "RegisterTaskDefinition",
+                "no task definition ARN in the answer",
+            )
+            .on(target)
+            .into()
         })
 }
 

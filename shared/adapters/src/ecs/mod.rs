@@ -6,7 +6,7 @@ use aws_sdk_ecs::types::{
     ContainerDefinition, DeploymentCircuitBreaker, DeploymentConfiguration, TaskDefinition,
 };
 
-use crate::error::describe;
+use crate::error::AwsCallError;
 
 /// Errors of the ECS adapter.
 #[derive(Debug, thiserror::Error)]
@@ -23,15 +23,16 @@ pub enum EcsError {
     #[error("task definition {0} not found")]
     TaskDefinitionNotFound(String),
     /// ECS refused or could not be reached.
-    #[error("{operation} failed: {message}")]
-    Aws {
-        /// The operation.
-        operation: &'static str,
-        /// The SDK error with its causes.
-        message: String,
-        /// Whether a later retry may succeed.
-        transient: bool,
-    },
+    #[error(transparent)]
+    Aws(#[from] AwsCallError),
+}
+
+impl EcsError {
+    /// Whether retrying later may succeed (throttling, 5xx, timeouts, lost connections). A
+    /// missing service or task definition stays missing.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, EcsError::Aws(call) if call.is_transient())
+    }
 }
 
 /// One service as deploy-hook needs it.
@@ -74,15 +75,18 @@ pub struct Rollout {
     pub reason: String,
 }
 
+/// An SDK error of `operation` about `target` (a service, a task definition).
 fn aws_error<E: crate::error::ProvideErrorMetadata + std::error::Error + 'static>(
     operation: &'static str,
+    target: impl AsRef<str>,
     error: &aws_sdk_ecs::error::SdkError<E, aws_smithy_runtime_api::http::Response>,
 ) -> EcsError {
-    EcsError::Aws {
-        operation,
-        transient: crate::error::is_transient(error),
-        message: describe(error),
-    }
+    EcsError::Aws(AwsCallError::from_sdk(operation, error).on(target))
+}
+
+/// How an ECS error names a service.
+fn service_target(cluster: &str, service: &str) -> String {
+    format!("service {service} in cluster {cluster}")
 }
 
 /// The state of a service.
@@ -103,7 +107,7 @@ pub async fn service_state(
         .await
         .map_err(|error| match error.as_service_error() {
             Some(e) if e.is_cluster_not_found_exception() => not_found(),
-            _ => aws_error("DescribeServices", &error),
+            _ => aws_error("DescribeServices", service_target(cluster, service), &error),
         })?;
     let found = output
         .services()
@@ -156,7 +160,11 @@ pub async fn describe_task_definition(
             Some(e) if e.is_client_exception() => {
                 EcsError::TaskDefinitionNotFound(task_definition.to_owned())
             }
-            _ => aws_error("DescribeTaskDefinition", &error),
+            _ => aws_error(
+                "DescribeTaskDefinition",
+                format!("task definition {task_definition}"),
+                &error,
+            ),
         })?;
     output
         .task_definition
@@ -207,16 +215,27 @@ pub async fn register_like(
         .set_runtime_platform(base.runtime_platform().cloned())
         .send()
         .await
-        .map_err(|error| aws_error("RegisterTaskDefinition", &error))?;
+        .map_err(|error| aws_error("RegisterTaskDefinition", family_target(base), &error))?;
     output
         .task_definition()
         .and_then(|td| td.task_definition_arn())
         .map(str::to_owned)
-        .ok_or_else(|| EcsError::Aws {
-            operation: "RegisterTaskDefinition",
-            message: "no task definition ARN in the answer".into(),
-            transient: false,
+        .ok_or_else(|| {
+            AwsCallError::unexpected(
+                "RegisterTaskDefinition",
+                "no task definition ARN in the answer",
+            )
+            .on(family_target(base))
+            .into()
         })
+}
+
+/// How an ECS error names the family a revision is registered in.
+fn family_target(base: &TaskDefinition) -> String {
+    format!(
+        "task definition family {}",
+        base.family().unwrap_or_default()
+    )
 }
 
 /// How [`deploy`] asks ECS to replace tasks.
@@ -270,7 +289,7 @@ pub async fn deploy(
         .set_desired_count(desired_count)
         .send()
         .await
-        .map_err(|error| aws_error("UpdateService", &error))?;
+        .map_err(|error| aws_error("UpdateService", service_target(cluster, service), &error))?;
     Ok(())
 }
 
@@ -288,7 +307,7 @@ pub async fn scale(
         .desired_count(desired_count)
         .send()
         .await
-        .map_err(|error| aws_error("UpdateService", &error))?;
+        .map_err(|error| aws_error("UpdateService", service_target(cluster, service), &error))?;
     Ok(())
 }
 
@@ -306,11 +325,7 @@ pub async fn set_task_definition(
         .task_definition(task_definition)
         .send()
         .await
-        .map_err(|error| EcsError::Aws {
-            operation: "UpdateService",
-            transient: crate::error::is_transient(&error),
-            message: describe(&error),
-        })?;
+        .map_err(|error| aws_error("UpdateService", service_target(cluster, service), &error))?;
     Ok(())
 }
 

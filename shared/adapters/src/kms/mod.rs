@@ -47,14 +47,9 @@ pub enum KmsError {
         /// KMS's error code and message.
         reason: String,
     },
-    /// KMS could not be reached or failed otherwise.
-    #[error("KMS unavailable: {message}")]
-    Unavailable {
-        /// The SDK error.
-        message: String,
-        /// Whether retrying later may succeed (timeout, throttling, 5xx).
-        transient: bool,
-    },
+    /// KMS could not be reached or failed otherwise (the target names the key).
+    #[error(transparent)]
+    Aws(#[from] AwsCallError),
     /// The envelope cannot be read or does not authenticate.
     #[error("envelope corrupt: {reason}")]
     Corrupt {
@@ -74,14 +69,27 @@ const KEY_DENIED_CODES: &[&str] = &[
     "InvalidCiphertextException",
 ];
 
-/// Maps an SDK error of a KMS call on `key` to a [`KmsError`].
-fn kms_error<E, R>(key: &str, error: &SdkError<E, R>) -> KmsError
+impl KmsError {
+    /// Whether retrying later may succeed (timeout, throttling, 5xx). A refused key or a corrupt
+    /// envelope stays so.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, KmsError::Aws(call) if call.is_transient())
+    }
+}
+
+/// How a KMS error names the key.
+fn key_target(key: &str) -> String {
+    format!("KMS key {key}")
+}
+
+/// Maps an SDK error of KMS `operation` on `key` to a [`KmsError`].
+fn kms_error<E, R>(operation: &'static str, key: &str, error: &SdkError<E, R>) -> KmsError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: HttpStatus + fmt::Debug + 'static,
 {
     // One classification for the suite: code, capped message, status, never the body.
-    let call = AwsCallError::from_sdk("KMS", error);
+    let call = AwsCallError::from_sdk(operation, error);
     match call.code.as_deref() {
         Some(code) if KEY_DENIED_CODES.contains(&code) => {
             let message = call.message.as_deref().filter(|m| !m.is_empty());
@@ -93,10 +101,7 @@ where
                 },
             }
         }
-        _ => KmsError::Unavailable {
-            message: call.detail(),
-            transient: call.is_transient(),
-        },
+        _ => KmsError::Aws(call.on(key_target(key))),
     }
 }
 
@@ -149,7 +154,7 @@ pub async fn generate_data_key(
         .set_encryption_context(Some(context.clone().into_iter().collect()))
         .send()
         .await
-        .map_err(|e| kms_error(key_id, &e))?;
+        .map_err(|e| kms_error("GenerateDataKey", key_id, &e))?;
     let plaintext = take_key(output.plaintext.take())?;
     let wrapped = output
         .ciphertext_blob
@@ -157,10 +162,11 @@ pub async fn generate_data_key(
         .map(Blob::into_inner)
         .unwrap_or_default();
     if wrapped.is_empty() {
-        return Err(KmsError::Unavailable {
-            message: "GenerateDataKey returned no CiphertextBlob".into(),
-            transient: false,
-        });
+        return Err(
+            AwsCallError::unexpected("GenerateDataKey", "no CiphertextBlob in the answer")
+                .on(key_target(key_id))
+                .into(),
+        );
     }
     Ok(DataKey {
         plaintext,
@@ -263,7 +269,7 @@ pub async fn open(
         ))
         .send()
         .await
-        .map_err(|e| kms_error(&parsed.kms_key_id, &e))?;
+        .map_err(|e| kms_error("Decrypt", &parsed.kms_key_id, &e))?;
     let key = take_key(output.plaintext.take())?;
     let plaintext = envelope::open(&key, &parsed, aad)?;
     Ok(Opened {
@@ -295,7 +301,11 @@ mod tests {
     #[test]
     fn key_refusals_are_key_denied_and_name_the_key() {
         for code in KEY_DENIED_CODES {
-            match kms_error("arn:aws:kms:eu-west-1:1:key/k", &service_error(code, 400)) {
+            match kms_error(
+                "Decrypt",
+                "arn:aws:kms:eu-west-1:1:key/k",
+                &service_error(code, 400),
+            ) {
                 KmsError::KeyDenied { key, reason } => {
                     assert_eq!(key, "arn:aws:kms:eu-west-1:1:key/k");
                     assert_eq!(reason, format!("{code}: key state"));
@@ -306,15 +316,20 @@ mod tests {
     }
 
     #[test]
-    fn other_failures_are_unavailable() {
+    fn other_failures_are_aws_call_errors_naming_the_key() {
         let cases = [
             ("KMSInternalException", 500, true),
             ("ThrottlingException", 429, true),
             ("InvalidGrantTokenException", 400, false),
         ];
         for (code, status, transient) in cases {
-            match kms_error("k", &service_error(code, status)) {
-                KmsError::Unavailable { transient: t, .. } => assert_eq!(t, transient, "{code}"),
+            let error = kms_error("Decrypt", "k", &service_error(code, status));
+            assert_eq!(error.is_transient(), transient, "{code}");
+            match error {
+                KmsError::Aws(call) => assert_eq!(
+                    call.to_string(),
+                    format!("Decrypt on KMS key k failed: {code}: key state (HTTP {status})")
+                ),
                 other => panic!("{code}: {other:?}"),
             }
         }

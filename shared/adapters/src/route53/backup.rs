@@ -78,31 +78,28 @@ pub enum ZoneBackupError {
         /// What is wrong.
         reason: String,
     },
-    /// Route53 failed or could not be reached.
-    #[error("{operation} on hosted zone {zone} failed: {message}")]
-    Aws {
-        /// The operation.
-        operation: &'static str,
-        /// The zone id or name.
-        zone: String,
-        /// The SDK error with its causes.
-        message: String,
-        /// Whether a later retry may succeed.
-        transient: bool,
-    },
+    /// Route53 failed or could not be reached (the target names the hosted zone).
+    #[error(transparent)]
+    Aws(#[from] AwsCallError),
 }
 
 impl ZoneBackupError {
     /// Whether trying the same thing again later may succeed.
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            ZoneBackupError::Aws {
-                transient: true,
-                ..
-            }
-        )
+        matches!(self, ZoneBackupError::Aws(call) if call.is_transient())
     }
+}
+
+/// How a zone backup error names the zone.
+fn zone_target(zone: &str) -> String {
+    format!("hosted zone {zone}")
+}
+
+/// An answer of `operation` on `zone` that lacks what it promises (not transient).
+fn answer_error(operation: &'static str, zone: &str, message: impl AsRef<str>) -> ZoneBackupError {
+    AwsCallError::unexpected(operation, message)
+        .on(zone_target(zone))
+        .into()
 }
 
 /// Route53's "another change to this resource is in progress": retrying later succeeds. (The
@@ -152,12 +149,8 @@ where
             reason: format!("{operation}: {code}: {message}"),
         };
     }
-    ZoneBackupError::Aws {
-        operation,
-        transient: call.is_transient() || call.has_code(CONCURRENT_MODIFICATION),
-        message: call.detail(),
-        zone,
-    }
+    let transient = call.is_transient() || call.has_code(CONCURRENT_MODIFICATION);
+    ZoneBackupError::Aws(call.on(zone_target(&zone)).with_transient(transient))
 }
 
 /// A request that could not be built (a missing required field).
@@ -529,12 +522,11 @@ async fn list_records(
             _ => break,
         };
         if start.as_ref() == Some(&next) {
-            return Err(ZoneBackupError::Aws {
-                operation: "ListResourceRecordSets",
-                zone: zone_id.to_owned(),
-                message: format!("the listing does not advance past {} {}", next.0, next.1),
-                transient: false,
-            });
+            return Err(answer_error(
+                "ListResourceRecordSets",
+                zone_id,
+                format!("the listing does not advance past {} {}", next.0, next.1),
+            ));
         }
         start = Some(next);
     }
@@ -864,11 +856,12 @@ async fn restore_health_checks(
         let new = output
             .health_check()
             .map(|check| check.id().to_owned())
-            .ok_or_else(|| ZoneBackupError::Aws {
-                operation: "CreateHealthCheck",
-                zone: zone.to_owned(),
-                message: "the response has no health check".into(),
-                transient: false,
+            .ok_or_else(|| {
+                answer_error(
+                    "CreateHealthCheck",
+                    zone,
+                    "the response has no health check",
+                )
             })?;
         if !backup.tags.is_empty() {
             let tags: Vec<r53::Tag> = backup
@@ -974,22 +967,15 @@ async fn wait_in_sync(
         let synced = change_in_sync(client, change_id)
             .await
             .map_err(|error| match error {
-                Route53Error::Aws {
-                    operation,
-                    message,
-                    transient,
-                } => ZoneBackupError::Aws {
-                    operation,
-                    zone: zone.to_owned(),
-                    message,
-                    transient,
-                },
-                other => ZoneBackupError::Aws {
-                    operation: "GetChange",
-                    zone: zone.to_owned(),
-                    message: other.to_string(),
-                    transient: false,
-                },
+                Route53Error::Aws(call) => {
+                    let target = format!(
+                        "{} in {}",
+                        call.target.as_deref().unwrap_or("change"),
+                        zone_target(zone)
+                    );
+                    ZoneBackupError::Aws(call.on(target))
+                }
+                other => answer_error("GetChange", zone, other.to_string()),
             })?;
         if synced || started.elapsed() + SYNC_POLL > SYNC_WAIT {
             return Ok(synced);
@@ -1123,11 +1109,8 @@ pub async fn create_scratch_zone(
         Ok(output) => output
             .hosted_zone()
             .map(|zone| bare(zone.id()))
-            .ok_or_else(|| ZoneBackupError::Aws {
-                operation: "CreateHostedZone",
-                zone: name.clone(),
-                message: "the response has no hosted zone".into(),
-                transient: false,
+            .ok_or_else(|| {
+                answer_error("CreateHostedZone", &name, "the response has no hosted zone")
             }),
         Err(error)
             if error

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecordSet, RrType};
 
-use crate::error::describe;
+use crate::error::{AwsCallError, FailureKind};
 
 /// Errors of the Route53 adapter.
 #[derive(Debug, thiserror::Error)]
@@ -30,27 +30,31 @@ pub enum Route53Error {
         /// The missing set identifier.
         set_identifier: String,
     },
-    /// Route53 refused or could not be reached.
-    #[error("{operation} failed: {message}")]
-    Aws {
-        /// The operation.
-        operation: &'static str,
-        /// The SDK error with its causes.
-        message: String,
-        /// Whether a later retry may succeed.
-        transient: bool,
-    },
+    /// Route53 refused or could not be reached (the target names the zone or change).
+    #[error(transparent)]
+    Aws(#[from] AwsCallError),
 }
 
+impl Route53Error {
+    /// Whether retrying later may succeed (throttling, `PriorRequestNotComplete`, 5xx,
+    /// timeouts, lost connections). A missing zone or record set stays missing.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Route53Error::Aws(call) if call.is_transient())
+    }
+}
+
+/// An SDK error of `operation` about `target` (a hosted zone, a change).
 fn aws<E: crate::error::ProvideErrorMetadata + std::error::Error + 'static>(
     operation: &'static str,
+    target: impl AsRef<str>,
     error: aws_sdk_route53::error::SdkError<E, aws_smithy_runtime_api::http::Response>,
 ) -> Route53Error {
-    Route53Error::Aws {
-        operation,
-        transient: crate::error::is_transient(&error),
-        message: describe(&error),
-    }
+    Route53Error::Aws(AwsCallError::from_sdk(operation, &error).on(target))
+}
+
+/// How a Route53 error names a hosted zone.
+fn zone_target(zone: &str) -> String {
+    format!("hosted zone {zone}")
 }
 
 /// A DNS name in Route53's canonical form: lower case with a trailing dot.
@@ -79,7 +83,7 @@ pub async fn resolve_zone(
         .max_items(1)
         .send()
         .await
-        .map_err(|error| aws("ListHostedZonesByName", error))?;
+        .map_err(|error| aws("ListHostedZonesByName", zone_target(&name), error))?;
     output
         .hosted_zones()
         .iter()
@@ -113,7 +117,7 @@ pub async fn weighted_records(
                 Some(e) if e.is_no_such_hosted_zone() => {
                     Route53Error::ZoneNotFound(zone_id.to_owned())
                 }
-                _ => aws("ListResourceRecordSets", error),
+                _ => aws("ListResourceRecordSets", zone_target(zone_id), error),
             })?;
         let mut past = false;
         for set in output.resource_record_sets() {
@@ -209,10 +213,13 @@ pub async fn set_weights(
                 .action(ChangeAction::Upsert)
                 .resource_record_set(updated)
                 .build()
-                .map_err(|error| Route53Error::Aws {
-                    operation: "ChangeResourceRecordSets",
-                    message: error.to_string(),
-                    transient: false,
+                .map_err(|error| {
+                    AwsCallError::other(
+                        "ChangeResourceRecordSets",
+                        FailureKind::Construction,
+                        error.to_string(),
+                    )
+                    .on(zone_target(zone_id))
                 })?,
         );
     }
@@ -223,10 +230,13 @@ pub async fn set_weights(
         .comment(comment.chars().take(256).collect::<String>())
         .set_changes(Some(changes))
         .build()
-        .map_err(|error| Route53Error::Aws {
-            operation: "ChangeResourceRecordSets",
-            message: error.to_string(),
-            transient: false,
+        .map_err(|error| {
+            AwsCallError::other(
+                "ChangeResourceRecordSets",
+                FailureKind::Construction,
+                error.to_string(),
+            )
+            .on(zone_target(zone_id))
         })?;
     let output = client
         .change_resource_record_sets()
@@ -234,7 +244,7 @@ pub async fn set_weights(
         .change_batch(batch)
         .send()
         .await
-        .map_err(|error| aws("ChangeResourceRecordSets", error))?;
+        .map_err(|error| aws("ChangeResourceRecordSets", zone_target(zone_id), error))?;
     Ok(output.change_info().map(|info| info.id().to_owned()))
 }
 
@@ -248,7 +258,7 @@ pub async fn change_in_sync(
         .id(change_id.trim_start_matches("/change/"))
         .send()
         .await
-        .map_err(|error| aws("GetChange", error))?;
+        .map_err(|error| aws("GetChange", format!("change {change_id}"), error))?;
     Ok(output
         .change_info()
         .is_some_and(|info| *info.status() == aws_sdk_route53::types::ChangeStatus::Insync))

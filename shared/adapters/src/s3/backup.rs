@@ -20,7 +20,7 @@ use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use ops_domain::backup::manifest::{Checksum, ObjectMetadata, Stored};
 
-use crate::error::{bounded, status, AwsCallError, MAX_MESSAGE};
+use crate::error::{bounded, status, AwsCallError, FailureKind, MAX_MESSAGE};
 
 /// The largest object a single `CopyObject` copies (5 GiB); larger ones go multipart.
 pub const MAX_SINGLE_COPY: u64 = 5 * 1024 * 1024 * 1024;
@@ -49,33 +49,21 @@ pub enum BackupS3Error {
         /// What S3 said.
         message: String,
     },
-    /// Any other failure, after the SDK's retries.
-    #[error("{operation} s3://{bucket}/{key} failed: {message}")]
-    Aws {
-        /// The S3 operation.
-        operation: &'static str,
-        /// Bucket.
-        bucket: String,
-        /// Key or prefix.
-        key: String,
-        /// The SDK error with its causes.
-        message: String,
-        /// Whether retrying later may succeed.
-        transient: bool,
-    },
+    /// Any other failure, after the SDK's retries; the target is `s3://bucket/key-or-prefix`.
+    #[error(transparent)]
+    Aws(#[from] AwsCallError),
 }
 
 impl BackupS3Error {
     /// Whether retrying later may succeed.
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            BackupS3Error::Aws {
-                transient: true,
-                ..
-            }
-        )
+        matches!(self, BackupS3Error::Aws(call) if call.is_transient())
     }
+}
+
+/// How an error names a key (or prefix) of a bucket.
+fn s3_target(bucket: &str, key: &str) -> String {
+    format!("s3://{bucket}/{}", bounded(key, MAX_MESSAGE))
 }
 
 fn s3_error<E, R>(
@@ -103,13 +91,7 @@ where
             message: call.detail(),
         };
     }
-    BackupS3Error::Aws {
-        operation,
-        bucket: bucket.to_owned(),
-        key: bounded(key, MAX_MESSAGE),
-        message: call.detail(),
-        transient: call.is_transient(),
-    }
+    BackupS3Error::Aws(call.on(s3_target(bucket, key)))
 }
 
 /// One object of a listing.
@@ -532,17 +514,10 @@ pub async fn get_bytes(
         Err(error) => return Err(s3_error("GetObject", bucket.name, key, &error)),
     };
     let etag = output.e_tag().map(bare_etag).unwrap_or_default();
-    let body = output
-        .body
-        .collect()
-        .await
-        .map_err(|error| BackupS3Error::Aws {
-            operation: "GetObject",
-            bucket: bucket.name.to_owned(),
-            key: key.to_owned(),
-            message: bounded(&error.to_string(), MAX_MESSAGE),
-            transient: true,
-        })?;
+    let body = output.body.collect().await.map_err(|error| {
+        AwsCallError::other("GetObject", FailureKind::Connection, error.to_string())
+            .on(s3_target(bucket.name, key))
+    })?;
     Ok(Some((body.into_bytes().to_vec(), etag)))
 }
 
@@ -682,12 +657,9 @@ pub async fn delete_keys(
             .set_objects(Some(objects))
             .quiet(true)
             .build()
-            .map_err(|e| BackupS3Error::Aws {
-                operation: "DeleteObjects",
-                bucket: bucket.name.to_owned(),
-                key: String::new(),
-                message: bounded(&e.to_string(), MAX_MESSAGE),
-                transient: false,
+            .map_err(|e| {
+                AwsCallError::other("DeleteObjects", FailureKind::Construction, e.to_string())
+                    .on(s3_target(bucket.name, ""))
             })?;
         let output = client
             .delete_objects()

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use ops_domain::config::{self, ConfigErrors, SuiteConfig};
 use tokio::sync::Mutex;
 
-use crate::error::{describe, status};
+use crate::error::{status, AwsCallError, FailureKind};
 
 /// Where state and config live, from the environment Terraform gives every function:
 /// `STATE_BUCKET` (required) and `CONFIG_URI` (default `s3://$STATE_BUCKET/config/suite.yaml`).
@@ -35,17 +35,19 @@ pub enum ConfigLoadError {
     /// `CONFIG_URI` is neither `s3://bucket/key` nor a path.
     #[error("config location \"{0}\" is not s3://bucket/key or a file path")]
     BadLocation(String),
-    /// The file could not be read.
+    /// The local file could not be read, or what was read is not text.
     #[error("cannot read config {location}: {message}")]
     Read {
         /// Where.
         location: String,
         /// Why.
         message: String,
-        /// Whether a later retry may succeed (S3 throttled, answered 5xx or timed out): the
-        /// config is not wrong, S3 is unavailable.
-        transient: bool,
     },
+    /// S3 refused or could not be reached (the target is `config s3://bucket/key`). When
+    /// transient (S3 throttled, answered 5xx or timed out) the config is not wrong, S3 is
+    /// unavailable.
+    #[error(transparent)]
+    Aws(#[from] AwsCallError),
     /// The file was read and is not valid.
     #[error("config {location} is invalid: {errors}")]
     Invalid {
@@ -60,13 +62,7 @@ impl ConfigLoadError {
     /// Whether retrying later may succeed: S3 could not be read now. Every other variant is a
     /// configuration problem that only a change of the config (or environment) fixes.
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            ConfigLoadError::Read {
-                transient: true,
-                ..
-            }
-        )
+        matches!(self, ConfigLoadError::Aws(call) if call.is_transient())
     }
 }
 
@@ -130,7 +126,6 @@ impl ConfigSource {
                     ConfigLoadError::Read {
                         location: location.clone(),
                         message: error.to_string(),
-                        transient: false,
                     }
                 })?;
                 let etag = format!("{:x}", fnv1a(&text));
@@ -148,20 +143,19 @@ impl ConfigSource {
                             .body
                             .collect()
                             .await
-                            .map_err(|error| ConfigLoadError::Read {
-                                location: location.clone(),
-                                message: crate::error::bounded(
-                                    &error.to_string(),
-                                    crate::error::MAX_MESSAGE,
-                                ),
-                                transient: true,
+                            .map_err(|error| {
+                                AwsCallError::other(
+                                    "GetObject",
+                                    FailureKind::Connection,
+                                    error.to_string(),
+                                )
+                                .on(config_target(&location))
                             })?
                             .into_bytes();
                         let text = String::from_utf8(bytes.to_vec()).map_err(|_| {
                             ConfigLoadError::Read {
                                 location: location.clone(),
                                 message: "not UTF-8".into(),
-                                transient: false,
                             }
                         })?;
                         (text, etag)
@@ -170,18 +164,18 @@ impl ConfigSource {
                         if let Some(current) = cached.as_ref() {
                             return Ok(current.config.clone());
                         }
-                        return Err(ConfigLoadError::Read {
-                            location,
-                            message: "unexpected 304".into(),
-                            transient: true,
-                        });
+                        return Err(AwsCallError::other(
+                            "GetObject",
+                            FailureKind::Response,
+                            "unexpected 304",
+                        )
+                        .on(config_target(&location))
+                        .into());
                     }
                     Err(error) => {
-                        return Err(ConfigLoadError::Read {
-                            location,
-                            message: describe(&error),
-                            transient: crate::error::is_transient(&error),
-                        })
+                        return Err(AwsCallError::from_sdk("GetObject", &error)
+                            .on(config_target(&location))
+                            .into())
                     }
                 }
             }
@@ -198,6 +192,11 @@ impl ConfigSource {
         });
         Ok(parsed)
     }
+}
+
+/// How an S3 error names the config object.
+fn config_target(location: &str) -> String {
+    format!("config {location}")
 }
 
 /// FNV-1a of a local file: a cheap change check (local files have no ETag).

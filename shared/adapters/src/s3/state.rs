@@ -11,7 +11,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::error::{describe, status};
+use crate::error::{status, AwsCallError, FailureKind};
 
 /// A document and the ETag it was read with.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,33 +51,17 @@ pub enum StateError {
         /// The parse error.
         source: serde_json::Error,
     },
-    /// S3 refused or could not be reached (after the SDK's retries).
-    #[error("{operation} s3://{bucket}/{key} failed: {message}")]
-    Aws {
-        /// The S3 operation.
-        operation: &'static str,
-        /// Bucket.
-        bucket: String,
-        /// Key.
-        key: String,
-        /// The SDK error with its causes.
-        message: String,
-        /// Whether retrying later may succeed (timeout, throttling, 5xx).
-        transient: bool,
-    },
+    /// S3 refused or could not be reached (after the SDK's retries); the target is
+    /// `s3://bucket/key`.
+    #[error(transparent)]
+    Aws(#[from] AwsCallError),
 }
 
 impl StateError {
     /// Whether retrying later may succeed (throttling, 5xx, timeouts, lost connections). A lost
     /// race or a corrupt document is not transient: re-read and decide again, or stop.
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            StateError::Aws {
-                transient: true,
-                ..
-            }
-        )
+        matches!(self, StateError::Aws(call) if call.is_transient())
     }
 }
 
@@ -129,17 +113,10 @@ impl StateStore {
             Err(error) => return Err(self.aws_error("GetObject", key, &error)),
         };
         let etag = output.e_tag().unwrap_or_default().to_owned();
-        let body = output
-            .body
-            .collect()
-            .await
-            .map_err(|error| StateError::Aws {
-                operation: "GetObject",
-                bucket: self.bucket.clone(),
-                key: key.to_owned(),
-                message: crate::error::bounded(&error.to_string(), crate::error::MAX_MESSAGE),
-                transient: true,
-            })?;
+        let body = output.body.collect().await.map_err(|error| {
+            AwsCallError::other("GetObject", FailureKind::Connection, error.to_string())
+                .on(self.uri(key))
+        })?;
         let value =
             serde_json::from_slice(&body.into_bytes()).map_err(|source| StateError::Corrupt {
                 bucket: self.bucket.clone(),
@@ -276,12 +253,11 @@ impl StateStore {
         E: crate::error::ProvideErrorMetadata + std::error::Error + 'static,
         R: std::fmt::Debug + crate::error::HttpStatus + 'static,
     {
-        StateError::Aws {
-            operation,
-            bucket: self.bucket.clone(),
-            key: key.to_owned(),
-            message: describe(error),
-            transient: crate::error::is_transient(error),
-        }
+        StateError::Aws(AwsCallError::from_sdk(operation, error).on(self.uri(key)))
+    }
+
+    /// How an error names a key of the store.
+    fn uri(&self, key: &str) -> String {
+        format!("s3://{}/{key}", self.bucket)
     }
 }

@@ -50,32 +50,36 @@ pub enum SecretBackupError {
         /// The SDK error.
         message: String,
     },
-    /// Any other failure.
-    #[error("{operation} on secret {secret} failed: {message}")]
-    Aws {
-        /// The Secrets Manager operation.
-        operation: &'static str,
-        /// Name or ARN asked for.
-        secret: String,
-        /// The SDK error, or what was wrong.
-        message: String,
-        /// Whether retrying later may succeed (timeout, throttling, 5xx, labels moving).
-        transient: bool,
-    },
+    /// Any other failure (the target names the secret).
+    #[error(transparent)]
+    Aws(#[from] AwsCallError),
 }
 
 impl SecretBackupError {
     /// Whether retrying later may succeed (throttling, 5xx, timeouts, lost connections, labels
     /// moving during a read).
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            SecretBackupError::Aws {
-                transient: true,
-                ..
-            }
-        )
+        matches!(self, SecretBackupError::Aws(call) if call.is_transient())
     }
+}
+
+/// A failure of `operation` on `secret` that is not an SDK error: what was wrong with the
+/// answer or the backed-up value (never the value itself).
+fn answer_error(
+    operation: &'static str,
+    secret: &str,
+    message: impl AsRef<str>,
+    transient: bool,
+) -> SecretBackupError {
+    AwsCallError::unexpected(operation, message)
+        .on(secret_target(secret))
+        .with_transient(transient)
+        .into()
+}
+
+/// How a secret backup error names the secret.
+fn secret_target(secret: &str) -> String {
+    format!("secret {secret}")
 }
 
 /// Maps an SDK error of `operation` on `secret`.
@@ -98,12 +102,7 @@ where
             secret,
             message: call.detail(),
         },
-        _ => SecretBackupError::Aws {
-            operation,
-            secret,
-            message: call.detail(),
-            transient: call.is_transient(),
-        },
+        _ => SecretBackupError::Aws(call.on(secret_target(&secret))),
     }
 }
 
@@ -131,15 +130,15 @@ async fn read_once(
         .await
         .map_err(|e| sdk_error("DescribeSecret", id, &e))?;
     if let Some(deleted) = described.deleted_date() {
-        return Err(SecretBackupError::Aws {
-            operation: "DescribeSecret",
-            secret: id.to_owned(),
-            message: format!(
+        return Err(answer_error(
+            "DescribeSecret",
+            id,
+            format!(
                 "the secret is scheduled for deletion on {deleted}; RestoreSecret it first \
                  (or delete it for good) to read or restore it"
             ),
-            transient: false,
-        });
+            false,
+        ));
     }
     let arn = described.arn().unwrap_or(id).to_owned();
 
@@ -179,12 +178,12 @@ async fn read_once(
             (Some(text), _) => SecretValue::String(text),
             (None, Some(binary)) => SecretValue::Binary(STANDARD.encode(binary.as_ref())),
             (None, None) => {
-                return Err(SecretBackupError::Aws {
-                    operation: "GetSecretValue",
-                    secret: id.to_owned(),
-                    message: format!("version {version_id} has neither a string nor a binary"),
-                    transient: false,
-                })
+                return Err(answer_error(
+                    "GetSecretValue",
+                    id,
+                    format!("version {version_id} has neither a string nor a binary"),
+                    false,
+                ))
             }
         };
         versions.push(SecretVersion {
@@ -223,14 +222,12 @@ async fn read(
             return Ok(document);
         }
     }
-    Err(SecretBackupError::Aws {
-        operation: "GetSecretValue",
-        secret: id.to_owned(),
-        message: format!(
-            "staging labels kept moving over {READ_TRIES} reads (a rotation in progress?)"
-        ),
-        transient: true,
-    })
+    Err(answer_error(
+        "GetSecretValue",
+        id,
+        format!("staging labels kept moving over {READ_TRIES} reads (a rotation in progress?)"),
+        true,
+    ))
 }
 
 /// Everything a snapshot keeps of secret `id` (name or ARN): settings, tags and every version
@@ -268,15 +265,15 @@ fn sdk_value(
         SecretValue::Binary(encoded) => match STANDARD.decode(encoded) {
             Ok(bytes) => Ok((None, Some(Blob::new(bytes)))),
             // The decoder's message would quote a byte of the value: name the version only.
-            Err(_) => Err(SecretBackupError::Aws {
+            Err(_) => Err(answer_error(
                 operation,
-                secret: plan.secret.clone(),
-                message: format!(
+                &plan.secret,
+                format!(
                     "the backed-up binary value of version {} is not base64",
                     action.from_version
                 ),
-                transient: false,
-            }),
+                false,
+            )),
         },
     }
 }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use secrecy::SecretString;
 use tokio::sync::Mutex;
 
-use crate::error::describe;
+use crate::error::AwsCallError;
 
 /// Errors reading a secret; they never contain the value.
 #[derive(Debug, thiserror::Error)]
@@ -23,14 +23,23 @@ pub enum SecretError {
         /// Secret name or ARN.
         id: String,
     },
-    /// Secrets Manager refused or could not be reached.
-    #[error("reading secret {id} failed: {message}")]
-    Aws {
-        /// Secret name or ARN.
-        id: String,
-        /// The SDK error, which carries no secret material.
-        message: String,
-    },
+    /// Secrets Manager refused or could not be reached (the target names the secret; the
+    /// error carries no secret material).
+    #[error(transparent)]
+    Aws(#[from] AwsCallError),
+}
+
+impl SecretError {
+    /// Whether retrying later may succeed (throttling, 5xx, timeouts, lost connections). A
+    /// missing secret stays missing until someone puts a value.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, SecretError::Aws(call) if call.is_transient())
+    }
+}
+
+/// How a Secrets Manager error names the secret.
+fn secret_target(id: &str) -> String {
+    format!("secret {id}")
 }
 
 /// Secret values by id, cached for `ttl`.
@@ -67,10 +76,9 @@ impl SecretCache {
                 return Err(if missing {
                     SecretError::Missing { id: id.to_owned() }
                 } else {
-                    SecretError::Aws {
-                        id: id.to_owned(),
-                        message: describe(&error),
-                    }
+                    AwsCallError::from_sdk("GetSecretValue", &error)
+                        .on(secret_target(id))
+                        .into()
                 });
             }
         };
@@ -111,9 +119,8 @@ pub async fn secret_exists(
         {
             Ok(false)
         }
-        Err(error) => Err(SecretError::Aws {
-            id: secret_id.to_owned(),
-            message: crate::error::describe(&error),
-        }),
+        Err(error) => Err(AwsCallError::from_sdk("DescribeSecret", &error)
+            .on(secret_target(secret_id))
+            .into()),
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! The model is strict (`deny_unknown_fields` everywhere) so a typo is an error, not a silently
 //! ignored setting. [`parse`] returns either a valid [`SuiteConfig`] or *every* error found, each
-//! with its path and a hint; see [`validate`].
+//! with its path and a hint. [`validate()`] applies the same rules to a configuration built or
+//! changed in code (overrides), without a YAML round trip.
 
 mod validate;
 
@@ -11,7 +12,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 pub use validate::{
-    parse, ConfigError, ConfigErrors, MAX_ERROR_HINT, MAX_ERROR_MESSAGE, MAX_ERROR_PATH,
+    parse, validate, ConfigError, ConfigErrors, MAX_ERROR_HINT, MAX_ERROR_MESSAGE, MAX_ERROR_PATH,
     MAX_LISTED_ERRORS,
 };
 

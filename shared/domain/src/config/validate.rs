@@ -126,12 +126,9 @@ pub fn parse(text: &str) -> Result<SuiteConfig, ConfigErrors> {
             None
         }
     };
-    if let Some(version) = version.filter(|v| *v != 1) {
-        errors.push(
-            "version",
-            format!("unsupported version {version}"),
-            Some("this release reads version 1".into()),
-        );
+    // Reported here too, in file order, so that it is not lost when an item fails to parse.
+    if let Some(version) = version {
+        check_version(version, &mut errors);
     }
 
     let notifications = map
@@ -176,11 +173,44 @@ pub fn parse(text: &str) -> Result<SuiteConfig, ConfigErrors> {
         windows,
         backup,
     };
-    check_rules(&config, &mut errors);
+    if let Err(ConfigErrors(found)) = validate(&config) {
+        for error in found {
+            if !errors.0.contains(&error) {
+                errors.0.push(error);
+            }
+        }
+    }
     if errors.0.is_empty() {
         Ok(config)
     } else {
         Err(ConfigErrors(errors.0))
+    }
+}
+
+/// Checks a configuration that did not come from a file — built in code, or a parsed one with
+/// overrides applied — by the rules [`parse`] applies once every item has parsed: the version,
+/// names, each service's shape and deploy settings, windows, alarm routes, channels and routes,
+/// cost and backup settings. `Ok` means [`parse`] would accept the same configuration written
+/// out; otherwise every problem is reported with its path, as [`parse`] reports them.
+pub fn validate(config: &SuiteConfig) -> Result<(), ConfigErrors> {
+    let mut errors = Errors::default();
+    check_version(config.version, &mut errors);
+    check_rules(config, &mut errors);
+    if errors.0.is_empty() {
+        Ok(())
+    } else {
+        Err(ConfigErrors(errors.0))
+    }
+}
+
+/// Only version 1 exists.
+fn check_version(version: u32, errors: &mut Errors) {
+    if version != 1 {
+        errors.push(
+            "version",
+            format!("unsupported version {version}"),
+            Some("this release reads version 1".into()),
+        );
     }
 }
 
@@ -1424,6 +1454,27 @@ alarms:
             errors.0[0].message.starts_with("not valid YAML"),
             "{errors}"
         );
+    }
+
+    #[test]
+    fn validate_checks_a_config_changed_in_code_without_yaml() {
+        let mut config = parse(VALID).expect("valid");
+        assert_eq!(validate(&config), Ok(()));
+        // An override that breaks cross-item rules and the version.
+        config.version = 2;
+        config.alarms[0].services = vec!["apii".into()];
+        let errors = validate(&config).expect_err("invalid override");
+        let rendered: Vec<String> = errors.0.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            rendered,
+            [
+                "version: unsupported version 2 (this release reads version 1)",
+                "alarms[0].services[0]: unknown service \"apii\", expected one of \"api\", \"worker\" (did you mean \"api\"?)",
+            ]
+        );
+        // The same configuration written out and parsed reports the same problems.
+        let text = serde_yaml_ng::to_string(&config).expect("serializes");
+        assert_eq!(parse(&text).expect_err("invalid file"), errors);
     }
 
     #[test]
