@@ -381,18 +381,10 @@ fn with_overrides(
     // Validate by the same rules as the file: the config with this service replaced.
     let mut check = config.clone();
     check.services.insert(params.service.clone(), cfg.clone());
-    let text = config_text(&check)?;
-    ops_domain::config::parse(&text).map_err(|errors| {
+    ops_domain::config::validate(&check).map_err(|errors| {
         JobError::Config(format!("UserParameters.overrides are not valid: {errors}"))
     })?;
     Ok(cfg)
-}
-
-/// The config as text the validator reads (JSON is YAML).
-fn config_text(config: &SuiteConfig) -> Result<String, JobError> {
-    serde_json::to_value(config)
-        .map(|value| value.to_string())
-        .map_err(|error| JobError::Config(error.to_string()))
 }
 
 pub(crate) fn queued(ctx: &Ctx<'_>, summary: String) -> Report {
