@@ -12,9 +12,8 @@ use ops_domain::deployment::DeploymentRecord;
 use ops_domain::rollback;
 use tracing::warn;
 
+use crate::context::{commit, lost_race, Ctx, Report};
 use crate::error::{JobError, MAX_ERROR_TEXT};
-use crate::executor::{commit, lost_race};
-use crate::job::{Ctx, Report};
 use crate::records::{finished, flush_audits};
 
 /// Puts traffic and services back on the stable version (every write an absolute target, so a

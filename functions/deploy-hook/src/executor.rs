@@ -7,11 +7,10 @@
 //! a crash changes nothing twice.
 
 use chrono::Duration;
+use ops_adapters::cloudwatch;
 use ops_adapters::ecs::{self, Replace};
-use ops_adapters::error::bounded;
 use ops_adapters::route53;
-use ops_adapters::s3::{StateError, Versioned};
-use ops_adapters::{cloudwatch, error::MAX_MESSAGE};
+use ops_adapters::s3::Versioned;
 use ops_domain::deploy::machine::{
     self, Change, Changed, Checks, EcsDeployment, EcsService, Firing, Next, Observation, Observed,
 };
@@ -20,9 +19,9 @@ use ops_domain::deployment::DeploymentRecord;
 use tracing::{info, warn};
 
 use crate::abort;
+use crate::context::{audit_owed, commit, continuing, final_success, lost_race, Ctx, Report};
 use crate::error::JobError;
 use crate::health;
-use crate::job::{continuing, final_success, Ctx, Report};
 use crate::records::{finished, flush_audits};
 
 /// Most decisions one invocation makes (observations and in-invocation records included); the
@@ -127,43 +126,6 @@ fn progress_of(record: &DeploymentRecord) -> Result<&Progress, JobError> {
 }
 
 /// Writes `next` over `current` with compare-and-swap, as this invocation; `None` when another
-/// invocation won.
-pub(crate) async fn commit(
-    ctx: &Ctx<'_>,
-    current: &Versioned<DeploymentRecord>,
-    next: &DeploymentRecord,
-) -> Result<Option<String>, JobError> {
-    let mut next = next.clone();
-    if let Some(progress) = next.progress.as_mut() {
-        progress.written_by = Some(ctx.me.clone());
-    }
-    match ctx.deps.store.replace(&ctx.key, &next, &current.etag).await {
-        Ok(etag) => Ok(Some(etag)),
-        Err(StateError::Conflict { .. }) => Ok(None),
-        Err(error) => Err(error.into()),
-    }
-}
-
-pub(crate) fn lost_race(ctx: &Ctx<'_>, progress: &Progress) -> Report {
-    continuing(
-        ctx,
-        progress,
-        "another invocation advanced this deployment; nothing done twice",
-    )
-}
-
-/// The report of an invocation that finished its step but could not write an owed audit
-/// record: the job continues, and the next invocation writes it before anything else.
-pub(crate) fn audit_owed(ctx: &Ctx<'_>, progress: &Progress, error: &JobError) -> Report {
-    let text = bounded(&error.to_string(), MAX_MESSAGE);
-    warn!(message = "Audit record owed; the next invocation writes it.", service = %ctx.service, error = %text);
-    continuing(
-        ctx,
-        progress,
-        "an audit record is owed and could not be written yet; retrying",
-    )
-}
-
 /// Reads what the machine asked for.
 async fn observe(
     ctx: &Ctx<'_>,

@@ -7,7 +7,9 @@
 //! machine asks for, makes the AWS changes it decides, and writes the records.
 //!
 //! - [`event`]: the job event, `UserParameters`, the decommission action.
-//! - [`job`]: the job protocol: entry point, context, reports to CodePipeline.
+//! - [`job`]: the job protocol: entry point, parameters and overrides, dispatch.
+//! - [`context`]: below every step: the invocation's context, reports to CodePipeline, the
+//!   record written as this invocation.
 //! - [`start`]: starting a deployment (window, admission, image, quality gates, plan), dry run.
 //! - [`executor`]: read → `next(…)` → claim → act → record.
 //! - [`abort`]: reverting a stopped deployment; ending a job whose release was rolled back.
@@ -19,6 +21,7 @@
 
 pub mod abort;
 pub mod artifact;
+pub mod context;
 pub mod decommission;
 pub mod deps;
 pub mod error;

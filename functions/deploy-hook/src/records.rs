@@ -10,10 +10,9 @@ use ops_domain::deployment::DeploymentRecord;
 use ops_domain::notify::{Lifecycle, Notification, Severity};
 use tracing::warn;
 
+use crate::context::{commit, Ctx};
 use crate::deps::FUNCTION;
 use crate::error::JobError;
-use crate::executor::commit;
-use crate::job::Ctx;
 
 /// Writes the audit records `current` owes (create-once under keys fixed by the record, so a
 /// repeat stores nothing twice), then removes them from the record with compare-and-swap.

@@ -16,9 +16,9 @@ use tracing::info;
 
 use crate::abort::rolled_back_elsewhere;
 use crate::artifact;
+use crate::context::{commit, continuing, queued, release_shape, Ctx, Report};
 use crate::error::JobError;
-use crate::executor::{commit, continue_deployment};
-use crate::job::{continuing, queued, release_shape, Ctx, Report};
+use crate::executor::continue_deployment;
 use crate::records::flush_audits;
 use ops_adapters::codepipeline::JobResult;
 

@@ -6,10 +6,12 @@
 //!
 //! - [`config`]: the suite configuration model and its validator.
 //! - [`cost`]: the cost cube and cost analysis (budgets, forecast, anomalies).
-//! - [`deploy`]: deploy-hook's steps, gates, windows and admission decisions.
-//! - [`deployment`]: a service's deployment record and its state machine.
+//! - [`deploy`]: the deployment machine, its record, steps, gates, windows, admission and
+//!   operator commands.
+//! - [`deployment`]: the deployment record under the name the suite reads it by.
 //! - [`rollback`]: alarm transitions and the rollback decision.
-//! - [`notify`]: notification messages as data, and severities.
+//! - [`notify`]: notification messages as data.
+//! - [`severity`]: the one urgency scale (notifications, routes, budgets).
 //! - [`alerts`]: alert lifecycle (notify once, escalate, resolve).
 //! - [`audit`]: the audit record written for every action taken.
 //! - [`backup`]: backup retention, snapshot manifests and incremental plans, restore diffs.
@@ -25,3 +27,4 @@ pub mod deployment;
 pub mod keys;
 pub mod notify;
 pub mod rollback;
+pub mod severity;

@@ -5,7 +5,8 @@
 //!   `infra/config/suite.yaml` (bakes and TTLs shortened), seeds the sample services, then runs
 //!   deploy-hook and alarm-rollback under `cargo lambda watch`: a canary deployment promoted,
 //!   the next one rolled back by its alarm mid-bake and its job failed with the reason, a
-//!   rolling deployment rolled back inside its rollback window; then cost-check; then backup
+//!   rolling deployment rolled back inside its rollback window, a third deployment paused,
+//!   resumed and aborted with `opsctl`; then cost-check; then backup
 //!   (a backup, a change, an incremental backup, a verification, a dry-run restore diff).
 //! - `ops-demo e2e` does the same against resources Terraform created (`AWS_ENDPOINT_URL`,
 //!   `STATE_BUCKET`; the config Terraform uploaded, shortened the same way), and fails unless
@@ -188,6 +189,61 @@ async fn run(endpoint: &str, bucket: &str, admin: &AwsClients) -> anyhow::Result
         "the in-flight deployment did not fail with the rollback's reason: {}",
         ended.summary
     );
+
+    println!("\n==> 3. checkout 1.7.0: an operator pauses it at 10 %, resumes it, then aborts it with opsctl");
+    let steered = pipelines
+        .run(
+            "checkout",
+            "registry.example/checkout:1.7.0",
+            Some("shift 10%"),
+        )
+        .await?;
+    ensure!(
+        steered.result == "continue",
+        "checkout 1.7.0 did not reach its first bake: {}",
+        steered.summary
+    );
+    let operator = Operator::new(endpoint, bucket).await;
+    operator
+        .run(&[
+            "deploy",
+            "pause",
+            "checkout",
+            "--reason",
+            "a look at the canary's logs",
+        ])
+        .await?;
+    let mut held = pipelines.resume(&steered).await?;
+    // Held past its bake time: the bake does not count while paused.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    held = pipelines.resume(&held).await?;
+    ensure!(
+        held.result == "continue" && held.summary.contains("paused by"),
+        "the paused deployment did not hold: {}",
+        held.summary
+    );
+    operator.run(&["deploy", "resume", "checkout"]).await?;
+    let going = pipelines.resume(&held).await?;
+    ensure!(
+        going.result == "continue" && !going.summary.contains("paused by"),
+        "the resumed deployment did not go on: {}",
+        going.summary
+    );
+    operator
+        .run(&[
+            "deploy",
+            "abort",
+            "checkout",
+            "--reason",
+            "the canary's logs show timeouts",
+        ])
+        .await?;
+    let aborted = pipelines.resume(&going).await?;
+    ensure!(
+        aborted.result == "failed" && aborted.summary.contains("aborted by"),
+        "the abort did not fail the job with who and why: {}",
+        aborted.summary
+    );
     drop(deploy_hook);
     drop(alarm_rollback);
 
@@ -248,7 +304,7 @@ async fn run(endpoint: &str, bucket: &str, admin: &AwsClients) -> anyhow::Result
         responses[3]
     );
     println!(
-        "\n==> OK: canary promoted, the next one rolled back exactly once by its alarm and its job failed with the reason; audit records under s3://{bucket}/audit/"
+        "\n==> OK: canary promoted, the next one rolled back exactly once by its alarm and its job failed with the reason, the third paused, resumed and aborted by an operator; audit records under s3://{bucket}/audit/"
     );
     Ok(())
 }
@@ -274,6 +330,41 @@ struct Pipelines<'a> {
     watch: &'a Watch,
     recorder: &'a PipelineRecorder,
     folder: std::path::PathBuf,
+}
+
+/// `opsctl` as an operator runs it (the CLI's own argument parsing and code, in this process),
+/// against the demo's emulator and state bucket.
+struct Operator {
+    env: ops_cli::Env,
+}
+
+impl Operator {
+    async fn new(endpoint: &str, bucket: &str) -> Operator {
+        let mut env = ops_cli::Env::new(ops_tests::emulator::sdk_config_for(endpoint).await);
+        env.state_bucket = Some(bucket.to_owned());
+        Operator { env }
+    }
+
+    /// Runs `opsctl ARGS --yes`, printing the command line and what it printed.
+    async fn run(&self, args: &[&str]) -> anyhow::Result<()> {
+        let mut argv: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        argv.push("--yes".into());
+        println!("\n--> $ opsctl {}", argv.join(" "));
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let code = ops_cli::run(&argv, &self.env, &mut out, &mut err).await;
+        for line in String::from_utf8_lossy(&out)
+            .lines()
+            .chain(String::from_utf8_lossy(&err).lines())
+        {
+            println!("    {line}");
+        }
+        ensure!(
+            code == std::process::ExitCode::SUCCESS,
+            "opsctl {} failed",
+            argv.join(" ")
+        );
+        Ok(())
+    }
 }
 
 /// Where a pipeline job stands.

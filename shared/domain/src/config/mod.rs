@@ -16,7 +16,7 @@ pub use validate::{
     MAX_LISTED_ERRORS,
 };
 
-use crate::notify::Severity;
+use crate::severity::Severity;
 
 /// The whole suite configuration.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -851,4 +851,27 @@ pub struct DrillVpc {
     pub id: String,
     /// The VPC's region.
     pub region: String,
+}
+
+/// `HH:MM` as a time of day.
+pub fn parse_hhmm(text: &str) -> Option<chrono::NaiveTime> {
+    let (hours, minutes) = text.trim().split_once(':')?;
+    if hours.len() != 2 || minutes.len() != 2 {
+        return None;
+    }
+    chrono::NaiveTime::from_hms_opt(hours.parse().ok()?, minutes.parse().ok()?, 0)
+}
+
+/// `mon` … `sun` (any case) as a weekday.
+pub fn parse_day(text: &str) -> Option<chrono::Weekday> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "mon" => Some(chrono::Weekday::Mon),
+        "tue" => Some(chrono::Weekday::Tue),
+        "wed" => Some(chrono::Weekday::Wed),
+        "thu" => Some(chrono::Weekday::Thu),
+        "fri" => Some(chrono::Weekday::Fri),
+        "sat" => Some(chrono::Weekday::Sat),
+        "sun" => Some(chrono::Weekday::Sun),
+        _ => None,
+    }
 }

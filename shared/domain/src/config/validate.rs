@@ -903,7 +903,7 @@ fn check_deploy(
 /// Rules of one deployment window.
 fn check_window(path: &str, window: &WindowConfig, errors: &mut Errors) {
     for (field, value) in [("start", &window.start), ("end", &window.end)] {
-        if crate::deploy::window::parse_hhmm(value).is_none() {
+        if super::parse_hhmm(value).is_none() {
             errors.push(
                 &format!("{path}.{field}"),
                 format!("\"{value}\" is not a time of day"),
@@ -912,7 +912,7 @@ fn check_window(path: &str, window: &WindowConfig, errors: &mut Errors) {
         }
     }
     for (i, day) in window.days.iter().enumerate() {
-        if crate::deploy::window::parse_day(day).is_none() {
+        if super::parse_day(day).is_none() {
             errors.push(
                 &format!("{path}.days[{i}]"),
                 format!("\"{day}\" is not a weekday"),
@@ -1316,7 +1316,7 @@ fn check_backup_plan(name: &str, plan: &BackupPlanConfig, errors: &mut Errors) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::notify::Severity;
+    use crate::severity::Severity;
 
     const VALID: &str = r#"
 version: 1

@@ -11,8 +11,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::deploy::record::{DeploymentRecord, DeploymentStatus};
 use crate::deploy::{Abort, AbortKind, Progress, Step};
-use crate::deployment::{DeploymentRecord, DeploymentStatus};
 
 /// Most commands a record keeps waiting for the next invocation.
 pub const MAX_PENDING: usize = 10;

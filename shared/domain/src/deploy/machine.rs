@@ -13,11 +13,11 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 
+use crate::deploy::record::{DeploymentRecord, DeploymentStatus, Release, RollbackMark};
 use crate::deploy::{
     claim_verdict, command, release, Abort, AbortKind, ClaimVerdict, Claimant, EcsMode, Outcome,
     Phase, Progress, Step,
 };
-use crate::deployment::{DeploymentRecord, DeploymentStatus, Release, RollbackMark};
 
 /// What an invocation has read so far (`None`: not read yet).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -13,6 +13,7 @@
 //!   same release, and the finality of a rollback.
 //! - [`machine`]: the deployment state machine: from the record, what this invocation observed
 //!   and the operator's commands, the next action and the record after it.
+//! - [`record`]: the service's deployment record the machine reads and writes.
 //! - [`command`]: operator commands (pause, resume, promote, abort, retry), checked against the
 //!   record and stored in it.
 //! - [`window`]: deployment windows.
@@ -20,6 +21,7 @@
 pub mod command;
 pub mod gates;
 pub mod machine;
+pub mod record;
 pub mod release;
 pub mod window;
 
@@ -33,7 +35,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{ServiceConfig, Strategy};
-use crate::deployment::{DeploymentRecord, DeploymentStatus, FULL_WEIGHT};
+use crate::deploy::record::{DeploymentRecord, DeploymentStatus, FULL_WEIGHT};
 
 /// One step of a deployment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -588,7 +590,7 @@ pub fn truncate(text: &str, max: usize) -> String {
 mod tests {
     use super::*;
     use crate::config::{DeployConfig, TargetConfig, TrafficConfig};
-    use crate::deployment::Release;
+    use crate::deploy::record::Release;
     use chrono::TimeZone;
 
     fn service(strategy: Strategy) -> ServiceConfig {

@@ -18,8 +18,8 @@
 use chrono::{DateTime, Utc};
 
 use crate::config::Strategy;
+use crate::deploy::record::{DeploymentRecord, DeploymentStatus, OwedAudit, RolledBackRelease};
 use crate::deploy::{Outcome, Progress};
-use crate::deployment::{DeploymentRecord, DeploymentStatus, OwedAudit, RolledBackRelease};
 
 /// What a job asks to deploy.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -303,8 +303,8 @@ pub fn conclude_rolled_back(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::deploy::record::{Release, RollbackMark};
     use crate::deploy::{Phase, Step};
-    use crate::deployment::{Release, RollbackMark};
     use chrono::TimeZone;
 
     fn at(minute: u32) -> DateTime<Utc> {

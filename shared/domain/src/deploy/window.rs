@@ -4,28 +4,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveTime, Timelike, Utc, Weekday};
 
 use crate::config::WindowConfig;
 
-/// `HH:MM` as a time of day.
-pub fn parse_hhmm(text: &str) -> Option<NaiveTime> {
-    let (hours, minutes) = text.trim().split_once(':')?;
-    if hours.len() != 2 || minutes.len() != 2 {
-        return None;
-    }
-    NaiveTime::from_hms_opt(hours.parse().ok()?, minutes.parse().ok()?, 0)
-}
-
-/// `mon` … `sun` (any case) as a weekday.
-pub fn parse_day(text: &str) -> Option<Weekday> {
-    match text.trim().to_ascii_lowercase().as_str() {
-        "mon" => Some(Weekday::Mon),
-        "tue" => Some(Weekday::Tue),
-        "wed" => Some(Weekday::Wed),
-        "thu" => Some(Weekday::Thu),
-        "fri" => Some(Weekday::Fri),
-        "sat" => Some(Weekday::Sat),
-        "sun" => Some(Weekday::Sun),
-        _ => None,
-    }
-}
+pub use crate::config::{parse_day, parse_hhmm};
 
 /// Whether `now` is inside the window. A window whose end is not after its start spans
 /// midnight; its days name the day it opens on. An unparsable window (the validator rejects
