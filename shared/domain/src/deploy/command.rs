@@ -9,7 +9,6 @@
 //! and sees the other's change. `retry` needs no invocation: it is a permission, recorded at once.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
 use crate::deploy::record::{DeploymentRecord, DeploymentStatus};
 use crate::deploy::{Abort, AbortKind, Progress, Step};
@@ -17,77 +16,7 @@ use crate::deploy::{Abort, AbortKind, Progress, Step};
 /// Most commands a record keeps waiting for the next invocation.
 pub const MAX_PENDING: usize = 10;
 
-/// What an operator asks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "command", rename_all = "snake_case")]
-pub enum CommandKind {
-    /// Hold at the current step: no step starts and a bake does not count. Alarms still roll back.
-    Pause,
-    /// Go on from where the pause held.
-    Resume,
-    /// End the current (or next) bake now; with `full`, go straight to 100 % (intermediate
-    /// shifts skipped, every remaining bake ended once its alarm gate is checked).
-    Promote {
-        /// `promote --full`.
-        #[serde(default)]
-        full: bool,
-    },
-    /// Traffic and services back to the stable version; the record says ROLLED_BACK with who
-    /// and why, and the pipeline job fails with that reason.
-    Abort,
-    /// Allow a FAILED or ROLLED_BACK release to be deployed again (the next job for it starts a
-    /// new deployment instead of being refused).
-    Retry,
-}
-
-impl CommandKind {
-    /// The command's name (`promote --full`).
-    pub fn name(self) -> &'static str {
-        match self {
-            CommandKind::Pause => "pause",
-            CommandKind::Resume => "resume",
-            CommandKind::Promote { full: false } => "promote",
-            CommandKind::Promote { full: true } => "promote --full",
-            CommandKind::Abort => "abort",
-            CommandKind::Retry => "retry",
-        }
-    }
-}
-
-/// One command, as stored in the record until carried out.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OperatorCommand {
-    /// Unique id (also the audit record's id).
-    pub id: String,
-    /// What.
-    #[serde(flatten)]
-    pub kind: CommandKind,
-    /// Who: the caller's identity (an IAM ARN from STS `GetCallerIdentity`, or an API caller).
-    pub by: String,
-    /// Why, in the operator's words.
-    #[serde(default)]
-    pub reason: String,
-    /// When it was given.
-    pub at: DateTime<Utc>,
-    /// The deployment it was given for: a command for a deployment that has since ended is
-    /// dropped, never applied to the next one.
-    #[serde(default)]
-    pub deployment_id: Option<String>,
-}
-
-/// An operator's permission to deploy a rolled-back or failed release again.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RetryGrant {
-    /// The image that may be deployed again.
-    pub image: String,
-    /// Who allowed it.
-    pub by: String,
-    /// Why.
-    #[serde(default)]
-    pub reason: String,
-    /// When.
-    pub at: DateTime<Utc>,
-}
+pub use crate::deploy::record::{CommandKind, OperatorCommand, RetryGrant};
 
 /// Why a command is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -156,7 +85,7 @@ pub fn accept(
             "{image} may be deployed to {service} again: retry the pipeline stage (or run the \
              pipeline) and deploy-hook starts a new deployment of it"
         );
-        next.retry = Some(crate::deploy::command::RetryGrant {
+        next.retry = Some(RetryGrant {
             image,
             by: command.by.clone(),
             reason: command.reason.clone(),

@@ -65,10 +65,10 @@ pub struct DeploymentRecord {
     /// Operator commands accepted and not yet carried out, oldest first (see
     /// [`crate::deploy::command`]); the next invocation of the deployment applies them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub commands: Vec<crate::deploy::OperatorCommand>,
+    pub commands: Vec<OperatorCommand>,
     /// An operator's `retry`: the rolled-back or failed release that may be deployed again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retry: Option<crate::deploy::command::RetryGrant>,
+    pub retry: Option<RetryGrant>,
     /// The release that was stable before the current one (kept when a promotion settles), for
     /// an operator's rollback of a stable service.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -277,6 +277,80 @@ impl DeploymentRecord {
             self.rolled_back.drain(..excess);
         }
     }
+}
+
+// Operator commands as the record stores them; what they do is in `deploy::command`.
+
+/// What an operator asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum CommandKind {
+    /// Hold at the current step: no step starts and a bake does not count. Alarms still roll back.
+    Pause,
+    /// Go on from where the pause held.
+    Resume,
+    /// End the current (or next) bake now; with `full`, go straight to 100 % (intermediate
+    /// shifts skipped, every remaining bake ended once its alarm gate is checked).
+    Promote {
+        /// `promote --full`.
+        #[serde(default)]
+        full: bool,
+    },
+    /// Traffic and services back to the stable version; the record says ROLLED_BACK with who
+    /// and why, and the pipeline job fails with that reason.
+    Abort,
+    /// Allow a FAILED or ROLLED_BACK release to be deployed again (the next job for it starts a
+    /// new deployment instead of being refused).
+    Retry,
+}
+
+impl CommandKind {
+    /// The command's name (`promote --full`).
+    pub fn name(self) -> &'static str {
+        match self {
+            CommandKind::Pause => "pause",
+            CommandKind::Resume => "resume",
+            CommandKind::Promote { full: false } => "promote",
+            CommandKind::Promote { full: true } => "promote --full",
+            CommandKind::Abort => "abort",
+            CommandKind::Retry => "retry",
+        }
+    }
+}
+
+/// One command, as stored in the record until carried out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperatorCommand {
+    /// Unique id (also the audit record's id).
+    pub id: String,
+    /// What.
+    #[serde(flatten)]
+    pub kind: CommandKind,
+    /// Who: the caller's identity (an IAM ARN from STS `GetCallerIdentity`, or an API caller).
+    pub by: String,
+    /// Why, in the operator's words.
+    #[serde(default)]
+    pub reason: String,
+    /// When it was given.
+    pub at: DateTime<Utc>,
+    /// The deployment it was given for: a command for a deployment that has since ended is
+    /// dropped, never applied to the next one.
+    #[serde(default)]
+    pub deployment_id: Option<String>,
+}
+
+/// An operator's permission to deploy a rolled-back or failed release again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetryGrant {
+    /// The image that may be deployed again.
+    pub image: String,
+    /// Who allowed it.
+    pub by: String,
+    /// Why.
+    #[serde(default)]
+    pub reason: String,
+    /// When.
+    pub at: DateTime<Utc>,
 }
 
 #[cfg(test)]
