@@ -42,15 +42,19 @@
 //! bodies, and quotes of the event are capped.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use lambda_runtime::{Diagnostic, LambdaEvent};
+use ops_adapters::clients::ClientSettings;
 use ops_adapters::ecs::{self, EcsError};
 use ops_adapters::error::{bounded, MAX_MESSAGE};
 use ops_adapters::notify::Notifier;
 use ops_adapters::route53::{self, Route53Error};
+use ops_adapters::runtime::{env_seconds, FunctionEnv};
 use ops_adapters::s3::{ConfigLoadError, ConfigSource, StateError, StateStore, Versioned};
+use ops_adapters::secretsmanager::SecretCache;
 use ops_adapters::telemetry::{MetricSet, Unit};
 use ops_adapters::{audit, AwsClients};
 use ops_domain::audit::AuditRecord;
@@ -107,6 +111,31 @@ pub struct Deps {
     pub notifier: Notifier,
     /// Tunables.
     pub settings: Settings,
+}
+
+impl Deps {
+    /// The function's environment ([`FunctionEnv`]: `STATE_BUCKET`, `CONFIG_URI`, the SDK
+    /// configuration with the event-handler client settings) and `ROLLBACK_LEASE_SECONDS`
+    /// (default 90: longer than the function timeout).
+    pub async fn from_env() -> anyhow::Result<Self> {
+        let env = FunctionEnv::from_env(ClientSettings::default()).await?;
+        let mut settings = Settings::default();
+        if let Some(seconds) = env_seconds("ROLLBACK_LEASE_SECONDS")? {
+            settings.lease = chrono::Duration::seconds(seconds);
+        }
+        let clients = env.clients();
+        let secrets = Arc::new(SecretCache::new(
+            clients.secrets.clone(),
+            std::time::Duration::from_secs(300),
+        ));
+        Ok(Deps {
+            store: StateStore::new(clients.s3.clone(), env.state_bucket),
+            config: ConfigSource::new(&env.config_uri, clients.s3.clone())?,
+            notifier: Notifier::new(secrets),
+            settings,
+            clients,
+        })
+    }
 }
 
 /// Errors that fail an invocation. Each maps to a stable Lambda `errorType`.
