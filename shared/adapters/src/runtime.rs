@@ -122,7 +122,7 @@ mod tests {
 
     #[test]
     fn state_bucket_is_required_and_named_in_the_error() {
-        let error = state_location(env(&[("CONFIG_URI", "s3://b/c.yaml")])).unwrap_err();
+        let error = state_location(env(&[("CONFIG_URI", "s3://b/c.yaml")])).expect_err("no bucket");
         assert_eq!(
             error.to_string(),
             "environment variable STATE_BUCKET is not set: it must be the name of the suite's state bucket"
@@ -153,7 +153,7 @@ mod tests {
         assert_eq!(seconds("LEASE", None), Ok(None));
         assert_eq!(seconds("LEASE", Some("90".into())), Ok(Some(90)));
         for bad in ["1.5", "", "soon"] {
-            let error = seconds("LEASE", Some(bad.into())).unwrap_err();
+            let error = seconds("LEASE", Some(bad.into())).expect_err("not seconds");
             assert_eq!(
                 error.to_string(),
                 format!(
