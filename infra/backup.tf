@@ -190,33 +190,11 @@ resource "aws_kms_key" "backup" {
 resource "aws_kms_alias" "backup" {
   name          = local.backup_key_alias
   target_key_id = aws_kms_key.backup.key_id
-}
-
-################################################################################
-# Backup bucket
-################################################################################
-
-resource "aws_s3_bucket" "backup" {
-  #checkov:skip=CKV_AWS_18:Server access logs would need a second bucket (itself unlogged); every backup, verify and prune run is recorded by the function under audit/ in the state bucket, and CloudTrail S3 data events can be turned on account-wide.
-  #checkov:skip=CKV_AWS_144:A copy in another region or account is made by the function itself: a plan whose destination names a bucket there writes its snapshots there directly (examples/backup-cross-account.tf.example); replicating this bucket as well would store every snapshot twice.
-  #checkov:skip=CKV2_AWS_62:Nothing reacts to backup writes: verification runs on its own schedule and reads what the snapshot manifests name, so event notifications would have no consumer.
-  bucket        = local.backup_bucket_name
-  force_destroy = var.backup_bucket_force_destroy
-
-  # Object Lock can only be turned on here, at creation, by Terraform (see backup_object_lock).
-  # There is no default retention rule: the function sets a retain-until date on each object it
-  # writes, derived from the plan's retention, so a prune never meets a locked object it must delete.
-  object_lock_enabled = var.backup_object_lock
 
   lifecycle {
-    precondition {
-      condition     = length(local.backup_bucket_name) <= 63
-      error_message = "The backup bucket name <name_prefix>-backup-<account>-<region> is longer than 63 characters: use a shorter name_prefix or set backup_bucket_name."
-    }
-
     # Terraform's yamldecode reads the keys y, n, yes, no, on and off as booleans (YAML 1.1), so
     # such a plan would reach the function as "true" or "false"; the function's parser reads names
-    # as strings.
+    # as strings. (Checked on the bucket before modules/secure-bucket held it.)
     precondition {
       condition     = length(setintersection(keys(local.backup_plans), ["true", "false"])) == 0
       error_message = "A backup plan name reads as a boolean in Terraform (y, n, yes, no, on, off, true, false): rename the plan."
@@ -224,124 +202,82 @@ resource "aws_s3_bucket" "backup" {
   }
 }
 
-resource "aws_s3_bucket_versioning" "backup" {
-  bucket = aws_s3_bucket.backup.id
+################################################################################
+# Backup bucket
+################################################################################
 
-  versioning_configuration {
-    status = "Enabled"
-  }
-}
-
-resource "aws_s3_bucket_server_side_encryption_configuration" "backup" {
-  bucket = aws_s3_bucket.backup.id
-
-  rule {
-    apply_server_side_encryption_by_default {
-      sse_algorithm     = "aws:kms"
-      kms_master_key_id = aws_kms_key.backup.arn
-    }
-    bucket_key_enabled = true
-  }
-}
-
-resource "aws_s3_bucket_public_access_block" "backup" {
-  bucket = aws_s3_bucket.backup.id
-
-  block_public_acls       = true
-  block_public_policy     = true
-  ignore_public_acls      = true
-  restrict_public_buckets = true
-}
-
-resource "aws_s3_bucket_ownership_controls" "backup" {
-  bucket = aws_s3_bucket.backup.id
-
-  rule {
-    object_ownership = "BucketOwnerEnforced"
-  }
-}
-
-data "aws_iam_policy_document" "backup_bucket" {
-  statement {
-    sid     = "DenyInsecureTransport"
-    effect  = "Deny"
-    actions = ["s3:*"]
-    resources = [
-      aws_s3_bucket.backup.arn,
-      "${aws_s3_bucket.backup.arn}/*",
-    ]
-
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
-    }
-  }
-
-  statement {
-    sid     = "DenyOutdatedTls"
-    effect  = "Deny"
-    actions = ["s3:*"]
-    resources = [
-      aws_s3_bucket.backup.arn,
-      "${aws_s3_bucket.backup.arn}/*",
-    ]
-
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-
-    condition {
-      test     = "NumericLessThan"
-      variable = "s3:TlsVersion"
-      values   = ["1.2"]
-    }
-  }
-}
-
-resource "aws_s3_bucket_policy" "backup" {
-  bucket = aws_s3_bucket.backup.id
-  policy = data.aws_iam_policy_document.backup_bucket.json
-
-  # S3 rejects policies while the public access block is being changed.
-  depends_on = [aws_s3_bucket_public_access_block.backup]
-}
-
+# Versioned, SSE-KMS with the backup key, no public access, TLS 1.2+ only (modules/secure-bucket).
+# Why no access logs, replication or event notifications: every backup, verify and prune run is
+# recorded by the function under audit/ in the state bucket (and CloudTrail S3 data events can be
+# turned on account-wide); a copy in another region or account is made by the function itself (a
+# plan whose destination names a bucket there writes its snapshots there directly,
+# examples/backup-cross-account.tf.example), so replicating this bucket would store every snapshot
+# twice; verification runs on its own schedule and reads what the manifests name.
+#
+# Object Lock can only be turned on at creation, by Terraform (see backup_object_lock). There is no
+# default retention rule: the function sets a retain-until date on each object it writes, derived
+# from the plan's retention, so a prune never meets a locked object it must delete.
+#
 # Snapshots are removed by the function's prune (retention per plan), never by age here. What a
 # prune deletes becomes a noncurrent version, kept backup_noncurrent_version_expiration_days as an
 # undo window (and at least until its Object Lock retain-until date); delete markers left without
 # versions are removed, and uploads a run did not finish are aborted.
-resource "aws_s3_bucket_lifecycle_configuration" "backup" {
-  bucket = aws_s3_bucket.backup.id
+module "backup_bucket" {
+  source = "./modules/secure-bucket"
 
-  rule {
-    id     = "pruned-versions-and-uploads"
-    status = "Enabled"
+  name                = local.backup_bucket_name
+  name_hint           = "use a shorter name_prefix or set backup_bucket_name (the default is <name_prefix>-backup-<account>-<region>)"
+  force_destroy       = var.backup_bucket_force_destroy
+  object_lock_enabled = var.backup_object_lock
+  kms_key_arn         = aws_kms_key.backup.arn
+  tls_only_policy     = local.bucket_tls_only_policies
 
-    # The whole bucket.
-    filter {}
+  lifecycle_rules = [
+    {
+      id                                     = "pruned-versions-and-uploads"
+      expired_object_delete_marker           = true
+      noncurrent_version_expiration_days     = var.backup_noncurrent_version_expiration_days
+      abort_incomplete_multipart_upload_days = var.abort_incomplete_multipart_upload_days
+    },
+  ]
+}
 
-    expiration {
-      expired_object_delete_marker = true
-    }
+# The backup bucket's resources were at the root before modules/secure-bucket: moved, not
+# recreated.
 
-    noncurrent_version_expiration {
-      noncurrent_days = var.backup_noncurrent_version_expiration_days
-    }
+moved {
+  from = aws_s3_bucket.backup
+  to   = module.backup_bucket.aws_s3_bucket.this
+}
 
-    abort_incomplete_multipart_upload {
-      days_after_initiation = var.abort_incomplete_multipart_upload_days
-    }
-  }
+moved {
+  from = aws_s3_bucket_versioning.backup
+  to   = module.backup_bucket.aws_s3_bucket_versioning.this
+}
 
-  # Lifecycle rules apply to versions, so versioning must be on first.
-  depends_on = [aws_s3_bucket_versioning.backup]
+moved {
+  from = aws_s3_bucket_server_side_encryption_configuration.backup
+  to   = module.backup_bucket.aws_s3_bucket_server_side_encryption_configuration.this
+}
+
+moved {
+  from = aws_s3_bucket_public_access_block.backup
+  to   = module.backup_bucket.aws_s3_bucket_public_access_block.this
+}
+
+moved {
+  from = aws_s3_bucket_ownership_controls.backup
+  to   = module.backup_bucket.aws_s3_bucket_ownership_controls.this
+}
+
+moved {
+  from = aws_s3_bucket_policy.backup
+  to   = module.backup_bucket.aws_s3_bucket_policy.this[0]
+}
+
+moved {
+  from = aws_s3_bucket_lifecycle_configuration.backup
+  to   = module.backup_bucket.aws_s3_bucket_lifecycle_configuration.this
 }
 
 ################################################################################

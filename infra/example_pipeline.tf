@@ -20,145 +20,74 @@ locals {
 # Artifact bucket
 ################################################################################
 
-resource "aws_s3_bucket" "pipeline_artifacts" {
-  #checkov:skip=CKV_AWS_18:Server access logs would need a second bucket (itself unlogged); what the pipeline read and wrote is in its execution history, and CloudTrail S3 data events can be turned on account-wide.
-  #checkov:skip=CKV_AWS_144:Artifacts are intermediate files of one regional pipeline, recreated by running it again; a replica in another region would have no pipeline reading it.
-  #checkov:skip=CKV2_AWS_62:Nothing reacts to artifact writes; the example pipeline is started explicitly (start-pipeline-execution), not by bucket events.
-  count = local.example_pipeline_count
+# Versioned (as an S3 source must be), SSE-KMS with the suite key, no public access, TLS 1.2+ only
+# (modules/secure-bucket). Why no access logs, replication or event notifications: what the
+# pipeline read and wrote is in its execution history (and CloudTrail S3 data events can be turned
+# on account-wide); artifacts are intermediate files of one regional pipeline, recreated by running
+# it again; the example pipeline is started explicitly (start-pipeline-execution), not by bucket
+# events.
+#
+# Artifacts are outputs of pipeline runs, reproducible from the source revisions; the pipeline that
+# reads them is destroyed with the bucket (force_destroy). Every run writes new artifact objects
+# under the pipeline's folder. They are kept (each is a revision a retry or an audit may need, and
+# the source zip may live in this bucket too); replaced versions expire like the state bucket's,
+# and incomplete uploads are aborted.
+module "pipeline_artifacts_bucket" {
+  source = "./modules/secure-bucket"
+  count  = local.example_pipeline_count
 
-  bucket = local.example_pipeline_bucket_name
-  # Artifacts are outputs of pipeline runs, reproducible from the source revisions; the pipeline
-  # that reads them is destroyed with the bucket.
+  name          = local.example_pipeline_bucket_name
+  name_hint     = "use a shorter name_prefix or set example_pipeline_enabled = false (the name is <name_prefix>-pipeline-<account>-<region>)"
   force_destroy = true
+  kms_key_arn   = aws_kms_key.suite.arn
 
-  lifecycle {
-    precondition {
-      condition     = length(local.example_pipeline_bucket_name) <= 63
-      error_message = "The example pipeline's artifact bucket name <name_prefix>-pipeline-<account>-<region> is longer than 63 characters: use a shorter name_prefix or set example_pipeline_enabled = false."
-    }
-  }
+  tls_only_policy = local.bucket_tls_only_policies
+
+  lifecycle_rules = [
+    {
+      id                                     = "noncurrent-versions-and-uploads"
+      noncurrent_version_expiration_days     = var.noncurrent_version_expiration_days
+      abort_incomplete_multipart_upload_days = var.abort_incomplete_multipart_upload_days
+    },
+  ]
 }
 
-resource "aws_s3_bucket_versioning" "pipeline_artifacts" {
-  count  = local.example_pipeline_count
-  bucket = aws_s3_bucket.pipeline_artifacts[0].id
+# The artifact bucket's resources were at the root before modules/secure-bucket: moved, not
+# recreated.
 
-  versioning_configuration {
-    status = "Enabled"
-  }
+moved {
+  from = aws_s3_bucket.pipeline_artifacts[0]
+  to   = module.pipeline_artifacts_bucket[0].aws_s3_bucket.this
 }
 
-resource "aws_s3_bucket_server_side_encryption_configuration" "pipeline_artifacts" {
-  count  = local.example_pipeline_count
-  bucket = aws_s3_bucket.pipeline_artifacts[0].id
-
-  rule {
-    apply_server_side_encryption_by_default {
-      sse_algorithm     = "aws:kms"
-      kms_master_key_id = aws_kms_key.suite.arn
-    }
-    bucket_key_enabled = true
-  }
+moved {
+  from = aws_s3_bucket_versioning.pipeline_artifacts[0]
+  to   = module.pipeline_artifacts_bucket[0].aws_s3_bucket_versioning.this
 }
 
-resource "aws_s3_bucket_public_access_block" "pipeline_artifacts" {
-  count  = local.example_pipeline_count
-  bucket = aws_s3_bucket.pipeline_artifacts[0].id
-
-  block_public_acls       = true
-  block_public_policy     = true
-  ignore_public_acls      = true
-  restrict_public_buckets = true
+moved {
+  from = aws_s3_bucket_server_side_encryption_configuration.pipeline_artifacts[0]
+  to   = module.pipeline_artifacts_bucket[0].aws_s3_bucket_server_side_encryption_configuration.this
 }
 
-resource "aws_s3_bucket_ownership_controls" "pipeline_artifacts" {
-  count  = local.example_pipeline_count
-  bucket = aws_s3_bucket.pipeline_artifacts[0].id
-
-  rule {
-    object_ownership = "BucketOwnerEnforced"
-  }
+moved {
+  from = aws_s3_bucket_public_access_block.pipeline_artifacts[0]
+  to   = module.pipeline_artifacts_bucket[0].aws_s3_bucket_public_access_block.this
 }
 
-data "aws_iam_policy_document" "pipeline_artifacts" {
-  count = local.example_pipeline_count
-
-  statement {
-    sid     = "DenyInsecureTransport"
-    effect  = "Deny"
-    actions = ["s3:*"]
-    resources = [
-      aws_s3_bucket.pipeline_artifacts[0].arn,
-      "${aws_s3_bucket.pipeline_artifacts[0].arn}/*",
-    ]
-
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
-    }
-  }
-
-  statement {
-    sid     = "DenyOutdatedTls"
-    effect  = "Deny"
-    actions = ["s3:*"]
-    resources = [
-      aws_s3_bucket.pipeline_artifacts[0].arn,
-      "${aws_s3_bucket.pipeline_artifacts[0].arn}/*",
-    ]
-
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-
-    condition {
-      test     = "NumericLessThan"
-      variable = "s3:TlsVersion"
-      values   = ["1.2"]
-    }
-  }
+moved {
+  from = aws_s3_bucket_ownership_controls.pipeline_artifacts[0]
+  to   = module.pipeline_artifacts_bucket[0].aws_s3_bucket_ownership_controls.this
 }
 
-resource "aws_s3_bucket_policy" "pipeline_artifacts" {
-  count  = local.example_pipeline_count
-  bucket = aws_s3_bucket.pipeline_artifacts[0].id
-  policy = data.aws_iam_policy_document.pipeline_artifacts[0].json
-
-  # S3 rejects policies while the public access block is being changed.
-  depends_on = [aws_s3_bucket_public_access_block.pipeline_artifacts]
+moved {
+  from = aws_s3_bucket_policy.pipeline_artifacts[0]
+  to   = module.pipeline_artifacts_bucket[0].aws_s3_bucket_policy.this[0]
 }
 
-# Every run writes new artifact objects under the pipeline's folder. They are kept (each is a
-# revision a retry or an audit may need, and the source zip may live in this bucket too); replaced
-# versions expire like the state bucket's, and incomplete uploads are aborted.
-resource "aws_s3_bucket_lifecycle_configuration" "pipeline_artifacts" {
-  count  = local.example_pipeline_count
-  bucket = aws_s3_bucket.pipeline_artifacts[0].id
-
-  rule {
-    id     = "noncurrent-versions-and-uploads"
-    status = "Enabled"
-
-    # The whole bucket.
-    filter {}
-
-    noncurrent_version_expiration {
-      noncurrent_days = var.noncurrent_version_expiration_days
-    }
-
-    abort_incomplete_multipart_upload {
-      days_after_initiation = var.abort_incomplete_multipart_upload_days
-    }
-  }
-
-  depends_on = [aws_s3_bucket_versioning.pipeline_artifacts]
+moved {
+  from = aws_s3_bucket_lifecycle_configuration.pipeline_artifacts[0]
+  to   = module.pipeline_artifacts_bucket[0].aws_s3_bucket_lifecycle_configuration.this
 }
 
 ################################################################################
@@ -202,7 +131,7 @@ data "aws_iam_policy_document" "example_pipeline" {
   statement {
     sid       = "UseArtifactBucket"
     actions   = ["s3:GetBucketVersioning", "s3:GetBucketAcl", "s3:GetBucketLocation"]
-    resources = [aws_s3_bucket.pipeline_artifacts[0].arn]
+    resources = [module.pipeline_artifacts_bucket[0].arn]
 
     condition {
       test     = "StringEquals"
@@ -216,7 +145,7 @@ data "aws_iam_policy_document" "example_pipeline" {
   statement {
     sid       = "ReadWriteArtifacts"
     actions   = ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:PutObjectAcl"]
-    resources = ["${aws_s3_bucket.pipeline_artifacts[0].arn}/*"]
+    resources = ["${module.pipeline_artifacts_bucket[0].arn}/*"]
 
     condition {
       test     = "StringEquals"
@@ -285,7 +214,7 @@ resource "aws_codepipeline" "example" {
   execution_mode = "SUPERSEDED"
 
   artifact_store {
-    location = aws_s3_bucket.pipeline_artifacts[0].id
+    location = module.pipeline_artifacts_bucket[0].id
     type     = "S3"
 
     encryption_key {
@@ -360,7 +289,6 @@ resource "aws_codepipeline" "example" {
   # (CodePipeline starts one when the pipeline is created).
   depends_on = [
     aws_iam_role_policy.example_pipeline,
-    aws_s3_bucket_versioning.pipeline_artifacts,
-    aws_s3_bucket_server_side_encryption_configuration.pipeline_artifacts,
+    module.pipeline_artifacts_bucket,
   ]
 }

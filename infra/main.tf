@@ -46,8 +46,8 @@ locals {
 
   # The environment every suite function gets: where its state lives and where to read the config.
   function_environment = {
-    STATE_BUCKET = aws_s3_bucket.state.id
-    CONFIG_URI   = "s3://${aws_s3_bucket.state.id}/${aws_s3_object.suite_config.key}"
+    STATE_BUCKET = module.state_bucket.id
+    CONFIG_URI   = "s3://${module.state_bucket.id}/${aws_s3_object.suite_config.key}"
   }
   log_group_arn = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/lambda/${var.name_prefix}-*"
   alarm_arn_any = "arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:*"

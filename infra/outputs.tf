@@ -1,16 +1,16 @@
 output "state_bucket" {
   description = "Name of the state bucket (the functions' STATE_BUCKET)."
-  value       = aws_s3_bucket.state.id
+  value       = module.state_bucket.id
 }
 
 output "state_bucket_arn" {
   description = "ARN of the state bucket."
-  value       = aws_s3_bucket.state.arn
+  value       = module.state_bucket.arn
 }
 
 output "config_uri" {
   description = "S3 URI of the uploaded suite configuration (the functions' CONFIG_URI)."
-  value       = "s3://${aws_s3_bucket.state.id}/${aws_s3_object.suite_config.key}"
+  value       = "s3://${module.state_bucket.id}/${aws_s3_object.suite_config.key}"
 }
 
 output "function_names" {
@@ -135,12 +135,12 @@ output "backup_log_group" {
 
 output "backup_bucket" {
   description = "Name of the backup bucket (put it in the plans' destination.bucket)."
-  value       = aws_s3_bucket.backup.id
+  value       = module.backup_bucket.id
 }
 
 output "backup_bucket_arn" {
   description = "ARN of the backup bucket."
-  value       = aws_s3_bucket.backup.arn
+  value       = module.backup_bucket.arn
 }
 
 output "backup_kms_key_arn" {

@@ -13,8 +13,8 @@ locals {
   # Resource classes: the ARNs a statement's `resource` stands for.
   resource_classes = {
     "*"           = ["*"]
-    state_bucket  = [aws_s3_bucket.state.arn]
-    state_objects = ["${aws_s3_bucket.state.arn}/*"]
+    state_bucket  = [module.state_bucket.arn]
+    state_objects = ["${module.state_bucket.arn}/*"]
     suite_key     = [aws_kms_key.suite.arn]
     hosted_zones = length(var.hosted_zone_ids) > 0 ? [
       for id in var.hosted_zone_ids : "arn:${local.partition}:route53:::hostedzone/${trimprefix(id, "/hostedzone/")}"

@@ -32,15 +32,11 @@ provider "aws" {
 
 # moto evaluates bucket policies on object requests and treats every condition operator except
 # StringEquals as satisfied, so the TLS-only policy's Deny statements (Bool aws:SecureTransport,
-# NumericLessThan s3:TlsVersion) deny every GetObject and PutObject. Leave the policy out against
-# the emulator; checkov and real deployments still cover it.
-resource "aws_s3_bucket_policy" "state" {
-  count = 0
-}
-
-# The same for the backup bucket's TLS-only policy.
-resource "aws_s3_bucket_policy" "backup" {
-  count = 0
+# NumericLessThan s3:TlsVersion) deny every GetObject and PutObject. Leave the policy of every
+# bucket (modules/secure-bucket) out against the emulator; checkov and real deployments still
+# cover it.
+locals {
+  bucket_tls_only_policies = false
 }
 
 # moto creates a CodePipeline but returns its metadata timestamps as strings, so the provider's

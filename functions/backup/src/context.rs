@@ -11,7 +11,7 @@ use std::time::{Duration as StdDuration, Instant};
 
 use chrono::{DateTime, Duration, Utc};
 use lambda_runtime::Diagnostic;
-use ops_adapters::clients::{load_sdk_config, ClientSettings};
+use ops_adapters::clients::ClientSettings;
 use ops_adapters::error::{bounded, MAX_MESSAGE};
 use ops_adapters::kms::KmsError;
 use ops_adapters::notify::Notifier;
@@ -132,17 +132,23 @@ impl Deps {
         })
     }
 
-    /// `STATE_BUCKET` (required), `CONFIG_URI` (default `s3://$STATE_BUCKET/config/suite.yaml`);
-    /// continuation through `AWS_LAMBDA_FUNCTION_NAME` when it is set.
+    /// The function's environment (`ops_adapters::runtime::FunctionEnv`: `STATE_BUCKET`,
+    /// `CONFIG_URI`, the SDK configuration); continuation through `AWS_LAMBDA_FUNCTION_NAME` when
+    /// it is set.
     pub async fn from_env() -> anyhow::Result<Self> {
-        let (bucket, config_uri) = ops_adapters::s3::state_location_from_env()?;
-        let sdk = load_sdk_config(&ClientSettings {
+        let env = ops_adapters::runtime::FunctionEnv::from_env(ClientSettings {
             operation_timeout: StdDuration::from_secs(120),
             attempt_timeout: StdDuration::from_secs(60),
             ..ClientSettings::batch()
         })
-        .await;
-        let mut deps = Deps::new(&sdk, &bucket, &config_uri, Settings::default())?;
+        .await?;
+        let sdk = env.sdk;
+        let mut deps = Deps::new(
+            &sdk,
+            &env.state_bucket,
+            &env.config_uri,
+            Settings::default(),
+        )?;
         if let Ok(function_name) = std::env::var("AWS_LAMBDA_FUNCTION_NAME") {
             let settings = &deps.client_settings;
             let lambda = aws_sdk_lambda::Client::from_conf(

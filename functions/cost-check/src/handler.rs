@@ -15,8 +15,9 @@ use std::time::{Duration as StdDuration, Instant};
 
 use chrono::{Duration, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use lambda_runtime::{Diagnostic, LambdaEvent};
-use ops_adapters::clients::{load_sdk_config, ClientSettings};
+use ops_adapters::clients::ClientSettings;
 use ops_adapters::notify::{outbox, Notifier};
+use ops_adapters::runtime::FunctionEnv;
 use ops_adapters::s3::{ConfigLoadError, ConfigSource, StateError, StateStore, Versioned};
 use ops_adapters::secretsmanager::SecretCache;
 use ops_adapters::telemetry::{MetricSet, Unit};
@@ -103,13 +104,16 @@ impl Deps {
         })
     }
 
-    /// `STATE_BUCKET` (required) and `CONFIG_URI` (default `s3://$STATE_BUCKET/config/suite.yaml`).
-    /// cost-check is a batch job: its clients use [`ClientSettings::batch`].
+    /// The function's environment ([`FunctionEnv`]: `STATE_BUCKET`, `CONFIG_URI`, the SDK
+    /// configuration). cost-check is a batch job: its clients use [`ClientSettings::batch`].
     pub async fn from_env() -> anyhow::Result<Self> {
-        let (bucket, config_uri) = ops_adapters::s3::state_location_from_env()?;
-        let settings = ClientSettings::batch();
-        let sdk = load_sdk_config(&settings).await;
-        Ok(Deps::with_settings(&sdk, &settings, &bucket, &config_uri)?)
+        let env = FunctionEnv::from_env(ClientSettings::batch()).await?;
+        Ok(Deps::with_settings(
+            &env.sdk,
+            &env.client_settings,
+            &env.state_bucket,
+            &env.config_uri,
+        )?)
     }
 }
 

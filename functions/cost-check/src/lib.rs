@@ -4,6 +4,13 @@
 //! report to the state bucket.
 //!
 //! `main.rs` only wires; [`handler::handle`] is the function.
+//!
+//! - [`event`]: the scheduler's input.
+//! - [`source`]: where cost data comes from (one `CostReader` trait, three sources), with
+//!   `source/s3files.rs` reading an export's objects (streamed CSV, ranged Parquet).
+//! - [`analysis`]: config → domain analysis → findings.
+//! - [`report`]: the JSON and HTML reports.
+//! - [`handler`]: one run, from delivering what is owed to writing the reports.
 
 pub mod analysis;
 pub mod event;

@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use ops_domain::cost::forecast;
 use ops_domain::cost::series::median;
+use ops_domain::text::escape_html;
 use serde::Serialize;
 
 use crate::analysis::Analysis;
@@ -58,13 +59,6 @@ pub struct Report {
     pub analysis: Analysis,
     /// Alert lifecycle outcome.
     pub alerts: AlertSummary,
-}
-
-fn esc(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// Same-weekday median of the `weeks` weeks before each day (the anomaly baseline).
@@ -164,7 +158,7 @@ table{{border-collapse:collapse}}td,th{{padding:.3rem .6rem;border-bottom:1px so
             )
         },
         generated = report.generated_at.format("%Y-%m-%d %H:%M UTC"),
-        run = esc(&report.run_id),
+        run = escape_html(&report.run_id),
     );
     if let Some(stale) = &a.stale {
         let _ = write!(
@@ -195,7 +189,7 @@ table{{border-collapse:collapse}}td,th{{padding:.3rem .6rem;border-bottom:1px so
         let _ = write!(
             page,
             r#"<tr><td>{}</td><td>{:.2} / {:.2}</td><td><div class=bar><div class="fill{}" style="width:{:.1}%"></div><div class=fc style="width:{:.1}%"></div></div></td><td>{:.2} ({fc:.0}%)</td><td>{status}</td></tr>"#,
-            esc(&budget.name),
+            escape_html(&budget.name),
             budget.actual,
             budget.monthly,
             if spent >= 100.0 { " over" } else { "" },
@@ -222,15 +216,15 @@ table{{border-collapse:collapse}}td,th{{padding:.3rem .6rem;border-bottom:1px so
                 .map(|c| {
                     format!(
                         "{}={} {:+.2} ({:.0}%)",
-                        esc(&c.dimension),
-                        esc(&c.value),
+                        escape_html(&c.dimension),
+                        escape_html(&c.value),
                         c.delta,
                         100.0 * c.share
                     )
                 })
                 .collect::<Vec<_>>()
                 .join("<br>");
-            let _ = write!(page, "<tr><td>{}</td><td>{}</td><td>{:.2}</td><td>{:.2}</td><td>{:.1}</td><td>{contributors}</td></tr>", found.day, esc(&scope), found.actual, found.baseline, found.score);
+            let _ = write!(page, "<tr><td>{}</td><td>{}</td><td>{:.2}</td><td>{:.2}</td><td>{:.1}</td><td>{contributors}</td></tr>", found.day, escape_html(&scope), found.actual, found.baseline, found.score);
         }
         page.push_str("</table>");
     }
@@ -247,7 +241,7 @@ table{{border-collapse:collapse}}td,th{{padding:.3rem .6rem;border-bottom:1px so
         let _ = write!(
             page,
             "<h3>{}</h3>{}",
-            esc(&name),
+            escape_html(&name),
             chart(&scope.days, a.as_of, baseline_weeks)
         );
     }
@@ -255,9 +249,9 @@ table{{border-collapse:collapse}}td,th{{padding:.3rem .6rem;border-bottom:1px so
     let _ = writeln!(
         page,
         "<h2>Alerts</h2><p>Opened: {}. Escalated: {}. Resolved: {}. Open now: {}.</p></body></html>",
-        esc(&alerts.opened.join(", ")),
-        esc(&alerts.escalated.join(", ")),
-        esc(&alerts.resolved.join(", ")),
+        escape_html(&alerts.opened.join(", ")),
+        escape_html(&alerts.escalated.join(", ")),
+        escape_html(&alerts.resolved.join(", ")),
         alerts.open
     );
     page

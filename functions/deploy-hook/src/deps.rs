@@ -84,4 +84,22 @@ impl Deps {
             clients,
         })
     }
+
+    /// The function's environment ([`ops_adapters::runtime::FunctionEnv`]: `STATE_BUCKET`,
+    /// `CONFIG_URI`, the SDK configuration with the event-handler client settings) and
+    /// `DEPLOY_LEASE_SECONDS` (default 120: longer than the function timeout).
+    pub async fn from_env() -> anyhow::Result<Deps> {
+        use ops_adapters::runtime::{env_seconds, FunctionEnv};
+        let env = FunctionEnv::from_env(ops_adapters::clients::ClientSettings::default()).await?;
+        let mut settings = Settings::default();
+        if let Some(seconds) = env_seconds("DEPLOY_LEASE_SECONDS")? {
+            settings.lease = chrono::Duration::seconds(seconds);
+        }
+        Ok(Deps::new(
+            &env.sdk,
+            &env.state_bucket,
+            &env.config_uri,
+            settings,
+        )?)
+    }
 }

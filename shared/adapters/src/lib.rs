@@ -2,8 +2,9 @@
 //!
 //! One folder per service it talks to (`s3/`, `route53/`, `ecs/`, `secretsmanager/`, `cloudwatch/`,
 //! `codepipeline/`, `kms/`), plus the
-//! notifiers (`notify/`), client construction, telemetry (logs, EMF metrics) and audit writing.
-//! The functions build these once per container and pass them to their handlers.
+//! notifiers (`notify/`), client construction, what every function reads from its environment
+//! (`runtime`), telemetry (logs, EMF metrics) and audit writing. The functions build these once
+//! per container and pass them to their handlers.
 
 pub mod audit;
 pub mod clients;
@@ -15,6 +16,7 @@ pub mod kms;
 pub mod notify;
 pub mod recorder;
 pub mod route53;
+pub mod runtime;
 pub mod s3;
 pub mod secretsmanager;
 pub mod telemetry;

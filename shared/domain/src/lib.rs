@@ -16,6 +16,7 @@
 //! - [`audit`]: the audit record written for every action taken.
 //! - [`backup`]: backup retention, snapshot manifests and incremental plans, restore diffs.
 //! - [`keys`]: the key layout of the state bucket.
+//! - [`text`]: text helpers for rendered output (the one HTML escaper).
 
 pub mod alerts;
 pub mod audit;
@@ -28,3 +29,4 @@ pub mod keys;
 pub mod notify;
 pub mod rollback;
 pub mod severity;
+pub mod text;

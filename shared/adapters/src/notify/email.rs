@@ -10,6 +10,7 @@
 use aws_sdk_sesv2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 use ops_domain::notify::{Lifecycle, Notification};
+use ops_domain::text::escape_html;
 use serde::Deserialize;
 
 /// What the channel's secret holds.
@@ -79,41 +80,35 @@ pub fn email_message(notification: &Notification) -> Email {
 
     let mut html = format!(
         "<!doctype html><html><body style=\"font-family:sans-serif\"><h2>{}</h2><p>{}</p>",
-        escape(&format!("[{tag}] {title}")),
-        escape(&notification.summary)
+        escape_html(&format!("[{tag}] {title}")),
+        escape_html(&notification.summary)
     );
     if !notification.fields.is_empty() {
         html.push_str("<table cellpadding=\"4\">");
         for (name, value) in &notification.fields {
             html.push_str(&format!(
                 "<tr><th align=\"left\">{}</th><td>{}</td></tr>",
-                escape(name),
-                escape(value)
+                escape_html(name),
+                escape_html(value)
             ));
         }
         html.push_str("</table>");
     }
     if let Some(link) = &notification.link {
-        html.push_str(&format!("<p><a href=\"{}\">Report</a></p>", escape(link)));
+        html.push_str(&format!(
+            "<p><a href=\"{}\">Report</a></p>",
+            escape_html(link)
+        ));
     }
     html.push_str(&format!(
         "<p style=\"color:#666;font-size:small\">{}</p></body></html>",
-        escape(&footer)
+        escape_html(&footer)
     ));
     Email {
         subject,
         text,
         html,
     }
-}
-
-/// HTML text and attribute escaping (five characters; no crate needed for that).
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
 }
 
 /// Sends `email` to `recipients` with SES.

@@ -13,25 +13,9 @@ use tokio::sync::Mutex;
 
 use crate::error::{status, AwsCallError, FailureKind};
 
-/// Where state and config live, from the environment Terraform gives every function:
-/// `STATE_BUCKET` (required) and `CONFIG_URI` (default `s3://$STATE_BUCKET/config/suite.yaml`).
-/// Returns `(bucket, config_uri)`.
-pub fn state_location_from_env() -> Result<(String, String), ConfigLoadError> {
-    let bucket = std::env::var("STATE_BUCKET")
-        .ok()
-        .filter(|bucket| !bucket.trim().is_empty())
-        .ok_or(ConfigLoadError::MissingStateBucket)?;
-    let config_uri = std::env::var("CONFIG_URI")
-        .unwrap_or_else(|_| format!("s3://{bucket}/{}", ops_domain::keys::CONFIG_KEY));
-    Ok((bucket, config_uri))
-}
-
 /// Errors loading the configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigLoadError {
-    /// `STATE_BUCKET` is not set.
-    #[error("STATE_BUCKET must name the suite's state bucket")]
-    MissingStateBucket,
     /// `CONFIG_URI` is neither `s3://bucket/key` nor a path.
     #[error("config location \"{0}\" is not s3://bucket/key or a file path")]
     BadLocation(String),

@@ -4,5 +4,5 @@ pub mod backup;
 mod config_source;
 mod state;
 
-pub use config_source::{state_location_from_env, ConfigLoadError, ConfigSource};
+pub use config_source::{ConfigLoadError, ConfigSource};
 pub use state::{StateError, StateStore, Versioned};
