@@ -2,6 +2,7 @@
 //! the test process itself. One test binary; shared helpers in `util`.
 
 mod alarm_rollback;
+mod architecture;
 mod backup;
 mod backup_ecs;
 mod backup_recovery;
