@@ -89,9 +89,9 @@ fn cycles(crate_dir: &Path) -> Vec<String> {
     let mods = modules(&crate_dir.join("src"));
     let resolve = |parts: &[String]| -> Module {
         (1..=parts.len())
+            .rev()
             .map(|n| parts[..n].to_vec())
-            .filter(|candidate| mods.contains_key(candidate))
-            .last()
+            .find(|candidate| mods.contains_key(candidate))
             .unwrap_or_default()
     };
     let mut edges: BTreeMap<Module, BTreeSet<Module>> = BTreeMap::new();
