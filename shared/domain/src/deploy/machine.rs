@@ -358,7 +358,7 @@ pub fn next(record: &DeploymentRecord, observed: &Observed, cx: &Context<'_>) ->
             note: format!(
                 "paused by {} since {}{}",
                 paused.by,
-                paused.at.to_rfc3339(),
+                paused.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                 if paused.reason.is_empty() {
                     String::new()
                 } else {

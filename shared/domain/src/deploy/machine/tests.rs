@@ -461,21 +461,32 @@ fn every_command_in_every_state() {
     let expect = |state: &str, kind: CommandKind| -> &'static str {
         use CommandKind::*;
         match (state, kind) {
-            ("stable" | "promoted" | "failed" | "rolled back", Pause | Resume | Promote { .. } | Abort) => "refused: not in flight",
+            (
+                "stable" | "promoted" | "failed" | "rolled back",
+                Pause | Resume | Promote { .. } | Abort,
+            ) => "refused: not in flight",
             ("failed" | "rolled back", Retry) => "granted",
             (_, Retry) => "refused: nothing to retry",
             ("paused bake", Pause) => "refused: pointless",
             ("register" | "deploy waiting" | "shift 10" | "bake", Resume) => "refused: pointless",
-            ("register", Pause) => "wait: paused by arn:aws:iam::1:user/ann since 2026-01-01T00:02:10+00:00 (looks off)",
+            ("register", Pause) => {
+                "wait: paused by arn:aws:iam::1:user/ann since 2026-01-01T00:02:10Z (looks off)"
+            }
             ("deploy waiting", Pause) => "observe rollout api-green",
-            ("shift 10", Pause) => "wait: paused by arn:aws:iam::1:user/ann since 2026-01-01T00:02:10+00:00 (looks off)",
-            ("bake", Pause) => "wait: paused by arn:aws:iam::1:user/ann since 2026-01-01T00:02:10+00:00 (looks off)",
+            ("shift 10", Pause) => {
+                "wait: paused by arn:aws:iam::1:user/ann since 2026-01-01T00:02:10Z (looks off)"
+            }
+            ("bake", Pause) => {
+                "wait: paused by arn:aws:iam::1:user/ann since 2026-01-01T00:02:10Z (looks off)"
+            }
             ("paused bake", Resume) => "wait: baking, 10 s of 120 s; alarms quiet",
             ("register", Promote { .. }) => "act register",
             ("deploy waiting", Promote { .. }) => "observe rollout api-green",
             ("shift 10", Promote { full: false }) => "act weights blue=90,green=10",
             ("shift 10", Promote { full: true }) => "act weights blue=0,green=100",
-            ("bake" | "paused bake", Promote { .. }) => "record step=5 again=false: bake 120s ended by an operator's promote; alarms quiet",
+            ("bake" | "paused bake", Promote { .. }) => {
+                "record step=5 again=false: bake 120s ended by an operator's promote; alarms quiet"
+            }
             (_, Abort) => "revert Operator",
             _ => "unexpected",
         }
