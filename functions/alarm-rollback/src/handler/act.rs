@@ -2,7 +2,21 @@
 //! (every read before the first write), change Route53 weights and the ECS service, complete
 //! the record, and the notification that tells what was done.
 
-use super::*;
+use std::time::Instant;
+
+use chrono::Utc;
+use ops_adapters::ecs;
+use ops_adapters::route53;
+use ops_adapters::s3::{StateError, Versioned};
+use ops_adapters::telemetry::{MetricSet, Unit};
+use ops_domain::config::SuiteConfig;
+use ops_domain::deployment::{DeploymentRecord, DeploymentStatus};
+use ops_domain::keys;
+use ops_domain::rollback::{self, Decision, RollbackPlan, Trigger};
+
+use super::outbox::{owe, settle, settle_skipped};
+use super::{Acting, Deps, HandlerError, ServiceResult, FUNCTION, MAX_CLAIM_ATTEMPTS};
+use tracing::info;
 
 /// Live state a rollback changes, read before any write.
 pub(super) struct Live {

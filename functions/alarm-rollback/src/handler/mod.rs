@@ -47,30 +47,22 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::Utc;
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use ops_adapters::clients::ClientSettings;
-use ops_adapters::ecs::{self, EcsError};
-use ops_adapters::error::{bounded, MAX_MESSAGE};
+use ops_adapters::ecs::EcsError;
+use ops_adapters::error::bounded;
 use ops_adapters::notify::Notifier;
-use ops_adapters::route53::{self, Route53Error};
+use ops_adapters::route53::Route53Error;
 use ops_adapters::runtime::{env_seconds, FunctionEnv};
-use ops_adapters::s3::{ConfigLoadError, ConfigSource, StateError, StateStore, Versioned};
+use ops_adapters::s3::{ConfigLoadError, ConfigSource, StateError, StateStore};
 use ops_adapters::secretsmanager::SecretCache;
-use ops_adapters::telemetry::{MetricSet, Unit};
-use ops_adapters::{audit, AwsClients};
-use ops_domain::audit::AuditRecord;
+use ops_adapters::AwsClients;
 use ops_domain::config::SuiteConfig;
-use ops_domain::deployment::DeploymentRecord;
-use ops_domain::deployment::DeploymentStatus;
-use ops_domain::keys;
-use ops_domain::notify::{Lifecycle, Notification, Severity};
-use ops_domain::rollback::{
-    self, AlarmState, AlarmTransition, Decision, Outbox, PlanError, RollbackPlan, Skip, Trigger,
-    NOTIFY_SCOPE,
-};
+use ops_domain::notify::{Lifecycle, Severity};
+use ops_domain::rollback::{self, AlarmState, AlarmTransition, PlanError, Skip, Trigger};
 use serde::Serialize;
 use serde_json::Value;
 use tracing::{error, info, warn};
@@ -81,7 +73,7 @@ mod act;
 mod outbox;
 
 use act::{carry_out, prepare};
-use outbox::{alarm_notification, notify_once, owe, settle, settle_skipped};
+use outbox::{alarm_notification, notify_once};
 
 /// The function's name, in audit records, metrics and state keys.
 pub const FUNCTION: &str = "alarm-rollback";

@@ -3,7 +3,22 @@
 //! without rollback (once per transition), settling what is owed and recording what was
 //! delivered.
 
-use super::*;
+use std::collections::BTreeSet;
+
+use chrono::Utc;
+use ops_adapters::audit;
+use ops_adapters::error::{bounded, MAX_MESSAGE};
+use ops_adapters::s3::{StateError, Versioned};
+use ops_adapters::telemetry::{MetricSet, Unit};
+use ops_domain::audit::AuditRecord;
+use ops_domain::config::SuiteConfig;
+use ops_domain::deployment::{DeploymentRecord, DeploymentStatus};
+use ops_domain::notify::{Lifecycle, Notification, Severity};
+use ops_domain::rollback::{self, AlarmTransition, Outbox, RollbackPlan, Trigger, NOTIFY_SCOPE};
+use serde_json::Value;
+
+use super::{Acting, Deps, HandlerError, FUNCTION, MAX_CLAIM_ATTEMPTS};
+use tracing::{info, warn};
 
 /// A notification without rollback, once per transition: its outbox is created once (the
 /// first copy of the event to get there owns it) and settled by its owner; a copy of the event
