@@ -6,7 +6,10 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use ops_adapters::clients::ClientSettings;
 use ops_domain::deployment::DeploymentStatus;
+use ops_tests::emulator::Emulator;
+use ops_tests::faults::{chaos_seeds, FaultPlan, FaultProxy};
 
 use crate::deploy_hook::{params, DeployWorld};
 use ops_tests::pipeline::job_event;
@@ -118,4 +121,81 @@ async fn pause_resume_abort_and_retry_from_opsctl() {
     assert_eq!(retried.result, "continue", "{}", retried.summary);
     let record = world.record("web").await.expect("record");
     assert_eq!(record.status, DeploymentStatus::InProgress);
+}
+
+/// An operator's command under AWS faults (throttling and 5xx on S3 and STS, answers lost after
+/// the write happened), retried by the operator until it reports success or that it is already
+/// in place: the record holds the command once, and its audit record is stored exactly once —
+/// by `opsctl`, or, when that failed, by deploy-hook's next invocation from the record.
+#[tokio::test]
+async fn a_command_under_faults_is_stored_and_audited_once() {
+    let mut injected = 0;
+    for seed in chaos_seeds() {
+        let world = DeployWorld::new().await;
+        let p = params("web", "registry.example/web:1.5.0");
+        let token = world.drive_to_first_bake(&p).await;
+        let proxy = FaultProxy::start(&Emulator::shared().endpoint).await;
+        let sdk = ClientSettings::default()
+            .configure(aws_config::defaults(aws_config::BehaviorVersion::latest()))
+            .endpoint_url(proxy.endpoint())
+            .region(aws_config::Region::new("us-east-1"))
+            .test_credentials()
+            .load()
+            .await;
+        let mut env = ops_cli::Env::new(sdk);
+        env.state_bucket = Some(world.prefix.clone());
+        proxy.set_plan(
+            FaultPlan::errors(seed, 0.3)
+                .with_drops(0.15)
+                .only(["s3", "sts"]),
+        );
+        let mut outcome = String::new();
+        for _ in 0..10 {
+            let args: Vec<String> = ["deploy", "pause", "web", "--yes"]
+                .map(String::from)
+                .to_vec();
+            let (mut out, mut err) = (Vec::new(), Vec::new());
+            let code = ops_cli::run(&args, &env, &mut out, &mut err).await;
+            outcome = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out),
+                String::from_utf8_lossy(&err)
+            );
+            if code == ExitCode::SUCCESS || outcome.contains("already paused") {
+                break;
+            }
+        }
+        let faults = proxy.summary();
+        injected += proxy.stats().errors_total();
+        proxy.disable();
+        let context = format!("seed {seed}: {outcome}\n{faults}");
+        assert!(
+            outcome.contains("stored") || outcome.contains("already paused"),
+            "{context}"
+        );
+        let record = world.record("web").await.expect("record");
+        let pauses = record
+            .commands
+            .iter()
+            .filter(|c| c.kind == ops_domain::deploy::CommandKind::Pause)
+            .count();
+        assert_eq!(pauses, 1, "{context}");
+        // deploy-hook's next invocation applies the pause and writes whatever audit is owed.
+        let job = ops_tests::unique("job");
+        let response = world
+            .invoke(job_event(&job, &p, None, token.as_deref()))
+            .await
+            .expect("reported");
+        assert!(
+            response.summary.contains("paused by"),
+            "{context}\n{}",
+            response.summary
+        );
+        let record = world.record("web").await.expect("record");
+        assert!(record.audit_owed.is_empty(), "{context}");
+        let audits = world.keys_under("audit/").await;
+        let by_opsctl = audits.iter().filter(|key| key.contains("/opsctl/")).count();
+        assert_eq!(by_opsctl, 1, "{context}\n{audits:?}");
+    }
+    assert!(injected > 0, "no fault was injected");
 }

@@ -29,7 +29,7 @@ pub(crate) async fn flush_audits(
         let record = AuditRecord {
             id: owed.id.clone(),
             at: owed.at,
-            function: FUNCTION.to_owned(),
+            function: owed.function.clone().unwrap_or_else(|| FUNCTION.to_owned()),
             action: owed.action.clone(),
             actor: owed.actor.clone(),
             target: format!("service:{}", ctx.service),

@@ -14,7 +14,7 @@ use ops_domain::deploy::command::{self, CommandKind, OperatorCommand};
 use ops_domain::deployment::DeploymentRecord;
 use serde_json::json;
 
-use crate::session::{command_id, Session, FUNCTION, MAX_ATTEMPTS};
+use crate::session::{self, command_id, Session, FUNCTION, MAX_ATTEMPTS};
 use crate::{confirm, Env, Failure, Options, Output};
 
 /// The audit action of a command: `operator_pause`, `operator_promote_full`…
@@ -60,10 +60,27 @@ pub async fn run(
         Output::Json => format!("{what}\n{} {service}?", kind.name()),
     };
     confirm(env, options, &question)?;
-    let mut stored = false;
+    // The audit record is owed in the same write as the command, so it cannot be lost.
+    let audit_of = |before: &DeploymentRecord, after: &DeploymentRecord| AuditRecord {
+        id: command.id.clone(),
+        at: now,
+        function: FUNCTION.to_owned(),
+        action: action(kind),
+        actor: command.by.clone(),
+        target: format!("service:{service}"),
+        reason: command.reason.clone(),
+        before: before.summary(),
+        after: after.summary(),
+        outcome: "succeeded".to_owned(),
+        request_id: Some(command.id.clone()),
+    };
+    let mut stored = None;
     for _ in 0..MAX_ATTEMPTS {
-        if session.replace(&next, &current.etag).await?.is_some() {
-            stored = true;
+        let audit = audit_of(&current.value, &next);
+        let mut owing = next.clone();
+        session::owe(&mut owing, &audit);
+        if let Some(etag) = session.replace(&owing, &current.etag).await? {
+            stored = Some((owing, etag, audit));
             break;
         }
         // Someone wrote the record since it was read: check the command again on what is there.
@@ -72,33 +89,16 @@ pub async fn run(
             .map_err(|refusal| Failure::Refused(format!("{refusal} (the record changed)")))?
             .0;
     }
-    if !stored {
+    let Some((written, etag, audit)) = stored else {
         return Err(Failure::Failed(format!(
             "the deployment record of {service} kept changing; nothing was written, try again"
         )));
-    }
-    let audit = AuditRecord {
-        id: command.id.clone(),
-        at: Utc::now(),
-        function: FUNCTION.to_owned(),
-        action: action(kind),
-        actor: command.by.clone(),
-        target: format!("service:{service}"),
-        reason: command.reason.clone(),
-        before: current.value.summary(),
-        after: next.summary(),
-        outcome: "succeeded".to_owned(),
-        request_id: Some(command.id.clone()),
     };
-    ops_adapters::audit::write(&session.store, &audit)
-        .await
-        .map_err(|error| {
-            Failure::Failed(format!(
-                "the command {} is stored in the record, but its audit record could not be \
-                 written: {error}",
-                command.id
-            ))
-        })?;
+    if let Some(note) = session.settle_audit(&audit, &written, &etag).await {
+        if options.output == Output::Text {
+            let _ = writeln!(out, "note: {note}");
+        }
+    }
     report(
         kind,
         service,

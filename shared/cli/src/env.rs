@@ -59,7 +59,11 @@ impl Env {
     /// The process's environment: AWS configuration from the standard chain, `STATE_BUCKET`
     /// and `CONFIG_URI`, and a prompt on stderr answered on stdin when stdin is a terminal.
     pub async fn from_process() -> Self {
-        let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        // The suite's own timeouts and retries (throttling and 5xx retried with backoff).
+        let sdk = ops_adapters::clients::load_sdk_config(
+            &ops_adapters::clients::ClientSettings::default(),
+        )
+        .await;
         let non_empty = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
         Env {
             sdk,

@@ -30,7 +30,7 @@ use ops_domain::deployment::{DeploymentRecord, DeploymentStatus, Release};
 use ops_domain::rollback::{self, Decision, RollbackPlan, Skip, Trigger};
 use serde_json::{json, Value};
 
-use crate::session::{command_id, Session, FUNCTION, MAX_ATTEMPTS};
+use crate::session::{self, command_id, Session, FUNCTION, MAX_ATTEMPTS};
 use crate::{confirm, Env, Failure, Options, Output};
 
 /// How long a claimed rollback is left to its claimant before another may take it over (the
@@ -173,26 +173,7 @@ pub async fn run(
         .await
         .map_err(unfinished)?;
     let done = completed_record(&claimed, &prepared.plan, &session.caller, Utc::now());
-    match session
-        .replace(&done, &etag)
-        .await
-        .map_err(|f| unfinished(f.to_string()))?
-    {
-        Some(_) => {}
-        None => {
-            let now_there = session.record(service).await?;
-            let ours = now_there.value.status == DeploymentStatus::RolledBack
-                && now_there.value.rollback.as_ref().is_some_and(|mark| {
-                    mark.trigger_id == trigger.id && mark.completed_at.is_some()
-                });
-            if !ours {
-                return Err(unfinished(
-                    "the record changed while traffic and services were put back".to_owned(),
-                ));
-            }
-        }
-    }
-
+    // The audit record is owed in the same write as the completed rollback, so it cannot be lost.
     let audit = AuditRecord {
         id: id.clone(),
         at: Utc::now(),
@@ -206,13 +187,36 @@ pub async fn run(
         outcome: "succeeded".to_owned(),
         request_id: Some(id.clone()),
     };
-    ops_adapters::audit::write(&session.store, &audit)
+    let mut owing = done.clone();
+    session::owe(&mut owing, &audit);
+    let note = match session
+        .replace(&owing, &etag)
         .await
-        .map_err(|error| {
-            Failure::Failed(format!(
-                "{service} is rolled back, but the audit record {id} could not be written: {error}"
-            ))
-        })?;
+        .map_err(|f| unfinished(f.to_string()))?
+    {
+        Some(etag) => session.settle_audit(&audit, &owing, &etag).await,
+        None => {
+            let now_there = session.record(service).await?;
+            let ours = now_there.value.status == DeploymentStatus::RolledBack
+                && now_there.value.rollback.as_ref().is_some_and(|mark| {
+                    mark.trigger_id == trigger.id && mark.completed_at.is_some()
+                });
+            if !ours {
+                return Err(unfinished(
+                    "the record changed while traffic and services were put back".to_owned(),
+                ));
+            }
+            // Completed by another writer (a repeat of this rollback): write the audit record
+            // here, create-once.
+            ops_adapters::audit::write(&session.store, &audit)
+                .await
+                .err()
+                .map(|error| format!("its audit record {id} could not be written: {error}"))
+        }
+    };
+    if let (Some(note), Output::Text) = (&note, options.output) {
+        let _ = writeln!(out, "note: {note}");
+    }
     match options.output {
         Output::Text => {
             let _ = writeln!(

@@ -7,8 +7,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use ops_adapters::s3::{ConfigSource, StateError, StateStore, Versioned};
 use ops_adapters::AwsClients;
+use ops_domain::audit::AuditRecord;
 use ops_domain::config::{ServiceConfig, SuiteConfig};
-use ops_domain::deployment::DeploymentRecord;
+use ops_domain::deployment::{DeploymentRecord, OwedAudit};
 use ops_domain::keys;
 
 use crate::{Env, Failure, Options};
@@ -115,6 +116,47 @@ impl Session {
             ))),
         }
     }
+
+    /// Writes the audit record `record` owes (noted by [`owe`] in the same write as the change)
+    /// and clears it from the record, best effort: when it cannot be written now it stays owed,
+    /// and deploy-hook's next invocation for the service writes it under the same key (audit
+    /// records are create-once), so it is neither lost nor stored twice. Returns a note for the
+    /// operator when it stays owed.
+    pub async fn settle_audit(
+        &self,
+        audit: &AuditRecord,
+        written: &DeploymentRecord,
+        etag: &str,
+    ) -> Option<String> {
+        if let Err(error) = ops_adapters::audit::write(&self.store, audit).await {
+            return Some(format!(
+                "its audit record {} is owed in the deployment record; deploy-hook writes it at \
+                 the service's next invocation ({error})",
+                audit.id
+            ));
+        }
+        let mut cleared = written.clone();
+        cleared.audit_owed.retain(|owed| owed.id != audit.id);
+        // Lost to another writer: the record is written, and whoever reads the owed entry next
+        // finds the audit record stored and clears it.
+        let _ = self.replace(&cleared, etag).await;
+        None
+    }
+}
+
+/// Notes `audit` as owed by `record`, to be written in the same compare-and-swap as the change it
+/// describes (see [`Session::settle_audit`]).
+pub fn owe(record: &mut DeploymentRecord, audit: &AuditRecord) {
+    record.owe_audit(OwedAudit {
+        id: audit.id.clone(),
+        action: audit.action.clone(),
+        at: audit.at,
+        outcome: audit.outcome.clone(),
+        actor: audit.actor.clone(),
+        reason: audit.reason.clone(),
+        before: audit.before.clone(),
+        function: Some(audit.function.clone()),
+    });
 }
 
 /// The caller's ARN, from STS `GetCallerIdentity`.

@@ -186,6 +186,10 @@ pub struct OwedAudit {
     /// The record before the change, summarized.
     #[serde(default)]
     pub before: serde_json::Value,
+    /// Who made the change, when it is not deploy-hook (`opsctl`): the audit record is written
+    /// under that name whoever writes it, so it is stored once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub function: Option<String>,
 }
 
 /// One line of a record's history.

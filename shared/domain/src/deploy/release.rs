@@ -221,6 +221,7 @@ pub fn owed_audit(
         actor: actor.to_owned(),
         reason: reason.to_owned(),
         before: before.map_or(serde_json::Value::Null, DeploymentRecord::summary),
+        function: None,
     }
 }
 
