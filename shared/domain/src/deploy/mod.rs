@@ -593,7 +593,8 @@ mod tests {
     use crate::deploy::record::Release;
     use chrono::TimeZone;
 
-    fn service(strategy: Strategy) -> ServiceConfig {
+    /// A two-color service (`blue`/`green`) or an in-place one, for the deploy tables.
+    pub(super) fn service(strategy: Strategy) -> ServiceConfig {
         let traffic = strategy.shifts_traffic().then(|| TrafficConfig {
             zone_id: Some("Z1".into()),
             zone_name: None,

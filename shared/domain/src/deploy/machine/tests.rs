@@ -2,7 +2,7 @@
 //! observation, and every operator command in every state.
 
 use super::*;
-use crate::config::{DeployConfig, ServiceConfig, Strategy, TargetConfig, TrafficConfig};
+use crate::config::Strategy;
 use crate::deploy::command::{accept, CommandKind, OperatorCommand, Refusal};
 use crate::deploy::{plan, Paused};
 use chrono::TimeZone;
@@ -14,46 +14,10 @@ fn at(second: i64) -> DateTime<Utc> {
         + Duration::seconds(second)
 }
 
-fn canary_config() -> ServiceConfig {
-    ServiceConfig {
-        cluster: "prod".into(),
-        strategy: Strategy::Canary,
-        ecs_service: None,
-        traffic: Some(TrafficConfig {
-            zone_id: Some("Z1".into()),
-            zone_name: None,
-            record_name: "api.example.com.".into(),
-            record_type: crate::config::RecordType::Cname,
-            ttl: 60,
-            targets: [
-                (
-                    "blue".to_owned(),
-                    TargetConfig {
-                        ecs_service: "api-blue".into(),
-                        value: "b".into(),
-                    },
-                ),
-                (
-                    "green".to_owned(),
-                    TargetConfig {
-                        ecs_service: "api-green".into(),
-                        value: "g".into(),
-                    },
-                ),
-            ]
-            .into(),
-        }),
-        deploy: DeployConfig {
-            bake_seconds: 120,
-            ..DeployConfig::default()
-        },
-    }
-}
-
 /// Canary steps: 0 register, 1 deploy api-green, 2 verify green, 3 shift 10, 4 bake, 5 shift 50,
 /// 6 bake, 7 shift 100, 8 bake, 9 promote.
 fn record_at(step: usize, phase: Phase) -> DeploymentRecord {
-    let config = canary_config();
+    let config = crate::deploy::tests::service(Strategy::Canary);
     let (steps, target) = plan("api", Strategy::Canary, &config, Some("blue")).expect("plan");
     let mut record = DeploymentRecord::new_stable(
         "api",
