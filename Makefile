@@ -23,7 +23,7 @@ unit:
 	cargo test --workspace
 
 zip:
-	PATH="$(CURDIR)/.venv/bin:$$PATH" cargo lambda build --release --output-format zip --compiler cargo -p alarm-rollback -p backup -p cost-check -p deploy-hook
+	PATH="$(CURDIR)/.venv/bin:$$PATH" cargo lambda build --release --output-format zip --compiler cargo -p alarm-rollback -p backup -p cost-check -p deploy-hook -p ops-api
 
 infra: zip
 	bash scripts/infra-check.sh

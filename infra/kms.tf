@@ -1,5 +1,6 @@
-# One customer managed key for the suite: state bucket, notifier secrets, log groups, the alarm
-# topic, the failure queues, the functions' environment variables and the cost-check schedule.
+# One customer managed key for the suite: state bucket, notifier and ops-api secrets, log groups
+# (the functions' and the API's access logs), the alarm topic, the failure queues, the functions'
+# environment variables and the cost-check schedule.
 resource "aws_kms_key" "suite" {
   description             = "${var.name_prefix}: state bucket, secrets, logs, alarm topic"
   enable_key_rotation     = true
@@ -30,7 +31,7 @@ resource "aws_kms_key" "suite" {
         ]
         Resource = "*"
         Condition = {
-          ArnLike = { "kms:EncryptionContext:aws:logs:arn" = local.log_group_arn }
+          ArnLike = { "kms:EncryptionContext:aws:logs:arn" = local.log_group_arns }
         }
       },
       {

@@ -49,6 +49,10 @@ locals {
     STATE_BUCKET = module.state_bucket.id
     CONFIG_URI   = "s3://${module.state_bucket.id}/${aws_s3_object.suite_config.key}"
   }
-  log_group_arn = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/lambda/${var.name_prefix}-*"
+  # The suite's log groups: the functions' own, and the access logs of ops-api's HTTP API.
+  log_group_arns = [
+    "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/lambda/${var.name_prefix}-*",
+    "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/apigateway/${var.name_prefix}-*",
+  ]
   alarm_arn_any = "arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:*"
 }

@@ -20,6 +20,7 @@ output "function_names" {
     "backup"         = module.backup.function_name
     "cost-check"     = module.cost_check.function_name
     "deploy-hook"    = module.deploy_hook.function_name
+    "ops-api"        = module.ops_api.function_name
   }
 }
 
@@ -30,6 +31,7 @@ output "function_arns" {
     "backup"         = module.backup.function_arn
     "cost-check"     = module.cost_check.function_arn
     "deploy-hook"    = module.deploy_hook.function_arn
+    "ops-api"        = module.ops_api.function_arn
   }
 }
 
@@ -151,6 +153,41 @@ output "backup_kms_key_arn" {
 output "backup_kms_key_alias" {
   description = "Alias of the backup KMS key (alias/<name_prefix>-backup), for the plans' encryption.kms_key."
   value       = aws_kms_alias.backup.name
+}
+
+output "ops_api_endpoint" {
+  description = "Base URL of ops-api: the status page at /, the API description at /openapi.json, the REST API under / (bearer JWT) and /machine/ (x-api-key)."
+  value       = module.ops_api_http.api_endpoint
+}
+
+output "ops_api_slack_interactivity_url" {
+  description = "Request URL to enter in the Slack app's Interactivity & Shortcuts settings."
+  value       = "${module.ops_api_http.api_endpoint}/slack/interactions"
+}
+
+output "ops_api_function_name" {
+  description = "Name of the ops-api function."
+  value       = module.ops_api.function_name
+}
+
+output "ops_api_log_group" {
+  description = "CloudWatch log group of ops-api."
+  value       = module.ops_api.log_group_name
+}
+
+output "ops_api_access_log_group" {
+  description = "CloudWatch log group of the HTTP API's access logs (one JSON line per request)."
+  value       = module.ops_api_http.access_log_group_name
+}
+
+output "ops_api_keys_secret_arn" {
+  description = "Secret holding the hashes of ops-api's machine API keys (ops-api's API_KEYS_SECRET): `opsctl api-key create` adds a key to it."
+  value       = aws_secretsmanager_secret.ops_api_keys.arn
+}
+
+output "slack_signing_secret_arn" {
+  description = "Secret for the Slack app's signing secret (ops-api's SLACK_SIGNING_SECRET): put it with `aws secretsmanager put-secret-value`."
+  value       = aws_secretsmanager_secret.slack_signing.arn
 }
 
 output "example_pipeline_name" {

@@ -4,7 +4,7 @@
 # (`when`) under which it is granted at all. The mapping is shared by every function.
 
 locals {
-  policy_functions = ["alarm-rollback", "backup", "cost-check", "deploy-hook"]
+  policy_functions = ["alarm-rollback", "backup", "cost-check", "deploy-hook", "ops-api"]
   policies = {
     for function in local.policy_functions :
     function => jsondecode(file("${path.module}/policies/${function}.json"))
@@ -79,6 +79,16 @@ locals {
     backup_secrets           = local.backup_secret_arns
     # The function itself, which a long run invokes to continue.
     backup_function = [local.backup_function_arn, "${local.backup_function_arn}:*"]
+    # The backup plans' manifests and latest pointers (snapshots/<plan>/*.json, latest/<plan>.json
+    # under each destination prefix), which ops-api lists; not the backed-up data beside them.
+    backup_manifests = distinct(flatten([
+      for d in local.backup_destinations : [
+        for folder in ["snapshots", "latest"] : "arn:${local.partition}:s3:::${d.bucket}/${d.prefix == "" ? "" : "${d.prefix}/"}${folder}/*"
+      ]
+    ]))
+
+    # ops-api: the API keys document and the Slack signing secret, nothing else.
+    ops_api_secrets = [aws_secretsmanager_secret.ops_api_keys.arn, aws_secretsmanager_secret.slack_signing.arn]
   }
 
   # Conditions a class adds to every statement using it. Listing a FOCUS export bucket is limited

@@ -129,7 +129,7 @@ variable "secret_recovery_window_in_days" {
 ################################################################################
 
 variable "artifacts_dir" {
-  description = "Folder holding the zips of `cargo lambda build --release --output-format zip`, one sub-folder per function (<artifacts_dir>/alarm-rollback/bootstrap.zip, <artifacts_dir>/backup/bootstrap.zip, <artifacts_dir>/cost-check/bootstrap.zip, <artifacts_dir>/deploy-hook/bootstrap.zip). Null uses target/lambda of the repository (../target/lambda from this folder). Set it when CARGO_TARGET_DIR points elsewhere."
+  description = "Folder holding the zips of `cargo lambda build --release --output-format zip`, one sub-folder per function (<artifacts_dir>/alarm-rollback/bootstrap.zip, <artifacts_dir>/backup/bootstrap.zip, <artifacts_dir>/cost-check/bootstrap.zip, <artifacts_dir>/deploy-hook/bootstrap.zip, <artifacts_dir>/ops-api/bootstrap.zip). Null uses target/lambda of the repository (../target/lambda from this folder). Set it when CARGO_TARGET_DIR points elsewhere."
   type        = string
   default     = null
 }
@@ -462,6 +462,75 @@ variable "backup_secret_arns" {
   validation {
     condition     = alltrue([for arn in var.backup_secret_arns : can(regex("^arn:[^:]+:secretsmanager:[^:]+:[0-9]{12}:secret:.+$", arn))])
     error_message = "backup_secret_arns must be Secrets Manager secret ARNs (arn:<partition>:secretsmanager:<region>:<account>:secret:<name>), wildcards allowed."
+  }
+}
+
+################################################################################
+# ops-api (REST API, status page, Slack interactivity)
+################################################################################
+
+variable "jwt_issuer" {
+  description = "Issuer URL of the OpenID Connect provider whose tokens ops-api's JWT authorizer accepts (the tokens' iss claim), e.g. https://cognito-idp.<region>.amazonaws.com/<user pool id>, https://<tenant>.auth0.com/ or https://token.actions.githubusercontent.com. API Gateway reads its keys from <issuer>/.well-known/openid-configuration."
+  type        = string
+
+  validation {
+    condition     = can(regex("^https://[^/]+", var.jwt_issuer))
+    error_message = "jwt_issuer must be an https:// URL (the iss claim of the tokens)."
+  }
+}
+
+variable "jwt_audience" {
+  description = "Audiences ops-api's JWT authorizer accepts: a token's aud (or client_id) claim must be one of them, e.g. the client ID of the app people sign in with."
+  type        = list(string)
+  nullable    = false
+
+  validation {
+    condition     = length(var.jwt_audience) > 0 && alltrue([for audience in var.jwt_audience : length(trimspace(audience)) > 0])
+    error_message = "jwt_audience must list at least one non-empty audience."
+  }
+}
+
+variable "ops_api_role_claim" {
+  description = "JWT claim holding a person's role (ops-api's ROLE_CLAIM): the value \"operator\" may run commands, anything else (or no claim) is a viewer."
+  type        = string
+  default     = "ops_role"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_:./-]{1,128}$", var.ops_api_role_claim))
+    error_message = "ops_api_role_claim must be a claim name (letters, digits, _ : . / -)."
+  }
+}
+
+variable "ops_api_throttling_burst_limit" {
+  description = "Burst limit of every route of ops-api's HTTP API stage: requests served at once above the steady rate before API Gateway answers 429."
+  type        = number
+  default     = 50
+
+  validation {
+    condition     = var.ops_api_throttling_burst_limit >= 1 && floor(var.ops_api_throttling_burst_limit) == var.ops_api_throttling_burst_limit
+    error_message = "ops_api_throttling_burst_limit must be a whole number >= 1."
+  }
+}
+
+variable "ops_api_throttling_rate_limit" {
+  description = "Steady-state rate limit of every route of ops-api's HTTP API stage, in requests per second."
+  type        = number
+  default     = 20
+
+  validation {
+    condition     = var.ops_api_throttling_rate_limit > 0
+    error_message = "ops_api_throttling_rate_limit must be greater than 0."
+  }
+}
+
+variable "ops_api_reserved_concurrency" {
+  description = "Concurrent executions reserved for ops-api. -1 (the default) reserves nothing: the stage's throttling already bounds it, and reserving takes units from the account pool the other functions share."
+  type        = number
+  default     = -1
+
+  validation {
+    condition     = var.ops_api_reserved_concurrency >= -1 && floor(var.ops_api_reserved_concurrency) == var.ops_api_reserved_concurrency
+    error_message = "ops_api_reserved_concurrency must be -1 or a whole number >= 0."
   }
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Checks the suite's Terraform without an AWS account, from the repository root or anywhere:
-#   1. terraform fmt -check -recursive infra
+#   1. terraform fmt -check -recursive infra, and no secret version (value) anywhere in infra/
 #   2. checkov over infra/ with zero failed checks (every skip is justified inline in the .tf files)
 #   3. against a moto server: init, validate, apply (examples/dev.tfvars), a second plan that must
 #      show no changes, scripts/e2e-invoke.sh if it is there, and destroy
@@ -9,15 +9,16 @@
 #
 # Environment:
 #   ARTIFACTS_DIR     folder of the function zips, <function>/bootstrap.zip for every function
-#                     infra/*.tf deploys (alarm-rollback, backup, cost-check, deploy-hook)
+#                     infra/*.tf deploys (alarm-rollback, backup, cost-check, deploy-hook, ops-api)
 #                     (default: ${CARGO_TARGET_DIR:-target}/lambda, as cargo lambda writes them)
 #   AWS_ENDPOINT_URL  an emulator that is already running; used instead of starting moto
 #   KEEP_SCRATCH=1    keep the scratch copy (state, plan, moto log) for debugging
 #   E2E_SCRIPT        end-to-end hook run between apply and destroy (default scripts/e2e-invoke.sh;
 #                     run when the file exists and is executable), with AWS_ENDPOINT_URL,
 #                     STATE_BUCKET, CONFIG_URI, ALARM_ROLLBACK_FUNCTION, COST_CHECK_FUNCTION,
-#                     DEPLOY_HOOK_FUNCTION, BACKUP_FUNCTION, BACKUP_BUCKET, BACKUP_KMS_KEY_ARN and
-#                     ALARM_TOPIC_ARN in its environment
+#                     DEPLOY_HOOK_FUNCTION, BACKUP_FUNCTION, BACKUP_BUCKET, BACKUP_KMS_KEY_ARN,
+#                     ALARM_TOPIC_ARN, OPS_API_FUNCTION, OPS_API_ENDPOINT, API_KEYS_SECRET and
+#                     SLACK_SIGNING_SECRET in its environment
 #   SKIP_E2E=1        do not run the hook (when iterating on the Terraform alone)
 set -euo pipefail
 
@@ -52,8 +53,8 @@ unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SESSION_TOKEN
 artifacts_dir=${ARTIFACTS_DIR:-${CARGO_TARGET_DIR:-target}/lambda}
 case "$artifacts_dir" in /*) ;; *) artifacts_dir="$root/$artifacts_dir" ;; esac
 # Every zip the configuration deploys: the <function> of each "${local.artifacts_dir}/<function>/
-# bootstrap.zip" in infra/*.tf (alarm-rollback, backup, cost-check, deploy-hook, ...), so a new
-# function is checked too.
+# bootstrap.zip" in infra/*.tf (alarm-rollback, backup, cost-check, deploy-hook, ops-api, ...), so a
+# new function is checked too.
 functions=$(grep -ho '{local\.artifacts_dir}/[A-Za-z0-9_-]*/bootstrap\.zip' infra/*.tf | cut -d/ -f2 | sort -u)
 [ -n "$functions" ] || die "no \${local.artifacts_dir}/<function>/bootstrap.zip found in infra/*.tf"
 missing=
@@ -105,6 +106,12 @@ trap 'exit 143' TERM
 # --- 1. formatting ---------------------------------------------------------------------------
 say "terraform fmt -check -recursive infra"
 terraform fmt -check -recursive -diff infra || die "run: terraform fmt -recursive infra"
+
+# Secret values never enter the Terraform state: Terraform creates secrets, operators put their
+# values (infra/README.md), so no configuration here may hold a secret version.
+if grep -rn --include='*.tf' 'resource "aws_secretsmanager_secret_version"' infra; then
+  die "a secret version in infra/ would put a secret value into the Terraform state"
+fi
 
 # --- 2. static analysis ----------------------------------------------------------------------
 say "checkov -d infra --framework terraform"
@@ -246,6 +253,10 @@ elif [ -f "$e2e_script" ]; then
       BACKUP_BUCKET="$(tf output -raw backup_bucket)" \
       BACKUP_KMS_KEY_ARN="$(tf output -raw backup_kms_key_arn)" \
       ALARM_TOPIC_ARN="$(tf output -raw alarm_topic_arn)" \
+      OPS_API_FUNCTION="$(tf output -raw ops_api_function_name)" \
+      OPS_API_ENDPOINT="$(tf output -raw ops_api_endpoint)" \
+      API_KEYS_SECRET="$(tf output -raw ops_api_keys_secret_arn)" \
+      SLACK_SIGNING_SECRET="$(tf output -raw slack_signing_secret_arn)" \
       "$e2e_script" || die "$e2e_script failed"
     e2e="passed in $((SECONDS - t0))s"
   else

@@ -26,8 +26,8 @@ step "cargo test (unit + integration against moto)"
 cargo test --workspace 2>&1 | tee "$root/.cache/cargo-test.log"
 
 step "release zip (cargo lambda build)"
-cargo lambda build --release --output-format zip --compiler cargo -p alarm-rollback -p backup -p cost-check -p deploy-hook
-for function in alarm-rollback backup cost-check deploy-hook; do
+cargo lambda build --release --output-format zip --compiler cargo -p alarm-rollback -p backup -p cost-check -p deploy-hook -p ops-api
+for function in alarm-rollback backup cost-check deploy-hook ops-api; do
   printf '%s release zip: %s bytes\n' "$function" "$(stat -c %s "$CARGO_TARGET_DIR/lambda/$function/bootstrap.zip")"
 done
 

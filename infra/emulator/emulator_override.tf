@@ -14,6 +14,7 @@ provider "aws" {
   s3_use_path_style           = true
 
   endpoints {
+    apigatewayv2   = var.emulator_endpoint
     cloudwatch     = var.emulator_endpoint
     codepipeline   = var.emulator_endpoint
     events         = var.emulator_endpoint

@@ -35,6 +35,11 @@ backup_object_lock          = false
 
 backup_noncurrent_version_expiration_days = 7
 
+# ops-api: people sign in with the dev Cognito user pool (the tokens' iss and the app client ID);
+# replace with your OIDC issuer. Its role claim is the default, ops_role.
+jwt_issuer   = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_EXAMPLE"
+jwt_audience = ["ops-suite-dev-console"]
+
 tags = {
   environment = "dev"
 }

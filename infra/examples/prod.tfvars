@@ -59,6 +59,14 @@ backup_zone_ids = ["Z0123456789EXAMPLE"]
 # service. Add example_pipeline_enabled = false once your own pipelines call deploy-hook.
 example_pipeline_service = "checkout"
 
+# ops-api: the organisation's OIDC issuer and the client ID of the operators' app (replace with
+# yours); the claim naming the role, and the stage's throttling (the defaults, spelled out).
+jwt_issuer                     = "https://login.example.com/"
+jwt_audience                   = ["ops-suite-console"]
+ops_api_role_claim             = "ops_role"
+ops_api_throttling_burst_limit = 50
+ops_api_throttling_rate_limit  = 20
+
 tags = {
   environment = "prod"
 }

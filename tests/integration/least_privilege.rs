@@ -1,8 +1,9 @@
 //! Least privilege, verified: the AWS actions alarm-rollback performs in these scenarios are
 //! compared with the actions its Terraform policy grants (`infra/policies/alarm-rollback.json`).
 //! Every call made must be granted; every granted action must be called here or say why it stays.
+//! ops-api's policy is held to the list of what it calls and on what ([`OPS_API_GRANTS`]).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
@@ -109,4 +110,126 @@ async fn alarm_rollback_calls_only_what_its_policy_grants_and_uses_what_it_grant
         .collect();
     assert_granted("alarm-rollback", &called);
     assert_used("alarm-rollback", &called);
+}
+
+/// What ops-api may do, and on which resource classes of `infra/policies.tf`: read and write the
+/// state bucket (deployment records with compare-and-swap, audit records, Slack replay markers,
+/// the config, cost and backup reports) and list it (audit, history, backup reports); list a
+/// plan's snapshots in its backup bucket and read its manifests; an operator's rollback, as
+/// alarm-rollback and `opsctl rollback` do it (zone by name, weighted records, ECS service, the
+/// task definition named with `--to`); the API keys document and the Slack signing secret, and
+/// no other secret. The KMS actions are no calls of its own: S3 and Secrets Manager use them on
+/// its behalf for SSE-KMS objects and secrets, so the policy must say why (`why`).
+const OPS_API_GRANTS: &[(&str, &[&str])] = &[
+    ("s3:GetObject", &["state_objects", "backup_manifests"]),
+    ("s3:PutObject", &["state_objects"]),
+    ("s3:ListBucket", &["state_bucket", "backup_buckets"]),
+    ("route53:ListHostedZonesByName", &["*"]),
+    ("route53:ListResourceRecordSets", &["hosted_zones"]),
+    ("route53:ChangeResourceRecordSets", &["hosted_zones"]),
+    ("ecs:DescribeServices", &["ecs_services"]),
+    ("ecs:UpdateService", &["ecs_services"]),
+    ("ecs:DescribeTaskDefinition", &["*"]),
+    ("secretsmanager:GetSecretValue", &["ops_api_secrets"]),
+    ("kms:Decrypt", &["backup_keys_through_s3", "suite_key"]),
+    ("kms:GenerateDataKey", &["suite_key"]),
+];
+
+/// The granted actions that are no API call of ops-api's own (see [`OPS_API_GRANTS`]).
+const OPS_API_NOT_CALLED: &[&str] = &["kms:Decrypt", "kms:GenerateDataKey"];
+
+/// Every action of `function`'s policy file with the resource classes it is granted on.
+fn grants_by_action(function: &str) -> BTreeMap<String, BTreeSet<String>> {
+    let path = ops_tests::workspace_root()
+        .join("infra/policies")
+        .join(format!("{function}.json"));
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    let policy: Value = serde_json::from_str(&text).expect("policy JSON");
+    let mut grants: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for statement in policy["statements"].as_array().expect("statements") {
+        let resource = statement["resource"].as_str().expect("resource");
+        for action in statement["actions"].as_array().expect("actions") {
+            grants
+                .entry(action.as_str().expect("action").to_owned())
+                .or_default()
+                .insert(resource.to_owned());
+        }
+    }
+    grants
+}
+
+/// The calls ops-api makes: every action of [`OPS_API_GRANTS`] but the ones S3 and Secrets
+/// Manager use on its behalf. ops-api's emulator scenarios, once they record its calls, check
+/// theirs against this list.
+pub fn ops_api_calls() -> BTreeSet<String> {
+    OPS_API_GRANTS
+        .iter()
+        .map(|(action, _)| (*action).to_owned())
+        .filter(|action| !OPS_API_NOT_CALLED.contains(&action.as_str()))
+        .collect()
+}
+
+#[test]
+fn ops_api_policy_grants_exactly_what_it_calls_on_exactly_those_resources() {
+    let called = ops_api_calls();
+    assert_granted("ops-api", &called);
+    assert_used("ops-api", &called);
+
+    // No more, no less: each action on exactly the listed resource classes.
+    let expected: BTreeMap<String, BTreeSet<String>> = OPS_API_GRANTS
+        .iter()
+        .map(|(action, classes)| {
+            let classes = classes.iter().map(|class| (*class).to_owned()).collect();
+            ((*action).to_owned(), classes)
+        })
+        .collect();
+    assert_eq!(
+        grants_by_action("ops-api"),
+        expected,
+        "infra/policies/ops-api.json grants other actions or resources than ops-api uses"
+    );
+
+    // What it does not call itself stays only with a reason.
+    let (_, justified) = granted("ops-api");
+    for action in OPS_API_NOT_CALLED {
+        assert!(
+            justified.contains(*action),
+            "{action} is granted to ops-api without a `why`"
+        );
+    }
+}
+
+#[test]
+fn ops_api_reads_no_secret_but_its_own_two() {
+    // The notifier secrets and the backed-up ones are other functions' business.
+    let grants = grants_by_action("ops-api");
+    let secrets: BTreeSet<&str> = grants
+        .iter()
+        .filter(|(action, _)| action.starts_with("secretsmanager:"))
+        .flat_map(|(_, classes)| classes.iter().map(String::as_str))
+        .collect();
+    assert_eq!(secrets, BTreeSet::from(["ops_api_secrets"]));
+    // And that class is the two secrets of infra/ops_api.tf, nothing else.
+    let policies_tf =
+        std::fs::read_to_string(ops_tests::workspace_root().join("infra/policies.tf"))
+            .expect("infra/policies.tf");
+    let class: Vec<&str> = policies_tf
+        .lines()
+        .map(str::trim)
+        .find_map(|line| line.strip_prefix("ops_api_secrets"))
+        .and_then(|rest| rest.trim().strip_prefix('='))
+        .and_then(|rest| rest.trim().strip_prefix('['))
+        .and_then(|rest| rest.strip_suffix(']'))
+        .expect("ops_api_secrets = [...] on one line in infra/policies.tf")
+        .split(',')
+        .map(str::trim)
+        .collect();
+    assert_eq!(
+        class,
+        [
+            "aws_secretsmanager_secret.ops_api_keys.arn",
+            "aws_secretsmanager_secret.slack_signing.arn"
+        ]
+    );
 }
