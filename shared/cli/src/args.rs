@@ -1,7 +1,10 @@
-//! The command line, parsed by hand: `opsctl validate FILE...`, `opsctl deploy
+//! The command line, parsed by hand (a small fixed grammar whose errors name the flag, with no
+//! parser dependency in the Lambda-linked library): `opsctl validate FILE...`, `opsctl deploy
 //! pause|resume|promote [--full]|abort|retry SERVICE`, `opsctl rollback SERVICE [--to REVISION]
-//! [--dry-run]`, with the common flags `--yes`, `--output json|text`, `--reason TEXT`,
-//! `--bucket NAME` and `--config URI`.
+//! [--dry-run]`, `opsctl status [--watch]`, `opsctl history SERVICE`, `opsctl audit [--since]`,
+//! `opsctl dora [--days N]`, `opsctl backup list|show|verify|restore`, `opsctl cost report
+//! [--open]`, with the common flags `--yes`, `--output json|text`, `--reason TEXT`, `--bucket
+//! NAME` and `--config URI`.
 //!
 //! Flags may come before or after the service, as `--flag value` or `--flag=value`; `--` ends
 //! the flags. Anything unknown, missing or repeated is a [`UsageError`] (exit code 2).
@@ -14,13 +17,25 @@ pub const MAX_REASON: usize = ops_domain::rollback::MAX_REASON;
 /// The usage text.
 pub const USAGE: &str = "\
 usage: opsctl validate FILE...
+       opsctl status [--watch] [--interval SECONDS] [OPTIONS]
+       opsctl history SERVICE [--limit N] [OPTIONS]
+       opsctl audit [--since 7d|RFC3339] [--limit N] [OPTIONS]
+       opsctl dora [--days 30] [OPTIONS]
        opsctl deploy pause|resume|promote [--full]|abort|retry SERVICE [OPTIONS]
        opsctl rollback SERVICE [--to REVISION] [--dry-run] [OPTIONS]
+       opsctl backup list|show PLAN|verify PLAN|restore PLAN [--snapshot ID] [--apply] [OPTIONS]
+       opsctl cost report [--open] [OPTIONS]
 
 Commands:
   validate   check suite configuration files and list every error with its path
+  status     every service, backup plan and cost budget on one screen (--watch to follow)
+  history    SERVICE's deployment history
+  audit      the audit trail, newest first
+  dora       deployment frequency, lead time, change failure rate, time to restore
   deploy     steer SERVICE's deployment; deploy-hook's next invocation carries it out
   rollback   put SERVICE back on its previous release now (traffic and ECS service)
+  backup     plans and snapshots; verify and restore through the backup function
+  cost       the latest cost report: budgets, forecast, open alerts, HTML link
 
 Options:
   --yes, -y              do not ask for confirmation (required when stdin is not a terminal)
@@ -28,6 +43,13 @@ Options:
   --reason TEXT          why, recorded with the command and in the audit record
   --to REVISION          rollback target of a STABLE service: family:revision or task definition ARN
   --dry-run              print the rollback plan and change nothing
+  --watch                redraw status every --interval seconds (default 5)
+  --limit N              most entries shown (history 20, audit 100)
+  --since 7d|RFC3339     audit records since then (default 7d)
+  --days N               DORA window in days (default 30)
+  --snapshot ID          backup snapshot (default latest; verify: every snapshot)
+  --apply                restore: apply after showing the diff and confirming
+  --open                 cost report: open the HTML report in a browser
   --bucket NAME          the state bucket (default $STATE_BUCKET)
   --config URI           the suite config (default $CONFIG_URI, else s3://BUCKET/config/suite.yaml)
   --help, -h             this text";
@@ -65,6 +87,39 @@ pub enum Command {
         to: Option<String>,
         /// Print the plan, change nothing.
         dry_run: bool,
+    },
+    /// `status [--watch] [--interval SECONDS]`.
+    Status {
+        /// Redraw until interrupted.
+        watch: bool,
+        /// Seconds between redraws.
+        interval: u64,
+    },
+    /// `history SERVICE [--limit N]`.
+    History {
+        /// The service.
+        service: String,
+        /// Most entries shown.
+        limit: usize,
+    },
+    /// `audit [--since …] [--limit N]`.
+    Audit {
+        /// `7d`, `12h` or an RFC 3339 time.
+        since: Option<String>,
+        /// Most records shown.
+        limit: usize,
+    },
+    /// `dora [--days N]`.
+    Dora {
+        /// The window.
+        days: u32,
+    },
+    /// `backup …`.
+    Backup(crate::backups::BackupCommand),
+    /// `cost report [--open]`.
+    Cost {
+        /// Open the HTML report in a browser.
+        open: bool,
     },
     /// `--help`.
     Help,
@@ -109,7 +164,14 @@ pub fn needs_aws(args: &[String]) -> bool {
     matches!(
         parse(args),
         Ok(Invocation {
-            command: Command::Deploy { .. } | Command::Rollback { .. },
+            command: Command::Deploy { .. }
+                | Command::Rollback { .. }
+                | Command::Status { .. }
+                | Command::History { .. }
+                | Command::Audit { .. }
+                | Command::Dora { .. }
+                | Command::Backup(_)
+                | Command::Cost { .. },
             ..
         })
     )
@@ -134,6 +196,7 @@ pub fn parse(args: &[String]) -> Result<Invocation, UsageError> {
             options: Options::default(),
         }),
         "deploy" | "rollback" => parse_operator(command, rest),
+        "status" | "history" | "audit" | "dora" | "backup" | "cost" => parse_read(command, rest),
         other => Err(usage(format!("unknown command \"{}\"", shown(other)))),
     }
 }
@@ -147,6 +210,14 @@ struct Scanned {
     to: Option<String>,
     dry_run: bool,
     help: bool,
+    watch: bool,
+    interval: Option<String>,
+    limit: Option<String>,
+    since: Option<String>,
+    days: Option<String>,
+    snapshot: Option<String>,
+    apply: bool,
+    open: bool,
 }
 
 fn scan(rest: &[String]) -> Result<Scanned, UsageError> {
@@ -177,6 +248,14 @@ fn scan(rest: &[String]) -> Result<Scanned, UsageError> {
             "--to" => "--to",
             "--dry-run" => "--dry-run",
             "--help" | "-h" => "--help",
+            "--watch" | "-w" => "--watch",
+            "--interval" => "--interval",
+            "--limit" => "--limit",
+            "--since" => "--since",
+            "--days" => "--days",
+            "--snapshot" => "--snapshot",
+            "--apply" => "--apply",
+            "--open" => "--open",
             other => return Err(usage(format!("unknown option \"{}\"", shown(other)))),
         };
         if seen.contains(&flag) {
@@ -185,7 +264,16 @@ fn scan(rest: &[String]) -> Result<Scanned, UsageError> {
         seen.push(flag);
         let takes_value = matches!(
             flag,
-            "--output" | "--reason" | "--bucket" | "--config" | "--to"
+            "--output"
+                | "--reason"
+                | "--bucket"
+                | "--config"
+                | "--to"
+                | "--interval"
+                | "--limit"
+                | "--since"
+                | "--days"
+                | "--snapshot"
         );
         if !takes_value {
             if inline.is_some() {
@@ -195,6 +283,9 @@ fn scan(rest: &[String]) -> Result<Scanned, UsageError> {
                 "--yes" => scanned.options.yes = true,
                 "--full" => scanned.full = true,
                 "--dry-run" => scanned.dry_run = true,
+                "--watch" => scanned.watch = true,
+                "--apply" => scanned.apply = true,
+                "--open" => scanned.open = true,
                 _ => scanned.help = true,
             }
             continue;
@@ -232,6 +323,11 @@ fn scan(rest: &[String]) -> Result<Scanned, UsageError> {
             }
             "--bucket" => scanned.options.bucket = Some(non_empty(flag, value)?),
             "--config" => scanned.options.config = Some(non_empty(flag, value)?),
+            "--interval" => scanned.interval = Some(value),
+            "--limit" => scanned.limit = Some(value),
+            "--since" => scanned.since = Some(non_empty(flag, value)?),
+            "--days" => scanned.days = Some(value),
+            "--snapshot" => scanned.snapshot = Some(non_empty(flag, value)?),
             _ => scanned.to = Some(non_empty(flag, value)?),
         }
     }
@@ -297,6 +393,127 @@ fn parse_operator(command: &str, rest: &[String]) -> Result<Invocation, UsageErr
     }
     Ok(Invocation {
         command,
+        options: scanned.options,
+    })
+}
+
+/// A positive whole number given to `flag`, at most `max`.
+fn number(flag: &str, value: Option<String>, default: u64, max: u64) -> Result<u64, UsageError> {
+    let Some(value) = value else {
+        return Ok(default);
+    };
+    match value.trim().parse::<u64>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(usage(format!(
+            "{flag} must be a whole number from 1 to {max}, not \"{}\"",
+            shown(&value)
+        ))),
+    }
+}
+
+/// The read commands and `backup`: `status`, `history`, `audit`, `dora`, `backup`, `cost`.
+fn parse_read(command: &str, rest: &[String]) -> Result<Invocation, UsageError> {
+    use crate::backups::BackupCommand;
+    let scanned = scan(rest)?;
+    if scanned.help {
+        return Ok(Invocation {
+            command: Command::Help,
+            options: scanned.options,
+        });
+    }
+    // Every flag a command does not take is refused by name.
+    let allowed: &[&str] = match command {
+        "status" => &["--watch", "--interval"],
+        "history" => &["--limit"],
+        "audit" => &["--since", "--limit"],
+        "dora" => &["--days"],
+        "backup" => &["--snapshot", "--apply"],
+        _ => &["--open"],
+    };
+    let given = [
+        ("--full", scanned.full),
+        ("--to", scanned.to.is_some()),
+        ("--dry-run", scanned.dry_run),
+        ("--watch", scanned.watch),
+        ("--interval", scanned.interval.is_some()),
+        ("--limit", scanned.limit.is_some()),
+        ("--since", scanned.since.is_some()),
+        ("--days", scanned.days.is_some()),
+        ("--snapshot", scanned.snapshot.is_some()),
+        ("--apply", scanned.apply),
+        ("--open", scanned.open),
+    ];
+    if let Some((flag, _)) = given
+        .iter()
+        .find(|(flag, set)| *set && !allowed.contains(flag))
+    {
+        return Err(usage(format!("{flag} does not apply to {command}")));
+    }
+    let mut positional = scanned.positional.into_iter();
+    let parsed = match command {
+        "status" => Command::Status {
+            watch: scanned.watch,
+            interval: number("--interval", scanned.interval, 5, 3600)?,
+        },
+        "history" => Command::History {
+            service: service(positional.next(), "history")?,
+            limit: number("--limit", scanned.limit, 20, 1000)? as usize,
+        },
+        "audit" => Command::Audit {
+            since: scanned.since,
+            limit: number("--limit", scanned.limit, 100, 10_000)? as usize,
+        },
+        "dora" => Command::Dora {
+            days: number("--days", scanned.days, 30, 365)? as u32,
+        },
+        "backup" => {
+            let action = positional
+                .next()
+                .ok_or_else(|| usage("backup needs list, show, verify or restore"))?;
+            let mut plan = |what: &str| service(positional.next(), &format!("backup {what}"));
+            let parsed = match action.as_str() {
+                "list" => BackupCommand::List,
+                "show" => BackupCommand::Show {
+                    plan: plan("show")?,
+                },
+                "verify" => BackupCommand::Verify {
+                    plan: plan("verify")?,
+                    snapshot: scanned.snapshot.clone(),
+                },
+                "restore" => BackupCommand::Restore {
+                    plan: plan("restore")?,
+                    snapshot: scanned.snapshot.clone(),
+                    apply: scanned.apply,
+                },
+                other => {
+                    return Err(usage(format!(
+                        "unknown backup command \"{}\" (list, show, verify, restore)",
+                        shown(other)
+                    )))
+                }
+            };
+            let takes_snapshot = matches!(
+                parsed,
+                BackupCommand::Verify { .. } | BackupCommand::Restore { .. }
+            );
+            if scanned.snapshot.is_some() && !takes_snapshot {
+                return Err(usage("--snapshot applies to backup verify and restore"));
+            }
+            if scanned.apply && !matches!(parsed, BackupCommand::Restore { .. }) {
+                return Err(usage("--apply applies to backup restore only"));
+            }
+            Command::Backup(parsed)
+        }
+        _ => match positional.next().as_deref() {
+            Some("report") => Command::Cost { open: scanned.open },
+            _ => return Err(usage("cost needs a command: report")),
+        },
+    };
+    if let Some(extra) = positional.next() {
+        return Err(usage(format!("unexpected argument \"{}\"", shown(&extra))));
+    }
+    Ok(Invocation {
+        command: parsed,
         options: scanned.options,
     })
 }

@@ -14,7 +14,7 @@ use ops_domain::deploy::command::{self, CommandKind, OperatorCommand};
 use ops_domain::deployment::DeploymentRecord;
 use serde_json::json;
 
-use crate::session::{self, command_id, Session, FUNCTION, MAX_ATTEMPTS};
+use crate::session::{self, command_id, Session, MAX_ATTEMPTS};
 use crate::{confirm, Env, Failure, Options, Output};
 
 /// The audit action of a command: `operator_pause`, `operator_promote_full`…
@@ -22,7 +22,27 @@ pub fn action(kind: CommandKind) -> String {
     format!("operator_{}", kind.name().replace(" --", "_"))
 }
 
-/// Runs one operator command on `service`.
+/// What an operator command will change, shown before it is confirmed.
+#[derive(Debug, Clone)]
+pub struct Preview {
+    /// What will change and who asks, one line each (text output).
+    pub lines: Vec<String>,
+    /// The question to confirm (`pause web?`).
+    pub question: String,
+    /// What will change, in one sentence.
+    pub what: String,
+}
+
+/// A stored command: the lines to print (text output) and the JSON body (JSON output, the API).
+#[derive(Debug, Clone)]
+pub struct Done {
+    /// What happened, one line each.
+    pub lines: Vec<String>,
+    /// The command's outcome as one JSON object.
+    pub body: serde_json::Value,
+}
+
+/// Runs one operator command on `service` for `opsctl`: shows it, asks to confirm, stores it.
 pub async fn run(
     kind: CommandKind,
     service: &str,
@@ -31,13 +51,60 @@ pub async fn run(
     out: &mut dyn Write,
 ) -> Result<(), Failure> {
     let session = Session::open(env, options).await?;
+    let output = options.output;
+    let done = execute(
+        &session,
+        kind,
+        service,
+        options.reason.clone(),
+        |preview: &Preview| {
+            let question = match output {
+                Output::Text => {
+                    for line in &preview.lines {
+                        let _ = writeln!(out, "{line}");
+                    }
+                    preview.question.clone()
+                }
+                // In JSON mode nothing was printed yet: the question says what will change.
+                Output::Json => format!("{}\n{}", preview.what, preview.question),
+            };
+            confirm(env, options, &question)
+        },
+    )
+    .await?;
+    match output {
+        Output::Text => {
+            for line in &done.lines {
+                let _ = writeln!(out, "{line}");
+            }
+        }
+        Output::Json => {
+            let _ = writeln!(out, "{}", done.body);
+        }
+    }
+    Ok(())
+}
+
+/// Checks `kind` against the record of `service`, asks `confirm` with what will change, and
+/// stores the command with compare-and-swap, its audit record owed in the same write and written
+/// right after, naming `session.caller`. A refused or unconfirmed command writes nothing.
+pub async fn execute<C>(
+    session: &Session,
+    kind: CommandKind,
+    service: &str,
+    reason: String,
+    mut confirm: C,
+) -> Result<Done, Failure>
+where
+    C: FnMut(&Preview) -> Result<(), Failure>,
+{
     session.service(service)?;
     let now = Utc::now();
     let command = OperatorCommand {
         id: command_id(service, now),
         kind,
         by: session.caller.clone(),
-        reason: options.reason.clone(),
+        reason,
         at: now,
         deployment_id: None,
     };
@@ -45,26 +112,23 @@ pub async fn run(
     let (mut next, what) = command::accept(&current.value, command.clone())
         .map_err(|refusal| Failure::Refused(refusal.to_string()))?;
     let before = current.value.clone();
-    if options.output == Output::Text {
-        let _ = writeln!(
-            out,
-            "deploy {} {service} ({}): {what}",
-            kind.name(),
-            before.status.as_str()
-        );
-        let _ = writeln!(out, "command {} by {}", command.id, command.by);
-    }
-    // In JSON mode nothing was printed yet: the question says what will change.
-    let question = match options.output {
-        Output::Text => format!("{} {service}?", kind.name()),
-        Output::Json => format!("{what}\n{} {service}?", kind.name()),
-    };
-    confirm(env, options, &question)?;
+    confirm(&Preview {
+        lines: vec![
+            format!(
+                "deploy {} {service} ({}): {what}",
+                kind.name(),
+                before.status.as_str()
+            ),
+            format!("command {} by {}", command.id, command.by),
+        ],
+        question: format!("{} {service}?", kind.name()),
+        what: what.clone(),
+    })?;
     // The audit record is owed in the same write as the command, so it cannot be lost.
     let audit_of = |before: &DeploymentRecord, after: &DeploymentRecord| AuditRecord {
         id: command.id.clone(),
         at: now,
-        function: FUNCTION.to_owned(),
+        function: session.function.clone(),
         action: action(kind),
         actor: command.by.clone(),
         target: format!("service:{service}"),
@@ -94,22 +158,28 @@ pub async fn run(
             "the deployment record of {service} kept changing; nothing was written, try again"
         )));
     };
+    let mut lines = Vec::new();
     if let Some(note) = session.settle_audit(&audit, &written, &etag).await {
-        if options.output == Output::Text {
-            let _ = writeln!(out, "note: {note}");
-        }
+        lines.push(format!("note: {note}"));
     }
-    report(
-        kind,
-        service,
-        &before,
-        &next,
-        &what,
-        &command,
-        options.output,
-        out,
-    );
-    Ok(())
+    let when = match kind {
+        CommandKind::Retry => "recorded: it applies now",
+        _ => "stored: deploy-hook carries it out at the deployment's next invocation",
+    };
+    lines.push(format!("{} {service}: {when}", kind.name()));
+    let body = json!({
+        "ok": true,
+        "service": service,
+        "command": kind.name(),
+        "status_before": before.status.as_str(),
+        "what_will_change": what,
+        "command_id": command.id,
+        "by": command.by,
+        "reason": command.reason,
+        "applies": applies(kind),
+        "pending_commands": next.commands.len(),
+    });
+    Ok(Done { lines, body })
 }
 
 /// When the command takes effect.
@@ -117,43 +187,6 @@ fn applies(kind: CommandKind) -> &'static str {
     match kind {
         CommandKind::Retry => "now",
         _ => "next_invocation",
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn report(
-    kind: CommandKind,
-    service: &str,
-    before: &DeploymentRecord,
-    after: &DeploymentRecord,
-    what: &str,
-    command: &OperatorCommand,
-    output: Output,
-    out: &mut dyn Write,
-) {
-    match output {
-        Output::Json => {
-            let body = json!({
-                "ok": true,
-                "service": service,
-                "command": kind.name(),
-                "status_before": before.status.as_str(),
-                "what_will_change": what,
-                "command_id": command.id,
-                "by": command.by,
-                "reason": command.reason,
-                "applies": applies(kind),
-                "pending_commands": after.commands.len(),
-            });
-            let _ = writeln!(out, "{body}");
-        }
-        Output::Text => {
-            let when = match kind {
-                CommandKind::Retry => "recorded: it applies now",
-                _ => "stored: deploy-hook carries it out at the deployment's next invocation",
-            };
-            let _ = writeln!(out, "{} {service}: {when}", kind.name());
-        }
     }
 }
 

@@ -22,6 +22,11 @@ pub struct Env {
     pub interactive: bool,
     /// Asks to confirm (called only when `interactive` and without `--yes`).
     pub confirm: Confirm,
+    /// Whether output goes to a terminal that shows colour (stdout is a terminal and
+    /// `NO_COLOR` is unset): colour, redrawn `--watch` screens and progress bars.
+    pub color: bool,
+    /// The backup function's name or ARN (`BACKUP_FUNCTION`), invoked for verify and restore.
+    pub backup_function: Option<String>,
 }
 
 impl std::fmt::Debug for Env {
@@ -44,6 +49,8 @@ impl Env {
             config_uri: None,
             interactive: false,
             confirm: Box::new(|_| false),
+            color: false,
+            backup_function: None,
         }
     }
 
@@ -71,6 +78,8 @@ impl Env {
             config_uri: non_empty("CONFIG_URI"),
             interactive: std::io::stdin().is_terminal(),
             confirm: Box::new(ask_on_terminal),
+            color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+            backup_function: non_empty("BACKUP_FUNCTION"),
         }
     }
 }

@@ -3,6 +3,10 @@
 //! exit code, so the binary, the demo and the tests run the very same code in-process.
 //!
 //! - `opsctl validate FILE...` checks configuration files ([`validate`]).
+//! - `opsctl status [--watch]`, `history SERVICE`, `audit [--since]`, `dora [--days]`,
+//!   `backup list|show|verify|restore`, `cost report [--open]` read the suite ([`status`],
+//!   [`history`], [`audit`], [`dora`], [`backups`], [`cost`]); the REST API (ops-api) serves
+//!   the very same views, and its commands call [`deploy::execute`] and [`rollback::execute`].
 //! - `opsctl deploy pause|resume|promote [--full]|abort|retry SERVICE` stores an operator
 //!   command in the service's deployment record; deploy-hook's next invocation carries it out
 //!   ([`deploy`]).
@@ -16,10 +20,17 @@
 //! Exit codes: 0 done, 1 refused or failed, 2 usage.
 
 pub mod args;
+pub mod audit;
+pub mod backups;
+pub mod cost;
 pub mod deploy;
+pub mod dora;
 pub mod env;
+pub mod history;
+pub mod paint;
 pub mod rollback;
 pub mod session;
+pub mod status;
 pub mod validate;
 
 use std::io::Write;
@@ -45,6 +56,9 @@ pub enum Failure {
     /// An AWS call or a write failed (exit code 1); the message says what was written.
     #[error("{0}")]
     Failed(String),
+    /// The service, plan or snapshot named is not there (exit code 1); nothing was written.
+    #[error("{0}")]
+    NotFound(String),
 }
 
 impl Failure {
@@ -52,15 +66,17 @@ impl Failure {
     pub fn exit_code(&self) -> u8 {
         match self {
             Failure::Usage(_) => EXIT_USAGE,
-            Failure::Refused(_) | Failure::Failed(_) => EXIT_FAILED,
+            Failure::Refused(_) | Failure::Failed(_) | Failure::NotFound(_) => EXIT_FAILED,
         }
     }
 
-    fn kind(&self) -> &'static str {
+    /// The failure's kind as JSON output names it.
+    pub fn kind(&self) -> &'static str {
         match self {
             Failure::Usage(_) => "usage",
             Failure::Refused(_) => "refused",
             Failure::Failed(_) => "failed",
+            Failure::NotFound(_) => "not_found",
         }
     }
 }
@@ -98,6 +114,18 @@ pub async fn run(args: &[String], env: &Env, out: &mut dyn Write, err: &mut dyn 
             };
             rollback::run(&request, &invocation.options, env, out).await
         }
+        Command::Status { watch, interval } => {
+            status::run(*watch, *interval, &invocation.options, env, out).await
+        }
+        Command::History { service, limit } => {
+            history::run(service, *limit, &invocation.options, env, out).await
+        }
+        Command::Audit { since, limit } => {
+            audit::run(since.as_deref(), *limit, &invocation.options, env, out).await
+        }
+        Command::Dora { days } => dora::run(*days, &invocation.options, env, out).await,
+        Command::Backup(command) => backups::run(command, &invocation.options, env, out).await,
+        Command::Cost { open } => cost::run(*open, &invocation.options, env, out).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

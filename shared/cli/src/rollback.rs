@@ -30,7 +30,8 @@ use ops_domain::deployment::{DeploymentRecord, DeploymentStatus, Release};
 use ops_domain::rollback::{self, Decision, RollbackPlan, Skip, Trigger};
 use serde_json::{json, Value};
 
-use crate::session::{self, command_id, Session, FUNCTION, MAX_ATTEMPTS};
+use crate::deploy::{Done, Preview};
+use crate::session::{self, command_id, Session, MAX_ATTEMPTS};
 use crate::{confirm, Env, Failure, Options, Output};
 
 /// How long a claimed rollback is left to its claimant before another may take it over (the
@@ -65,7 +66,8 @@ struct Prepared {
     live: Live,
 }
 
-/// Runs the rollback of `request.service`.
+/// Runs the rollback of `request.service` for `opsctl`: shows the plan, asks to confirm,
+/// carries it out.
 pub async fn run(
     request: &Request<'_>,
     options: &Options,
@@ -73,6 +75,51 @@ pub async fn run(
     out: &mut dyn Write,
 ) -> Result<(), Failure> {
     let session = Session::open(env, options).await?;
+    let output = options.output;
+    let done = execute(
+        &session,
+        request,
+        options.reason.clone(),
+        |preview: &Preview| {
+            let question = match output {
+                Output::Text => {
+                    for line in &preview.lines {
+                        let _ = writeln!(out, "{line}");
+                    }
+                    preview.question.clone()
+                }
+                // In JSON mode nothing was printed yet: the question says what will change.
+                Output::Json => format!("{}\n{}", preview.what, preview.question),
+            };
+            confirm(env, options, &question)
+        },
+    )
+    .await?;
+    match output {
+        Output::Text => {
+            for line in &done.lines {
+                let _ = writeln!(out, "{line}");
+            }
+        }
+        Output::Json => {
+            let _ = writeln!(out, "{}", done.body);
+        }
+    }
+    Ok(())
+}
+
+/// Decides and reads everything, asks `confirm` with the plan (not for a dry run, which stops
+/// there), then claims the record, puts traffic and the ECS service back and completes the
+/// record with its audit record, naming `session.caller`.
+pub async fn execute<C>(
+    session: &Session,
+    request: &Request<'_>,
+    reason: String,
+    mut confirm: C,
+) -> Result<Done, Failure>
+where
+    C: FnMut(&Preview) -> Result<(), Failure>,
+{
     let service = request.service;
     let config = session.service(service)?.clone();
     let now = Utc::now();
@@ -80,17 +127,17 @@ pub async fn run(
     let trigger = Trigger {
         id: format!("operator-{id}"),
         alarm: "operator".to_owned(),
-        reason: if options.reason.is_empty() {
+        reason: if reason.is_empty() {
             "operator rollback".to_owned()
         } else {
-            options.reason.clone()
+            reason
         },
     };
     let claimant = rollback::claimant(&trigger, &id);
     let mut current = session.record(service).await?;
     let before = current.value.clone();
     let mut prepared = prepare(
-        &session,
+        session,
         &config,
         &current.value,
         request,
@@ -99,26 +146,18 @@ pub async fn run(
     )
     .await?;
     let shown = prepared.plan.clone();
-    if options.output == Output::Text {
-        print_plan(out, &before, &prepared, &id, &session.caller);
-    }
+    let lines = plan_lines(&before, &prepared, &id, &session.caller);
     if request.dry_run {
-        match options.output {
-            Output::Text => {
-                let _ = writeln!(out, "dry run: nothing was changed");
-            }
-            Output::Json => {
-                let body = plan_json(&before, &prepared, &id, &session.caller, &trigger, true);
-                let _ = writeln!(out, "{body}");
-            }
-        }
-        return Ok(());
+        let mut lines = lines;
+        lines.push("dry run: nothing was changed".to_owned());
+        let body = plan_json(&before, &prepared, &id, &session.caller, &trigger, true);
+        return Ok(Done { lines, body });
     }
-    // In JSON mode nothing was printed yet: the question says what will change.
-    let question = match options.output {
-        Output::Text => format!("roll back {service}?"),
-        Output::Json => format!(
-            "{service} back on {}: ECS service {}/{}{}\nroll back {service}?",
+    confirm(&Preview {
+        lines,
+        question: format!("roll back {service}?"),
+        what: format!(
+            "{service} back on {}: ECS service {}/{}{}",
             prepared.plan.to.task_definition,
             prepared.plan.ecs.cluster,
             prepared.plan.ecs.service,
@@ -128,8 +167,7 @@ pub async fn run(
                 ""
             }
         ),
-    };
-    confirm(env, options, &question)?;
+    })?;
 
     // Claim the record.
     let mut claim = None;
@@ -141,7 +179,7 @@ pub async fn run(
         }
         current = session.record(service).await?;
         prepared = prepare(
-            &session,
+            session,
             &config,
             &current.value,
             request,
@@ -169,7 +207,7 @@ pub async fn run(
              {error}; run `opsctl rollback {service}` again after {LEASE_SECONDS} s to complete it"
         ))
     };
-    let (route53_change, ecs_updated) = apply(&session, &prepared.plan, &prepared.live, &id)
+    let (route53_change, ecs_updated) = apply(session, &prepared.plan, &prepared.live, &id)
         .await
         .map_err(unfinished)?;
     let done = completed_record(&claimed, &prepared.plan, &session.caller, Utc::now());
@@ -177,7 +215,7 @@ pub async fn run(
     let audit = AuditRecord {
         id: id.clone(),
         at: Utc::now(),
-        function: FUNCTION.to_owned(),
+        function: session.function.clone(),
         action: "rollback".to_owned(),
         actor: format!("operator:{}", session.caller),
         target: format!("service:{service}"),
@@ -214,32 +252,25 @@ pub async fn run(
                 .map(|error| format!("its audit record {id} could not be written: {error}"))
         }
     };
-    if let (Some(note), Output::Text) = (&note, options.output) {
-        let _ = writeln!(out, "note: {note}");
+    let mut lines = Vec::new();
+    if let Some(note) = &note {
+        lines.push(format!("note: {note}"));
     }
-    match options.output {
-        Output::Text => {
-            let _ = writeln!(
-                out,
-                "{service} rolled back: on {} ({})",
-                prepared.plan.to.task_definition,
-                match (route53_change.is_some(), ecs_updated) {
-                    (true, true) => "weights and ECS service changed",
-                    (true, false) => "weights changed, ECS service already on it",
-                    (false, true) => "ECS service changed",
-                    (false, false) => "weights and ECS service already as planned",
-                }
-            );
+    lines.push(format!(
+        "{service} rolled back: on {} ({})",
+        prepared.plan.to.task_definition,
+        match (route53_change.is_some(), ecs_updated) {
+            (true, true) => "weights and ECS service changed",
+            (true, false) => "weights changed, ECS service already on it",
+            (false, true) => "ECS service changed",
+            (false, false) => "weights and ECS service already as planned",
         }
-        Output::Json => {
-            let mut body = plan_json(&before, &prepared, &id, &session.caller, &trigger, false);
-            body["status_after"] = json!(done.status.as_str());
-            body["route53_change"] = json!(route53_change);
-            body["ecs_updated"] = json!(ecs_updated);
-            let _ = writeln!(out, "{body}");
-        }
-    }
-    Ok(())
+    ));
+    let mut body = plan_json(&before, &prepared, &id, &session.caller, &trigger, false);
+    body["status_after"] = json!(done.status.as_str());
+    body["route53_change"] = json!(route53_change);
+    body["ecs_updated"] = json!(ecs_updated);
+    Ok(Done { lines, body })
 }
 
 /// Checks the record's state, builds the working record, decides and reads the live state.
@@ -553,25 +584,24 @@ async fn apply(
     Ok((change_id, ecs_updated))
 }
 
-fn print_plan(
-    out: &mut dyn Write,
+fn plan_lines(
     before: &DeploymentRecord,
     prepared: &Prepared,
     id: &str,
     caller: &str,
-) {
+) -> Vec<String> {
+    let mut lines = Vec::new();
     let plan = &prepared.plan;
     let from = plan
         .from
         .as_ref()
         .map_or("?", |release| release.task_definition.as_str());
-    let _ = writeln!(
-        out,
+    lines.push(format!(
         "rollback {} ({}): {from} -> {}",
         plan.service,
         before.status.as_str(),
         plan.to.task_definition
-    );
+    ));
     if let Some(change) = &plan.traffic {
         let weights: Vec<String> = change
             .weights
@@ -585,13 +615,12 @@ fn print_plan(
                 }
             })
             .collect();
-        let _ = writeln!(
-            out,
+        lines.push(format!(
             "  traffic {} {}: {}",
             change.record_name,
             change.record_type.as_str(),
             weights.join(", ")
-        );
+        ));
     }
     let live = &prepared.live.task_definition;
     let ecs_change = if ecs::same_task_definition(live, &plan.ecs.task_definition) {
@@ -599,12 +628,12 @@ fn print_plan(
     } else {
         format!("{live} -> {}", plan.ecs.task_definition)
     };
-    let _ = writeln!(
-        out,
+    lines.push(format!(
         "  ECS service {}/{}: {ecs_change}",
         plan.ecs.cluster, plan.ecs.service
-    );
-    let _ = writeln!(out, "  rollback {id} by {caller}");
+    ));
+    lines.push(format!("  rollback {id} by {caller}"));
+    lines
 }
 
 fn plan_json(

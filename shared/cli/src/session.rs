@@ -29,8 +29,21 @@ pub struct Session {
     pub store: StateStore,
     /// The suite config.
     pub config: Arc<SuiteConfig>,
-    /// The caller: the ARN from STS `GetCallerIdentity`.
+    /// The caller: the ARN from STS `GetCallerIdentity` (or the API's authenticated principal).
     pub caller: String,
+    /// The name audit records carry as the function that acted (`opsctl`, `ops-api`).
+    pub function: String,
+    /// The backup function, for verify and restore.
+    pub backup: Option<BackupFunction>,
+}
+
+/// The backup function and a client to invoke it.
+#[derive(Debug, Clone)]
+pub struct BackupFunction {
+    /// Lambda client.
+    pub client: aws_sdk_lambda::Client,
+    /// Its name or ARN.
+    pub name: String,
 }
 
 impl Session {
@@ -56,11 +69,17 @@ impl Session {
             .current()
             .await
             .map_err(|error| Failure::Failed(error.to_string()))?;
+        let backup = env.backup_function.clone().map(|name| BackupFunction {
+            client: aws_sdk_lambda::Client::new(&env.sdk),
+            name,
+        });
         Ok(Session {
             store: StateStore::new(clients.s3.clone(), bucket),
             clients,
             config,
             caller,
+            function: FUNCTION.to_owned(),
+            backup,
         })
     }
 
@@ -68,7 +87,7 @@ impl Session {
     pub fn service(&self, service: &str) -> Result<&ServiceConfig, Failure> {
         self.config.services.get(service).ok_or_else(|| {
             let known: Vec<&str> = self.config.services.keys().map(String::as_str).collect();
-            Failure::Refused(format!(
+            Failure::NotFound(format!(
                 "service {service} is not in the suite config (services: {})",
                 if known.is_empty() {
                     "none".to_owned()

@@ -149,6 +149,9 @@ async fn run(endpoint: &str, bucket: &str, admin: &AwsClients) -> anyhow::Result
     );
     println!();
     print!("{}", state_table(admin, &store, &config, &seeded).await?);
+    let operator = Operator::new(endpoint, bucket).await;
+    println!("\n--> What an operator sees before the alarm");
+    operator.run(&["status"]).await?;
     let steps = [
         (
             "events/alarm-eventbridge.json",
@@ -189,6 +192,8 @@ async fn run(endpoint: &str, bucket: &str, admin: &AwsClients) -> anyhow::Result
         "the in-flight deployment did not fail with the rollback's reason: {}",
         ended.summary
     );
+    println!("\n--> And after the rollback");
+    operator.run(&["status"]).await?;
 
     println!("\n==> 3. checkout 1.7.0: an operator pauses it at 10 %, resumes it, then aborts it with opsctl");
     let steered = pipelines
@@ -203,7 +208,6 @@ async fn run(endpoint: &str, bucket: &str, admin: &AwsClients) -> anyhow::Result
         "checkout 1.7.0 did not reach its first bake: {}",
         steered.summary
     );
-    let operator = Operator::new(endpoint, bucket).await;
     operator
         .run(&[
             "deploy",
@@ -244,6 +248,8 @@ async fn run(endpoint: &str, bucket: &str, admin: &AwsClients) -> anyhow::Result
         "the abort did not fail the job with who and why: {}",
         aborted.summary
     );
+    println!("\n--> The DORA figures of the last 30 days, from the audit trail");
+    operator.run(&["dora", "--days", "30"]).await?;
     drop(deploy_hook);
     drop(alarm_rollback);
 
@@ -345,10 +351,13 @@ impl Operator {
         Operator { env }
     }
 
-    /// Runs `opsctl ARGS --yes`, printing the command line and what it printed.
+    /// Runs `opsctl ARGS` (`--yes` added to commands that change something), printing the
+    /// command line and what it printed.
     async fn run(&self, args: &[&str]) -> anyhow::Result<()> {
         let mut argv: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-        argv.push("--yes".into());
+        if matches!(args.first(), Some(&"deploy" | &"rollback")) {
+            argv.push("--yes".into());
+        }
         println!("\n--> $ opsctl {}", argv.join(" "));
         let (mut out, mut err) = (Vec::new(), Vec::new());
         let code = ops_cli::run(&argv, &self.env, &mut out, &mut err).await;

@@ -5,4 +5,4 @@ mod config_source;
 mod state;
 
 pub use config_source::{ConfigLoadError, ConfigSource};
-pub use state::{StateError, StateStore, Versioned};
+pub use state::{Listed, StateError, StateStore, Versioned};

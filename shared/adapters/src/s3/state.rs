@@ -74,6 +74,15 @@ enum Precondition<'a> {
     Etag(&'a str),
 }
 
+/// One key of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    /// The key.
+    pub key: String,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
 /// JSON documents in the state bucket.
 #[derive(Debug, Clone)]
 pub struct StateStore {
@@ -155,6 +164,71 @@ impl StateStore {
         let body = self.encode(key, value)?;
         self.put(key, body, "application/json", Precondition::Etag(etag))
             .await
+    }
+
+    /// Keys under `prefix` in key order, after `start_after` when given, at most `limit`
+    /// (pages of ListObjectsV2 followed until then).
+    pub async fn list(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Listed>, StateError> {
+        let mut listed = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let output = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .set_start_after(start_after.map(str::to_owned))
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(|error| self.aws_error("ListObjectsV2", prefix, &error))?;
+            for object in output.contents() {
+                if listed.len() >= limit {
+                    return Ok(listed);
+                }
+                listed.push(Listed {
+                    key: object.key().unwrap_or_default().to_owned(),
+                    size: object.size().unwrap_or_default().max(0) as u64,
+                });
+            }
+            match output.next_continuation_token() {
+                Some(next) if output.is_truncated() == Some(true) => token = Some(next.to_owned()),
+                _ => return Ok(listed),
+            }
+        }
+    }
+
+    /// The "folders" right below `prefix` (common prefixes with delimiter `/`), in key order.
+    pub async fn folders(&self, prefix: &str) -> Result<Vec<String>, StateError> {
+        let mut folders = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let output = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .delimiter("/")
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(|error| self.aws_error("ListObjectsV2", prefix, &error))?;
+            folders.extend(
+                output
+                    .common_prefixes()
+                    .iter()
+                    .filter_map(|p| p.prefix().map(str::to_owned)),
+            );
+            match output.next_continuation_token() {
+                Some(next) if output.is_truncated() == Some(true) => token = Some(next.to_owned()),
+                _ => return Ok(folders),
+            }
+        }
     }
 
     /// Deletes a document (absent already counts as deleted).

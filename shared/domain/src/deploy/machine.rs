@@ -883,4 +883,4 @@ pub fn reverted(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -7,7 +7,7 @@ use crate::deploy::command::{accept, CommandKind, OperatorCommand, Refusal};
 use crate::deploy::{plan, Paused};
 use chrono::TimeZone;
 
-fn at(second: i64) -> DateTime<Utc> {
+pub(crate) fn at(second: i64) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
         .single()
         .expect("valid")
@@ -16,7 +16,7 @@ fn at(second: i64) -> DateTime<Utc> {
 
 /// Canary steps: 0 register, 1 deploy api-green, 2 verify green, 3 shift 10, 4 bake, 5 shift 50,
 /// 6 bake, 7 shift 100, 8 bake, 9 promote.
-fn record_at(step: usize, phase: Phase) -> DeploymentRecord {
+pub(crate) fn record_at(step: usize, phase: Phase) -> DeploymentRecord {
     let config = crate::deploy::tests::service(Strategy::Canary);
     let (steps, target) = plan("api", Strategy::Canary, &config, Some("blue")).expect("plan");
     let mut record = DeploymentRecord::new_stable(
