@@ -2,11 +2,12 @@
 //! chromium driven over WebDriver ([`driver`]). Served by a stand-in API with canned JSON in
 //! the contract's shapes ([`fixtures`]), it must show the suite, keep viewers away from the
 //! command buttons, send a confirmed command with its reason, route API keys and tokens to
-//! their paths, and show nulls and markup from the API as plain text. Screenshots go to
-//! `.cache/browser/`.
+//! their paths, and show nulls and markup from the API as plain text. Then the same page served
+//! by ops-api itself over the emulator's state ([`live`]). Screenshots go to `.cache/browser/`.
 
 mod driver;
 mod fixtures;
+mod live;
 
 use driver::Browser;
 use fixtures::{FixtureApi, NULLS_KEY, OPERATOR_JWT, OPERATOR_KEY, VIEWER_KEY};
@@ -83,6 +84,18 @@ async fn a_viewer_sees_the_suite_and_no_command_buttons() {
         weights,
         json!([["blue", "blue 75 %"], ["green", "green 25 %"]])
     );
+    // The bars are drawn (styles set through the DOM pass the API's CSP; attributes would not).
+    let drawn = browser
+        .js(
+            r#"const fill = w => document.querySelector('tr[data-service=web] [data-weight="' + w + '"] .fill');
+               const track = fill('blue').parentElement.getBoundingClientRect().width;
+               return [Math.round(100 * fill('blue').getBoundingClientRect().width / track),
+                       Math.round(100 * fill('green').getBoundingClientRect().width / track),
+                       getComputedStyle(document.querySelector('.swatch.failed')).backgroundColor !== 'rgba(0, 0, 0, 0)'];"#,
+            vec![],
+        )
+        .await;
+    assert_eq!(drawn, json!([75, 25, true]));
     let checkout = browser.text("#services tr[data-service=checkout]").await;
     assert!(
         checkout.contains("paused") && checkout.contains("1 command pending"),

@@ -1,7 +1,8 @@
-//! A stand-in for ops-api that serves the real status page and canned JSON in the contract's
-//! shapes (`tests/data/status-page/`), checks credentials as the API does (API keys on
-//! `/machine/*`, bearer tokens on the other paths), and records every request, so the page can
-//! be tested alone: what it asks for, with which credential, and what a command sends.
+//! A stand-in for ops-api that serves the real status page (under the API's own CSP) and
+//! canned JSON in the contract's shapes (`tests/data/status-page/`), checks credentials as the
+//! API does (API keys on `/machine/*`, bearer tokens on the other paths), and records every
+//! request, so the page can be tested alone: what it asks for, with which credential, and what
+//! a command sends.
 
 use std::sync::{Arc, Mutex};
 
@@ -135,10 +136,14 @@ async fn handle(
         let page = ops_tests::workspace_root().join("functions/ops-api/assets/index.html");
         let html = std::fs::read_to_string(&page)
             .unwrap_or_else(|error| panic!("{}: {error}", page.display()));
+        // The API's own Content-Security-Policy, so a page that needs more than it allows
+        // (a style attribute, an inline handler, an external asset) fails here too.
+        let policy = ops_api::reply::content_security_policy(&html);
         return (
             [
                 (header::CONTENT_TYPE, "text/html; charset=utf-8"),
                 (header::CACHE_CONTROL, "no-store"),
+                (header::CONTENT_SECURITY_POLICY, policy.as_str()),
             ],
             html,
         )
