@@ -13,6 +13,10 @@ use driver::Browser;
 use fixtures::{FixtureApi, NULLS_KEY, OPERATOR_JWT, OPERATOR_KEY, VIEWER_KEY};
 use serde_json::json;
 
+/// WebDriver's Enter and Tab keys.
+const ENTER: &str = "\u{E007}";
+const TAB: &str = "\u{E004}";
+
 /// Opens the page of `api`, signs in with `credential` and waits for the first render.
 async fn signed_in(api: &FixtureApi, credential: &str) -> Browser {
     let browser = Browser::open().await;
@@ -243,20 +247,30 @@ async fn an_operator_aborts_through_the_confirmation_dialog() {
     assert_eq!(focused, json!("abort:web"));
     assert!(api.posts().is_empty(), "{:?}", api.posts());
 
-    // Confirm with a reason: one POST with the reason, the result announced, the page refreshed.
-    browser
-        .click("#services button[data-service=web][data-action=abort]")
-        .await;
+    // Confirm with a reason, by keyboard only: Enter on the focused button opens the dialog
+    // with the reason field focused, Tab reaches Cancel then Confirm with a visible focus ring,
+    // Enter confirms. One POST with the reason, the result announced, the page refreshed.
+    browser.type_into(":focus", ENTER).await;
     browser
         .until(
             "the dialog",
-            "return document.getElementById('confirm').open;",
+            "return document.getElementById('confirm').open && document.activeElement.id === 'confirm-reason';",
         )
         .await;
-    browser.type_into("#confirm-reason", "bad canary").await;
+    browser.type_into(":focus", "bad canary").await;
     browser.screenshot("fixture-abort-dialog").await;
+    for expected in ["confirm-cancel", "confirm-ok"] {
+        browser.type_into(":focus", TAB).await;
+        let focus = browser
+            .js(
+                "const e = document.activeElement; return [e.id, getComputedStyle(e).outlineStyle];",
+                vec![],
+            )
+            .await;
+        assert_eq!(focus, json!([expected, "solid"]));
+    }
     let renders = browser.renders().await;
-    browser.click("#confirm-ok").await;
+    browser.type_into(":focus", ENTER).await;
     browser.rendered_after(renders).await;
     let posts = api.posts();
     assert_eq!(posts.len(), 1, "{posts:?}");
