@@ -55,6 +55,15 @@ impl<O: Operations> Deps<O> {
         }
     }
 
+    /// Deps with keys from `keys` (e.g. [`KeyStore::fixed`]).
+    pub fn with_keys(keys: KeyStore, role_claim: &str, operations: O) -> Self {
+        Deps {
+            operations,
+            keys,
+            role_claim: role_claim.to_owned(),
+        }
+    }
+
     /// Reads the environment like every function (`STATE_BUCKET`, `CONFIG_URI`, the SDK
     /// configuration) plus [`Settings`], and builds the operations with `operations`.
     pub async fn from_env(
