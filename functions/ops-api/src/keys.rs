@@ -289,19 +289,28 @@ mod tests {
         let cases = [
             ("not json".to_owned(), "not JSON"),
             (
-                format!(r#"{{"keys":[{{"name":"a","sha256":"{}","role":"viewer","created_at":"2026-01-02T03:04:05Z"}}]}}"#, &good_hash[..60]),
+                format!(
+                    r#"{{"keys":[{{"name":"a","sha256":"{}","role":"viewer","created_at":"2026-01-02T03:04:05Z"}}]}}"#,
+                    &good_hash[..60]
+                ),
                 "an entry lacks",
             ),
             (
-                format!(r#"{{"keys":[{{"name":"a","sha256":"{good_hash}","role":"admin","created_at":"2026-01-02T03:04:05Z"}}]}}"#),
+                format!(
+                    r#"{{"keys":[{{"name":"a","sha256":"{good_hash}","role":"admin","created_at":"2026-01-02T03:04:05Z"}}]}}"#
+                ),
                 "an entry lacks",
             ),
             (
-                format!(r#"{{"keys":[{{"name":"a b","sha256":"{good_hash}","role":"viewer","created_at":"2026-01-02T03:04:05Z"}}]}}"#),
+                format!(
+                    r#"{{"keys":[{{"name":"a b","sha256":"{good_hash}","role":"viewer","created_at":"2026-01-02T03:04:05Z"}}]}}"#
+                ),
                 "key name \"a b\"",
             ),
             (
-                format!(r#"{{"keys":[{{"name":"a","sha256":"{good_hash}","role":"viewer","created_at":"2026-01-02T03:04:05Z"}},{{"name":"a","sha256":"{good_hash}","role":"viewer","created_at":"2026-01-02T03:04:05Z"}}]}}"#),
+                format!(
+                    r#"{{"keys":[{{"name":"a","sha256":"{good_hash}","role":"viewer","created_at":"2026-01-02T03:04:05Z"}},{{"name":"a","sha256":"{good_hash}","role":"viewer","created_at":"2026-01-02T03:04:05Z"}}]}}"#
+                ),
                 "a key named a already exists",
             ),
         ];
@@ -326,11 +335,17 @@ mod tests {
         document
             .add(entry("new-bot", "ops_new", Role::Operator))
             .expect("added");
-        assert_eq!(document.find("ops_new").map(|e| e.principal()), Some("api-key:new-bot".into()));
+        assert_eq!(
+            document.find("ops_new").map(|e| e.principal()),
+            Some("api-key:new-bot".into())
+        );
         let removed = document.remove("ci-bot").expect("removed");
         assert_eq!(removed.name, "ci-bot");
         assert_eq!(document.find("ops_ci"), None);
-        assert_eq!(document.remove("ci-bot"), Err(KeyError::Unknown("ci-bot".into())));
+        assert_eq!(
+            document.remove("ci-bot"),
+            Err(KeyError::Unknown("ci-bot".into()))
+        );
         assert_eq!(document.keys.len(), 3);
     }
 }

@@ -203,10 +203,7 @@ mod tests {
         );
         let response = ApiError::forbidden("viewer").response();
         assert_eq!(response.status(), StatusCode::FORBIDDEN);
-        assert_eq!(
-            response.headers()[header::CONTENT_TYPE],
-            "application/json"
-        );
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
     }
 
     #[test]
@@ -216,10 +213,7 @@ mod tests {
         let policy = content_security_policy(page);
         assert!(policy.starts_with("default-src 'none'; "), "{policy}");
         assert!(
-            policy.contains(&format!(
-                "script-src 'sha256-{}';",
-                sha256_base64("go()")
-            )),
+            policy.contains(&format!("script-src 'sha256-{}';", sha256_base64("go()"))),
             "{policy}"
         );
         assert!(
@@ -232,7 +226,10 @@ mod tests {
         );
         assert!(!policy.contains("unsafe"), "{policy}");
         let bare = content_security_policy("<p>hi</p>");
-        assert!(bare.contains("script-src 'none'; style-src 'none'"), "{bare}");
+        assert!(
+            bare.contains("script-src 'none'; style-src 'none'"),
+            "{bare}"
+        );
     }
 
     #[test]

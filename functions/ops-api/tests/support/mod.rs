@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod emulator;
+
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
@@ -72,7 +74,10 @@ impl Operations for Fake {
         Ok(json!({"service": name, "history": []}))
     }
     async fn audit_since(&self, caller: &Caller, since: DateTime<Utc>, limit: usize) -> OpResult {
-        self.record(caller, format!("audit_since {} {limit}", since.to_rfc3339()));
+        self.record(
+            caller,
+            format!("audit_since {} {limit}", since.to_rfc3339()),
+        );
         Ok(json!({"records": []}))
     }
     async fn dora_report(&self, caller: &Caller, days: u32, _: DateTime<Utc>) -> OpResult {
@@ -95,7 +100,10 @@ impl Operations for Fake {
         snapshot: Option<&str>,
         apply: bool,
     ) -> OpResult {
-        self.record(caller, format!("backups_restore {name} {snapshot:?} {apply}"));
+        self.record(
+            caller,
+            format!("backups_restore {name} {snapshot:?} {apply}"),
+        );
         plan(name)?;
         Ok(json!({"plan": name, "applied": apply}))
     }
@@ -117,7 +125,9 @@ impl Operations for Fake {
                 "worker has no deployment in flight (status STABLE)".into(),
             ));
         }
-        Ok(json!({"ok": true, "service": name, "command": format!("{kind:?}"), "by": caller.principal}))
+        Ok(
+            json!({"ok": true, "service": name, "command": format!("{kind:?}"), "by": caller.principal}),
+        )
     }
     async fn rollback_execute(
         &self,
@@ -127,7 +137,10 @@ impl Operations for Fake {
         dry_run: bool,
         reason: Option<String>,
     ) -> OpResult {
-        self.record(caller, format!("rollback_execute {name} {to:?} {dry_run} {reason:?}"));
+        self.record(
+            caller,
+            format!("rollback_execute {name} {to:?} {dry_run} {reason:?}"),
+        );
         service(name)?;
         Ok(json!({"ok": true, "service": name, "dry_run": dry_run}))
     }
@@ -196,7 +209,11 @@ impl Event {
 
     /// An operator's token.
     pub fn operator(self) -> Self {
-        self.claims(&[("sub", "op-1"), ("email", "op@example.com"), ("ops_role", "operator")])
+        self.claims(&[
+            ("sub", "op-1"),
+            ("email", "op@example.com"),
+            ("ops_role", "operator"),
+        ])
     }
 
     /// With a body.
