@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
+use ops_adapters::secretsmanager::apikeys;
 use ops_api::keys::{generate, KeyDocument};
 use ops_api::keystore::KeyStore;
 use ops_api::{handle, Deps, Role, Settings};
@@ -115,33 +116,54 @@ async fn a_key_stored_hashed_in_secrets_manager_authenticates_with_its_role() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_key_added_to_the_secret_works_and_a_removed_one_stops_after_the_cache() {
+async fn keys_created_and_removed_as_opsctl_does_take_effect() {
     let client = secrets().await;
-    let first = generate("first", Role::Viewer, Utc::now()).expect("key");
-    let mut document = KeyDocument::default();
-    document.add(first.entry.clone()).expect("add");
-    let secret = secret_with(&client, &document).await;
+    // The secret as Terraform leaves it: created, no value yet.
+    let secret = unique("ops/api-keys");
+    client
+        .create_secret()
+        .name(&secret)
+        .send()
+        .await
+        .expect("create the secret");
     let store = KeyStore::new(client.clone(), Some(secret.clone()), Duration::ZERO);
     let deps = Deps::with_keys(store, "ops_role", Fake::default());
     let whoami = |key: &str| Event::get("/machine/whoami").key(key).request();
 
-    let second = generate("second", Role::Operator, Utc::now()).expect("key");
-    document.add(second.entry.clone()).expect("add");
-    document.remove("first").expect("remove");
-    client
-        .put_secret_value()
-        .secret_id(&secret)
-        .secret_string(document.to_json())
-        .send()
+    let first = generate("first", Role::Viewer, Utc::now()).expect("key");
+    let entry = first.entry.clone();
+    apikeys::change(&client, &secret, |document| document.add(entry.clone()))
         .await
-        .expect("rotate");
-    let (status, body) = read(&handle(&deps, whoami(second.key.expose_secret())).await);
+        .expect("create first");
+    let (status, body) = read(&handle(&deps, whoami(first.key.expose_secret())).await);
+    assert_eq!((status, &body["principal"]), (200, &json!("api-key:first")));
+
+    let duplicate = generate("first", Role::Operator, Utc::now()).expect("key");
+    let error = apikeys::change(&client, &secret, |document| {
+        document.add(duplicate.entry.clone())
+    })
+    .await
+    .expect_err("a duplicate name");
     assert_eq!(
-        (status, &body["principal"]),
-        (200, &json!("api-key:second"))
+        error.to_string(),
+        format!("secret {secret}: a key named first already exists")
     );
+
+    let second = generate("second", Role::Operator, Utc::now()).expect("key");
+    let entry = second.entry.clone();
+    apikeys::change(&client, &secret, |document| document.add(entry.clone()))
+        .await
+        .expect("create second");
+    let removed = apikeys::change(&client, &secret, |document| document.remove("first"))
+        .await
+        .expect("remove first");
+    assert_eq!(removed.name, "first");
+    let (status, body) = read(&handle(&deps, whoami(second.key.expose_secret())).await);
+    assert_eq!((status, &body["role"]), (200, &json!("operator")));
     let (status, _) = read(&handle(&deps, whoami(first.key.expose_secret())).await);
     assert_eq!(status, 401);
+    let stored = apikeys::read(&client, &secret).await.expect("read");
+    assert_eq!(stored.keys, [second.entry]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
