@@ -37,11 +37,15 @@ pub async fn authenticate(
         let document = match keys.document().await {
             Ok(document) => document,
             Err(KeyStoreError::NotConfigured) => {
-                return Err(ApiError::unauthorized("API keys are not enabled on this API"))
+                return Err(ApiError::unauthorized(
+                    "API keys are not enabled on this API",
+                ))
             }
             Err(error) => {
                 tracing::error!(message = "Cannot read the API keys.", %error);
-                return Err(ApiError::failed("cannot read the API keys; see the function's log"));
+                return Err(ApiError::failed(
+                    "cannot read the API keys; see the function's log",
+                ));
             }
         };
         from_key(&document, presented).ok_or_else(|| ApiError::unauthorized("invalid API key"))
@@ -146,22 +150,66 @@ mod tests {
 
     #[test]
     fn claims_give_the_principal_and_the_role() {
-        check(&[("sub", "u-1"), ("ops_role", "operator")], "ops_role", Some(("jwt:u-1", Role::Operator)));
-        check(&[("sub", "u-1"), ("ops_role", "viewer")], "ops_role", Some(("jwt:u-1", Role::Viewer)));
-        check(&[("sub", "u-1"), ("ops_role", "Operator")], "ops_role", Some(("jwt:u-1", Role::Viewer)));
-        check(&[("sub", "u-1"), ("ops_role", "admin")], "ops_role", Some(("jwt:u-1", Role::Viewer)));
-        check(&[("sub", "u-1")], "ops_role", Some(("jwt:u-1", Role::Viewer)));
-        check(&[("email", "a@example.com"), ("ops_role", "operator")], "ops_role", Some(("jwt:a@example.com", Role::Operator)));
-        check(&[("sub", "u-1"), ("email", "a@example.com")], "ops_role", Some(("jwt:u-1", Role::Viewer)));
-        check(&[("sub", " "), ("email", "a@example.com")], "ops_role", Some(("jwt:a@example.com", Role::Viewer)));
+        check(
+            &[("sub", "u-1"), ("ops_role", "operator")],
+            "ops_role",
+            Some(("jwt:u-1", Role::Operator)),
+        );
+        check(
+            &[("sub", "u-1"), ("ops_role", "viewer")],
+            "ops_role",
+            Some(("jwt:u-1", Role::Viewer)),
+        );
+        check(
+            &[("sub", "u-1"), ("ops_role", "Operator")],
+            "ops_role",
+            Some(("jwt:u-1", Role::Viewer)),
+        );
+        check(
+            &[("sub", "u-1"), ("ops_role", "admin")],
+            "ops_role",
+            Some(("jwt:u-1", Role::Viewer)),
+        );
+        check(
+            &[("sub", "u-1")],
+            "ops_role",
+            Some(("jwt:u-1", Role::Viewer)),
+        );
+        check(
+            &[("email", "a@example.com"), ("ops_role", "operator")],
+            "ops_role",
+            Some(("jwt:a@example.com", Role::Operator)),
+        );
+        check(
+            &[("sub", "u-1"), ("email", "a@example.com")],
+            "ops_role",
+            Some(("jwt:u-1", Role::Viewer)),
+        );
+        check(
+            &[("sub", " "), ("email", "a@example.com")],
+            "ops_role",
+            Some(("jwt:a@example.com", Role::Viewer)),
+        );
         check(&[("ops_role", "operator")], "ops_role", None);
     }
 
     #[test]
     fn the_role_claim_name_is_configurable_and_may_be_a_list() {
-        check(&[("sub", "u"), ("ops_role", "operator")], "cognito:groups", Some(("jwt:u", Role::Viewer)));
-        check(&[("sub", "u"), ("cognito:groups", "[viewer operator]")], "cognito:groups", Some(("jwt:u", Role::Operator)));
-        check(&[("sub", "u"), ("cognito:groups", "[viewer operators]")], "cognito:groups", Some(("jwt:u", Role::Viewer)));
+        check(
+            &[("sub", "u"), ("ops_role", "operator")],
+            "cognito:groups",
+            Some(("jwt:u", Role::Viewer)),
+        );
+        check(
+            &[("sub", "u"), ("cognito:groups", "[viewer operator]")],
+            "cognito:groups",
+            Some(("jwt:u", Role::Operator)),
+        );
+        check(
+            &[("sub", "u"), ("cognito:groups", "[viewer operators]")],
+            "cognito:groups",
+            Some(("jwt:u", Role::Viewer)),
+        );
     }
 
     fn document() -> KeyDocument {

@@ -2,25 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// What a caller may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// Reads only (every `GET`).
-    Viewer,
-    /// Reads and operator commands (the `POST` routes).
-    Operator,
-}
-
-impl Role {
-    /// The role's name in the JSON contract.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Viewer => "viewer",
-            Role::Operator => "operator",
-        }
-    }
-}
+pub use ops_domain::apikeys::Role;
 
 /// How the caller authenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -26,7 +26,11 @@ impl Settings {
     }
 
     fn from_vars(var: impl Fn(&str) -> Option<String>) -> Self {
-        let set = |name| var(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let set = |name| {
+            var(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
         Settings {
             api_keys_secret: set("API_KEYS_SECRET"),
             role_claim: set("ROLE_CLAIM").unwrap_or_else(|| DEFAULT_ROLE_CLAIM.to_owned()),
@@ -52,6 +56,15 @@ impl<O: Operations> Deps<O> {
             operations,
             keys: KeyStore::new(secrets, settings.api_keys_secret, KEYS_TTL),
             role_claim: settings.role_claim,
+        }
+    }
+
+    /// Deps with keys from `keys` (e.g. [`KeyStore::fixed`]).
+    pub fn with_keys(keys: KeyStore, role_claim: &str, operations: O) -> Self {
+        Deps {
+            operations,
+            keys,
+            role_claim: role_claim.to_owned(),
         }
     }
 

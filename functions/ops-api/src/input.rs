@@ -38,7 +38,10 @@ pub fn days(query: &str) -> Result<u32, ApiError> {
         .ok()
         .filter(|days| (1..=MAX_DAYS).contains(days))
         .ok_or_else(|| {
-            ApiError::bad_request("days", format!("days must be a whole number from 1 to {MAX_DAYS}"))
+            ApiError::bad_request(
+                "days",
+                format!("days must be a whole number from 1 to {MAX_DAYS}"),
+            )
         })
 }
 
@@ -145,11 +148,13 @@ fn object(body: &[u8], allowed: &[&str]) -> Result<Map<String, Value>, ApiError>
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Map::new());
     }
-    let value: Value = serde_json::from_slice(body).map_err(|_| {
-        ApiError::bad_request("body", "the body must be a JSON object")
-    })?;
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|_| ApiError::bad_request("body", "the body must be a JSON object"))?;
     let Value::Object(fields) = value else {
-        return Err(ApiError::bad_request("body", "the body must be a JSON object"));
+        return Err(ApiError::bad_request(
+            "body",
+            "the body must be a JSON object",
+        ));
     };
     if let Some(unknown) = fields.keys().find(|key| !allowed.contains(&key.as_str())) {
         let shown: String = unknown.chars().take(40).collect();
@@ -176,7 +181,10 @@ fn text(fields: &Map<String, Value>, name: &str, max: usize) -> Result<Option<St
             format!("{name} must be at most {max} characters"),
         )),
         Some(Value::String(text)) => Ok(Some(text.trim().to_owned())),
-        Some(_) => Err(ApiError::bad_request(name, format!("{name} must be a string"))),
+        Some(_) => Err(ApiError::bad_request(
+            name,
+            format!("{name} must be a string"),
+        )),
     }
 }
 
@@ -226,8 +234,14 @@ mod tests {
             audit("since=2026-03-01T01:00:00%2B01:00", now()),
             Ok(("2026-03-01T00:00:00Z".parse().expect("time"), 100))
         );
-        assert_eq!(audit("since=12h", now()), Ok((now() - Duration::hours(12), 100)));
-        assert_eq!(audit("since=30m", now()), Ok((now() - Duration::minutes(30), 100)));
+        assert_eq!(
+            audit("since=12h", now()),
+            Ok((now() - Duration::hours(12), 100))
+        );
+        assert_eq!(
+            audit("since=30m", now()),
+            Ok((now() - Duration::minutes(30), 100))
+        );
         for bad in ["since=yesterday", "since=7w", "since=d", "since=-1d"] {
             assert_eq!(field_of(audit(bad, now())), "since", "{bad}");
         }
@@ -238,9 +252,15 @@ mod tests {
 
     #[test]
     fn command_bodies_take_only_their_fields() {
-        assert_eq!(command_body(ServiceCommand::Pause, b""), Ok(CommandBody::default()));
         assert_eq!(
-            command_body(ServiceCommand::Promote, br#"{"reason":" looks good ","full":true}"#),
+            command_body(ServiceCommand::Pause, b""),
+            Ok(CommandBody::default())
+        );
+        assert_eq!(
+            command_body(
+                ServiceCommand::Promote,
+                br#"{"reason":" looks good ","full":true}"#
+            ),
             Ok(CommandBody {
                 reason: Some("looks good".into()),
                 full: true,
@@ -277,7 +297,10 @@ mod tests {
             );
         }
         let long = format!(r#"{{"reason":"{}"}}"#, "x".repeat(MAX_REASON + 1));
-        assert_eq!(field_of(command_body(ServiceCommand::Abort, long.as_bytes())), "reason");
+        assert_eq!(
+            field_of(command_body(ServiceCommand::Abort, long.as_bytes())),
+            "reason"
+        );
     }
 
     #[test]
@@ -291,6 +314,9 @@ mod tests {
             })
         );
         assert_eq!(field_of(restore_body(br#"{"apply":"true"}"#)), "apply");
-        assert_eq!(field_of(restore_body(br#"{"snapshots":"s-1"}"#)), "snapshots");
+        assert_eq!(
+            field_of(restore_body(br#"{"snapshots":"s-1"}"#)),
+            "snapshots"
+        );
     }
 }

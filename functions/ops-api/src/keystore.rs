@@ -34,8 +34,16 @@ pub enum KeyStoreError {
 /// The API keys, read from the secret named by `API_KEYS_SECRET`.
 #[derive(Debug)]
 pub struct KeyStore {
-    secret_id: Option<String>,
-    cache: SecretCache,
+    source: Source,
+}
+
+#[derive(Debug)]
+enum Source {
+    Secret {
+        id: Option<String>,
+        cache: SecretCache,
+    },
+    Fixed(KeyDocument),
 }
 
 impl KeyStore {
@@ -46,18 +54,30 @@ impl KeyStore {
         ttl: Duration,
     ) -> Self {
         KeyStore {
-            secret_id,
-            cache: SecretCache::new(client, ttl),
+            source: Source::Secret {
+                id: secret_id,
+                cache: SecretCache::new(client, ttl),
+            },
+        }
+    }
+
+    /// Keys from `document`, read from nowhere (tests of the router, tools that hold the
+    /// document already).
+    pub fn fixed(document: KeyDocument) -> Self {
+        KeyStore {
+            source: Source::Fixed(document),
         }
     }
 
     /// The current key document.
     pub async fn document(&self) -> Result<KeyDocument, KeyStoreError> {
-        let id = self
-            .secret_id
-            .as_deref()
-            .ok_or(KeyStoreError::NotConfigured)?;
-        let value = self.cache.get(id).await?;
+        let (id, cache) = match &self.source {
+            Source::Fixed(document) => return Ok(document.clone()),
+            Source::Secret { id, cache } => {
+                (id.as_deref().ok_or(KeyStoreError::NotConfigured)?, cache)
+            }
+        };
+        let value = cache.get(id).await?;
         KeyDocument::parse(value.expose_secret()).map_err(|error| KeyStoreError::Malformed {
             id: id.to_owned(),
             error,

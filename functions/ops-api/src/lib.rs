@@ -5,7 +5,7 @@
 //!
 //! Layers, each importing only from those above it in this list:
 //! - [`caller`]: who is calling (principal, role, how).
-//! - [`keys`]: API keys without I/O: generate, hash, the secret's document, constant-time find.
+//! - [`keys`]: new API keys (the key rules are `ops_domain::apikeys`).
 //! - [`reply`]: responses, the contract's error bodies, the page with its CSP.
 //! - [`routes`]: the route table; [`openapi`]: the document checked against it.
 //! - [`input`]: query parameters and command bodies, each error naming its field.

@@ -24,7 +24,9 @@ mod tests {
     use super::*;
     use crate::routes::{Access, ROUTES};
 
-    const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+    const METHODS: [&str; 8] = [
+        "get", "put", "post", "delete", "options", "head", "patch", "trace",
+    ];
 
     fn documented() -> BTreeSet<(String, String)> {
         let paths = document()["paths"].as_object().expect("paths");
@@ -55,8 +57,14 @@ mod tests {
         let documented = documented();
         let undocumented: Vec<_> = routed.difference(&documented).collect();
         let unrouted: Vec<_> = documented.difference(&routed).collect();
-        assert!(undocumented.is_empty(), "routes missing from openapi.json: {undocumented:?}");
-        assert!(unrouted.is_empty(), "documented but not routed: {unrouted:?}");
+        assert!(
+            undocumented.is_empty(),
+            "routes missing from openapi.json: {undocumented:?}"
+        );
+        assert!(
+            unrouted.is_empty(),
+            "documented but not routed: {unrouted:?}"
+        );
     }
 
     #[test]
@@ -112,7 +120,10 @@ mod tests {
         assert!(!found.is_empty());
         for target in found {
             let pointer = target.strip_prefix('#').expect("local reference");
-            assert!(document().pointer(pointer).is_some(), "{target} does not resolve");
+            assert!(
+                document().pointer(pointer).is_some(),
+                "{target} does not resolve"
+            );
         }
     }
 }

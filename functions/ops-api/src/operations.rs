@@ -52,11 +52,8 @@ pub trait Operations: Send + Sync + 'static {
     ) -> impl Future<Output = OpResult> + Send;
 
     /// `ops_cli::history::service`: `ServiceHistory`.
-    fn history_service(
-        &self,
-        caller: &Caller,
-        name: &str,
-    ) -> impl Future<Output = OpResult> + Send;
+    fn history_service(&self, caller: &Caller, name: &str)
+        -> impl Future<Output = OpResult> + Send;
 
     /// `ops_cli::audit::since`: `AuditList`.
     fn audit_since(

@@ -129,9 +129,11 @@ pub fn page_response() -> Response<Body> {
 
 /// The strictest policy one self-contained page works under: nothing from anywhere but this
 /// origin's API (`connect-src 'self'`), and only the page's own inline `<script>` and `<style>`
-/// blocks, each allowed by its SHA-256 — so no injected script or style runs, no inline event
-/// handler (`onclick=`) and no `style=` attribute (scripts set styles through the DOM, which
-/// CSP allows).
+/// blocks, each allowed by its SHA-256 — so no injected script or style sheet runs and no
+/// inline event handler (`onclick=`) does. Style *attributes* are allowed
+/// (`style-src-attr 'unsafe-inline'`): the page's script sets widths of weight and progress
+/// bars through `style` attributes, and an attribute cannot run script, match selectors or
+/// load anything `img-src` does not allow.
 pub fn content_security_policy(page: &str) -> String {
     let sources = |tag: &str| {
         let hashes: Vec<String> = inline_blocks(page, tag)
@@ -145,8 +147,9 @@ pub fn content_security_policy(page: &str) -> String {
         }
     };
     format!(
-        "default-src 'none'; script-src {}; style-src {}; connect-src 'self'; img-src 'self' data:; \
-         base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+        "default-src 'none'; script-src {}; style-src {}; style-src-attr 'unsafe-inline'; \
+         connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; \
+         frame-ancestors 'none'",
         sources("script"),
         sources("style")
     )
@@ -203,10 +206,7 @@ mod tests {
         );
         let response = ApiError::forbidden("viewer").response();
         assert_eq!(response.status(), StatusCode::FORBIDDEN);
-        assert_eq!(
-            response.headers()[header::CONTENT_TYPE],
-            "application/json"
-        );
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
     }
 
     #[test]
@@ -216,10 +216,7 @@ mod tests {
         let policy = content_security_policy(page);
         assert!(policy.starts_with("default-src 'none'; "), "{policy}");
         assert!(
-            policy.contains(&format!(
-                "script-src 'sha256-{}';",
-                sha256_base64("go()")
-            )),
+            policy.contains(&format!("script-src 'sha256-{}';", sha256_base64("go()"))),
             "{policy}"
         );
         assert!(
@@ -230,9 +227,17 @@ mod tests {
             )),
             "{policy}"
         );
-        assert!(!policy.contains("unsafe"), "{policy}");
+        assert!(
+            policy.contains("; style-src-attr 'unsafe-inline'; "),
+            "{policy}"
+        );
+        assert!(!policy.contains("script-src 'unsafe"), "{policy}");
+        assert_eq!(policy.matches("unsafe").count(), 1, "{policy}");
         let bare = content_security_policy("<p>hi</p>");
-        assert!(bare.contains("script-src 'none'; style-src 'none'"), "{bare}");
+        assert!(
+            bare.contains("script-src 'none'; style-src 'none'"),
+            "{bare}"
+        );
     }
 
     #[test]

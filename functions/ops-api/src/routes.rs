@@ -246,7 +246,9 @@ fn match_template(template: &'static str, path: &str) -> Option<Vec<(&'static st
 mod tests {
     use super::*;
 
-    fn check(method: &str, path: &str, expect: Result<(Action, &[(&str, &str)]), &str>) {
+    type Expect<'a> = Result<(Action, &'a [(&'a str, &'a str)]), &'a str>;
+
+    fn check(method: &str, path: &str, expect: Expect<'_>) {
         let (machine, path_only) = split_machine(path);
         let found = find(method, path_only, machine);
         match (found, expect) {
@@ -271,7 +273,11 @@ mod tests {
     fn routes_match_with_and_without_the_machine_prefix() {
         check("GET", "/services", Ok((Action::Services, &[])));
         check("GET", "/machine/services", Ok((Action::Services, &[])));
-        check("GET", "/services/web", Ok((Action::Service, &[("name", "web")])));
+        check(
+            "GET",
+            "/services/web",
+            Ok((Action::Service, &[("name", "web")])),
+        );
         check(
             "GET",
             "/machine/services/web/history",
@@ -280,10 +286,7 @@ mod tests {
         check(
             "POST",
             "/services/web/promote",
-            Ok((
-                Action::Command(ServiceCommand::Promote),
-                &[("name", "web")],
-            )),
+            Ok((Action::Command(ServiceCommand::Promote), &[("name", "web")])),
         );
         check(
             "POST",
@@ -298,7 +301,11 @@ mod tests {
     fn unknown_paths_and_methods_are_404_naming_them() {
         check("GET", "/nope", Err("no route /nope"));
         check("GET", "/services/", Err("no route /services/"));
-        check("GET", "/services//history", Err("no route /services//history"));
+        check(
+            "GET",
+            "/services//history",
+            Err("no route /services//history"),
+        );
         check(
             "GET",
             "/services/web/pause",
@@ -310,8 +317,16 @@ mod tests {
             Err("no route POST /machine/services (it answers GET)"),
         );
         check("GET", "/machine", Err("no route /machine/"));
-        check("GET", "/machine/openapi.json", Err("no route /machine/openapi.json"));
-        check("GET", "/machinery/services", Err("no route /machinery/services"));
+        check(
+            "GET",
+            "/machine/openapi.json",
+            Err("no route /machine/openapi.json"),
+        );
+        check(
+            "GET",
+            "/machinery/services",
+            Err("no route /machinery/services"),
+        );
     }
 
     #[test]

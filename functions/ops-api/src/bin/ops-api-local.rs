@@ -41,7 +41,10 @@ async fn main() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .with_context(|| format!("cannot listen on {address}"))?;
-    eprintln!("ops-api-local: serving on http://{}", listener.local_addr()?);
+    eprintln!(
+        "ops-api-local: serving on http://{}",
+        listener.local_addr()?
+    );
     ops_api::local::serve(listener, deps).await?;
     Ok(())
 }
