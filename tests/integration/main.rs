@@ -8,6 +8,7 @@ mod backup_ecs;
 mod backup_recovery;
 mod backup_route53;
 mod backup_secrets;
+mod browser;
 mod chaos_alarm;
 mod chaos_backup;
 mod chaos_cost;

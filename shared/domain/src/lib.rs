@@ -16,9 +16,11 @@
 //! - [`audit`]: the audit record written for every action taken.
 //! - [`backup`]: backup retention, snapshot manifests and incremental plans, restore diffs.
 //! - [`keys`]: the key layout of the state bucket.
+//! - [`apikeys`]: API keys of the REST API (the hashed key document, constant-time lookup).
 //! - [`text`]: text helpers for rendered output (the one HTML escaper).
 
 pub mod alerts;
+pub mod apikeys;
 pub mod audit;
 pub mod backup;
 pub mod config;

@@ -4,6 +4,7 @@
 //! id only. The cache keeps a value for a few minutes so a rotated secret is picked up without a
 //! cold start.
 
+pub mod apikeys;
 pub mod backup;
 
 use std::collections::HashMap;
