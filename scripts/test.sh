@@ -12,6 +12,8 @@ step() { printf '\n==> %s (%ss)\n' "$1" "$(( $(date +%s) - started ))"; }
 
 step "setup"
 bash scripts/setup.sh
+# The status page is tested in a real browser: Debian's chromium and chromium-driver.
+bash scripts/browser-setup.sh
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
