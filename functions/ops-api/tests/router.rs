@@ -327,7 +327,10 @@ async fn reads_call_their_operation_with_the_caller() {
             Event::get("/audit?since=2026-03-01T00:00:00Z&limit=5").viewer(),
             "jwt:viewer-1: audit_since 2026-03-01T00:00:00+00:00 5",
         ),
-        (Event::get("/services").operator(), "jwt:op-1: status_suite"),
+        (
+            Event::get("/services").operator(),
+            "jwt:op-1: status_services",
+        ),
     ];
     for (event, call) in cases {
         let (status, body, calls) = check(event).await;
