@@ -1,5 +1,6 @@
 //! The operator library behind the API, as a trait: one method per read or command function of
-//! the JSON contract (`ops_cli::status::suite` → [`Operations::status_suite`], …), each given
+//! the JSON contract (`ops_cli::status::suite` → [`Operations::status_suite`], …, plus
+//! `ops_cli::status::services` for `GET /services`), each given
 //! the authenticated [`Caller`] (whose principal becomes the `Session`'s caller, so audit
 //! records name it) and answering the contract's JSON body or an [`OpFailure`].
 //!
@@ -38,6 +39,13 @@ pub type OpResult = Result<Value, OpFailure>;
 pub trait Operations: Send + Sync + 'static {
     /// `ops_cli::status::suite`: `SuiteStatus`.
     fn status_suite(
+        &self,
+        caller: &Caller,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = OpResult> + Send;
+
+    /// `ops_cli::status::services`, as `{"services": [ServiceStatus]}`.
+    fn status_services(
         &self,
         caller: &Caller,
         now: DateTime<Utc>,
@@ -131,6 +139,9 @@ fn unwired() -> OpResult {
 
 impl Operations for Unwired {
     async fn status_suite(&self, _: &Caller, _: DateTime<Utc>) -> OpResult {
+        unwired()
+    }
+    async fn status_services(&self, _: &Caller, _: DateTime<Utc>) -> OpResult {
         unwired()
     }
     async fn status_service(&self, _: &Caller, _: &str, _: DateTime<Utc>) -> OpResult {

@@ -121,9 +121,7 @@ async fn call<O: Operations>(
             "via": caller.via,
         })),
         Action::Status => ops.status_suite(caller, now).await,
-        Action::Services => ops.status_suite(caller, now).await.map(|suite| {
-            json!({"services": suite.get("services").cloned().unwrap_or_else(|| json!([]))})
-        }),
+        Action::Services => ops.status_services(caller, now).await,
         Action::Service => ops.status_service(caller, matched.param("name"), now).await,
         Action::ServiceHistory => ops.history_service(caller, matched.param("name")).await,
         Action::Backups => ops.backups_plans(caller, now).await,
@@ -170,9 +168,9 @@ async fn call<O: Operations>(
             )
             .await
         }
-        Action::Page | Action::OpenApi | Action::SlackInteractions => {
-            Err(OpFailure::Failed("public route dispatched as an operation".to_owned()))
-        }
+        Action::Page | Action::OpenApi | Action::SlackInteractions => Err(OpFailure::Failed(
+            "public route dispatched as an operation".to_owned(),
+        )),
     };
     result.map_err(failure)
 }

@@ -327,7 +327,10 @@ async fn reads_call_their_operation_with_the_caller() {
             Event::get("/audit?since=2026-03-01T00:00:00Z&limit=5").viewer(),
             "jwt:viewer-1: audit_since 2026-03-01T00:00:00+00:00 5",
         ),
-        (Event::get("/services").operator(), "jwt:op-1: status_suite"),
+        (
+            Event::get("/services").operator(),
+            "jwt:op-1: status_services",
+        ),
     ];
     for (event, call) in cases {
         let (status, body, calls) = check(event).await;
@@ -464,4 +467,47 @@ async fn the_shipped_sample_events_route() {
     let (status, body) = read(&handle(&deps, read_event("ops-api-machine-pause.json")).await);
     assert_eq!((status, &body["error"]), (401, &json!("unauthorized")));
     assert_eq!(deps.operations.calls().len(), 1);
+}
+
+/// Everything the subscriber writes, shared with the test.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log").extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn logs_name_the_principal_and_never_a_key() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let deps = deps();
+    for event in [
+        Event::get("/machine/whoami").key(OPERATOR_KEY),
+        Event::post("/machine/services/web/pause").key(VIEWER_KEY),
+        Event::get("/machine/whoami").key("ops_a-wrong-key"),
+        Event::post("/machine/services/web/abort")
+            .key(OPERATOR_KEY)
+            .body(r#"{"reason":"x"}"#),
+    ] {
+        handle(&deps, event.request()).await;
+    }
+    let logs = String::from_utf8(captured.0.lock().expect("log").clone()).expect("utf-8");
+    assert!(logs.contains("Answered."), "{logs}");
+    assert!(logs.contains("api-key:deployer"), "{logs}");
+    for secret in [OPERATOR_KEY, VIEWER_KEY, "ops_a-wrong-key"] {
+        assert!(!logs.contains(secret), "{secret} logged: {logs}");
+        assert!(!logs.contains(&hex::encode(hash(secret))), "{logs}");
+    }
 }

@@ -64,6 +64,10 @@ impl Operations for Fake {
             "cost": null,
         }))
     }
+    async fn status_services(&self, caller: &Caller, _: DateTime<Utc>) -> OpResult {
+        self.record(caller, "status_services".into());
+        Ok(json!({"services": [service("web")?, service("worker")?]}))
+    }
     async fn status_service(&self, caller: &Caller, name: &str, _: DateTime<Utc>) -> OpResult {
         self.record(caller, format!("status_service {name}"));
         service(name)
