@@ -172,6 +172,7 @@ mod tests {
             fields: vec![("budget".into(), "total".into())],
             dedup_key: "budget:total".into(),
             link: Some("s3://state/reports/cost/2026-03-20/r.html".into()),
+            actions: Vec::new(),
         }
     }
 

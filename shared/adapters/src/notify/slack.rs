@@ -67,6 +67,7 @@ mod tests {
             fields: vec![("Service".into(), "checkout".into())],
             dedup_key: "k".into(),
             link: None,
+            actions: Vec::new(),
         };
         let message = slack_message(&notification);
         assert_eq!(message["text"], ":rotating_light: Rolled back checkout");
