@@ -232,13 +232,15 @@ mod tests {
             .collect();
         let email = email_message(&with);
         assert!(
-            email
-                .text
-                .contains("To act: opsctl deploy promote checkout · opsctl deploy abort checkout\n"),
+            email.text.contains(
+                "To act: opsctl deploy promote checkout · opsctl deploy abort checkout\n"
+            ),
             "{}",
             email.text
         );
-        assert!(email.html.contains("<code>opsctl deploy abort checkout</code>"));
+        assert!(email
+            .html
+            .contains("<code>opsctl deploy abort checkout</code>"));
         let without = email_message(&notification(Lifecycle::Trigger));
         assert!(!without.text.contains("To act"));
     }

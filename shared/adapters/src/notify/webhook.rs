@@ -67,9 +67,7 @@ pub fn sign(key: &[u8], timestamp: &str, body: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::{sign, webhook_body};
-    use ops_domain::notify::{
-        ActionKind, Lifecycle, Notification, NotificationAction, Severity,
-    };
+    use ops_domain::notify::{ActionKind, Lifecycle, Notification, NotificationAction, Severity};
 
     #[test]
     fn actions_travel_as_data_and_are_left_out_when_there_are_none() {

@@ -12,8 +12,8 @@ use serde_yaml_ng::Value;
 
 use super::{bounded, BackupConfig, BackupPlanConfig};
 use super::{
-    AlarmRoute, Channel, CostConfig, CostMetric, CostSource, Notifications, Operators, ServiceConfig,
-    Strategy, SuiteConfig, WindowConfig, COST_DIMENSIONS,
+    AlarmRoute, Channel, CostConfig, CostMetric, CostSource, Notifications, Operators,
+    ServiceConfig, Strategy, SuiteConfig, WindowConfig, COST_DIMENSIONS,
 };
 
 /// Most bytes of a [`ConfigError`]'s path (a map key is the file's text, any length).

@@ -66,8 +66,9 @@ pub fn in_flight(before: Option<&DeploymentRecord>, after: &DeploymentRecord) ->
     if was.paused.is_none() && now.paused.is_some() {
         return Some(InFlight::Paused);
     }
-    let entered_bake =
-        now.step != was.step && matches!(now.current(), Some(Step::Bake { .. })) && now.paused.is_none();
+    let entered_bake = now.step != was.step
+        && matches!(now.current(), Some(Step::Bake { .. }))
+        && now.paused.is_none();
     entered_bake.then_some(InFlight::Holding)
 }
 
@@ -230,7 +231,11 @@ mod tests {
         record
     }
 
-    fn check(before: Option<&DeploymentRecord>, after: &DeploymentRecord, expect: Option<InFlight>) {
+    fn check(
+        before: Option<&DeploymentRecord>,
+        after: &DeploymentRecord,
+        expect: Option<InFlight>,
+    ) {
         assert_eq!(in_flight(before, after), expect, "{before:?} -> {after:?}");
     }
 
@@ -272,7 +277,10 @@ mod tests {
         assert!(actions(&live)
             .iter()
             .all(|a| a.service == "checkout" && a.deployment_id == "job-1"));
-        assert_eq!(kinds(&paused(record(2))), [ActionKind::Promote, ActionKind::Abort]);
+        assert_eq!(
+            kinds(&paused(record(2))),
+            [ActionKind::Promote, ActionKind::Abort]
+        );
         let mut aborting = record(2);
         aborting.commands.push(OperatorCommand {
             id: "c1".into(),
@@ -293,18 +301,28 @@ mod tests {
         let message =
             notification("deploy-hook", &record(2), &InFlight::Holding).expect("in flight");
         assert_eq!(message.title, "checkout baking with 10% on the new version");
-        assert!(message.summary.starts_with("Step 3/4 (bake 300s)"), "{}", message.summary);
+        assert!(
+            message.summary.starts_with("Step 3/4 (bake 300s)"),
+            "{}",
+            message.summary
+        );
         assert_eq!(message.severity, Severity::Info);
         assert_eq!(message.dedup_key, "deploy-hook/checkout/job-1");
         assert_eq!(message.actions.len(), 2);
-        let paused = notification("deploy-hook", &paused(record(2)), &InFlight::Paused)
-            .expect("in flight");
+        let paused =
+            notification("deploy-hook", &paused(record(2)), &InFlight::Paused).expect("in flight");
         assert_eq!(paused.title, "checkout deployment paused by alice");
-        assert!(paused.summary.contains("(checking dashboards)"), "{}", paused.summary);
+        assert!(
+            paused.summary.contains("(checking dashboards)"),
+            "{}",
+            paused.summary
+        );
         let started =
             notification("deploy-hook", &record(0), &InFlight::Started).expect("in flight");
         assert!(
-            started.summary.contains("register task definition → shift 10% → bake 300s → promote"),
+            started
+                .summary
+                .contains("register task definition → shift 10% → bake 300s → promote"),
             "{}",
             started.summary
         );
