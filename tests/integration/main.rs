@@ -18,4 +18,5 @@ mod faults;
 mod leaks;
 mod least_privilege;
 mod operator;
+mod slack;
 mod util;

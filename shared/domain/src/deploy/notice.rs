@@ -66,8 +66,9 @@ pub fn in_flight(before: Option<&DeploymentRecord>, after: &DeploymentRecord) ->
     if was.paused.is_none() && now.paused.is_some() {
         return Some(InFlight::Paused);
     }
+    // A bake of no time holds nothing: nobody could press a button before it ends.
     let entered_bake = now.step != was.step
-        && matches!(now.current(), Some(Step::Bake { .. }))
+        && matches!(now.current(), Some(Step::Bake { seconds }) if *seconds > 0)
         && now.paused.is_none();
     entered_bake.then_some(InFlight::Holding)
 }
@@ -255,6 +256,11 @@ mod tests {
         check(Some(&record(0)), &record(1), None);
         check(Some(&record(2)), &record(2), None);
         check(Some(&paused(record(1))), &paused(record(2)), None);
+        let mut instant = record(2);
+        if let Some(p) = instant.progress.as_mut() {
+            p.steps[2] = Step::Bake { seconds: 0 };
+        }
+        check(Some(&record(1)), &instant, None);
         // Another deployment's record before: this one started.
         let mut other = record(2);
         if let Some(p) = other.progress.as_mut() {
