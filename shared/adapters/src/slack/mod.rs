@@ -14,13 +14,15 @@
 //!    second request with the same signature is a replay and is refused (409).
 //!
 //! What the press then does (the operator command, its audit record) is the API's: it runs the
-//! same command as `opsctl deploy promote|abort`, with the Slack user as the caller.
+//! same command as `opsctl deploy promote|abort`, bound to the button's deployment, with
+//! [`Interaction::caller`] as the caller, and tells the presser the outcome with [`reply`].
 //!
 //! The signing secret lives in Secrets Manager under the name in [`SIGNING_SECRET_ENV`]
 //! ([`signing_secret`]); it is held as a [`SecretString`] and appears in no log or error.
 
 mod payload;
 mod replay;
+mod respond;
 mod verify;
 
 use chrono::{DateTime, Utc};
@@ -34,6 +36,7 @@ use crate::secretsmanager::SecretCache;
 
 pub use payload::{parse, Interaction, SlackCommand};
 pub use replay::{claim_once, marker_key};
+pub use respond::{reply, reply_message};
 pub use verify::{signature_for, verify, Verified, MAX_SKEW_SECONDS};
 
 /// Header carrying the request's Unix timestamp.

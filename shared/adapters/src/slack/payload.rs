@@ -61,6 +61,17 @@ pub struct Interaction {
     pub response_url: Option<String>,
 }
 
+impl Interaction {
+    /// The presser as the caller of a command and the actor of its audit record:
+    /// `slack:<team id>/<user id>` (or `slack:<user id>` when Slack names no team).
+    pub fn caller(&self) -> String {
+        match &self.team_id {
+            Some(team) => format!("slack:{team}/{}", self.user_id),
+            None => format!("slack:{}", self.user_id),
+        }
+    }
+}
+
 #[derive(Deserialize)]
 struct Payload {
     #[serde(rename = "type")]
@@ -239,6 +250,12 @@ mod tests {
     #[test]
     fn the_sample_is_an_abort_of_a_checkout_deployment() {
         check(sample(), Ok(abort()));
+        assert_eq!(abort().caller(), "slack:T0123ABCD/U012ABCDEF");
+        let teamless = Interaction {
+            team_id: None,
+            ..abort()
+        };
+        assert_eq!(teamless.caller(), "slack:U012ABCDEF");
     }
 
     #[test]
