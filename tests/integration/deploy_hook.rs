@@ -455,10 +455,57 @@ async fn canary_shifts_10_50_100_with_bakes_and_promotes() {
     assert_eq!(world.receiver.at("/smoke/green").len(), 1);
     assert_eq!(world.succeeded("route53:ChangeResourceRecordSets"), 3);
     assert!(world.succeeded("route53:GetChange") >= 3);
-    // Audit: started and promoted; one info notification.
+    // Audit: started and promoted.
     let audits = world.keys_under("audit/").await;
     assert_eq!(audits.len(), 2, "{audits:?}");
-    assert_eq!(world.receiver.at("/slack").len(), 1);
+    // Info notifications: started, holding at each of the three bakes (with Promote and Abort
+    // buttons bound to this deployment), then promoted (nothing left to press).
+    let slack: Vec<serde_json::Value> = world
+        .receiver
+        .at("/slack")
+        .iter()
+        .map(|received| received.json())
+        .collect();
+    let titles: Vec<&str> = slack
+        .iter()
+        .map(|m| m["text"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        titles,
+        [
+            ":information_source: web deployment started: registry.example/web:1.5.0",
+            ":information_source: web baking with 10% on the new version",
+            ":information_source: web baking with 50% on the new version",
+            ":information_source: web baking with 100% on the new version",
+            ":information_source: web deployed: registry.example/web:1.5.0",
+        ]
+    );
+    let deployment = drive.jobs[0].clone();
+    for message in &slack[..4] {
+        let blocks = message["blocks"].as_array().expect("blocks");
+        let actions = blocks.last().expect("blocks");
+        assert_eq!(actions["type"], "actions", "{message}");
+        let buttons: Vec<(&str, serde_json::Value)> = actions["elements"]
+            .as_array()
+            .expect("buttons")
+            .iter()
+            .map(|b| {
+                (
+                    b["action_id"].as_str().unwrap_or_default(),
+                    serde_json::from_str(b["value"].as_str().unwrap_or_default())
+                        .unwrap_or_default(),
+                )
+            })
+            .collect();
+        let value = json!({"service": "web", "deployment_id": deployment});
+        assert_eq!(
+            buttons,
+            [("ops:promote", value.clone()), ("ops:abort", value)],
+            "{message}"
+        );
+    }
+    let last = slack[4]["blocks"].as_array().expect("blocks");
+    assert!(last.iter().all(|b| b["type"] != "actions"), "{}", slack[4]);
 }
 
 #[tokio::test]

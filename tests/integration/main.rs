@@ -19,4 +19,5 @@ mod faults;
 mod leaks;
 mod least_privilege;
 mod operator;
+mod slack;
 mod util;

@@ -321,6 +321,7 @@ async fn notify(ctx: &Context<'_>, action: &str, problem: &str, severity: Severi
         ],
         dedup_key: format!("backup/{}/{action}", ctx.plan_name),
         link: None,
+        actions: Vec::new(),
     };
     let delivery = ctx.deps.notifier.send(&ctx.config, &notification).await;
     info!(message = "Failure notified.", delivery = ?delivery);

@@ -555,5 +555,6 @@ fn notification(
         fields,
         dedup_key: format!("{FUNCTION}/{finding_key}"),
         link: Some(link),
+        actions: Vec::new(),
     }
 }

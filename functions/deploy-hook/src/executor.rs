@@ -22,7 +22,7 @@ use crate::abort;
 use crate::context::{audit_owed, commit, continuing, final_success, lost_race, Ctx, Report};
 use crate::error::JobError;
 use crate::health;
-use crate::records::{finished, flush_audits};
+use crate::records::{finished, flush_audits, in_flight};
 
 /// Most decisions one invocation makes (observations and in-invocation records included); the
 /// machine needs at most five or six for any step.
@@ -58,6 +58,7 @@ pub(crate) async fn continue_deployment(
                 let Some(etag) = commit(ctx, &current, &record).await? else {
                     return Ok(lost_race(ctx, progress_of(&record)?));
                 };
+                in_flight(ctx, Some(&current.value), &record).await;
                 current = Versioned {
                     value: *record,
                     etag,
@@ -240,6 +241,7 @@ async fn act(
     if commit(ctx, &claimed, &next).await?.is_none() {
         return Ok(lost_race(ctx, progress));
     }
+    in_flight(ctx, Some(&claimed.value), &next).await;
     Ok(continuing(ctx, progress, &note).at_step(step.as_ref()))
 }
 

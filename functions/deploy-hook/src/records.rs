@@ -1,11 +1,12 @@
 //! Records of what happened: audit records owed by the deployment record and written
-//! create-once, DORA metrics, and notifications of a deployment that ended.
+//! create-once, DORA metrics, notifications of a deployment in flight (with its Promote and
+//! Abort buttons) and of a deployment that ended.
 
 use ops_adapters::audit;
 use ops_adapters::s3::Versioned;
 use ops_adapters::telemetry::{MetricSet, Unit};
 use ops_domain::audit::AuditRecord;
-use ops_domain::deploy::Outcome;
+use ops_domain::deploy::{notice, Outcome};
 use ops_domain::deployment::DeploymentRecord;
 use ops_domain::notify::{Lifecycle, Notification, Severity};
 use tracing::warn;
@@ -48,6 +49,27 @@ pub(crate) async fn flush_audits(
         // Someone else wrote the record meanwhile; the audit records are stored, and whoever
         // reads the record next finds them written (create-once) and clears the list.
         None => Ok(current),
+    }
+}
+
+/// Tells people about the transition of a deployment in flight that this invocation's write
+/// of `after` over `before` made (started, holding at a bake, paused), with the commands it
+/// offers; the domain decides whether one is owed. Called once the write has won, so the one
+/// invocation that made a transition announces it; like every notification here it is
+/// best effort (a failing channel is logged and never fails the deployment).
+pub(crate) async fn in_flight(
+    ctx: &Ctx<'_>,
+    before: Option<&DeploymentRecord>,
+    after: &DeploymentRecord,
+) {
+    let Some(notification) = notice::in_flight(before, after)
+        .and_then(|event| notice::notification(FUNCTION, after, &event))
+    else {
+        return;
+    };
+    let delivery = ctx.deps.notifier.send(&ctx.config, &notification).await;
+    if !delivery.failed.is_empty() {
+        warn!(message = "Some notification channels failed.", failed = ?delivery.failed);
     }
 }
 
@@ -130,6 +152,8 @@ pub(crate) async fn finished(
         ],
         dedup_key: format!("{FUNCTION}/{}/{}", ctx.service, progress.deployment_id),
         link: None,
+        // It ended: nothing left to press.
+        actions: Vec::new(),
     };
     let delivery = ctx.deps.notifier.send(&ctx.config, &notification).await;
     if !delivery.failed.is_empty() {

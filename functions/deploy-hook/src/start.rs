@@ -19,7 +19,7 @@ use crate::artifact;
 use crate::context::{commit, continuing, queued, release_shape, Ctx, Report};
 use crate::error::JobError;
 use crate::executor::continue_deployment;
-use crate::records::flush_audits;
+use crate::records::{flush_audits, in_flight};
 use ops_adapters::codepipeline::JobResult;
 
 /// The version live now, when no record says so: the color with the most weight and the task
@@ -472,6 +472,7 @@ pub(crate) async fn start(
         }
         Err(error) => return Err(error.into()),
     };
+    in_flight(ctx, record.as_ref().map(|r| &r.value), &next).await;
     // Best effort here: an audit record still owed is written by the next invocation.
     let _ = flush_audits(ctx, Versioned { value: next, etag }).await;
     let mut report = continuing(

@@ -2,7 +2,7 @@
 //!
 //! One folder per service it talks to (`s3/`, `route53/`, `ecs/`, `secretsmanager/`, `cloudwatch/`,
 //! `codepipeline/`, `kms/`), plus the
-//! notifiers (`notify/`), client construction, what every function reads from its environment
+//! notifiers (`notify/`), Slack interactivity (`slack/`: signed button presses), client construction, what every function reads from its environment
 //! (`runtime`), telemetry (logs, EMF metrics) and audit writing. The functions build these once
 //! per container and pass them to their handlers.
 
@@ -19,6 +19,7 @@ pub mod route53;
 pub mod runtime;
 pub mod s3;
 pub mod secretsmanager;
+pub mod slack;
 pub mod telemetry;
 
 pub use clients::AwsClients;

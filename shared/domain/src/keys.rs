@@ -21,6 +21,16 @@ pub fn audit(at: DateTime<Utc>, function: &str, id: &str) -> String {
     format!("audit/{}/{function}/{id}.json", at.format("%Y/%m/%d"))
 }
 
+/// Key of a Slack request's replay marker (create-once): a digest of its signature, under the
+/// day of the request's own (signed) timestamp, so a replay of the same request finds the same
+/// key on any day it arrives, and a lifecycle rule on `slack/replay/` expires old markers.
+pub fn slack_replay(request_at: DateTime<Utc>, signature_digest: &str) -> String {
+    format!(
+        "slack/replay/{}/{signature_digest}.json",
+        request_at.format("%Y/%m/%d")
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -40,6 +50,10 @@ mod tests {
         assert_eq!(
             audit(at, "alarm-rollback", "x1"),
             "audit/2026/03/07/alarm-rollback/x1.json"
+        );
+        assert_eq!(
+            slack_replay(at, "ab12"),
+            "slack/replay/2026/03/07/ab12.json"
         );
     }
 }

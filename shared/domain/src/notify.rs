@@ -46,6 +46,42 @@ pub struct Notification {
     pub dedup_key: String,
     /// Optional link to a report or console page.
     pub link: Option<String>,
+    /// What an operator may do about it from the message (Slack renders buttons; the webhook
+    /// carries them as data; PagerDuty and email leave them out). Empty for most notifications.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<NotificationAction>,
+}
+
+/// An operator command offered with a notification, bound to one deployment of one service so
+/// a button pressed late cannot act on a later deployment.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct NotificationAction {
+    /// Which command.
+    pub kind: ActionKind,
+    /// The service it applies to.
+    pub service: String,
+    /// The deployment it applies to (refused when another one is in flight by then).
+    pub deployment_id: String,
+}
+
+/// Commands a notification can offer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionKind {
+    /// End the current bake once its alarm gate is checked (and lift a pause).
+    Promote,
+    /// Stop the deployment and put everything back on the stable version.
+    Abort,
+}
+
+impl ActionKind {
+    /// The command's name (`promote`), as operators type it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionKind::Promote => "promote",
+            ActionKind::Abort => "abort",
+        }
+    }
 }
 
 /// Attempts per channel after which an owed delivery is given up (logged, and dropped from the
@@ -335,6 +371,7 @@ notifications:
             fields: Vec::new(),
             dedup_key: "cost-check/budget:total".into(),
             link: None,
+            actions: Vec::new(),
         }
     }
 

@@ -857,6 +857,7 @@ services:
                 fields: Vec::new(),
                 dedup_key: "k".into(),
                 link: None,
+                actions: Vec::new(),
             },
             channels: vec!["slack".into(), "pager".into()],
             delivered: BTreeMap::new(),

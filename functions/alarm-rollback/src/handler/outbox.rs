@@ -313,5 +313,6 @@ pub(super) fn alarm_notification(
         ],
         dedup_key: format!("{FUNCTION}/{}", transition.alarm_name),
         link: None,
+        actions: Vec::new(),
     }
 }

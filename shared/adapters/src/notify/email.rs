@@ -70,6 +70,15 @@ pub fn email_message(notification: &Notification) -> Email {
     if let Some(link) = &notification.link {
         text.push_str(&format!("\nReport: {link}\n"));
     }
+    // An email has no buttons: it names the commands that do the same.
+    let commands: Vec<String> = notification
+        .actions
+        .iter()
+        .map(|action| format!("opsctl deploy {} {}", action.kind.as_str(), action.service))
+        .collect();
+    if !commands.is_empty() {
+        text.push_str(&format!("\nTo act: {}\n", commands.join(" · ")));
+    }
     let footer = format!(
         "{} · {} · {}",
         notification.source,
@@ -98,6 +107,16 @@ pub fn email_message(notification: &Notification) -> Email {
         html.push_str(&format!(
             "<p><a href=\"{}\">Report</a></p>",
             escape_html(link)
+        ));
+    }
+    if !commands.is_empty() {
+        html.push_str(&format!(
+            "<p>To act: {}</p>",
+            commands
+                .iter()
+                .map(|c| format!("<code>{}</code>", escape_html(c)))
+                .collect::<Vec<_>>()
+                .join(" · ")
         ));
     }
     html.push_str(&format!(
@@ -172,6 +191,7 @@ mod tests {
             fields: vec![("budget".into(), "total".into())],
             dedup_key: "budget:total".into(),
             link: Some("s3://state/reports/cost/2026-03-20/r.html".into()),
+            actions: Vec::new(),
         }
     }
 
@@ -196,6 +216,33 @@ mod tests {
             "{}",
             resolved.subject
         );
+    }
+
+    #[test]
+    fn actions_are_named_as_the_commands_that_do_the_same() {
+        use ops_domain::notify::{ActionKind, NotificationAction};
+        let mut with = notification(Lifecycle::Trigger);
+        with.actions = [ActionKind::Promote, ActionKind::Abort]
+            .into_iter()
+            .map(|kind| NotificationAction {
+                kind,
+                service: "checkout".into(),
+                deployment_id: "job-1".into(),
+            })
+            .collect();
+        let email = email_message(&with);
+        assert!(
+            email.text.contains(
+                "To act: opsctl deploy promote checkout · opsctl deploy abort checkout\n"
+            ),
+            "{}",
+            email.text
+        );
+        assert!(email
+            .html
+            .contains("<code>opsctl deploy abort checkout</code>"));
+        let without = email_message(&notification(Lifecycle::Trigger));
+        assert!(!without.text.contains("To act"));
     }
 
     #[test]

@@ -8,6 +8,9 @@
 //! [`Notifier::send`] is fire-and-forget. For at-least-once delivery, a function records what it
 //! owes in an outbox committed with its state change and delivers it with [`outbox`], which
 //! sends one channel at a time through [`Notifier::send_to`] with the change's idempotency key.
+//!
+//! A notification's actions (promote, abort) are buttons in Slack, data (`actions`) in the
+//! webhook body, the equivalent `opsctl` commands in an email, and left out of PagerDuty events.
 
 mod email;
 pub mod outbox;
@@ -27,7 +30,7 @@ use crate::secretsmanager::SecretCache;
 
 pub use email::{email_message, Email, Recipients};
 pub use pagerduty::pagerduty_event;
-pub use slack::slack_message;
+pub use slack::{action_id, button_value, slack_message, ABORT_ACTION_ID, PROMOTE_ACTION_ID};
 pub use webhook::{
     sign, webhook_body, webhook_body_with_key, IDEMPOTENCY_HEADER, SIGNATURE_HEADER,
     TIMESTAMP_HEADER,

@@ -66,7 +66,37 @@ pub fn sign(key: &[u8], timestamp: &str, body: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::sign;
+    use super::{sign, webhook_body};
+    use ops_domain::notify::{ActionKind, Lifecycle, Notification, NotificationAction, Severity};
+
+    #[test]
+    fn actions_travel_as_data_and_are_left_out_when_there_are_none() {
+        let mut notification = Notification {
+            source: "deploy-hook".into(),
+            severity: Severity::Info,
+            lifecycle: Lifecycle::Trigger,
+            title: "t".into(),
+            summary: String::new(),
+            fields: Vec::new(),
+            dedup_key: "k".into(),
+            link: None,
+            actions: Vec::new(),
+        };
+        let body: serde_json::Value =
+            serde_json::from_str(&webhook_body(&notification)).expect("json");
+        assert!(body.get("actions").is_none(), "{body}");
+        notification.actions.push(NotificationAction {
+            kind: ActionKind::Abort,
+            service: "checkout".into(),
+            deployment_id: "job-1".into(),
+        });
+        let body: serde_json::Value =
+            serde_json::from_str(&webhook_body(&notification)).expect("json");
+        assert_eq!(
+            body["actions"],
+            serde_json::json!([{"kind": "abort", "service": "checkout", "deployment_id": "job-1"}])
+        );
+    }
 
     #[test]
     fn signature_matches_an_independent_hmac() {

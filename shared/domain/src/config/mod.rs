@@ -42,6 +42,49 @@ pub struct SuiteConfig {
     /// backup: backup plans by name.
     #[serde(default)]
     pub backup: BackupConfig,
+    /// Who may act on the suite from chat (Slack buttons), and with which role.
+    #[serde(default)]
+    pub operators: Operators,
+}
+
+/// People who may act on the suite from outside the AWS account's own access control: today,
+/// Slack users pressing a notification's buttons. Nobody is listed by default, and a Slack
+/// user who is not listed has no role: every request of theirs is refused.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Operators {
+    /// Slack user id (`U012AB3CD`; `W…` on Enterprise Grid; in Slack: profile → ⋮ → Copy
+    /// member ID) to its role. A user id, not a name or email: those can be changed by the
+    /// user, the id cannot.
+    #[serde(default)]
+    pub slack_users: BTreeMap<String, Role>,
+}
+
+/// What a caller may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Read status, history, reports.
+    Viewer,
+    /// Everything a viewer may, and the operator commands (pause, resume, promote, abort,
+    /// rollback, restore).
+    Operator,
+}
+
+impl Role {
+    /// The role's name as the config and the API write it (`operator`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Operator => "operator",
+        }
+    }
+}
+
+/// The role of Slack user `user_id` in `config`; `None` for a user the config does not list
+/// (refused).
+pub fn role_of(config: &SuiteConfig, user_id: &str) -> Option<Role> {
+    config.operators.slack_users.get(user_id).copied()
 }
 
 /// A deployment window: the UTC hours in which deploy-hook may start a deployment.

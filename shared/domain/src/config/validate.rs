@@ -12,8 +12,8 @@ use serde_yaml_ng::Value;
 
 use super::{bounded, BackupConfig, BackupPlanConfig};
 use super::{
-    AlarmRoute, Channel, CostConfig, CostMetric, CostSource, Notifications, ServiceConfig,
-    Strategy, SuiteConfig, WindowConfig, COST_DIMENSIONS,
+    AlarmRoute, Channel, CostConfig, CostMetric, CostSource, Notifications, Operators,
+    ServiceConfig, Strategy, SuiteConfig, WindowConfig, COST_DIMENSIONS,
 };
 
 /// Most bytes of a [`ConfigError`]'s path (a map key is the file's text, any length).
@@ -84,6 +84,7 @@ const TOP_LEVEL: &[&str] = &[
     "cost",
     "windows",
     "backup",
+    "operators",
 ];
 
 /// Parses and validates a configuration file's text.
@@ -143,6 +144,10 @@ pub fn parse(text: &str) -> Result<SuiteConfig, ConfigErrors> {
 
     let windows = parse_map::<WindowConfig>(map.get("windows"), "windows", &mut errors);
     let backup = parse_backup(map.get("backup"), &mut errors);
+    let operators = match map.get("operators") {
+        None | Some(Value::Null) => Some(Operators::default()),
+        Some(value) => section::<Operators>(value, "operators", &mut errors),
+    };
     let (
         Some(version),
         Some(notifications),
@@ -161,7 +166,7 @@ pub fn parse(text: &str) -> Result<SuiteConfig, ConfigErrors> {
     else {
         return Err(ConfigErrors(errors.0));
     };
-    let Some(backup) = backup else {
+    let (Some(backup), Some(operators)) = (backup, operators) else {
         return Err(ConfigErrors(errors.0));
     };
     let config = SuiteConfig {
@@ -172,6 +177,7 @@ pub fn parse(text: &str) -> Result<SuiteConfig, ConfigErrors> {
         cost,
         windows,
         backup,
+        operators,
     };
     if let Err(ConfigErrors(found)) = validate(&config) {
         for error in found {
@@ -338,6 +344,31 @@ fn parse_notifications(value: &Value, errors: &mut Errors) -> Option<Notificatio
     }
 }
 
+/// Slack user ids: `U` (or `W` on Enterprise Grid) and at least two more capitals or digits.
+fn valid_slack_user(id: &str) -> bool {
+    let mut chars = id.chars();
+    matches!(chars.next(), Some('U' | 'W'))
+        && id.len() >= 3
+        && id.len() <= 32
+        && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+}
+
+fn check_operators(operators: &Operators, errors: &mut Errors) {
+    for id in operators.slack_users.keys() {
+        if !valid_slack_user(id) {
+            errors.push(
+                &format!("operators.slack_users.{id}"),
+                format!("\"{id}\" is not a Slack user id"),
+                Some(
+                    "use the member id (U012AB3CD, or W… on Enterprise Grid; in Slack: profile → \
+                     ⋮ → Copy member ID), not a name or email"
+                        .into(),
+                ),
+            );
+        }
+    }
+}
+
 /// Most bytes of a misspelt name quoted before the names expected instead.
 const MAX_QUOTED: usize = 64;
 
@@ -492,6 +523,8 @@ fn check_rules(config: &SuiteConfig, errors: &mut Errors) {
     for (name, plan) in &config.backup.plans {
         check_backup_plan(name, plan, errors);
     }
+
+    check_operators(&config.operators, errors);
 
     for (name, channel) in &config.notifications.channels {
         if channel.secret.trim().is_empty() {
@@ -1372,6 +1405,45 @@ alarms:
         if let Err(errors) = parse(text) {
             panic!("{errors}");
         }
+    }
+
+    #[test]
+    fn slack_users_map_to_roles_and_unknown_users_have_none() {
+        let text = format!(
+            "{VALID}operators:\n  slack_users:\n    U012ABCDEF: operator\n    W0ENTERPRISE1: viewer\n"
+        );
+        let config = parse(&text).expect("valid");
+        use super::super::{role_of, Role};
+        assert_eq!(role_of(&config, "U012ABCDEF"), Some(Role::Operator));
+        assert_eq!(role_of(&config, "W0ENTERPRISE1"), Some(Role::Viewer));
+        assert_eq!(role_of(&config, "U999"), None, "not listed: no role");
+        assert_eq!(role_of(&config, "u012abcdef"), None, "ids are exact");
+        let none = parse(VALID).expect("valid");
+        assert!(none.operators.slack_users.is_empty());
+        assert_eq!(role_of(&none, "U012ABCDEF"), None);
+    }
+
+    #[test]
+    fn slack_user_ids_and_roles_are_checked() {
+        let with = |users: &str| format!("{VALID}operators:\n  slack_users:\n{users}");
+        let hint = "(use the member id (U012AB3CD, or W… on Enterprise Grid; in Slack: profile → ⋮ → Copy member ID), not a name or email)";
+        check(
+            &with("    alice@example.com: operator\n    U1: viewer\n    C012ABC: operator\n"),
+            &[
+                &format!("operators.slack_users.C012ABC: \"C012ABC\" is not a Slack user id {hint}"),
+                &format!("operators.slack_users.U1: \"U1\" is not a Slack user id {hint}"),
+                &format!("operators.slack_users.alice@example.com: \"alice@example.com\" is not a Slack user id {hint}"),
+            ],
+        );
+        check(
+            &with("    U012ABCDEF: admin\n"),
+            &["operators.slack_users.U012ABCDEF: unknown value \"admin\", expected one of \"viewer\", \"operator\""],
+        );
+        check(
+            &format!("{VALID}operators:\n  slack_user: {{}}\n"),
+            &["operators.slack_user: unknown field \"slack_user\", expected one of \"slack_users\" (did you mean \"slack_users\"?)"],
+        );
+        check(&format!("{VALID}operators:\n"), &["ok"]);
     }
 
     #[test]

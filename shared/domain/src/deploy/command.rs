@@ -42,6 +42,17 @@ pub enum Refusal {
         /// The record's status.
         status: &'static str,
     },
+    /// The command was given for a deployment that is no longer the one in flight (a Slack
+    /// button pressed on an older deployment's message).
+    #[error("{service}: the command was given for deployment {given}, but {current} is the one in flight now; nothing was changed")]
+    OtherDeployment {
+        /// Service.
+        service: String,
+        /// The deployment the command was given for.
+        given: String,
+        /// The deployment in flight.
+        current: String,
+    },
     /// Too many commands wait for the next invocation.
     #[error(
         "{0} commands already wait for the deployment's next invocation; try again when it has run"
@@ -64,6 +75,8 @@ fn will_be_paused(record: &DeploymentRecord, progress: &Progress) -> bool {
 
 /// Checks `command` against `record` and returns the record with it stored (queued for the
 /// next invocation, or for `retry` applied at once), and a sentence saying what will change.
+/// A command that names its deployment (`deployment_id`, as a Slack button does) is refused
+/// unless that deployment is the one in flight; one that names none applies to whichever is.
 pub fn accept(
     record: &DeploymentRecord,
     command: OperatorCommand,
@@ -113,6 +126,18 @@ pub fn accept(
             })
         }
     };
+    // A command bound to a deployment (a button on its notification) applies to that one only.
+    if let Some(given) = command
+        .deployment_id
+        .as_deref()
+        .filter(|given| *given != progress.deployment_id)
+    {
+        return Err(Refusal::OtherDeployment {
+            service,
+            given: given.to_owned(),
+            current: progress.deployment_id.clone(),
+        });
+    }
     if record.commands.len() >= MAX_PENDING {
         return Err(Refusal::Queue(record.commands.len()));
     }

@@ -13,6 +13,8 @@
 //!   same release, and the finality of a rollback.
 //! - [`machine`]: the deployment state machine: from the record, what this invocation observed
 //!   and the operator's commands, the next action and the record after it.
+//! - [`notice`]: notifications of a deployment in flight (started, holding at a bake, paused)
+//!   and the commands they offer.
 //! - [`record`]: the service's deployment record the machine reads and writes.
 //! - [`command`]: operator commands (pause, resume, promote, abort, retry), checked against the
 //!   record and stored in it.
@@ -21,6 +23,7 @@
 pub mod command;
 pub mod gates;
 pub mod machine;
+pub mod notice;
 pub mod record;
 pub mod release;
 pub mod window;

@@ -650,3 +650,36 @@ fn rollout_verdicts() {
         assert_eq!(rollout_verdict(&service, "web:2"), expect, "{service:?}");
     }
 }
+
+#[test]
+fn a_command_bound_to_another_deployment_is_refused_and_one_bound_to_this_one_is_stored() {
+    let record = record_at(4, Phase::Ready);
+    let current = record
+        .progress
+        .as_ref()
+        .map(|p| p.deployment_id.clone())
+        .expect("in flight");
+    let bound = |id: &str| OperatorCommand {
+        deployment_id: Some(id.to_owned()),
+        ..command(CommandKind::Abort, 125)
+    };
+    match accept(&record, bound("an-older-job")) {
+        Err(Refusal::OtherDeployment {
+            given,
+            current: now,
+            ..
+        }) => {
+            assert_eq!(
+                (given.as_str(), now.as_str()),
+                ("an-older-job", current.as_str())
+            );
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    let (stored, _) = accept(&record, bound(&current)).expect("this deployment");
+    assert_eq!(stored.commands.len(), 1);
+    assert_eq!(
+        stored.commands[0].deployment_id.as_deref(),
+        Some(current.as_str())
+    );
+}
