@@ -71,7 +71,7 @@ impl<O: Operations> Deps<O> {
     /// Reads the environment like every function (`STATE_BUCKET`, `CONFIG_URI`, the SDK
     /// configuration) plus [`Settings`], and builds the operations with `operations`.
     pub async fn from_env(
-        operations: impl FnOnce(&FunctionEnv, &AwsClients) -> O,
+        operations: impl FnOnce(&FunctionEnv, &AwsClients) -> Result<O, EnvError>,
     ) -> Result<Self, EnvError> {
         let env = FunctionEnv::from_env(ClientSettings::default()).await?;
         let clients = env.clients();
@@ -79,7 +79,7 @@ impl<O: Operations> Deps<O> {
         if settings.api_keys_secret.is_none() {
             tracing::warn!(message = "API_KEYS_SECRET is not set: no API key is accepted.");
         }
-        let operations = operations(&env, &clients);
+        let operations = operations(&env, &clients)?;
         Ok(Self::new(clients.secrets.clone(), settings, operations))
     }
 }

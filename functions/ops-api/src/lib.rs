@@ -11,6 +11,7 @@
 //! - [`input`]: query parameters and command bodies, each error naming its field.
 //! - [`operations`]: the operator library behind the routes, as a trait.
 //! - [`keystore`]: the API keys secret, cached; [`auth`]: JWT claims or API keys.
+//! - [`library`]: the operations over `ops_cli` (and Slack presses over `ops_adapters::slack`).
 //! - [`deps`]: what a container is built from; [`router`]: the API; [`local`]: a loopback
 //!   HTTP server over the router for development and browser tests.
 
@@ -20,6 +21,7 @@ pub mod deps;
 pub mod input;
 pub mod keys;
 pub mod keystore;
+pub mod library;
 pub mod local;
 pub mod openapi;
 pub mod operations;

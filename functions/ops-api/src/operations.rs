@@ -30,6 +30,25 @@ pub enum OpFailure {
     /// An AWS call or a write failed; the message says what was written (HTTP 502).
     #[error("{0}")]
     Failed(String),
+    /// A request that does not prove who sent it (an unsigned or stale Slack request; HTTP 401).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// A sender who may not do this (a Slack user without the operator role; HTTP 403).
+    #[error("{0}")]
+    Forbidden(String),
+}
+
+/// A Slack interactivity request as received: its two signature headers and the raw body.
+#[derive(Debug, Clone)]
+pub struct SlackRequest {
+    /// `X-Slack-Request-Timestamp`.
+    pub timestamp: Option<String>,
+    /// `X-Slack-Signature`.
+    pub signature: Option<String>,
+    /// The body exactly as received.
+    pub body: Vec<u8>,
+    /// This HTTP request's unique id (the Lambda request id).
+    pub request_id: String,
 }
 
 /// An operation's answer: the contract's JSON body.
@@ -124,6 +143,18 @@ pub trait Operations: Send + Sync + 'static {
         dry_run: bool,
         reason: Option<String>,
     ) -> impl Future<Output = OpResult> + Send;
+
+    /// A Slack button press: checked (signature, payload, role, replay) and carried out as the
+    /// deployment command it names, bound to the deployment it was shown for. Answers Slack's
+    /// reply message. Without Slack configured, refused.
+    fn slack_interaction(
+        &self,
+        request: SlackRequest,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = OpResult> + Send {
+        let _ = (request, now);
+        async { Err(OpFailure::Failed("Slack interactivity is not configured".to_owned())) }
+    }
 }
 
 /// The operations of a build that has no operator library wired in: every call fails with

@@ -13,7 +13,7 @@ use crate::caller::{Caller, Role};
 use crate::deps::Deps;
 use crate::input;
 use crate::openapi;
-use crate::operations::{OpFailure, OpResult, Operations};
+use crate::operations::{OpFailure, OpResult, Operations, SlackRequest};
 use crate::reply::{json_response, page_response, ApiError};
 use crate::routes::{self, Access, Action, Matched, ServiceCommand};
 
@@ -69,10 +69,26 @@ async fn answer<O: Operations>(
             return Ok((json_response(StatusCode::OK, openapi::document()), None));
         }
         Action::SlackInteractions => {
-            return Err((
-                ApiError::not_implemented("Slack interactions are not enabled in this build"),
-                None,
-            ));
+            let header = |name: &str| {
+                request
+                    .headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+            };
+            let slack = SlackRequest {
+                timestamp: header(ops_adapters::slack::TIMESTAMP_HEADER),
+                signature: header(ops_adapters::slack::SIGNATURE_HEADER),
+                body: request.body().to_vec(),
+                request_id: request.lambda_context_ref().map_or_else(
+                    || format!("local-{}", Utc::now().timestamp_nanos_opt().unwrap_or_default()),
+                    |context| context.request_id.clone(),
+                ),
+            };
+            return match deps.operations.slack_interaction(slack, Utc::now()).await {
+                Ok(body) => Ok((json_response(StatusCode::OK, &body), None)),
+                Err(error) => Err((failure(error), None)),
+            };
         }
         _ => {}
     }
@@ -182,5 +198,7 @@ fn failure(failure: OpFailure) -> ApiError {
         OpFailure::Refused(message) => ApiError::conflict(message),
         OpFailure::NotFound(message) => ApiError::not_found(message),
         OpFailure::Failed(message) => ApiError::failed(message),
+        OpFailure::Unauthorized(message) => ApiError::unauthorized(message),
+        OpFailure::Forbidden(message) => ApiError::forbidden(message),
     }
 }

@@ -93,6 +93,22 @@ pub async fn execute<C>(
     kind: CommandKind,
     service: &str,
     reason: String,
+    confirm: C,
+) -> Result<Done, Failure>
+where
+    C: FnMut(&Preview) -> Result<(), Failure>,
+{
+    execute_bound(session, kind, service, reason, None, confirm).await
+}
+
+/// [`execute`] for a command bound to one deployment (a Slack button names the deployment it
+/// was shown for): refused when another deployment is in flight by then.
+pub async fn execute_bound<C>(
+    session: &Session,
+    kind: CommandKind,
+    service: &str,
+    reason: String,
+    deployment_id: Option<String>,
     mut confirm: C,
 ) -> Result<Done, Failure>
 where
@@ -106,7 +122,7 @@ where
         by: session.caller.clone(),
         reason,
         at: now,
-        deployment_id: None,
+        deployment_id,
     };
     let mut current = session.record(service).await?;
     let (mut next, what) = command::accept(&current.value, command.clone())

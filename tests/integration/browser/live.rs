@@ -6,14 +6,12 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use ops_adapters::s3::{ConfigSource, StateStore};
 use ops_adapters::AwsClients;
 use ops_api::keys::{self, KeyDocument};
-use ops_api::{Caller, Deps, OpFailure, OpResult, Operations, Role, Settings};
-use ops_cli::session::Session;
-use ops_cli::Failure;
-use ops_domain::config::SuiteConfig;
+use ops_api::library::Library;
+use ops_api::{Deps, Role, Settings};
 use ops_domain::deploy::CommandKind;
 use ops_domain::deployment::DeploymentStatus;
 use secrecy::ExposeSecret;
@@ -22,107 +20,6 @@ use serde_json::{json, Value};
 use super::driver::Browser;
 use crate::deploy_hook::{params, DeployWorld};
 
-/// The operator library behind the API's routes, as the page uses them (status, DORA and the
-/// deployment commands), one `Session` per request naming the authenticated principal.
-struct Library {
-    clients: AwsClients,
-    bucket: String,
-    config: Arc<SuiteConfig>,
-}
-
-impl Library {
-    fn session(&self, caller: &Caller) -> Session {
-        Session {
-            clients: self.clients.clone(),
-            store: StateStore::new(self.clients.s3.clone(), &self.bucket),
-            config: self.config.clone(),
-            caller: caller.principal.clone(),
-            function: "ops-api".to_owned(),
-            backup: None,
-        }
-    }
-}
-
-fn failure(error: Failure) -> OpFailure {
-    match error {
-        Failure::Usage(message) => OpFailure::Usage(message),
-        Failure::Refused(message) => OpFailure::Refused(message),
-        Failure::NotFound(message) => OpFailure::NotFound(message),
-        Failure::Failed(message) => OpFailure::Failed(message),
-    }
-}
-
-fn body(value: Result<impl serde::Serialize, Failure>) -> OpResult {
-    let value = value.map_err(failure)?;
-    serde_json::to_value(value).map_err(|error| OpFailure::Failed(error.to_string()))
-}
-
-fn unused() -> OpResult {
-    Err(OpFailure::Failed(
-        "not used by the status page test".to_owned(),
-    ))
-}
-
-impl Operations for Library {
-    async fn status_suite(&self, caller: &Caller, now: DateTime<Utc>) -> OpResult {
-        body(ops_cli::status::suite(&self.session(caller), now).await)
-    }
-    async fn status_service(&self, caller: &Caller, name: &str, now: DateTime<Utc>) -> OpResult {
-        body(ops_cli::status::service(&self.session(caller), name, now).await)
-    }
-    async fn history_service(&self, _: &Caller, _: &str) -> OpResult {
-        unused()
-    }
-    async fn audit_since(&self, _: &Caller, _: DateTime<Utc>, _: usize) -> OpResult {
-        unused()
-    }
-    async fn dora_report(&self, caller: &Caller, days: u32, now: DateTime<Utc>) -> OpResult {
-        body(ops_cli::dora::report(&self.session(caller), days, now).await)
-    }
-    async fn backups_plans(&self, _: &Caller, _: DateTime<Utc>) -> OpResult {
-        unused()
-    }
-    async fn backups_snapshots(&self, _: &Caller, _: &str) -> OpResult {
-        unused()
-    }
-    async fn backups_restore(&self, _: &Caller, _: &str, _: Option<&str>, _: bool) -> OpResult {
-        unused()
-    }
-    async fn cost_latest(&self, _: &Caller) -> OpResult {
-        unused()
-    }
-    async fn deploy_execute(
-        &self,
-        caller: &Caller,
-        kind: CommandKind,
-        service: &str,
-        reason: Option<String>,
-    ) -> OpResult {
-        let done = ops_cli::deploy::execute(
-            &self.session(caller),
-            kind,
-            service,
-            reason.unwrap_or_default(),
-            |_| Ok(()),
-        )
-        .await
-        .map_err(failure)?;
-        Ok(done.body)
-    }
-    async fn rollback_execute(
-        &self,
-        _: &Caller,
-        _: &str,
-        _: Option<&str>,
-        _: bool,
-        _: Option<String>,
-    ) -> OpResult {
-        unused()
-    }
-}
-
-/// ops-api on a loopback port over `world`, with an operator key and a viewer key stored hashed
-/// in a secret; returns the URL and the two keys.
 async fn serve(world: &DeployWorld) -> (String, String, String) {
     let now = Utc::now();
     let operator = keys::generate("page-operator", Role::Operator, now).expect("key");
@@ -145,21 +42,21 @@ async fn serve(world: &DeployWorld) -> (String, String, String) {
         &format!("s3://{}/{}", world.prefix, ops_domain::keys::CONFIG_KEY),
         clients.s3.clone(),
     )
-    .expect("config uri")
-    .current()
-    .await
-    .expect("config");
+    .expect("config uri");
+    // The product's own operations (ops-api's library over ops_cli).
+    let library = Library::new(
+        clients.clone(),
+        StateStore::new(clients.s3.clone(), &world.prefix),
+        config,
+        None,
+    );
     let deps = Deps::new(
         clients.secrets.clone(),
         Settings {
             api_keys_secret: Some(secret),
             role_claim: "ops_role".to_owned(),
         },
-        Library {
-            clients,
-            bucket: world.prefix.clone(),
-            config,
-        },
+        library,
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

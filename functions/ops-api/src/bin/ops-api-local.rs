@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context as _};
 use ops_adapters::telemetry::init_logging;
-use ops_api::{Deps, Unwired};
+use ops_api::library::Library;
+use ops_api::Deps;
 
 const USAGE: &str = "usage: ops-api-local [--port N]   (env: STATE_BUCKET, CONFIG_URI, API_KEYS_SECRET, AWS_ENDPOINT_URL)";
 
@@ -37,7 +38,7 @@ async fn main() -> anyhow::Result<()> {
     init_logging();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port(&args)?));
-    let deps = Arc::new(Deps::from_env(|_, _| Unwired).await?);
+    let deps = Arc::new(Deps::from_env(Library::from_env).await?);
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .with_context(|| format!("cannot listen on {address}"))?;
