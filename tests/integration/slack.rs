@@ -292,3 +292,151 @@ async fn a_missing_signing_secret_is_unavailable_and_names_the_secret_only() {
         .expect("stored");
     assert!(!format!("{found:?}").contains(SIGNING_SECRET));
 }
+
+/// A press as the HTTP API hands it to ops-api: `POST /slack/interactions` with Slack's two
+/// headers and the form body, as an API Gateway v2 event.
+fn api_request(request: &Request, request_id: &str) -> lambda_http::Request {
+    let event = serde_json::json!({
+        "version": "2.0",
+        "routeKey": "POST /slack/interactions",
+        "rawPath": "/slack/interactions",
+        "rawQueryString": "",
+        "headers": {
+            "content-type": "application/x-www-form-urlencoded",
+            "x-slack-request-timestamp": request.timestamp,
+            "x-slack-signature": request.signature,
+        },
+        "requestContext": {
+            "http": { "method": "POST", "path": "/slack/interactions", "protocol": "HTTP/1.1",
+                      "sourceIp": "127.0.0.1", "userAgent": "Slackbot" },
+            "requestId": request_id,
+            "routeKey": "POST /slack/interactions",
+            "stage": "$default",
+            "accountId": "123456789012",
+            "apiId": "api",
+            "domainName": "api.example", "domainPrefix": "api",
+            "time": "05/Dec/2026:00:00:00 +0000", "timeEpoch": 0
+        },
+        "body": String::from_utf8_lossy(&request.body),
+        "isBase64Encoded": false
+    });
+    lambda_http::request::from_str(&event.to_string()).expect("an HTTP API event")
+}
+
+/// The sample press, pressed by U012ABCDEF on `action` for `service`'s `deployment`, signed now.
+fn press_for(action: &str, service: &str, deployment: &str) -> Request {
+    let path = ops_tests::workspace_root().join("events/slack-block-actions.json");
+    let mut payload: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("sample")).expect("JSON");
+    payload["actions"][0]["action_id"] = action.into();
+    payload["actions"][0]["value"] =
+        serde_json::json!({ "deployment_id": deployment, "service": service })
+            .to_string()
+            .into();
+    let body = form_urlencoded::Serializer::new(String::new())
+        .append_pair("payload", &payload.to_string())
+        .finish()
+        .into_bytes();
+    let secret = secrecy::SecretString::from(SIGNING_SECRET.to_owned());
+    let now = Utc::now().timestamp();
+    Request {
+        timestamp: Some(now.to_string()),
+        signature: Some(slack::signature_for(&secret, now, &body)),
+        body,
+    }
+}
+
+#[tokio::test]
+async fn a_press_through_the_api_aborts_the_deployment_it_was_shown_for_once() {
+    use crate::deploy_hook::{params, DeployWorld};
+    use ops_api::library::{Library, SlackSettings};
+    use ops_domain::deploy::CommandKind;
+
+    let world = DeployWorld::with_config(|yaml| {
+        format!("{yaml}\noperators:\n  slack_users:\n    U012ABCDEF: operator\n    U034VIEWER: viewer\n")
+    })
+    .await;
+    let p = params("web", "registry.example/web:1.5.0");
+    world.drive_to_first_bake(&p).await;
+    let before = world.record("web").await.expect("record");
+    let deployment = before
+        .progress
+        .as_ref()
+        .map(|progress| progress.deployment_id.clone())
+        .expect("in flight");
+    let secret_id = format!("{}/slack-signing-secret", world.prefix);
+    world
+        .admin
+        .secrets
+        .create_secret()
+        .name(&secret_id)
+        .secret_string(SIGNING_SECRET)
+        .send()
+        .await
+        .expect("secret");
+    let clients = AwsClients::new(&world.sdk);
+    let library = Library::new(
+        clients.clone(),
+        StateStore::new(clients.s3.clone(), &world.prefix),
+        ops_adapters::s3::ConfigSource::new(
+            &format!("s3://{}/{}", world.prefix, ops_domain::keys::CONFIG_KEY),
+            clients.s3.clone(),
+        )
+        .expect("config uri"),
+        None,
+    )
+    .with_slack(SlackSettings {
+        secret_id,
+        cache: SecretCache::new(clients.secrets.clone(), Duration::from_secs(60)),
+        http: reqwest::Client::new(),
+    });
+    let deps = ops_api::Deps::new(
+        clients.secrets.clone(),
+        ops_api::Settings {
+            api_keys_secret: None,
+            role_claim: "ops_role".to_owned(),
+        },
+        library,
+    );
+    let status = |response: &lambda_http::Response<lambda_http::Body>| response.status().as_u16();
+
+    // A press for another (older) deployment of web is refused; nothing is stored.
+    let stale = press_for("ops:abort", "web", "some-older-deployment");
+    let answer = ops_api::handle(&deps, api_request(&stale, "r-stale")).await;
+    assert_eq!(status(&answer), 409);
+    assert!(world
+        .record("web")
+        .await
+        .expect("record")
+        .commands
+        .is_empty());
+
+    // Forged: refused before anything is read or written.
+    let mut forged = press_for("ops:abort", "web", &deployment);
+    forged.body.extend_from_slice(b"&x=1");
+    let answer = ops_api::handle(&deps, api_request(&forged, "r-forged")).await;
+    assert_eq!(status(&answer), 401);
+
+    // The press for the deployment in flight stores the abort, named for the presser.
+    let good = press_for("ops:abort", "web", &deployment);
+    let answer = ops_api::handle(&deps, api_request(&good, "r-good")).await;
+    assert_eq!(
+        status(&answer),
+        200,
+        "{}",
+        String::from_utf8_lossy(answer.body().as_ref())
+    );
+    let record = world.record("web").await.expect("record");
+    let abort = record
+        .commands
+        .iter()
+        .find(|c| c.kind == CommandKind::Abort)
+        .unwrap_or_else(|| panic!("no abort in {:?}", record.commands));
+    assert_eq!(abort.by, "slack:T0123ABCD/U012ABCDEF");
+    assert_eq!(abort.deployment_id.as_deref(), Some(deployment.as_str()));
+
+    // The same request again (Slack retries, or someone replays it): refused, nothing more.
+    let answer = ops_api::handle(&deps, api_request(&good, "r-replay")).await;
+    assert_eq!(status(&answer), 409);
+    assert_eq!(world.record("web").await.expect("record").commands.len(), 1);
+}

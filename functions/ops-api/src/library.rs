@@ -111,11 +111,10 @@ impl Library {
     }
 
     async fn session(&self, caller: &Caller) -> Result<Session, OpFailure> {
-        let config = self
-            .config
-            .current()
-            .await
-            .map_err(|error| OpFailure::Failed(format!("cannot load the suite config: {error}")))?;
+        let config =
+            self.config.current().await.map_err(|error| {
+                OpFailure::Failed(format!("cannot load the suite config: {error}"))
+            })?;
         Ok(Session {
             clients: self.clients.clone(),
             store: self.store.clone(),
@@ -160,7 +159,9 @@ impl Operations for Library {
 
     async fn status_services(&self, caller: &Caller, now: DateTime<Utc>) -> OpResult {
         let session = self.session(caller).await?;
-        let services = ops_cli::status::services(&session, now).await.map_err(failure)?;
+        let services = ops_cli::status::services(&session, now)
+            .await
+            .map_err(failure)?;
         Ok(serde_json::json!({ "services": services }))
     }
 
@@ -219,15 +220,12 @@ impl Operations for Library {
     ) -> OpResult {
         let session = self.session(caller).await?;
         // The API's caller confirmed by sending the request.
-        let done = ops_cli::deploy::execute(
-            &session,
-            kind,
-            service,
-            reason.unwrap_or_default(),
-            |_| Ok(()),
-        )
-        .await
-        .map_err(failure)?;
+        let done =
+            ops_cli::deploy::execute(&session, kind, service, reason.unwrap_or_default(), |_| {
+                Ok(())
+            })
+            .await
+            .map_err(failure)?;
         Ok(done.body)
     }
 
@@ -245,14 +243,10 @@ impl Operations for Library {
             to,
             dry_run,
         };
-        let done = ops_cli::rollback::execute(
-            &session,
-            &request,
-            reason.unwrap_or_default(),
-            |_| Ok(()),
-        )
-        .await
-        .map_err(failure)?;
+        let done =
+            ops_cli::rollback::execute(&session, &request, reason.unwrap_or_default(), |_| Ok(()))
+                .await
+                .map_err(failure)?;
         Ok(done.body)
     }
 
@@ -265,11 +259,10 @@ impl Operations for Library {
         let secret = slack::signing_secret(&settings.cache, &settings.secret_id)
             .await
             .map_err(slack_failure)?;
-        let config = self
-            .config
-            .current()
-            .await
-            .map_err(|error| OpFailure::Failed(format!("cannot load the suite config: {error}")))?;
+        let config =
+            self.config.current().await.map_err(|error| {
+                OpFailure::Failed(format!("cannot load the suite config: {error}"))
+            })?;
         let headers = slack::Headers {
             timestamp: request.timestamp.as_deref(),
             signature: request.signature.as_deref(),
@@ -306,7 +299,11 @@ impl Operations for Library {
         .await;
         let text = match &outcome {
             Ok(done) => done.lines.join("\n"),
-            Err(error) => format!("{} {} refused: {error}", press.action.as_str(), press.service),
+            Err(error) => format!(
+                "{} {} refused: {error}",
+                press.action.as_str(),
+                press.service
+            ),
         };
         if let Some(url) = &press.response_url {
             if let Err(error) = slack::reply(&settings.http, url, &text).await {

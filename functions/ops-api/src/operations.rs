@@ -153,7 +153,11 @@ pub trait Operations: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> impl Future<Output = OpResult> + Send {
         let _ = (request, now);
-        async { Err(OpFailure::Failed("Slack interactivity is not configured".to_owned())) }
+        async {
+            Err(OpFailure::Failed(
+                "Slack interactivity is not configured".to_owned(),
+            ))
+        }
     }
 }
 

@@ -81,7 +81,12 @@ async fn answer<O: Operations>(
                 signature: header(ops_adapters::slack::SIGNATURE_HEADER),
                 body: request.body().to_vec(),
                 request_id: request.lambda_context_ref().map_or_else(
-                    || format!("local-{}", Utc::now().timestamp_nanos_opt().unwrap_or_default()),
+                    || {
+                        format!(
+                            "local-{}",
+                            Utc::now().timestamp_nanos_opt().unwrap_or_default()
+                        )
+                    },
                     |context| context.request_id.clone(),
                 ),
             };
