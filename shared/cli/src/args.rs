@@ -25,6 +25,7 @@ usage: opsctl validate FILE...
        opsctl rollback SERVICE [--to REVISION] [--dry-run] [OPTIONS]
        opsctl backup list|show PLAN|verify PLAN|restore PLAN [--snapshot ID] [--apply] [OPTIONS]
        opsctl cost report [--open] [OPTIONS]
+       opsctl api-key create NAME --role viewer|operator | list | revoke NAME [--secret ID] [OPTIONS]
 
 Commands:
   validate   check suite configuration files and list every error with its path
@@ -36,6 +37,7 @@ Commands:
   rollback   put SERVICE back on its previous release now (traffic and ECS service)
   backup     plans and snapshots; verify and restore through the backup function
   cost       the latest cost report: budgets, forecast, open alerts, HTML link
+  api-key    the REST API's machine keys (shown once at creation; only their hash is stored)
 
 Options:
   --yes, -y              do not ask for confirmation (required when stdin is not a terminal)
@@ -50,6 +52,8 @@ Options:
   --snapshot ID          backup snapshot (default latest; verify: every snapshot)
   --apply                restore: apply after showing the diff and confirming
   --open                 cost report: open the HTML report in a browser
+  --role viewer|operator api-key create: what the key may do
+  --secret NAME|ARN      api-key: the keys secret (default $API_KEYS_SECRET)
   --bucket NAME          the state bucket (default $STATE_BUCKET)
   --config URI           the suite config (default $CONFIG_URI, else s3://BUCKET/config/suite.yaml)
   --help, -h             this text";
@@ -116,6 +120,13 @@ pub enum Command {
     },
     /// `backup …`.
     Backup(crate::backups::BackupCommand),
+    /// `api-key create|list|revoke`.
+    ApiKey {
+        /// What to do.
+        command: crate::apikey::KeyCommand,
+        /// `--secret`.
+        secret: Option<String>,
+    },
     /// `cost report [--open]`.
     Cost {
         /// Open the HTML report in a browser.
@@ -171,7 +182,8 @@ pub fn needs_aws(args: &[String]) -> bool {
                 | Command::Audit { .. }
                 | Command::Dora { .. }
                 | Command::Backup(_)
-                | Command::Cost { .. },
+                | Command::Cost { .. }
+                | Command::ApiKey { .. },
             ..
         })
     )
@@ -196,7 +208,9 @@ pub fn parse(args: &[String]) -> Result<Invocation, UsageError> {
             options: Options::default(),
         }),
         "deploy" | "rollback" => parse_operator(command, rest),
-        "status" | "history" | "audit" | "dora" | "backup" | "cost" => parse_read(command, rest),
+        "status" | "history" | "audit" | "dora" | "backup" | "cost" | "api-key" => {
+            parse_read(command, rest)
+        }
         other => Err(usage(format!("unknown command \"{}\"", shown(other)))),
     }
 }
@@ -218,6 +232,8 @@ struct Scanned {
     snapshot: Option<String>,
     apply: bool,
     open: bool,
+    role: Option<String>,
+    secret: Option<String>,
 }
 
 fn scan(rest: &[String]) -> Result<Scanned, UsageError> {
@@ -256,6 +272,8 @@ fn scan(rest: &[String]) -> Result<Scanned, UsageError> {
             "--snapshot" => "--snapshot",
             "--apply" => "--apply",
             "--open" => "--open",
+            "--role" => "--role",
+            "--secret" => "--secret",
             other => return Err(usage(format!("unknown option \"{}\"", shown(other)))),
         };
         if seen.contains(&flag) {
@@ -274,6 +292,8 @@ fn scan(rest: &[String]) -> Result<Scanned, UsageError> {
                 | "--since"
                 | "--days"
                 | "--snapshot"
+                | "--role"
+                | "--secret"
         );
         if !takes_value {
             if inline.is_some() {
@@ -328,6 +348,8 @@ fn scan(rest: &[String]) -> Result<Scanned, UsageError> {
             "--since" => scanned.since = Some(non_empty(flag, value)?),
             "--days" => scanned.days = Some(value),
             "--snapshot" => scanned.snapshot = Some(non_empty(flag, value)?),
+            "--role" => scanned.role = Some(value),
+            "--secret" => scanned.secret = Some(non_empty(flag, value)?),
             _ => scanned.to = Some(non_empty(flag, value)?),
         }
     }
@@ -428,6 +450,7 @@ fn parse_read(command: &str, rest: &[String]) -> Result<Invocation, UsageError> 
         "audit" => &["--since", "--limit"],
         "dora" => &["--days"],
         "backup" => &["--snapshot", "--apply"],
+        "api-key" => &["--role", "--secret"],
         _ => &["--open"],
     };
     let given = [
@@ -442,6 +465,8 @@ fn parse_read(command: &str, rest: &[String]) -> Result<Invocation, UsageError> 
         ("--snapshot", scanned.snapshot.is_some()),
         ("--apply", scanned.apply),
         ("--open", scanned.open),
+        ("--role", scanned.role.is_some()),
+        ("--secret", scanned.secret.is_some()),
     ];
     if let Some((flag, _)) = given
         .iter()
@@ -503,6 +528,46 @@ fn parse_read(command: &str, rest: &[String]) -> Result<Invocation, UsageError> 
                 return Err(usage("--apply applies to backup restore only"));
             }
             Command::Backup(parsed)
+        }
+        "api-key" => {
+            use crate::apikey::KeyCommand;
+            use ops_domain::apikeys::Role;
+            let action = positional
+                .next()
+                .ok_or_else(|| usage("api-key needs create, list or revoke"))?;
+            let command = match action.as_str() {
+                "list" => KeyCommand::List,
+                "create" => KeyCommand::Create {
+                    name: service(positional.next(), "api-key create")?,
+                    role: match scanned.role.as_deref() {
+                        Some("viewer") => Role::Viewer,
+                        Some("operator") => Role::Operator,
+                        Some(other) => {
+                            return Err(usage(format!(
+                                "--role must be viewer or operator, not \"{}\"",
+                                shown(other)
+                            )))
+                        }
+                        None => return Err(usage("api-key create needs --role viewer|operator")),
+                    },
+                },
+                "revoke" => KeyCommand::Revoke {
+                    name: service(positional.next(), "api-key revoke")?,
+                },
+                other => {
+                    return Err(usage(format!(
+                        "unknown api-key command \"{}\" (create, list, revoke)",
+                        shown(other)
+                    )))
+                }
+            };
+            if scanned.role.is_some() && !matches!(command, KeyCommand::Create { .. }) {
+                return Err(usage("--role applies to api-key create only"));
+            }
+            Command::ApiKey {
+                command,
+                secret: scanned.secret.clone(),
+            }
         }
         _ => match positional.next().as_deref() {
             Some("report") => Command::Cost { open: scanned.open },
@@ -700,7 +765,68 @@ mod tests {
         );
         assert_eq!(err("rollback web --to="), "--to needs a non-empty value");
         assert_eq!(err("rollback ../etc"), "\"../etc\" is not a service name");
-        assert_eq!(err("status web"), "unknown command \"status\"");
+        assert_eq!(err("frobnicate web"), "unknown command \"frobnicate\"");
+        assert_eq!(err("status web"), "unexpected argument \"web\"");
+        assert_eq!(err("status --days 3"), "--days does not apply to status");
+        assert_eq!(err("history"), "history needs a SERVICE");
+        assert_eq!(
+            err("dora --days 0"),
+            "--days must be a whole number from 1 to 365, not \"0\""
+        );
+        assert_eq!(err("backup show"), "backup show needs a SERVICE");
+        assert_eq!(
+            err("backup list --apply"),
+            "--apply applies to backup restore only"
+        );
+        assert_eq!(err("cost"), "cost needs a command: report");
+        assert_eq!(
+            err("api-key create bot"),
+            "api-key create needs --role viewer|operator"
+        );
+        assert_eq!(
+            err("api-key create bot --role admin"),
+            "--role must be viewer or operator, not \"admin\""
+        );
+    }
+
+    #[test]
+    fn read_commands_parse_with_their_defaults() {
+        use crate::backups::BackupCommand;
+        let command = |line: &str| {
+            let args: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
+            parse(&args).expect("parses").command
+        };
+        assert_eq!(
+            command("status"),
+            Command::Status {
+                watch: false,
+                interval: 5
+            }
+        );
+        assert_eq!(
+            command("status --watch --interval 2"),
+            Command::Status {
+                watch: true,
+                interval: 2
+            }
+        );
+        assert_eq!(command("dora"), Command::Dora { days: 30 });
+        assert_eq!(
+            command("audit --since 12h"),
+            Command::Audit {
+                since: Some("12h".into()),
+                limit: 100
+            }
+        );
+        assert_eq!(
+            command("backup restore nightly --apply --snapshot s1"),
+            Command::Backup(BackupCommand::Restore {
+                plan: "nightly".into(),
+                snapshot: Some("s1".into()),
+                apply: true
+            })
+        );
+        assert_eq!(command("cost report --open"), Command::Cost { open: true });
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //!   `backup list|show|verify|restore`, `cost report [--open]` read the suite ([`status`],
 //!   [`history`], [`audit`], [`dora`], [`backups`], [`cost`]); the REST API (ops-api) serves
 //!   the very same views, and its commands call [`deploy::execute`] and [`rollback::execute`].
+//! - `opsctl api-key create|list|revoke` manages the API's machine keys ([`apikey`]).
 //! - `opsctl deploy pause|resume|promote [--full]|abort|retry SERVICE` stores an operator
 //!   command in the service's deployment record; deploy-hook's next invocation carries it out
 //!   ([`deploy`]).
@@ -19,6 +20,7 @@
 //! compare-and-swap, and writes an audit record naming the caller (STS `GetCallerIdentity`).
 //! Exit codes: 0 done, 1 refused or failed, 2 usage.
 
+pub mod apikey;
 pub mod args;
 pub mod audit;
 pub mod backups;
@@ -126,6 +128,9 @@ pub async fn run(args: &[String], env: &Env, out: &mut dyn Write, err: &mut dyn 
         Command::Dora { days } => dora::run(*days, &invocation.options, env, out).await,
         Command::Backup(command) => backups::run(command, &invocation.options, env, out).await,
         Command::Cost { open } => cost::run(*open, &invocation.options, env, out).await,
+        Command::ApiKey { command, secret } => {
+            apikey::run(command, secret.as_deref(), &invocation.options, env, out).await
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

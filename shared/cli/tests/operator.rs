@@ -121,7 +121,7 @@ async fn json_output_parses_for_results_and_errors() {
     assert!(run.exited(1));
     let body = run.json();
     assert_eq!(body["ok"], false);
-    assert_eq!(body["error"], "refused");
+    assert_eq!(body["error"], "not_found");
     assert!(body["message"]
         .as_str()
         .is_some_and(|m| m.contains("nosuch is not in the suite config (services: web, worker)")));

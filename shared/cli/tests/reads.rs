@@ -187,3 +187,67 @@ async fn backup_commands_refuse_unknown_plans_and_need_the_function() {
         .as_str()
         .is_some_and(|m| m.contains("nightly")));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_keys_are_shown_once_and_stored_as_hashes() {
+    let world = World::new().await;
+    let secret = format!("{}/api-keys", world.prefix);
+    // As Terraform leaves it: a secret without a value.
+    world
+        .admin
+        .secrets
+        .create_secret()
+        .name(&secret)
+        .send()
+        .await
+        .expect("secret");
+    let run = world
+        .run(&format!(
+            "api-key create ci-bot --role operator --secret {secret} --yes --output json"
+        ))
+        .await;
+    assert!(run.exited(0), "{} {}", run.out, run.err);
+    let key = run.json()["key"].as_str().expect("key shown").to_owned();
+    assert!(key.starts_with("ops_"), "{key}");
+    let stored = world
+        .admin
+        .secrets
+        .get_secret_value()
+        .secret_id(&secret)
+        .send()
+        .await
+        .expect("value")
+        .secret_string()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(!stored.contains(&key), "the key itself is stored");
+    let document = ops_domain::apikeys::KeyDocument::parse(&stored).expect("document");
+    assert_eq!(
+        document.find(&key).map(|entry| entry.name.as_str()),
+        Some("ci-bot")
+    );
+    let run = world
+        .run(&format!(
+            "api-key create ci-bot --role viewer --secret {secret} --yes"
+        ))
+        .await;
+    assert!(run.exited(1), "a second key of the same name: {}", run.out);
+    let run = world.run(&format!("api-key list --secret {secret}")).await;
+    assert!(
+        run.out.contains("ci-bot") && run.out.contains("operator"),
+        "{}",
+        run.out
+    );
+    assert!(!run.out.contains(&key));
+    let run = world
+        .run(&format!("api-key revoke ci-bot --secret {secret} --yes"))
+        .await;
+    assert!(run.exited(0), "{}", run.err);
+    let audits = world.audits().await;
+    assert!(audits
+        .iter()
+        .any(|a| a.action == "api_key_created" && a.target == "api-key:ci-bot"));
+    assert!(audits.iter().all(|a| !a.after.to_string().contains(&key)));
+    let run = world.run(&format!("api-key list --secret {secret}")).await;
+    assert!(run.out.contains("no API key"), "{}", run.out);
+}
