@@ -57,6 +57,8 @@ module "ops_api" {
     API_KEYS_SECRET      = aws_secretsmanager_secret.ops_api_keys.arn
     SLACK_SIGNING_SECRET = aws_secretsmanager_secret.slack_signing.arn
     ROLE_CLAIM           = var.ops_api_role_claim
+    # Restores asked through the API run in the backup function, with its permissions.
+    BACKUP_FUNCTION = local.backup_function_name
   })
 
   kms_key_arn                    = aws_kms_key.suite.arn

@@ -131,6 +131,7 @@ const OPS_API_GRANTS: &[(&str, &[&str])] = &[
     ("ecs:UpdateService", &["ecs_services"]),
     ("ecs:DescribeTaskDefinition", &["*"]),
     ("secretsmanager:GetSecretValue", &["ops_api_secrets"]),
+    ("lambda:InvokeFunction", &["backup_function"]),
     ("kms:Decrypt", &["backup_keys_through_s3", "suite_key"]),
     ("kms:GenerateDataKey", &["suite_key"]),
 ];
