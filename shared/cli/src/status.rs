@@ -152,6 +152,15 @@ pub fn render(status: &SuiteStatus, paint: &Paint) -> Vec<String> {
     lines
 }
 
+/// `text` cut to `max` characters (with `…`), for one screen line.
+fn clipped(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_owned()
+    } else {
+        format!("{}…", text.chars().take(max).collect::<String>())
+    }
+}
+
 fn status_word(status: &str, paint: &Paint) -> String {
     let padded = format!("{status:<11}");
     match status {
@@ -226,7 +235,7 @@ pub fn service_lines(s: &ServiceStatus, paint: &Paint) -> Vec<String> {
             paint.red("last rollback"),
             rollback.at.format("%Y-%m-%d %H:%M UTC"),
             rollback.by,
-            rollback.reason
+            clipped(&rollback.reason, 90)
         ));
     }
     lines
