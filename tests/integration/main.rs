@@ -5,6 +5,7 @@ mod alarm_rollback;
 mod architecture;
 mod backup;
 mod backup_ecs;
+mod backup_operator;
 mod backup_recovery;
 mod backup_route53;
 mod backup_secrets;

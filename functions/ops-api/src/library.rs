@@ -252,7 +252,7 @@ impl Operations for Library {
 
     async fn slack_interaction(&self, request: SlackRequest, now: DateTime<Utc>) -> OpResult {
         let Some(settings) = &self.slack else {
-            return Err(OpFailure::Failed(
+            return Err(OpFailure::NotConfigured(
                 "Slack interactivity is not configured (SLACK_SIGNING_SECRET)".to_owned(),
             ));
         };

@@ -36,6 +36,9 @@ pub enum OpFailure {
     /// A sender who may not do this (a Slack user without the operator role; HTTP 403).
     #[error("{0}")]
     Forbidden(String),
+    /// A feature this deployment has not configured (Slack without a signing secret; HTTP 501).
+    #[error("{0}")]
+    NotConfigured(String),
 }
 
 /// A Slack interactivity request as received: its two signature headers and the raw body.
@@ -154,7 +157,7 @@ pub trait Operations: Send + Sync + 'static {
     ) -> impl Future<Output = OpResult> + Send {
         let _ = (request, now);
         async {
-            Err(OpFailure::Failed(
+            Err(OpFailure::NotConfigured(
                 "Slack interactivity is not configured".to_owned(),
             ))
         }

@@ -205,5 +205,6 @@ fn failure(failure: OpFailure) -> ApiError {
         OpFailure::Failed(message) => ApiError::failed(message),
         OpFailure::Unauthorized(message) => ApiError::unauthorized(message),
         OpFailure::Forbidden(message) => ApiError::forbidden(message),
+        OpFailure::NotConfigured(message) => ApiError::not_implemented(message),
     }
 }

@@ -220,8 +220,8 @@ pub async fn snapshots(session: &Session, plan: &str) -> Result<SnapshotList, Fa
     })
 }
 
-/// Invokes the backup function with `request` and returns its answer; a function error is a
-/// [`Failure::Failed`] quoting the function's own error message.
+/// Invokes the backup function with `request` and returns the report of the action it finished;
+/// a function error is a [`Failure::Failed`] quoting the function's own error message.
 pub async fn invoke(session: &Session, request: &Value) -> Result<Value, Failure> {
     let Some(function) = &session.backup else {
         return Err(Failure::Usage(
@@ -258,7 +258,24 @@ pub async fn invoke(session: &Session, request: &Value) -> Result<Value, Failure
             message.chars().take(500).collect::<String>()
         )));
     }
-    Ok(body)
+    // The function answers what it did: `done` with its report, `skipped` when another run of
+    // the plan holds it, `continued` when a long run goes on in another invocation.
+    match body.get("status").and_then(Value::as_str) {
+        Some("done") => Ok(body.get("report").cloned().unwrap_or(Value::Null)),
+        Some("skipped") => Err(Failure::Refused(format!(
+            "another {} run of this plan holds it until {}; nothing was done, try again then",
+            body["holder_action"].as_str().unwrap_or("backup"),
+            body["lease_until"].as_str().unwrap_or("its lease ends")
+        ))),
+        Some("continued") => Err(Failure::Failed(format!(
+            "the backup function continues run {} in another invocation; check `opsctl backup \
+             list` later",
+            body["run"].as_str().unwrap_or("?")
+        ))),
+        _ => Err(Failure::Failed(
+            "the backup function answered something else than a report".to_owned(),
+        )),
+    }
 }
 
 /// A restore of `plan` from `snapshot` (default `latest`): the diff only, or applied.
