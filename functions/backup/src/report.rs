@@ -183,8 +183,8 @@ pub async fn finish(ctx: &Context<'_>, report: Report, started: Instant) -> Valu
     let action = report.action();
     let now = Utc::now();
     let key = format!(
-        "backup/reports/{}/{action}/{}-{}.json",
-        ctx.plan_name,
+        "{}{}-{}.json",
+        ops_domain::keys::backup_reports(&ctx.plan_name, action),
         now.format("%Y%m%dT%H%M%SZ"),
         ctx.request_id
     );

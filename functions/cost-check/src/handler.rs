@@ -38,7 +38,7 @@ use crate::source::{range_start, Source, SourceError};
 pub const FUNCTION: &str = "cost-check";
 
 /// Key of the open-alert book in the state bucket (compare-and-swap).
-pub const ALERT_BOOK_KEY: &str = "alerts/cost-check/book.json";
+pub const ALERT_BOOK_KEY: &str = ops_domain::keys::COST_ALERT_BOOK;
 
 const MAX_CAS_ATTEMPTS: usize = 5;
 

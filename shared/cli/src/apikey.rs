@@ -14,7 +14,7 @@ use secrecy::ExposeSecret;
 use serde_json::json;
 
 use crate::session::{command_id, Session};
-use crate::{confirm, Env, Failure, Options, Output};
+use crate::{confirm, print, Env, Failure, Options};
 
 /// What `opsctl api-key` was asked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,17 +156,4 @@ pub async fn run(
     }
     print(out, options.output, &body, &lines);
     Ok(())
-}
-
-fn print(out: &mut dyn Write, output: Output, body: &serde_json::Value, lines: &[String]) {
-    match output {
-        Output::Json => {
-            let _ = writeln!(out, "{body}");
-        }
-        Output::Text => {
-            for line in lines {
-                let _ = writeln!(out, "{line}");
-            }
-        }
-    }
 }

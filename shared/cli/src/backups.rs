@@ -21,7 +21,7 @@ use serde_json::{json, Value};
 
 use crate::paint::Paint;
 use crate::session::Session;
-use crate::{Env, Failure, Options, Output};
+use crate::{print, Env, Failure, Options, Output};
 
 /// Most snapshots listed.
 pub const MAX_SNAPSHOTS: usize = 100;
@@ -113,13 +113,12 @@ async fn latest(
 
 /// The backup function's last verification report of `plan`, if any.
 async fn last_verify(session: &Session, plan: &str) -> Result<Option<VerifyView>, Failure> {
-    let prefix = format!("backup/reports/{plan}/verify/");
+    let prefix = ops_domain::keys::backup_reports(plan, "verify");
     let keys = session
         .store
         .list(&prefix, None, 100_000)
         .await
         .map_err(failed)?;
-    // Keys start with the run's UTC time, so the last key is the last run.
     let Some(last) = keys.last() else {
         return Ok(None);
     };
@@ -365,23 +364,6 @@ fn progress(env: &Env, len: u64, what: &str) -> indicatif::ProgressBar {
     }
     bar.set_message(what.to_owned());
     bar
-}
-
-fn print(out: &mut dyn Write, output: Output, value: &impl Serialize, text: &[String]) {
-    match output {
-        Output::Json => {
-            let _ = writeln!(
-                out,
-                "{}",
-                serde_json::to_string(value).unwrap_or_else(|_| "{}".to_owned())
-            );
-        }
-        Output::Text => {
-            for line in text {
-                let _ = writeln!(out, "{line}");
-            }
-        }
-    }
 }
 
 /// `opsctl backup …`.

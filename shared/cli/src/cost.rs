@@ -15,9 +15,6 @@ use crate::paint::Paint;
 use crate::session::Session;
 use crate::{Env, Failure, Options, Output};
 
-/// Where cost-check keeps its open alerts (see cost-check's handler).
-pub const ALERT_BOOK_KEY: &str = "alerts/cost-check/book.json";
-
 /// How long the report link works.
 pub const LINK_VALID: Duration = Duration::from_secs(15 * 60);
 
@@ -136,7 +133,7 @@ pub async fn latest_if_any(session: &Session) -> Result<Option<CostLatest>, Fail
     let html_key = format!("{}.html", json_key.trim_end_matches(".json"));
     let book = session
         .store
-        .get::<AlertBook>(ALERT_BOOK_KEY)
+        .get::<AlertBook>(ops_domain::keys::COST_ALERT_BOOK)
         .await
         .map_err(failed)?
         .map(|v| v.value)

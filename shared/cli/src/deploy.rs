@@ -57,32 +57,48 @@ pub async fn run(
         kind,
         service,
         options.reason.clone(),
-        |preview: &Preview| {
-            let question = match output {
-                Output::Text => {
-                    for line in &preview.lines {
-                        let _ = writeln!(out, "{line}");
-                    }
-                    preview.question.clone()
-                }
-                // In JSON mode nothing was printed yet: the question says what will change.
-                Output::Json => format!("{}\n{}", preview.what, preview.question),
-            };
-            confirm(env, options, &question)
-        },
+        |preview: &Preview| ask(preview, env, options, out),
     )
     .await?;
-    match output {
+    done.print(output, out);
+    Ok(())
+}
+
+/// Shows `preview` (text output) and asks the operator to confirm it: `opsctl`'s confirmation
+/// for every command built on an `execute` core.
+pub(crate) fn ask(
+    preview: &Preview,
+    env: &Env,
+    options: &Options,
+    out: &mut dyn Write,
+) -> Result<(), Failure> {
+    let question = match options.output {
         Output::Text => {
-            for line in &done.lines {
+            for line in &preview.lines {
                 let _ = writeln!(out, "{line}");
             }
+            preview.question.clone()
         }
-        Output::Json => {
-            let _ = writeln!(out, "{}", done.body);
+        // In JSON mode nothing was printed yet: the question says what will change.
+        Output::Json => format!("{}\n{}", preview.what, preview.question),
+    };
+    confirm(env, options, &question)
+}
+
+impl Done {
+    /// Prints the outcome: its lines (text output) or its JSON body.
+    pub fn print(&self, output: Output, out: &mut dyn Write) {
+        match output {
+            Output::Text => {
+                for line in &self.lines {
+                    let _ = writeln!(out, "{line}");
+                }
+            }
+            Output::Json => {
+                let _ = writeln!(out, "{}", self.body);
+            }
         }
     }
-    Ok(())
 }
 
 /// Checks `kind` against the record of `service`, asks `confirm` with what will change, and

@@ -178,3 +178,26 @@ pub(crate) fn confirm(env: &Env, options: &Options, question: &str) -> Result<()
         ))
     }
 }
+
+/// Prints a result: `value` as one JSON object, or `lines` for people.
+pub(crate) fn print(
+    out: &mut dyn Write,
+    output: Output,
+    value: &impl serde::Serialize,
+    lines: &[String],
+) {
+    match output {
+        Output::Json => {
+            let _ = writeln!(
+                out,
+                "{}",
+                serde_json::to_string(value).unwrap_or_else(|_| "{}".to_owned())
+            );
+        }
+        Output::Text => {
+            for line in lines {
+                let _ = writeln!(out, "{line}");
+            }
+        }
+    }
+}

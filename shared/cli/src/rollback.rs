@@ -30,9 +30,9 @@ use ops_domain::deployment::{DeploymentRecord, DeploymentStatus, Release};
 use ops_domain::rollback::{self, Decision, RollbackPlan, Skip, Trigger};
 use serde_json::{json, Value};
 
-use crate::deploy::{Done, Preview};
+use crate::deploy::{ask, Done, Preview};
 use crate::session::{self, command_id, Session, MAX_ATTEMPTS};
-use crate::{confirm, Env, Failure, Options, Output};
+use crate::{Env, Failure, Options};
 
 /// How long a claimed rollback is left to its claimant before another may take it over (the
 /// same lease alarm-rollback uses).
@@ -80,31 +80,10 @@ pub async fn run(
         &session,
         request,
         options.reason.clone(),
-        |preview: &Preview| {
-            let question = match output {
-                Output::Text => {
-                    for line in &preview.lines {
-                        let _ = writeln!(out, "{line}");
-                    }
-                    preview.question.clone()
-                }
-                // In JSON mode nothing was printed yet: the question says what will change.
-                Output::Json => format!("{}\n{}", preview.what, preview.question),
-            };
-            confirm(env, options, &question)
-        },
+        |preview: &Preview| ask(preview, env, options, out),
     )
     .await?;
-    match output {
-        Output::Text => {
-            for line in &done.lines {
-                let _ = writeln!(out, "{line}");
-            }
-        }
-        Output::Json => {
-            let _ = writeln!(out, "{}", done.body);
-        }
-    }
+    done.print(output, out);
     Ok(())
 }
 

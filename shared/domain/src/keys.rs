@@ -31,6 +31,15 @@ pub fn slack_replay(request_at: DateTime<Utc>, signature_digest: &str) -> String
     )
 }
 
+/// Key of cost-check's alert book: the open cost alerts and the notifications they owe.
+pub const COST_ALERT_BOOK: &str = "alerts/cost-check/book.json";
+
+/// Prefix of a backup plan's run reports of one action (`verify`, …); each report's key starts
+/// with the run's UTC time, so the last key in order is the last run.
+pub fn backup_reports(plan: &str, action: &str) -> String {
+    format!("backup/reports/{plan}/{action}/")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -46,6 +55,10 @@ mod tests {
         assert_eq!(
             idempotency("alarm-rollback", "abc"),
             "idempotency/alarm-rollback/abc.json"
+        );
+        assert_eq!(
+            backup_reports("nightly", "verify"),
+            "backup/reports/nightly/verify/"
         );
         assert_eq!(
             audit(at, "alarm-rollback", "x1"),
