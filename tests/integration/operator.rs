@@ -199,3 +199,127 @@ async fn a_command_under_faults_is_stored_and_audited_once() {
     }
     assert!(injected > 0, "no fault was injected");
 }
+
+/// The same command through the REST API (an operator's API key on `/machine/…`) under AWS faults
+/// on S3 and Secrets Manager — throttling, 5xx, answers lost after the write happened — retried
+/// by the client on every 5xx until it is stored or found in place: one command in the record,
+/// one audit record by ops-api.
+#[tokio::test]
+async fn an_api_command_under_faults_is_stored_and_audited_once() {
+    use ops_adapters::s3::{ConfigSource, StateStore};
+    use ops_api::keys::{self, KeyDocument};
+    use ops_api::library::Library;
+    use secrecy::ExposeSecret;
+
+    let mut injected = 0;
+    for seed in chaos_seeds() {
+        let world = DeployWorld::new().await;
+        let p = params("web", "registry.example/web:1.5.0");
+        let token = world.drive_to_first_bake(&p).await;
+        let key =
+            keys::generate("ci-bot", ops_api::Role::Operator, chrono::Utc::now()).expect("key");
+        let mut document = KeyDocument::default();
+        document.add(key.entry.clone()).expect("add");
+        let secret = format!("{}/api-keys", world.prefix);
+        world
+            .admin
+            .secrets
+            .create_secret()
+            .name(&secret)
+            .secret_string(document.to_json())
+            .send()
+            .await
+            .expect("keys secret");
+        let proxy = FaultProxy::start(&Emulator::shared().endpoint).await;
+        let sdk = ClientSettings::default()
+            .configure(aws_config::defaults(aws_config::BehaviorVersion::latest()))
+            .endpoint_url(proxy.endpoint())
+            .region(aws_config::Region::new("us-east-1"))
+            .test_credentials()
+            .load()
+            .await;
+        let clients = ops_adapters::AwsClients::new(&sdk);
+        let library = Library::new(
+            clients.clone(),
+            StateStore::new(clients.s3.clone(), &world.prefix),
+            ConfigSource::new(
+                &format!("s3://{}/{}", world.prefix, ops_domain::keys::CONFIG_KEY),
+                clients.s3.clone(),
+            )
+            .expect("config uri"),
+            None,
+        );
+        let deps = ops_api::Deps::new(
+            clients.secrets.clone(),
+            ops_api::Settings {
+                api_keys_secret: Some(secret),
+                role_claim: "ops_role".to_owned(),
+            },
+            library,
+        );
+        proxy.set_plan(
+            FaultPlan::errors(seed, 0.3)
+                .with_drops(0.15)
+                .only(["s3", "secretsmanager"]),
+        );
+        let event = serde_json::json!({
+            "version": "2.0",
+            "routeKey": "ANY /machine/{proxy+}",
+            "rawPath": "/machine/services/web/pause",
+            "rawQueryString": "",
+            "headers": { "x-api-key": key.key.expose_secret(), "content-type": "application/json" },
+            "requestContext": {
+                "http": { "method": "POST", "path": "/machine/services/web/pause",
+                          "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "ci" },
+                "requestId": "r", "routeKey": "ANY /machine/{proxy+}", "stage": "$default",
+                "accountId": "123456789012", "apiId": "api", "domainName": "api.example",
+                "domainPrefix": "api", "time": "06/Dec/2026:00:00:00 +0000", "timeEpoch": 0
+            },
+            "body": "{\"reason\":\"a look\"}",
+            "isBase64Encoded": false
+        });
+        let mut outcome = (0, String::new());
+        for _ in 0..10 {
+            let request = lambda_http::request::from_str(&event.to_string()).expect("event");
+            let answer = ops_api::handle(&deps, request).await;
+            outcome = (
+                answer.status().as_u16(),
+                String::from_utf8_lossy(answer.body().as_ref()).into_owned(),
+            );
+            if outcome.0 == 200 || outcome.1.contains("already paused") {
+                break;
+            }
+        }
+        let faults = proxy.summary();
+        injected += proxy.stats().errors_total();
+        proxy.disable();
+        let context = format!("seed {seed}: {outcome:?}\n{faults}");
+        assert!(
+            outcome.0 == 200 || outcome.1.contains("already paused"),
+            "{context}"
+        );
+        let record = world.record("web").await.expect("record");
+        let pauses: Vec<_> = record
+            .commands
+            .iter()
+            .filter(|c| c.kind == ops_domain::deploy::CommandKind::Pause)
+            .collect();
+        assert_eq!(pauses.len(), 1, "{context}");
+        assert_eq!(pauses[0].by, "api-key:ci-bot", "{context}");
+        let job = ops_tests::unique("job");
+        let response = world
+            .invoke(job_event(&job, &p, None, token.as_deref()))
+            .await
+            .expect("reported");
+        assert!(response.summary.contains("paused by"), "{context}");
+        let record = world.record("web").await.expect("record");
+        assert!(record.audit_owed.is_empty(), "{context}");
+        let audits = world.keys_under("audit/").await;
+        let by_api = audits
+            .iter()
+            .filter(|key| key.contains("/ops-api/"))
+            .count();
+        assert_eq!(by_api, 1, "{context}\n{audits:?}");
+    }
+    assert!(injected > 0, "no fault was injected");
+}
