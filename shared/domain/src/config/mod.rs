@@ -160,6 +160,12 @@ pub struct DeployConfig {
     /// What a deployment does while another one holds the service.
     #[serde(default = "default_on_busy")]
     pub on_busy: OnBusy,
+    /// Metric analysis while baking (and after promotion).
+    #[serde(default)]
+    pub analysis: Option<crate::deploy::analysis::AnalysisConfig>,
+    /// Lifecycle hooks.
+    #[serde(default)]
+    pub hooks: crate::deploy::hooks::HooksConfig,
 }
 
 impl Default for DeployConfig {
@@ -177,6 +183,8 @@ impl Default for DeployConfig {
             smoke_tests: Vec::new(),
             required_env: Vec::new(),
             on_busy: default_on_busy(),
+            analysis: None,
+            hooks: crate::deploy::hooks::HooksConfig::default(),
         }
     }
 }

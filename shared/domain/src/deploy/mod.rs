@@ -8,6 +8,8 @@
 //! says what has been done: a duplicate or resumed invocation reads it and never repeats a
 //! traffic shift or skips a gate.
 //!
+//! - [`analysis`]: metric checks and the canary-vs-baseline judge while a deployment bakes.
+//! - [`hooks`]: lifecycle hooks (an ECS task, a Lambda function, a backup of a plan).
 //! - [`gates`]: quality gates on the task definition about to run.
 //! - [`release`]: which release a job asks for, a stage retry adopting the deployment of the
 //!   same release, and the finality of a rollback.
@@ -20,8 +22,10 @@
 //!   record and stored in it.
 //! - [`window`]: deployment windows.
 
+pub mod analysis;
 pub mod command;
 pub mod gates;
+pub mod hooks;
 pub mod machine;
 pub mod notice;
 pub mod record;

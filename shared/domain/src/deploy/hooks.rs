@@ -1,0 +1,64 @@
+//! Lifecycle hooks of a deployment (`deploy.hooks`): a one-off ECS task, a Lambda function or a
+//! backup of a plan, run at fixed points of the deployment.
+
+use serde::{Deserialize, Serialize};
+
+/// `deploy.hooks`: what runs at each point of a deployment, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HooksConfig {
+    /// Once the new task definition is registered, before any service changes.
+    #[serde(default)]
+    pub pre_deploy: Vec<Hook>,
+    /// Once the new version is deployed and verified, before any weight moves.
+    #[serde(default)]
+    pub pre_traffic: Vec<Hook>,
+    /// After each traffic shift is in sync, before its bake.
+    #[serde(default)]
+    pub post_shift: Vec<Hook>,
+    /// Once all traffic is on the new version and baked, before it is recorded promoted.
+    #[serde(default)]
+    pub post_promote: Vec<Hook>,
+    /// After a deployment was reverted (started, not waited for).
+    #[serde(default)]
+    pub on_rollback: Vec<Hook>,
+}
+
+/// One hook.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Hook {
+    /// A one-off ECS task from the new task definition with a command override (a database
+    /// migration), waited for until it stops; a non-zero exit code fails the deployment.
+    Task {
+        /// The command run instead of the container's.
+        command: Vec<String>,
+        /// The container the command runs in (default: the deployed container).
+        #[serde(default)]
+        container: Option<String>,
+        /// How long the task may run.
+        #[serde(default = "default_timeout")]
+        timeout_seconds: u32,
+    },
+    /// A Lambda function invoked with the deployment; it answers `succeeded`, `failed` or
+    /// `in_progress` (asked again on the next invocation).
+    Lambda {
+        /// Function name or ARN.
+        function: String,
+        /// How long it may keep answering `in_progress`.
+        #[serde(default = "default_timeout")]
+        timeout_seconds: u32,
+    },
+    /// A backup of a plan of the backup function, waited for until its snapshot is committed.
+    Backup {
+        /// The plan.
+        plan: String,
+        /// How long the backup may take.
+        #[serde(default = "default_timeout")]
+        timeout_seconds: u32,
+    },
+}
+
+fn default_timeout() -> u32 {
+    900
+}
