@@ -59,6 +59,52 @@ pub enum Hook {
     },
 }
 
+impl Hook {
+    /// A short description (`task ./migrate up`, `lambda smoke`, `backup plan db`).
+    pub fn describe(&self) -> String {
+        match self {
+            Hook::Task { command, .. } => format!("task {}", command.join(" ")),
+            Hook::Lambda { function, .. } => format!("lambda {function}"),
+            Hook::Backup { plan, .. } => format!("backup of plan {plan}"),
+        }
+    }
+
+    /// How long the hook may take.
+    pub fn timeout_seconds(&self) -> u32 {
+        match self {
+            Hook::Task {
+                timeout_seconds, ..
+            }
+            | Hook::Lambda {
+                timeout_seconds, ..
+            }
+            | Hook::Backup {
+                timeout_seconds, ..
+            } => *timeout_seconds,
+        }
+    }
+}
+
+/// What a hook answered when asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HookStatus {
+    /// Still running (what is known of it).
+    Running(String),
+    /// Done (what it did).
+    Succeeded(String),
+    /// Failed (why, with where to look: the task's log stream, the function's message).
+    Failed(String),
+}
+
+/// A short deterministic name for one run of a hook (the ECS task's `startedBy`, at most 36
+/// characters): a retry after a lost answer finds the task instead of starting a second one.
+pub fn run_name(deployment_id: &str, step: usize) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("{deployment_id}/{step}").as_bytes());
+    let hex: String = digest.iter().take(14).map(|b| format!("{b:02x}")).collect();
+    format!("hook-{hex}")
+}
+
 fn default_timeout() -> u32 {
     900
 }

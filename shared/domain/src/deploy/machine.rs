@@ -13,10 +13,11 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 
+use crate::deploy::hooks::{self, Hook, HookStatus};
 use crate::deploy::record::{DeploymentRecord, DeploymentStatus, Release, RollbackMark};
 use crate::deploy::{
-    claim_verdict, command, release, Abort, AbortKind, ClaimVerdict, Claimant, EcsMode, Outcome,
-    Phase, Progress, Step,
+    claim_verdict, command, release, Abort, AbortKind, ClaimVerdict, Claimant, EcsMode, HookPoint,
+    Outcome, Phase, Progress, Step,
 };
 
 /// What an invocation has read so far (`None`: not read yet).
@@ -30,6 +31,10 @@ pub struct Observed {
     pub in_sync: Option<bool>,
     /// The health checks and smoke tests of the current `verify` step.
     pub checks: Option<Checks>,
+    /// The live Route53 weights, read before a shift writes any.
+    pub live_weights: Option<BTreeMap<String, i64>>,
+    /// What the current hook answered.
+    pub hook: Option<HookStatus>,
 }
 
 impl Observed {
@@ -38,6 +43,8 @@ impl Observed {
         self.rollout = None;
         self.in_sync = None;
         self.checks = None;
+        self.live_weights = None;
+        self.hook = None;
     }
 }
 
@@ -176,6 +183,18 @@ pub enum Observation {
         /// The color under test.
         target: Option<String>,
     },
+    /// The live Route53 weights of the service's record.
+    Weights,
+    /// Where the current hook stands: the task started (`handle`: its ARN), the function
+    /// asked again, the plan's latest snapshot read.
+    Hook {
+        /// The hook.
+        hook: Hook,
+        /// The started task's ARN.
+        handle: Option<String>,
+        /// When the hook was started (a backup must commit after it).
+        since: DateTime<Utc>,
+    },
 }
 
 /// A change in AWS, claimed in the record before it is made.
@@ -197,6 +216,13 @@ pub enum Change {
         /// Weight per target.
         weights: BTreeMap<String, u8>,
     },
+    /// Start a hook's task (found by `run` if already started) or ask for a backup.
+    StartHook {
+        /// The hook.
+        hook: Hook,
+        /// The run's deterministic name ([`hooks::run_name`]).
+        run: String,
+    },
 }
 
 /// What a change produced.
@@ -208,6 +234,8 @@ pub enum Changed {
     ServiceUpdated,
     /// Weights written: the Route53 change id, `None` when they were already in place.
     WeightsWritten(Option<String>),
+    /// A hook started: the task's ARN (none for a backup).
+    HookStarted(Option<String>),
 }
 
 /// The next thing to do.
@@ -380,6 +408,7 @@ pub fn next(record: &DeploymentRecord, observed: &Observed, cx: &Context<'_>) ->
         Step::Verify { target } => verify(record, progress, target.as_ref(), observed, cx),
         Step::Shift { weights, .. } => shift(record, progress, weights, observed, cx),
         Step::Bake { seconds } => bake(record, progress, *seconds, observed, cx),
+        Step::Hook { at, hook } => hook_step(record, progress, *at, hook, observed, cx),
         Step::Promote => promote(record, progress, cx),
     }
 }
@@ -471,6 +500,19 @@ pub fn after_change(
                 Some(id) => format!("weights written (change {id}); waiting for INSYNC"),
                 None => "weights already in place".to_owned(),
             }
+        }
+        Changed::HookStarted(handle) => {
+            progress.phase = Phase::Waiting {
+                since: now,
+                change_id: handle.clone(),
+            };
+            let describe = progress.current().map(Step::describe).unwrap_or_default();
+            let detail = match handle {
+                Some(handle) => format!("{describe}: {handle}"),
+                None => describe.clone(),
+            };
+            next.push_history(now, "hook_started", detail);
+            format!("{describe} started; waiting for it")
         }
     };
     next.updated_at = now;
@@ -687,6 +729,21 @@ fn shift(
                     again: true,
                 };
             }
+            if weights.values().all(|w| *w == 0) {
+                return abort(
+                    record,
+                    AbortKind::TrafficEdited,
+                    "refusing to write every Route53 weight zero (no answer for the name); nothing was changed".to_owned(),
+                    None,
+                    cx.now,
+                );
+            }
+            let Some(live) = &observed.live_weights else {
+                return Next::Observe(Observation::Weights);
+            };
+            if let Some(reason) = hand_edited(record, weights, live) {
+                return abort(record, AbortKind::TrafficEdited, reason, None, cx.now);
+            }
             act(
                 progress,
                 Change::WriteWeights {
@@ -715,6 +772,114 @@ fn shift(
                 "Route53 change INSYNC; bake time starts".to_owned(),
                 cx.now,
             )
+        }
+    }
+}
+
+/// Why the live weights show a hand edit: they are neither what the record last wrote nor the
+/// weights about to be written (already in place after a crash). `None` when they are one of
+/// the two. A target absent on either side weighs 0.
+pub fn hand_edited(
+    record: &DeploymentRecord,
+    target: &BTreeMap<String, u8>,
+    live: &BTreeMap<String, i64>,
+) -> Option<String> {
+    let names: std::collections::BTreeSet<&String> =
+        target.keys().chain(record.weights.keys()).collect();
+    let weight =
+        |map: &BTreeMap<String, u8>, name: &String| i64::from(map.get(name).copied().unwrap_or(0));
+    let live_of = |name: &String| live.get(name).copied().unwrap_or(0);
+    let matches = |map: &BTreeMap<String, u8>| names.iter().all(|n| live_of(n) == weight(map, n));
+    if matches(&record.weights) || matches(target) {
+        return None;
+    }
+    let show = |f: &dyn Fn(&String) -> i64| {
+        names
+            .iter()
+            .map(|n| format!("{n}={}", f(n)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    Some(format!(
+        "the Route53 weights were changed outside this deployment: live {} but the deployment last wrote {}; stopped without changing anything",
+        show(&|n| live_of(n)),
+        show(&|n| weight(&record.weights, n)),
+    ))
+}
+
+/// A lifecycle hook: a task or a backup is started once (claimed like any change), then asked
+/// about on every invocation; a Lambda hook is asked on every invocation until it answers.
+fn hook_step(
+    record: &DeploymentRecord,
+    progress: &Progress,
+    at: HookPoint,
+    hook: &Hook,
+    observed: &Observed,
+    cx: &Context<'_>,
+) -> Next {
+    let describe = Step::Hook {
+        at,
+        hook: hook.clone(),
+    }
+    .describe();
+    let (since, handle) = match (&progress.phase, hook) {
+        (Phase::Ready | Phase::Acting { .. }, Hook::Lambda { .. }) => {
+            (progress.step_started_at, None)
+        }
+        (Phase::Ready | Phase::Acting { .. }, _) => {
+            return act(
+                progress,
+                Change::StartHook {
+                    hook: hook.clone(),
+                    run: hooks::run_name(&progress.deployment_id, progress.step),
+                },
+                &format!("starting the {describe}"),
+                cx,
+            )
+        }
+        (Phase::Waiting { since, change_id }, _) => (*since, change_id.clone()),
+    };
+    let Some(status) = &observed.hook else {
+        return Next::Observe(Observation::Hook {
+            hook: hook.clone(),
+            handle,
+            since,
+        });
+    };
+    let before_traffic = progress.step < first_shift(progress)
+        || matches!(at, HookPoint::PreDeploy | HookPoint::PreTraffic);
+    let untouched = if before_traffic {
+        "; no traffic was shifted"
+    } else {
+        ""
+    };
+    match status {
+        HookStatus::Succeeded(detail) => {
+            let mut next = advanced(record, cx.now);
+            next.push_history(cx.now, "hook_succeeded", format!("{describe}: {detail}"));
+            self::record(next, format!("{describe} succeeded: {detail}"))
+        }
+        HookStatus::Failed(detail) => abort(
+            record,
+            AbortKind::Hook,
+            format!("{describe} failed: {detail}{untouched}"),
+            None,
+            cx.now,
+        ),
+        HookStatus::Running(detail) => {
+            let timeout = i64::from(hook.timeout_seconds());
+            if (cx.now - since).num_seconds() > timeout {
+                return abort(
+                    record,
+                    AbortKind::Hook,
+                    format!("{describe} did not finish within {timeout} s ({detail}){untouched}"),
+                    None,
+                    cx.now,
+                );
+            }
+            Next::Wait {
+                note: format!("{describe}: {detail}"),
+            }
         }
     }
 }
@@ -806,7 +971,7 @@ pub fn reverted(
     now: DateTime<Utc>,
 ) -> (DeploymentRecord, Outcome) {
     let outcome = match abort.kind {
-        AbortKind::Alarm | AbortKind::Operator => Outcome::RolledBack,
+        AbortKind::Alarm | AbortKind::Operator | AbortKind::Analysis => Outcome::RolledBack,
         _ => Outcome::Failed,
     };
     let mut next = record.clone();
@@ -820,9 +985,14 @@ pub fn reverted(
     }
     let deployment = record.deployment_id.clone().unwrap_or_default();
     match abort.kind {
-        AbortKind::Alarm => {
+        AbortKind::Alarm | AbortKind::Analysis => {
+            let trigger = if abort.kind == AbortKind::Alarm {
+                "gate"
+            } else {
+                "analysis"
+            };
             next.rollback = Some(RollbackMark {
-                trigger_id: format!("{deployment}/gate"),
+                trigger_id: format!("{deployment}/{trigger}"),
                 alarm: abort.alarm.clone().unwrap_or_default(),
                 reason: abort.reason.clone(),
                 started_at: abort.at,

@@ -42,6 +42,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{ServiceConfig, Strategy};
+use crate::deploy::hooks::{Hook, HooksConfig};
 use crate::deploy::record::{DeploymentRecord, DeploymentStatus, FULL_WEIGHT};
 
 /// One step of a deployment.
@@ -75,8 +76,41 @@ pub enum Step {
         /// How long.
         seconds: u32,
     },
+    /// Run a lifecycle hook and wait for its answer.
+    Hook {
+        /// Where in the deployment it runs.
+        at: HookPoint,
+        /// The hook, as configured when the deployment started.
+        hook: Hook,
+    },
     /// Mark the new version promoted; the old one stays warm for the rollback window.
     Promote,
+}
+
+/// Where a lifecycle hook runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HookPoint {
+    /// Once the new task definition is registered, before any service changes.
+    PreDeploy,
+    /// Once the new version is deployed and verified, before any weight moves.
+    PreTraffic,
+    /// After a traffic shift is in sync, before its bake.
+    PostShift,
+    /// Once all traffic is on the new version and baked.
+    PostPromote,
+}
+
+impl HookPoint {
+    /// The point as written in the config (`pre_deploy`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HookPoint::PreDeploy => "pre_deploy",
+            HookPoint::PreTraffic => "pre_traffic",
+            HookPoint::PostShift => "post_shift",
+            HookPoint::PostPromote => "post_promote",
+        }
+    }
 }
 
 impl Step {
@@ -91,6 +125,7 @@ impl Step {
             Step::Verify { target: None } => "verify".into(),
             Step::Shift { percent, .. } => format!("shift {percent}%"),
             Step::Bake { seconds } => format!("bake {seconds}s"),
+            Step::Hook { at, hook } => format!("{} hook {}", at.as_str(), hook.describe()),
             Step::Promote => "promote".into(),
         }
     }
@@ -103,6 +138,7 @@ impl Step {
             Step::Verify { .. } => "verify",
             Step::Shift { .. } => "shift",
             Step::Bake { .. } => "bake",
+            Step::Hook { .. } => "hook",
             Step::Promote => "promote",
         }
     }
@@ -234,6 +270,12 @@ pub enum AbortKind {
     Timeout,
     /// An operator aborted it (`opsctl deploy abort`).
     Operator,
+    /// A metric analysis check or the baseline judge failed (rolled back like an alarm).
+    Analysis,
+    /// A lifecycle hook failed or did not answer in time.
+    Hook,
+    /// The Route53 weights were changed by hand: the deployment stops and changes nothing.
+    TrafficEdited,
 }
 
 /// A deployment being stopped: claimed before the revert, so a crash mid-revert resumes it.
@@ -452,13 +494,15 @@ pub fn plan(
         } else {
             EcsMode::Rolling
         };
-        let steps = vec![
-            Step::Register,
-            Step::Deploy { ecs_service, mode },
-            Step::Verify { target: None },
-            bake,
-            Step::Promote,
-        ];
+        let hooks = &config.deploy.hooks;
+        let mut steps = vec![Step::Register];
+        steps.extend(hook_steps(HookPoint::PreDeploy, hooks));
+        steps.push(Step::Deploy { ecs_service, mode });
+        steps.push(Step::Verify { target: None });
+        steps.extend(hook_steps(HookPoint::PreTraffic, hooks));
+        steps.push(bake);
+        steps.extend(hook_steps(HookPoint::PostPromote, hooks));
+        steps.push(Step::Promote);
         return Ok((steps, None));
     }
     let traffic = config
@@ -483,25 +527,44 @@ pub fn plan(
             service: service.to_owned(),
             target: stable.clone(),
         })?;
-    let mut steps = vec![
-        Step::Register,
-        Step::Deploy {
-            ecs_service: idle.ecs_service.clone(),
-            mode: EcsMode::Idle,
-        },
-        Step::Verify {
-            target: Some(candidate.clone()),
-        },
-    ];
+    let hooks = &config.deploy.hooks;
+    let mut steps = vec![Step::Register];
+    steps.extend(hook_steps(HookPoint::PreDeploy, hooks));
+    steps.push(Step::Deploy {
+        ecs_service: idle.ecs_service.clone(),
+        mode: EcsMode::Idle,
+    });
+    steps.push(Step::Verify {
+        target: Some(candidate.clone()),
+    });
+    steps.extend(hook_steps(HookPoint::PreTraffic, hooks));
     for percent in traffic_percents(strategy, config) {
         steps.push(Step::Shift {
             percent,
             weights: weights_for(&stable, candidate, percent),
         });
+        steps.extend(hook_steps(HookPoint::PostShift, hooks));
         steps.push(bake.clone());
     }
+    steps.extend(hook_steps(HookPoint::PostPromote, hooks));
     steps.push(Step::Promote);
     Ok((steps, Some(candidate.clone())))
+}
+
+/// The hook steps configured at `at`, in order.
+fn hook_steps(at: HookPoint, hooks: &HooksConfig) -> Vec<Step> {
+    let list = match at {
+        HookPoint::PreDeploy => &hooks.pre_deploy,
+        HookPoint::PreTraffic => &hooks.pre_traffic,
+        HookPoint::PostShift => &hooks.post_shift,
+        HookPoint::PostPromote => &hooks.post_promote,
+    };
+    list.iter()
+        .map(|hook| Step::Hook {
+            at,
+            hook: hook.clone(),
+        })
+        .collect()
 }
 
 /// The record with a promoted candidate made the stable version (the rollback window is over,

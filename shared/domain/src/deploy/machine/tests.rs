@@ -107,6 +107,18 @@ fn show(next: &Next) -> String {
         Next::Observe(Observation::Checks { target }) => {
             format!("observe checks {}", target.as_deref().unwrap_or("-"))
         }
+        Next::Observe(Observation::Weights) => "observe weights".into(),
+        Next::Observe(Observation::Hook { hook, handle, .. }) => format!(
+            "observe hook {}{}",
+            hook.describe(),
+            handle
+                .as_deref()
+                .map(|h| format!(" {h}"))
+                .unwrap_or_default()
+        ),
+        Next::Act(Change::StartHook { hook, run }) => {
+            format!("act start {} as {}", hook.describe(), &run[..9])
+        }
         Next::Act(Change::Register) => "act register".into(),
         Next::Act(Change::UpdateService { ecs_service, .. }) => format!("act update {ecs_service}"),
         Next::Act(Change::WriteWeights { weights }) => format!(
@@ -146,9 +158,11 @@ fn show(next: &Next) -> String {
     }
 }
 
+/// Alarms quiet and the live weights as the record last wrote them (blue 100).
 fn quiet() -> Observed {
     Observed {
         alarm: Some(None),
+        live_weights: Some([("blue".to_owned(), 100), ("green".to_owned(), 0)].into()),
         ..Observed::default()
     }
 }
@@ -492,7 +506,10 @@ fn every_command_in_every_state() {
                                 ..
                             } => {
                                 current = *record;
+                                // What one step read is read again (alarms stay, as in the
+                                // executor; the live weights are read afresh and unchanged).
                                 observed.next_step();
+                                observed.live_weights = quiet().live_weights;
                             }
                             other => break show(&other),
                         }
@@ -682,4 +699,127 @@ fn a_command_bound_to_another_deployment_is_refused_and_one_bound_to_this_one_is
         stored.commands[0].deployment_id.as_deref(),
         Some(current.as_str())
     );
+}
+
+#[test]
+fn a_shift_reads_the_live_weights_and_stops_on_a_hand_edit() {
+    let live = |blue: i64, green: i64| Observed {
+        live_weights: Some([("blue".to_owned(), blue), ("green".to_owned(), green)].into()),
+        alarm: Some(None),
+        ..Observed::default()
+    };
+    let cases: Vec<(Observed, &str)> = vec![
+        (
+            Observed {
+                alarm: Some(None),
+                ..Observed::default()
+            },
+            "observe weights",
+        ),
+        // As the record last wrote them, or already at the target after a crash.
+        (live(100, 0), "act weights blue=90,green=10"),
+        (live(90, 10), "act weights blue=90,green=10"),
+        // Anything else was changed by hand: stop, change nothing.
+        (
+            live(70, 30),
+            "record step=3 abort:TrafficEdited again=true: the Route53 weights were changed outside this deployment: live blue=70 green=30 but the deployment last wrote blue=100 green=0; stopped without changing anything",
+        ),
+    ];
+    for (observed, expect) in cases {
+        let record = record_at(3, Phase::Ready);
+        assert_eq!(
+            show(&decide(&record, &observed, 130)),
+            expect,
+            "{observed:?}"
+        );
+    }
+    // A target missing from the live sets weighs 0, like one missing from the record.
+    let only_blue = Observed {
+        live_weights: Some([("blue".to_owned(), 100)].into()),
+        alarm: Some(None),
+        ..Observed::default()
+    };
+    assert_eq!(
+        show(&decide(&record_at(3, Phase::Ready), &only_blue, 130)),
+        "act weights blue=90,green=10"
+    );
+}
+
+#[test]
+fn a_shift_never_writes_every_weight_zero() {
+    let mut record = record_at(3, Phase::Ready);
+    if let Some(Step::Shift { weights, .. }) =
+        record.progress.as_mut().and_then(|p| p.steps.get_mut(3))
+    {
+        *weights = [("blue".to_owned(), 0), ("green".to_owned(), 0)].into();
+    }
+    let got = show(&decide(&record, &quiet(), 130));
+    assert!(got.contains("abort:TrafficEdited"), "{got}");
+    assert!(got.contains("every Route53 weight zero"), "{got}");
+}
+
+/// The canary record with `hook` inserted as step 2 (before verify), at `phase`.
+fn with_hook(hook: Hook, at_point: HookPoint, phase: Phase) -> DeploymentRecord {
+    let mut record = record_at(2, phase);
+    if let Some(p) = record.progress.as_mut() {
+        p.steps.insert(2, Step::Hook { at: at_point, hook });
+    }
+    record
+}
+
+#[test]
+fn hooks_start_once_then_are_asked_until_they_answer() {
+    let task = Hook::Task {
+        command: vec!["./migrate".into(), "up".into()],
+        container: None,
+        timeout_seconds: 600,
+    };
+    let lambda = Hook::Lambda {
+        function: "smoke".into(),
+        timeout_seconds: 60,
+    };
+    let backup = Hook::Backup {
+        plan: "db".into(),
+        timeout_seconds: 900,
+    };
+    let answered = |status: HookStatus| Observed {
+        hook: Some(status),
+        ..quiet()
+    };
+    let task_waiting = waiting(Some("arn:task/1"));
+    let cases: Vec<(Hook, Phase, Observed, i64, &str)> = vec![
+        // A task is claimed and started once, under a deterministic name.
+        (task.clone(), Phase::Ready, quiet(), 130, "act start task ./migrate up as hook-"),
+        (task.clone(), acting(other(), 100), quiet(), 130, "wait: another invocation is starting the pre_deploy hook task ./migrate up"),
+        (task.clone(), task_waiting.clone(), quiet(), 130, "observe hook task ./migrate up arn:task/1"),
+        (task.clone(), task_waiting.clone(), answered(HookStatus::Running("RUNNING".into())), 130, "wait: pre_deploy hook task ./migrate up: RUNNING"),
+        (task.clone(), task_waiting.clone(), answered(HookStatus::Succeeded("exit code 0".into())), 130, "record step=3 again=false: pre_deploy hook task ./migrate up succeeded: exit code 0"),
+        (task.clone(), task_waiting.clone(), answered(HookStatus::Failed("exit code 1; logs /ecs/api app/app/abc".into())), 130, "record step=2 abort:Hook again=true: pre_deploy hook task ./migrate up failed: exit code 1; logs /ecs/api app/app/abc; no traffic was shifted"),
+        (task.clone(), task_waiting, answered(HookStatus::Running("RUNNING".into())), 701, "record step=2 abort:Hook again=true: pre_deploy hook task ./migrate up did not finish within 600 s (RUNNING); no traffic was shifted"),
+        // A Lambda hook is asked on every invocation, from the step's start.
+        (lambda.clone(), Phase::Ready, quiet(), 130, "observe hook lambda smoke"),
+        (lambda.clone(), Phase::Ready, answered(HookStatus::Running("in_progress".into())), 130, "wait: pre_deploy hook lambda smoke: in_progress"),
+        (lambda.clone(), Phase::Ready, answered(HookStatus::Running("in_progress".into())), 161, "record step=2 abort:Hook again=true: pre_deploy hook lambda smoke did not finish within 60 s (in_progress); no traffic was shifted"),
+        // A backup is asked for once, then the plan's latest snapshot is read.
+        (backup.clone(), Phase::Ready, quiet(), 130, "act start backup of plan db as hook-"),
+        (backup.clone(), waiting(None), quiet(), 130, "observe hook backup of plan db"),
+        (backup, waiting(None), answered(HookStatus::Succeeded("snapshot s1 committed".into())), 130, "record step=3 again=false: pre_deploy hook backup of plan db succeeded: snapshot s1 committed"),
+    ];
+    for (hook, phase, observed, now, expect) in cases {
+        let record = with_hook(hook, HookPoint::PreDeploy, phase.clone());
+        let got = show(&decide(&record, &observed, now));
+        assert!(
+            got.starts_with(expect),
+            "{phase:?} {observed:?} at {now}: {got}"
+        );
+    }
+}
+
+#[test]
+fn hook_runs_have_short_stable_names() {
+    let a = hooks::run_name("job-1", 2);
+    assert_eq!(a, hooks::run_name("job-1", 2));
+    assert_ne!(a, hooks::run_name("job-1", 3));
+    assert_ne!(a, hooks::run_name("job-2", 2));
+    assert!(a.len() <= 36, "{a}");
 }
