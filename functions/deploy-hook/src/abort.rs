@@ -7,7 +7,7 @@ use ops_adapters::error::bounded;
 use ops_adapters::route53;
 use ops_adapters::s3::Versioned;
 use ops_domain::deploy::machine;
-use ops_domain::deploy::{Abort, Outcome};
+use ops_domain::deploy::{Abort, AbortKind, Outcome};
 use ops_domain::deployment::DeploymentRecord;
 use ops_domain::rollback;
 use tracing::warn;
@@ -25,6 +25,10 @@ pub(crate) async fn revert(
     abort: Abort,
 ) -> Result<Report, JobError> {
     let record = &current.value;
+    if abort.kind == AbortKind::TrafficEdited {
+        // Someone changed the weights by hand: the deployment stops and changes nothing.
+        return record_end(ctx, &current, &abort, None).await;
+    }
     let plan = rollback::plan(record, &ctx.cfg).map_err(|e| JobError::Failed(e.to_string()))?;
     let clients = &ctx.deps.clients;
     if let Some(change) = &plan.traffic {
@@ -56,14 +60,25 @@ pub(crate) async fn revert(
         )
         .await?;
     }
-    let (next, outcome) = machine::reverted(
-        record,
-        &abort,
-        plan.traffic.as_ref().map(|change| &change.weights),
-        &ctx.actor(),
-        ctx.now,
-    );
-    let Some(etag) = commit(ctx, &current, &next).await? else {
+    let weights = plan.traffic.as_ref().map(|change| &change.weights);
+    let ended = record_end(ctx, &current, &abort, weights).await;
+    // Recorded (the job fails with the abort's own reason): the on_rollback hooks start.
+    if matches!(&ended, Err(JobError::Failed(reason)) if *reason == abort.reason) {
+        crate::hooks::on_rollback(ctx, record).await;
+    }
+    ended
+}
+
+/// Records how a stopped deployment ended (traffic on `weights`, when it was put back), notifies
+/// and fails the job with the abort's reason.
+async fn record_end(
+    ctx: &Ctx<'_>,
+    current: &Versioned<DeploymentRecord>,
+    abort: &Abort,
+    weights: Option<&std::collections::BTreeMap<String, u8>>,
+) -> Result<Report, JobError> {
+    let (next, outcome) = machine::reverted(&current.value, abort, weights, &ctx.actor(), ctx.now);
+    let Some(etag) = commit(ctx, current, &next).await? else {
         let progress = next.progress.as_ref().ok_or_else(|| {
             JobError::Failed(format!("the record of {} has no progress", ctx.service))
         })?;
@@ -72,7 +87,7 @@ pub(crate) async fn revert(
     finished(ctx, &next, outcome, &abort.reason, true).await;
     // The job fails with the reason whether or not the audit record can be written now.
     let _ = flush_audits(ctx, Versioned { value: next, etag }).await;
-    Err(JobError::Failed(abort.reason))
+    Err(JobError::Failed(abort.reason.clone()))
 }
 
 /// The service was rolled back while this deployment was in flight (or the job asks for a

@@ -23,6 +23,8 @@ pub struct Settings {
     /// Fault injection for the crash-and-resume tests: stop right after an AWS change, before
     /// the record says it was made (as a crash or timeout would). Never set in production.
     pub crash_after_change: bool,
+    /// The backup function (`BACKUP_FUNCTION`), for `backup` lifecycle hooks.
+    pub backup_function: Option<String>,
 }
 
 impl Default for Settings {
@@ -30,6 +32,7 @@ impl Default for Settings {
         Settings {
             lease: chrono::Duration::seconds(120),
             crash_after_change: false,
+            backup_function: None,
         }
     }
 }
@@ -87,7 +90,8 @@ impl Deps {
 
     /// The function's environment ([`ops_adapters::runtime::FunctionEnv`]: `STATE_BUCKET`,
     /// `CONFIG_URI`, the SDK configuration with the event-handler client settings) and
-    /// `DEPLOY_LEASE_SECONDS` (default 120: longer than the function timeout).
+    /// `DEPLOY_LEASE_SECONDS` (default 120: longer than the function timeout) and
+    /// `BACKUP_FUNCTION` (the backup function, for `backup` hooks).
     pub async fn from_env() -> anyhow::Result<Deps> {
         use ops_adapters::runtime::{env_seconds, FunctionEnv};
         let env = FunctionEnv::from_env(ops_adapters::clients::ClientSettings::default()).await?;
@@ -95,6 +99,9 @@ impl Deps {
         if let Some(seconds) = env_seconds("DEPLOY_LEASE_SECONDS")? {
             settings.lease = chrono::Duration::seconds(seconds);
         }
+        settings.backup_function = std::env::var("BACKUP_FUNCTION")
+            .ok()
+            .filter(|name| !name.is_empty());
         Ok(Deps::new(
             &env.sdk,
             &env.state_bucket,

@@ -22,6 +22,7 @@ use crate::abort;
 use crate::context::{audit_owed, commit, continuing, final_success, lost_race, Ctx, Report};
 use crate::error::JobError;
 use crate::health;
+use crate::hooks;
 use crate::records::{finished, flush_audits, in_flight};
 
 /// Most decisions one invocation makes (observations and in-invocation records included); the
@@ -48,7 +49,7 @@ pub(crate) async fn continue_deployment(
         let progress = current.value.progress.clone();
         let step = progress.as_ref().and_then(Progress::current).cloned();
         match machine::next(&current.value, &observed, &cx) {
-            Next::Observe(what) => observe(ctx, &what, &mut observed).await?,
+            Next::Observe(what) => observe(ctx, &current.value, &what, &mut observed).await?,
             Next::Act(change) => return Box::pin(act(ctx, current, change)).await,
             Next::Record {
                 record,
@@ -126,10 +127,10 @@ fn progress_of(record: &DeploymentRecord) -> Result<&Progress, JobError> {
     })
 }
 
-/// Writes `next` over `current` with compare-and-swap, as this invocation; `None` when another
 /// Reads what the machine asked for.
 async fn observe(
     ctx: &Ctx<'_>,
+    record: &DeploymentRecord,
     what: &Observation,
     observed: &mut Observed,
 ) -> Result<(), JobError> {
@@ -162,6 +163,32 @@ async fn observe(
         }
         Observation::Checks { target } => {
             observed.checks = Some(run_checks(ctx, target.as_deref()).await);
+        }
+        Observation::Weights => {
+            let Some(traffic) = &ctx.cfg.traffic else {
+                return Err(JobError::Config(format!(
+                    "{} has no traffic section",
+                    ctx.service
+                )));
+            };
+            let (_, records) = route53::zone_and_records(
+                &ctx.deps.clients.route53,
+                traffic.zone_id.as_deref(),
+                traffic.zone_name.as_deref(),
+                &traffic.record_name,
+                traffic.record_type.as_str(),
+            )
+            .await?;
+            observed.live_weights = Some(route53::live_weights(&records));
+        }
+        Observation::Hook {
+            hook,
+            handle,
+            since,
+        } => {
+            observed.hook = Some(
+                hooks::status(ctx, record, hook, handle.as_deref(), *since).await?,
+            );
         }
     }
     Ok(())
@@ -275,6 +302,9 @@ async fn make(
                 .await
                 .map(Changed::WeightsWritten)
         }
+        Change::StartHook { hook, run } => hooks::start(ctx, progress, hook, run)
+            .await
+            .map(Changed::HookStarted),
     }
 }
 

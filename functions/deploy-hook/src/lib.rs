@@ -18,6 +18,7 @@
 //! - [`deps`], [`error`]: dependencies and tunables; the two error shapes.
 //! - [`artifact`]: the image from the input artifact.
 //! - [`health`]: HTTP health checks and smoke tests.
+//! - [`hooks`]: lifecycle hooks: one-off ECS tasks, Lambda functions, backups of a plan.
 
 pub mod abort;
 pub mod artifact;
@@ -28,6 +29,7 @@ pub mod error;
 pub mod event;
 pub mod executor;
 pub mod health;
+pub mod hooks;
 pub mod job;
 pub mod records;
 pub mod start;
