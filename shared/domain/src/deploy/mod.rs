@@ -383,6 +383,10 @@ pub struct Progress {
     /// alarm gate is checked (the new version is still deployed and verified first).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub fast_forward: bool,
+    /// The current bake's metric analysis (measurements so far, marginal holds), or after
+    /// promotion the analysis of the rollback window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<analysis::measure::AnalysisRun>,
 }
 
 /// An operator's pause.
@@ -422,6 +426,7 @@ impl Progress {
         self.step += 1;
         self.phase = Phase::Ready;
         self.step_started_at = now;
+        self.analysis = None;
     }
 }
 
