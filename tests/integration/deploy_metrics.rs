@@ -22,12 +22,16 @@ use crate::deploy_hook::{history_events, params, DeployWorld};
 /// Adds `extra` (YAML, indented for `web.deploy`) to the `web` service's deploy section and
 /// sets its bake time.
 fn web_deploy(yaml: String, bake_seconds: u32, extra: &str) -> String {
-    yaml.replacen("      bake_seconds: 2\n", &format!("      bake_seconds: {bake_seconds}\n"), 1)
-        .replacen(
-            "      required_env: [LOG_LEVEL]\n",
-            &format!("      required_env: [LOG_LEVEL]\n{extra}"),
-            1,
-        )
+    yaml.replacen(
+        "      bake_seconds: 2\n",
+        &format!("      bake_seconds: {bake_seconds}\n"),
+        1,
+    )
+    .replacen(
+        "      required_env: [LOG_LEVEL]\n",
+        &format!("      required_env: [LOG_LEVEL]\n{extra}"),
+        1,
+    )
 }
 
 /// The outcome of a job driven to its end: the final job's failure text, if it failed.
@@ -102,7 +106,9 @@ async fn a_rising_error_rate_rolls_the_canary_back_while_no_alarm_fires() {
         .map(|m| m.json().to_string())
         .collect();
     assert!(
-        slack.iter().any(|m| m.contains("error_rate") && m.contains("0.08")),
+        slack
+            .iter()
+            .any(|m| m.contains("error_rate") && m.contains("0.08")),
         "{slack:?}"
     );
     assert!(world.succeeded("cloudwatch:GetMetricData") >= 1);
@@ -152,7 +158,11 @@ async fn a_marginal_judge_holds_the_step_for_another_bake() {
             // The step is held, not advanced: still the first bake, 10 % on green.
             assert_eq!(world.web_weights().await["green"], 10);
             assert_eq!(
-                record.progress.as_ref().and_then(|p| p.current()).map(|s| s.kind()),
+                record
+                    .progress
+                    .as_ref()
+                    .and_then(|p| p.current())
+                    .map(|s| s.kind()),
                 Some("bake")
             );
             // The candidate recovers; the next judgement passes.
@@ -166,7 +176,12 @@ async fn a_marginal_judge_holds_the_step_for_another_bake() {
     }
     assert!(held, "a marginal verdict held the step");
     let record = world.record("web").await.expect("record");
-    assert_eq!(record.status, DeploymentStatus::Promoted, "{:?}", record.history);
+    assert_eq!(
+        record.status,
+        DeploymentStatus::Promoted,
+        "{:?}",
+        record.history
+    );
     assert!(!history_events(&record, "judge_passed").is_empty());
 }
 
@@ -179,9 +194,10 @@ async fn hand_edited_weights_stop_the_next_shift_and_change_nothing() {
     // Someone moves the weights by hand while the canary bakes.
     let zone = world.seeded["web"].zone_id.clone().expect("zone");
     let name = format!("web.{}.deploy.internal.", world.prefix);
-    let records = ops_adapters::route53::weighted_records(&world.admin.route53, &zone, &name, "CNAME")
-        .await
-        .expect("records");
+    let records =
+        ops_adapters::route53::weighted_records(&world.admin.route53, &zone, &name, "CNAME")
+            .await
+            .expect("records");
     ops_adapters::route53::set_weights(
         &world.admin.route53,
         &zone,
@@ -204,14 +220,17 @@ async fn hand_edited_weights_stop_the_next_shift_and_change_nothing() {
     let record = world.record("web").await.expect("record");
     assert_eq!(record.status, DeploymentStatus::Failed);
     assert_eq!(
-        record.progress.as_ref().and_then(|p| p.abort.as_ref()).map(|a| a.kind),
+        record
+            .progress
+            .as_ref()
+            .and_then(|p| p.abort.as_ref())
+            .map(|a| a.kind),
         Some(AbortKind::TrafficEdited)
     );
-    assert!(world
-        .receiver
-        .at("/slack")
-        .iter()
-        .any(|m| m.json().to_string().contains("changed outside this deployment")));
+    assert!(world.receiver.at("/slack").iter().any(|m| m
+        .json()
+        .to_string()
+        .contains("changed outside this deployment")));
 }
 
 /// Stops a task as its container would stop (moto runs no containers).
@@ -265,14 +284,23 @@ async fn a_migration_task_that_exits_1_stops_the_deployment_before_any_traffic_m
             .await
             .expect("invoke");
         if response.result != "continue" {
-            failure = world.pipeline.for_job(&job).first().map(|c| c.text().to_owned());
+            failure = world
+                .pipeline
+                .for_job(&job)
+                .first()
+                .map(|c| c.text().to_owned());
             break;
         }
         if task.is_none() {
             if let Some(arn) = hook_tasks(&world).await.first() {
                 // A repeat of the step finds the task instead of starting a second one.
                 let again = world
-                    .invoke(job_event(&ops_tests::unique("job"), &p, None, token.as_deref()))
+                    .invoke(job_event(
+                        &ops_tests::unique("job"),
+                        &p,
+                        None,
+                        token.as_deref(),
+                    ))
                     .await
                     .expect("invoke");
                 assert_eq!(again.result, "continue");
@@ -285,7 +313,10 @@ async fn a_migration_task_that_exits_1_stops_the_deployment_before_any_traffic_m
     }
     assert!(task.is_some(), "the migration task was started");
     let text = failure.expect("the job failed");
-    assert!(text.contains("pre_deploy hook task ./migrate up failed"), "{text}");
+    assert!(
+        text.contains("pre_deploy hook task ./migrate up failed"),
+        "{text}"
+    );
     assert!(text.contains("exited 1"), "{text}");
     assert!(text.contains("no traffic was shifted"), "{text}");
     // Nothing moved: weights, the idle color and the live color untouched.
@@ -351,7 +382,10 @@ async fn world_with_functions(extra: &str) -> (DeployWorld, LoopbackLambda, Stri
                 let runtime = tokio::runtime::Handle::current();
                 // The handler's future is not provably `Send`: run it on a blocking thread.
                 return tokio::task::spawn_blocking(move || {
-                    runtime.block_on(backup::handle(&backup_deps, LambdaEvent::new(payload, context)))
+                    runtime.block_on(backup::handle(
+                        &backup_deps,
+                        LambdaEvent::new(payload, context),
+                    ))
                 })
                 .await
                 .map_err(|e| e.to_string())?
@@ -371,7 +405,8 @@ async fn world_with_functions(extra: &str) -> (DeployWorld, LoopbackLambda, Stri
         backup_function: Some("backup".to_owned()),
         ..Settings::default()
     };
-    let mut deps = Arc::try_unwrap(world.other_deps(settings)).unwrap_or_else(|_| panic!("fresh deps"));
+    let mut deps =
+        Arc::try_unwrap(world.other_deps(settings)).unwrap_or_else(|_| panic!("fresh deps"));
     deps.clients.lambda = lambda.client(&world.sdk);
     world.deps = Arc::new(deps);
     (world, lambda, plan_bucket)
@@ -397,7 +432,10 @@ async fn a_pre_deploy_backup_commits_before_the_first_change_and_a_function_hook
     let backups: Vec<_> = calls.iter().filter(|c| c.function == "backup").collect();
     assert_eq!(backups.len(), 1, "{calls:?}");
     assert_eq!(backups[0].kind, "Event");
-    assert_eq!(backups[0].payload, json!({"plan": "db", "action": "backup"}));
+    assert_eq!(
+        backups[0].payload,
+        json!({"plan": "db", "action": "backup"})
+    );
     let latest: Value = serde_json::from_slice(
         &world
             .admin
@@ -423,7 +461,10 @@ async fn a_pre_deploy_backup_commits_before_the_first_change_and_a_function_hook
         .find(|h| h.event == "ecs_updated")
         .expect("ecs updated")
         .at;
-    assert!(committed < first_change, "{committed} before {first_change}");
+    assert!(
+        committed < first_change,
+        "{committed} before {first_change}"
+    );
     assert_eq!(history_events(&record, "hook_succeeded").len(), 2);
     // The function hook was asked until it answered succeeded, with the deployment in the
     // payload, before any weight moved.

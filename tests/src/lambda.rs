@@ -17,7 +17,8 @@ use serde_json::{json, Value};
 /// A handler's answer: the function's result, or its error message (a function error).
 pub type Answer = Result<Value, String>;
 
-type Handler = Arc<dyn Fn(String, Value) -> Pin<Box<dyn Future<Output = Answer> + Send>> + Send + Sync>;
+type Handler =
+    Arc<dyn Fn(String, Value) -> Pin<Box<dyn Future<Output = Answer> + Send>> + Send + Sync>;
 
 /// One recorded invocation.
 #[derive(Debug, Clone)]

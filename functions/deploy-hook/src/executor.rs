@@ -214,9 +214,8 @@ async fn observe(
             handle,
             since,
         } => {
-            observed.hook = Some(
-                hooks::status(ctx, record, hook, handle.as_deref(), *since).await?,
-            );
+            observed.hook =
+                Some(hooks::status(ctx, record, hook, handle.as_deref(), *since).await?);
         }
     }
     Ok(())

@@ -183,7 +183,7 @@ pub enum Checks {
 }
 
 /// What the invocation must read before the machine can decide.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Observation {
     /// The states of the service's gating alarms.
     Alarms,

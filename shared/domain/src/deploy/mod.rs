@@ -869,6 +869,7 @@ mod tests {
             paused: None,
             skip_bake: false,
             fast_forward: false,
+            analysis: None,
         };
         let lease = Duration::seconds(120);
         let verdict =
