@@ -20,6 +20,7 @@
 //! - [`record`]: the service's deployment record the machine reads and writes.
 //! - [`command`]: operator commands (pause, resume, promote, abort, retry), checked against the
 //!   record and stored in it.
+//! - [`watch`]: post-promotion analysis during the rollback window.
 //! - [`window`]: deployment windows.
 
 pub mod analysis;
@@ -30,6 +31,7 @@ pub mod machine;
 pub mod notice;
 pub mod record;
 pub mod release;
+pub mod watch;
 pub mod window;
 
 pub use command::{CommandKind, OperatorCommand};
