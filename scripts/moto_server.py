@@ -21,7 +21,7 @@ launcher evaluates arithmetic (`+ - * /`, parentheses, numbers, query ids) per t
 CloudWatch does, leaving out points that divide by zero. Other functions stay unsupported.
 
 moto runs no containers. This launcher gives a task one container per container definition
-(moto gives it the first only), keeps a started task RUNNING until it is stopped (moto reports
+(moto gives it the first only, with its cpu and memory as numbers where the API has strings), keeps a started task RUNNING until it is stopped (moto reports
 it STOPPED as soon as it is described), and adds one test-only route that plays the container:
 `POST /_ops/ecs/stop-task` with the JSON `{"cluster", "task", "container", "exit_code",
 "reason"}` (optionally `"region"`, default `us-east-1`) stops the task with that container's exit
@@ -236,6 +236,10 @@ def _task_init(self, cluster, task_definition, *args, **kwargs):
         container.name = definition.get("name")
         container.image = definition.get("image")
         container.command = definition.get("command")
+        # The API's Container has cpu and memory as strings; moto answers numbers, which strict
+        # clients (the Rust SDK) cannot read.
+        container.cpu = None if definition.get("cpu") is None else str(definition["cpu"])
+        container.memory = None if definition.get("memory") is None else str(definition["memory"])
         container.last_status = "RUNNING"
         container.exitCode = None
         containers.append(container)
