@@ -2,6 +2,7 @@
 //! the test process itself. One test binary; shared helpers in `util`.
 
 mod adapters_ecs_tasks;
+mod adapters_lambda;
 mod adapters_metrics;
 mod alarm_rollback;
 mod architecture;
