@@ -225,7 +225,10 @@ pub fn judge(config: &JudgeConfig, samples: &BTreeMap<String, (Series, Series)>)
 
     let with_data = metrics.iter().filter(|m| has_data(m));
     let total: f64 = with_data.clone().map(|m| m.weight).sum();
-    let passing: f64 = with_data.filter(|m| !m.failed).map(|m| m.weight).sum();
+    // Summed from 0.0: an empty f64 sum is -0.0.
+    let passing: f64 = with_data
+        .filter(|m| !m.failed)
+        .fold(0.0, |sum, m| sum + m.weight);
     let any_data = metrics.iter().any(has_data);
     let score = if any_data && total > 0.0 {
         100.0 * passing / total
