@@ -5,6 +5,7 @@
 use lambda_runtime::Diagnostic;
 use ops_adapters::codepipeline::CodePipelineError;
 use ops_adapters::ecs::EcsError;
+use ops_adapters::lambda::LambdaError;
 use ops_adapters::error::{bounded, AwsCallError};
 use ops_adapters::route53::Route53Error;
 use ops_adapters::s3::{ConfigLoadError, StateError};
@@ -123,6 +124,15 @@ impl From<EcsError> for JobError {
         match error {
             EcsError::Aws(call) => call.into(),
             other => JobError::Config(other.to_string()),
+        }
+    }
+}
+
+impl From<LambdaError> for JobError {
+    fn from(error: LambdaError) -> Self {
+        match error {
+            LambdaError::Aws(call) => call.into(),
+            other => JobError::Failed(other.to_string()),
         }
     }
 }

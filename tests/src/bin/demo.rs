@@ -355,8 +355,8 @@ async fn analysed_canary(
         "metrics": {
             "error_rate": {
                 "queries": [
-                    {"id": "errors", "return_data": false, "metric": {"namespace": namespace, "name": "Errors", "dimensions": {"Color": "{color}"}, "stat": "Sum"}},
-                    {"id": "requests", "return_data": false, "metric": {"namespace": namespace, "name": "Requests", "dimensions": {"Color": "{color}"}, "stat": "Sum"}},
+                    {"id": "errors", "return_data": false, "metric": {"namespace": namespace, "name": "Errors", "dimensions": {"Color": "{color}"}, "stat": "Sum", "period_seconds": 1}},
+                    {"id": "requests", "return_data": false, "metric": {"namespace": namespace, "name": "Requests", "dimensions": {"Color": "{color}"}, "stat": "Sum", "period_seconds": 1}},
                     {"id": "rate", "expression": "errors / requests"}
                 ],
                 "success": "result < 0.01",
