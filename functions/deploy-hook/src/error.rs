@@ -123,6 +123,11 @@ impl From<EcsError> for JobError {
     fn from(error: EcsError) -> Self {
         match error {
             EcsError::Aws(call) => call.into(),
+            // A task ECS could not place for want of resources may start on a retry.
+            other if other.is_transient() => JobError::Unavailable(other.to_string()),
+            other @ (EcsError::TaskNotStarted { .. } | EcsError::TaskNotFound { .. }) => {
+                JobError::Failed(other.to_string())
+            }
             other => JobError::Config(other.to_string()),
         }
     }
