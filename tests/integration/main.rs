@@ -16,6 +16,7 @@ mod chaos_cost;
 mod chaos_deploy;
 mod cost_check;
 mod deploy_hook;
+mod deploy_metrics;
 mod faults;
 mod leaks;
 mod least_privilege;

@@ -6,6 +6,8 @@ pub mod backup_seed;
 pub mod demo_backup;
 pub mod emulator;
 pub mod faults;
+pub mod lambda;
+pub mod metrics;
 pub mod pipeline;
 pub mod receiver;
 pub mod runtime_api;

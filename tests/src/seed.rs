@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::{anyhow, Context as _};
-use aws_sdk_ecs::types::{ContainerDefinition, PortMapping};
+use aws_sdk_ecs::types::{ContainerDefinition, LogConfiguration, LogDriver, PortMapping};
 use aws_sdk_route53::types::{
     Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
 };
@@ -440,6 +440,14 @@ pub async fn deployable(
                     .image(format!("registry.example/{name}:1.4.2"))
                     .essential(true)
                     .port_mappings(PortMapping::builder().container_port(8080).build())
+                    .log_configuration(
+                        LogConfiguration::builder()
+                            .log_driver(LogDriver::Awslogs)
+                            .options("awslogs-group", format!("/ecs/{family}"))
+                            .options("awslogs-region", "us-east-1")
+                            .options("awslogs-stream-prefix", name.as_str())
+                            .build()?,
+                    )
                     .environment(
                         aws_sdk_ecs::types::KeyValuePair::builder()
                             .name("LOG_LEVEL")

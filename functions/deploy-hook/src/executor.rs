@@ -11,8 +11,10 @@ use ops_adapters::cloudwatch;
 use ops_adapters::ecs::{self, Replace};
 use ops_adapters::route53;
 use ops_adapters::s3::Versioned;
+use ops_domain::deploy::analysis::measure::{MetricRequest, Series, Side, SideNames};
 use ops_domain::deploy::machine::{
     self, Change, Changed, Checks, EcsDeployment, EcsService, Firing, Next, Observation, Observed,
+    Sides,
 };
 use ops_domain::deploy::{self, EcsMode, Outcome, Phase, Progress, Step};
 use ops_domain::deployment::DeploymentRecord;
@@ -35,7 +37,10 @@ pub(crate) async fn continue_deployment(
     mut current: Versioned<DeploymentRecord>,
 ) -> Result<Report, JobError> {
     let actor = ctx.actor();
+    let sides = sides(ctx, &current.value);
     let cx = machine::Context {
+        analysis: ctx.cfg.deploy.analysis.as_ref(),
+        sides: sides.as_ref(),
         now: ctx.now,
         me: &ctx.me,
         lease: ctx.deps.settings.lease,
@@ -181,17 +186,97 @@ async fn observe(
             .await?;
             observed.live_weights = Some(route53::live_weights(&records));
         }
+        Observation::Metrics { requests } => {
+            observed.metrics = Some(
+                read_series(ctx, requests)
+                    .await
+                    .into_iter()
+                    .map(|(request, series)| (request.check.clone(), request.side, series))
+                    .collect(),
+            );
+        }
+        Observation::Judge { requests } => {
+            let mut samples: std::collections::BTreeMap<String, (Series, Series)> =
+                std::collections::BTreeMap::new();
+            for (request, series) in read_series(ctx, requests).await {
+                let entry = samples
+                    .entry(request.check.clone())
+                    .or_insert_with(|| (Ok(Vec::new()), Ok(Vec::new())));
+                match request.side {
+                    Side::Candidate => entry.0 = series,
+                    Side::Baseline => entry.1 = series,
+                }
+            }
+            observed.judged = Some(samples);
+        }
         Observation::Hook {
             hook,
             handle,
             since,
         } => {
-            observed.hook = Some(
-                hooks::status(ctx, record, hook, handle.as_deref(), *since).await?,
-            );
+            observed.hook =
+                Some(hooks::status(ctx, record, hook, handle.as_deref(), *since).await?);
         }
     }
     Ok(())
+}
+
+/// Reads every request's series. A failed read is that series' error (an analysis measurement
+/// error, counted against `consecutive_errors`), never the invocation's: the SDK has retried
+/// it already, and the machine decides what repeated errors mean.
+async fn read_series<'r>(
+    ctx: &Ctx<'_>,
+    requests: &'r [MetricRequest],
+) -> Vec<(&'r MetricRequest, Series)> {
+    let mut read = Vec::with_capacity(requests.len());
+    for request in requests {
+        let series = cloudwatch::metrics::series(
+            &ctx.deps.cloudwatch,
+            &request.queries,
+            request.start,
+            request.end,
+        )
+        .await
+        .map_err(|error| {
+            warn!(message = "A metric query failed.", service = %ctx.service, check = %request.check, error = %error);
+            error.to_string()
+        });
+        read.push((request, series));
+    }
+    read
+}
+
+/// What analysis reads for each side: the candidate color (its ECS service and target value)
+/// and the stable one, or the service itself for in-place strategies.
+pub(crate) fn sides(ctx: &Ctx<'_>, record: &DeploymentRecord) -> Option<Sides> {
+    ctx.cfg.deploy.analysis.as_ref()?;
+    let side = |color: &str| -> Option<SideNames> {
+        let target = ctx.cfg.traffic.as_ref()?.targets.get(color)?;
+        Some(SideNames {
+            color: color.to_owned(),
+            service: target.ecs_service.clone(),
+            target: target.value.clone(),
+        })
+    };
+    let candidate_color = record
+        .progress
+        .as_ref()
+        .and_then(|p| p.target.clone())
+        .or_else(|| record.candidate.as_ref().and_then(|c| c.target.clone()));
+    match candidate_color {
+        Some(color) => Some(Sides {
+            candidate: side(&color)?,
+            baseline: record.stable.target.as_deref().and_then(side),
+        }),
+        None => Some(Sides {
+            candidate: SideNames {
+                color: String::new(),
+                service: ctx.cfg.ecs_service.clone().unwrap_or_default(),
+                target: String::new(),
+            },
+            baseline: None,
+        }),
+    }
 }
 
 /// The health checks and smoke tests of a verify step, against `target`'s value.

@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use ops_adapters::ecs::tasks;
 use ops_adapters::lambda;
 use ops_adapters::s3::StateStore;
-use ops_domain::backup::manifest::{Layout, LatestPointer};
+use ops_domain::backup::manifest::{LatestPointer, Layout};
 use ops_domain::deploy::hooks::{self, Hook, HookStatus};
 use ops_domain::deploy::{Progress, Step};
 use ops_domain::deployment::DeploymentRecord;
@@ -112,10 +112,9 @@ pub(crate) async fn status(
     handle: Option<&str>,
     since: DateTime<Utc>,
 ) -> Result<HookStatus, JobError> {
-    let progress = record
-        .progress
-        .as_ref()
-        .ok_or_else(|| JobError::Failed(format!("the record of {} has no progress", ctx.service)))?;
+    let progress = record.progress.as_ref().ok_or_else(|| {
+        JobError::Failed(format!("the record of {} has no progress", ctx.service))
+    })?;
     match hook {
         Hook::Task {
             container: hook_container,
@@ -146,9 +145,9 @@ pub(crate) async fn status(
             });
             match lambda::invoke_json(&ctx.deps.clients.lambda, function, &payload).await {
                 Ok(answer) => Ok(lambda_status(function, &answer)),
-                Err(lambda::LambdaError::Function { message }) => Ok(HookStatus::Failed(
-                    format!("function {function} failed: {message}"),
-                )),
+                Err(lambda::LambdaError::Function { message }) => Ok(HookStatus::Failed(format!(
+                    "function {function} failed: {message}"
+                ))),
                 Err(error) => Err(error.into()),
             }
         }
@@ -300,7 +299,10 @@ mod tests {
                     .into()
             )
         );
-        assert!(matches!(task_status(&task(true, None)), HookStatus::Failed(_)));
+        assert!(matches!(
+            task_status(&task(true, None)),
+            HookStatus::Failed(_)
+        ));
     }
 
     #[test]

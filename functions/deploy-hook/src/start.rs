@@ -279,6 +279,7 @@ async fn prepare(
         paused: None,
         skip_bake: false,
         fast_forward: false,
+        analysis: None,
     };
     Ok(Prepared {
         record: settled,

@@ -568,5 +568,6 @@ fn progress(deployment: &str, td: &str, now: DateTime<Utc>) -> Progress {
         paused: None,
         skip_bake: false,
         fast_forward: false,
+        analysis: None,
     }
 }

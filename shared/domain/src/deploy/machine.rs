@@ -13,15 +13,20 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 
+use crate::deploy::analysis::judge::{self, JudgeOutcome};
+use crate::deploy::analysis::measure::{
+    self, AnalysisRun, MetricRequest, Series, Side, SideNames, Verdict,
+};
+use crate::deploy::analysis::AnalysisConfig;
 use crate::deploy::hooks::{self, Hook, HookStatus};
 use crate::deploy::record::{DeploymentRecord, DeploymentStatus, Release, RollbackMark};
 use crate::deploy::{
     claim_verdict, command, release, Abort, AbortKind, ClaimVerdict, Claimant, EcsMode, HookPoint,
-    Outcome, Phase, Progress, Step,
+    Outcome, Paused, Phase, Progress, Step,
 };
 
 /// What an invocation has read so far (`None`: not read yet).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Observed {
     /// The first gating alarm in ALARM (`Some(None)`: all quiet).
     pub alarm: Option<Option<Firing>>,
@@ -35,6 +40,20 @@ pub struct Observed {
     pub live_weights: Option<BTreeMap<String, i64>>,
     /// What the current hook answered.
     pub hook: Option<HookStatus>,
+    /// The series of the analysis checks measured now (check, side, values).
+    pub metrics: Option<Vec<(String, Side, Series)>>,
+    /// The judge's samples per metric: (candidate, baseline).
+    pub judged: Option<BTreeMap<String, (Series, Series)>>,
+}
+
+/// The two sides metric analysis reads: the candidate (new version) and, for traffic
+/// strategies, the stable color.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sides {
+    /// The new version's color, ECS service and target value.
+    pub candidate: SideNames,
+    /// The stable version's (traffic strategies only).
+    pub baseline: Option<SideNames>,
 }
 
 impl Observed {
@@ -45,6 +64,8 @@ impl Observed {
         self.checks = None;
         self.live_weights = None;
         self.hook = None;
+        self.metrics = None;
+        self.judged = None;
     }
 }
 
@@ -162,7 +183,7 @@ pub enum Checks {
 }
 
 /// What the invocation must read before the machine can decide.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Observation {
     /// The states of the service's gating alarms.
     Alarms,
@@ -185,6 +206,16 @@ pub enum Observation {
     },
     /// The live Route53 weights of the service's record.
     Weights,
+    /// The analysis checks due now (`GetMetricData` per request).
+    Metrics {
+        /// One request per check and side.
+        requests: Vec<MetricRequest>,
+    },
+    /// The judge's samples over the bake window.
+    Judge {
+        /// One request per judged metric and side.
+        requests: Vec<MetricRequest>,
+    },
     /// Where the current hook stands: the task started (`handle`: its ARN), the function
     /// asked again, the plan's latest snapshot read.
     Hook {
@@ -300,6 +331,10 @@ pub struct Context<'a> {
     pub actor: &'a str,
     /// Until when a promotion keeps the old version warm.
     pub rollback_window_until: DateTime<Utc>,
+    /// The service's metric analysis, when it has one.
+    pub analysis: Option<&'a AnalysisConfig>,
+    /// What the analysis reads for each side.
+    pub sides: Option<&'a Sides>,
 }
 
 /// Decides what comes next for the deployment in `record`.
@@ -900,6 +935,27 @@ fn bake(
     }) {
         return next;
     }
+    let analysis = cx.analysis.zip(cx.sides);
+    let run = progress.analysis.clone().unwrap_or_default();
+    // The checks due now are measured on every invocation of a bake, whatever else happens.
+    if let Some((config, sides)) = analysis {
+        let due = measure::due(config, &run, cx.now);
+        if !due.is_empty() {
+            let Some(measured) = &observed.metrics else {
+                return Next::Observe(Observation::Metrics {
+                    requests: measure::requests(
+                        config,
+                        &due,
+                        &sides.candidate,
+                        sides.baseline.as_ref(),
+                        cx.now,
+                    ),
+                });
+            };
+            let run = fold_measurements(config, &run, &due, measured, cx.now);
+            return after_measuring(record, config, run, cx.now);
+        }
+    }
     if progress.skip_bake || progress.fast_forward {
         let mut next = advanced(record, cx.now);
         if let Some(p) = next.progress.as_mut() {
@@ -912,16 +968,199 @@ fn bake(
     }
     let baked = (cx.now - progress.step_started_at).num_milliseconds();
     let needed = i64::from(seconds) * 1000;
+    let Some((config, sides)) = analysis else {
+        if baked < needed {
+            return Next::Wait {
+                note: format!("baking, {} s of {seconds} s; alarms quiet", baked / 1000),
+            };
+        }
+        return record_advance(
+            record,
+            format!("baked {seconds} s with alarms quiet"),
+            cx.now,
+        );
+    };
+    let verdict = measure::verdict(config, &run);
     if baked < needed {
         return Next::Wait {
-            note: format!("baking, {} s of {seconds} s; alarms quiet", baked / 1000),
+            note: format!(
+                "baking, {} s of {seconds} s; alarms quiet; {}",
+                baked / 1000,
+                analysis_note(&verdict)
+            ),
         };
     }
-    record_advance(
-        record,
-        format!("baked {seconds} s with alarms quiet"),
-        cx.now,
-    )
+    match verdict {
+        Verdict::Running { .. } => {
+            return Next::Wait {
+                note: format!("baked {seconds} s; {}", analysis_note(&verdict)),
+            }
+        }
+        Verdict::Inconclusive { reason, .. } => {
+            return pause_inconclusive(record, &run, reason, cx.now);
+        }
+        Verdict::Failed { check, reason } => {
+            return abort(
+                record,
+                AbortKind::Analysis,
+                reason,
+                Some(format!("analysis:{check}")),
+                cx.now,
+            );
+        }
+        Verdict::Passed => {}
+    }
+    let checks = if config.metrics.is_empty() {
+        String::new()
+    } else {
+        format!(", {} metric check(s) passed", config.metrics.len())
+    };
+    let (Some(judge_config), Some(baseline)) = (&config.judge, &sides.baseline) else {
+        return record_advance(
+            record,
+            format!("baked {seconds} s with alarms quiet{checks}"),
+            cx.now,
+        );
+    };
+    let Some(samples) = &observed.judged else {
+        return Next::Observe(Observation::Judge {
+            requests: judge::judge_requests(
+                judge_config,
+                &sides.candidate,
+                baseline,
+                progress.step_started_at,
+                cx.now,
+            ),
+        });
+    };
+    let judgement = judge::judge(judge_config, samples);
+    let summary = judgement.summary.clone();
+    let (run, outcome) = judge::after_judgement(judge_config, &run, judgement);
+    match outcome {
+        JudgeOutcome::Pass => {
+            let mut next = with_run(record, run, cx.now);
+            if let Some(p) = next.progress.as_mut() {
+                p.advance(cx.now);
+            }
+            next.push_history(cx.now, "judge_passed", summary.clone());
+            self::record(
+                next,
+                format!("baked {seconds} s with alarms quiet{checks}; judge: {summary}"),
+            )
+        }
+        JudgeOutcome::Hold { holds } => {
+            // Marginal: the step is held for another bake, its checks measured afresh.
+            let mut run = run;
+            run.checks.clear();
+            let mut next = with_run(record, run, cx.now);
+            if let Some(p) = next.progress.as_mut() {
+                p.step_started_at = cx.now;
+                p.phase = Phase::Ready;
+            }
+            next.push_history(cx.now, "judge_marginal", summary.clone());
+            self::record(
+                next,
+                format!("judge marginal ({holds} hold(s)); baking again: {summary}"),
+            )
+        }
+        JudgeOutcome::Fail { reason } => abort(
+            &with_run(record, run, cx.now),
+            AbortKind::Analysis,
+            reason,
+            Some("analysis:judge".to_owned()),
+            cx.now,
+        ),
+    }
+}
+
+/// The analysis run with the series just read folded in, one measurement per due check.
+fn fold_measurements(
+    config: &AnalysisConfig,
+    run: &AnalysisRun,
+    due: &[String],
+    measured: &[(String, Side, Series)],
+    now: DateTime<Utc>,
+) -> AnalysisRun {
+    let missing: Series = Err("not read".to_owned());
+    let mut run = run.clone();
+    for check in due {
+        let find = |side: Side| {
+            measured
+                .iter()
+                .find(|(c, s, _)| c == check && *s == side)
+                .map(|(_, _, series)| series)
+        };
+        let candidate = find(Side::Candidate).unwrap_or(&missing);
+        run = measure::record(config, &run, check, candidate, find(Side::Baseline), now);
+    }
+    run
+}
+
+/// The record with `run` as the current bake's analysis.
+fn with_run(record: &DeploymentRecord, run: AnalysisRun, now: DateTime<Utc>) -> DeploymentRecord {
+    let mut next = record.clone();
+    if let Some(p) = next.progress.as_mut() {
+        p.analysis = Some(run);
+    }
+    next.updated_at = now;
+    next
+}
+
+/// Records a measurement: a failed check rolls back, an inconclusive one pauses for an
+/// operator, anything else is written and the machine decides again.
+fn after_measuring(
+    record: &DeploymentRecord,
+    config: &AnalysisConfig,
+    run: AnalysisRun,
+    now: DateTime<Utc>,
+) -> Next {
+    let verdict = measure::verdict(config, &run);
+    match verdict {
+        Verdict::Failed { check, reason } => abort(
+            &with_run(record, run, now),
+            AbortKind::Analysis,
+            reason,
+            Some(format!("analysis:{check}")),
+            now,
+        ),
+        Verdict::Inconclusive { reason, .. } => pause_inconclusive(record, &run, reason, now),
+        Verdict::Running { .. } | Verdict::Passed => Next::Record {
+            note: format!("measured; {}", analysis_note(&verdict)),
+            record: Box::new(with_run(record, run, now)),
+            again: true,
+        },
+    }
+}
+
+/// An inconclusive analysis holds the deployment for an operator (`resume` measures again and
+/// holds again while the data stays missing; `promote` ends the bake; `abort` reverts).
+fn pause_inconclusive(
+    record: &DeploymentRecord,
+    run: &AnalysisRun,
+    reason: String,
+    now: DateTime<Utc>,
+) -> Next {
+    let mut next = with_run(record, run.clone(), now);
+    if let Some(p) = next.progress.as_mut() {
+        p.paused = Some(Paused {
+            by: "analysis".to_owned(),
+            at: now,
+            reason: reason.clone(),
+        });
+    }
+    next.push_history(now, "analysis_inconclusive", reason.clone());
+    self::record(next, format!("paused: {reason}"))
+}
+
+/// Where the analysis stands, for the job summary.
+fn analysis_note(verdict: &Verdict) -> String {
+    match verdict {
+        Verdict::Running { measured, needed } => {
+            format!("analysis {measured} of {needed} measurement(s)")
+        }
+        Verdict::Passed => "analysis passed".to_owned(),
+        Verdict::Failed { reason, .. } | Verdict::Inconclusive { reason, .. } => reason.clone(),
+    }
 }
 
 fn promote(record: &DeploymentRecord, progress: &Progress, cx: &Context<'_>) -> Next {
@@ -935,6 +1174,7 @@ fn promote(record: &DeploymentRecord, progress: &Progress, cx: &Context<'_>) -> 
     progress.rollback_window_until = Some(cx.rollback_window_until);
     progress.skip_bake = false;
     progress.fast_forward = false;
+    progress.analysis = None;
     next.push_history(
         cx.now,
         "promoted",

@@ -20,6 +20,7 @@
 //! - [`record`]: the service's deployment record the machine reads and writes.
 //! - [`command`]: operator commands (pause, resume, promote, abort, retry), checked against the
 //!   record and stored in it.
+//! - [`watch`]: post-promotion analysis during the rollback window.
 //! - [`window`]: deployment windows.
 
 pub mod analysis;
@@ -30,6 +31,7 @@ pub mod machine;
 pub mod notice;
 pub mod record;
 pub mod release;
+pub mod watch;
 pub mod window;
 
 pub use command::{CommandKind, OperatorCommand};
@@ -383,6 +385,10 @@ pub struct Progress {
     /// alarm gate is checked (the new version is still deployed and verified first).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub fast_forward: bool,
+    /// The current bake's metric analysis (measurements so far, marginal holds), or after
+    /// promotion the analysis of the rollback window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<analysis::measure::AnalysisRun>,
 }
 
 /// An operator's pause.
@@ -422,6 +428,7 @@ impl Progress {
         self.step += 1;
         self.phase = Phase::Ready;
         self.step_started_at = now;
+        self.analysis = None;
     }
 }
 
@@ -864,6 +871,7 @@ mod tests {
             paused: None,
             skip_bake: false,
             fast_forward: false,
+            analysis: None,
         };
         let lease = Duration::seconds(120);
         let verdict =

@@ -217,6 +217,7 @@ mod tests {
             paused: None,
             skip_bake: false,
             fast_forward: false,
+            analysis: None,
         });
         record
     }

@@ -339,6 +339,7 @@ mod tests {
             paused: None,
             skip_bake: false,
             fast_forward: false,
+            analysis: None,
         }
     }
 

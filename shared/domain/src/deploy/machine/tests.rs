@@ -60,6 +60,7 @@ pub(crate) fn record_at(step: usize, phase: Phase) -> DeploymentRecord {
         paused: None,
         skip_bake: false,
         fast_forward: false,
+        analysis: None,
     });
     record
 }
@@ -92,6 +93,8 @@ fn decide(record: &DeploymentRecord, observed: &Observed, now: i64) -> Next {
         gated: true,
         actor: "pipeline-job:j3",
         rollback_window_until: at(now + 3600),
+        analysis: None,
+        sides: None,
     };
     next(record, observed, &cx)
 }
@@ -108,6 +111,17 @@ fn show(next: &Next) -> String {
             format!("observe checks {}", target.as_deref().unwrap_or("-"))
         }
         Next::Observe(Observation::Weights) => "observe weights".into(),
+        Next::Observe(Observation::Metrics { requests }) => format!(
+            "observe metrics {}",
+            requests
+                .iter()
+                .map(|r| format!("{}/{:?}", r.check, r.side))
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
+        Next::Observe(Observation::Judge { requests }) => {
+            format!("observe judge {} request(s)", requests.len())
+        }
         Next::Observe(Observation::Hook { hook, handle, .. }) => format!(
             "observe hook {}{}",
             hook.describe(),
@@ -822,4 +836,204 @@ fn hook_runs_have_short_stable_names() {
     assert_ne!(a, hooks::run_name("job-1", 3));
     assert_ne!(a, hooks::run_name("job-2", 2));
     assert!(a.len() <= 36, "{a}");
+}
+
+/// An error-rate check (interval 10 s, 2 measurements, no failure tolerated) and a judge.
+fn analysis_config(judge: bool) -> crate::deploy::analysis::AnalysisConfig {
+    let yaml = format!(
+        r#"
+metrics:
+  error_rate:
+    queries: [{{ id: e, metric: {{ namespace: App, name: Errors, dimensions: {{ Color: "{{color}}" }}, stat: Sum }} }}]
+    success: "result < 0.01"
+    interval_seconds: 10
+    count: 2
+{}"#,
+        if judge {
+            "judge:\n  metrics:\n    latency: { queries: [{ id: l, metric: { namespace: App, name: Latency, dimensions: { Color: \"{color}\" } } }] }\n  max_holds: 1\n"
+        } else {
+            ""
+        }
+    );
+    serde_yaml_ng::from_str(&yaml).expect("analysis config")
+}
+
+fn sides() -> Sides {
+    let side = |color: &str| SideNames {
+        color: color.into(),
+        service: format!("api-{color}"),
+        target: format!("{color}.api.internal"),
+    };
+    Sides {
+        candidate: side("green"),
+        baseline: Some(side("blue")),
+    }
+}
+
+fn decide_analysed(
+    record: &DeploymentRecord,
+    observed: &Observed,
+    now: i64,
+    config: &crate::deploy::analysis::AnalysisConfig,
+) -> Next {
+    let me = me();
+    let sides = sides();
+    let cx = Context {
+        now: at(now),
+        me: &me,
+        lease: Duration::seconds(120),
+        stabilize_timeout: Duration::seconds(600),
+        gated: true,
+        actor: "pipeline-job:j3",
+        rollback_window_until: at(now + 3600),
+        analysis: Some(config),
+        sides: Some(&sides),
+    };
+    next(record, observed, &cx)
+}
+
+/// Runs the machine from `record` at `now`, answering observations with `errors` (the error
+/// rate read) and, for the judge, each metric's (candidate, baseline) sample centres from
+/// `latency`, writing records, until it waits or acts.
+fn run_bake(
+    record: &mut DeploymentRecord,
+    now: i64,
+    config: &crate::deploy::analysis::AnalysisConfig,
+    errors: f64,
+    latency: impl Fn(&str) -> (f64, f64),
+) -> String {
+    let spread = |base: f64| -> Vec<f64> { (0..8).map(|i| base + f64::from(i)).collect() };
+    let mut observed = quiet();
+    for _ in 0..10 {
+        match decide_analysed(record, &observed, now, config) {
+            Next::Observe(Observation::Metrics { requests }) => {
+                observed.metrics = Some(
+                    requests
+                        .iter()
+                        .map(|r| (r.check.clone(), r.side, Ok(vec![errors])))
+                        .collect(),
+                );
+            }
+            Next::Observe(Observation::Judge { requests }) => {
+                observed.judged = Some(
+                    requests
+                        .iter()
+                        .map(|r| {
+                            let (candidate, baseline) = latency(&r.check);
+                            (
+                                r.check.clone(),
+                                (Ok(spread(candidate)), Ok(spread(baseline))),
+                            )
+                        })
+                        .collect(),
+                );
+            }
+            Next::Record {
+                record: next,
+                note,
+                again,
+            } => {
+                *record = *next;
+                if !again {
+                    return format!("record: {note}");
+                }
+                observed = quiet();
+            }
+            other => return show(&other),
+        }
+    }
+    panic!("the machine did not settle");
+}
+
+fn same(_: &str) -> (f64, f64) {
+    (100.0, 100.0)
+}
+
+#[test]
+fn analysis_measures_every_bake_invocation_and_rolls_back_a_failing_check() {
+    let config = analysis_config(false);
+    let mut record = record_at(4, Phase::Ready);
+    // First invocation: measured (0.001 < 0.01), then still baking.
+    let got = run_bake(&mut record, 101, &config, 0.001, same);
+    assert!(got.starts_with("wait: baking, 1 s of 120 s"), "{got}");
+    assert!(got.contains("analysis 1 of 2"), "{got}");
+    // A second invocation within the interval measures nothing more.
+    let before = record.clone();
+    let got = run_bake(&mut record, 105, &config, 0.5, same);
+    assert!(got.starts_with("wait:"), "{got}");
+    assert_eq!(record, before, "nothing written within the interval");
+    // The next measurement fails: rolled back like an alarm, with the check in the reason.
+    let got = run_bake(&mut record, 112, &config, 0.08, same);
+    assert!(got.starts_with("revert Analysis"), "{got}");
+    let abort = record
+        .progress
+        .as_ref()
+        .and_then(|p| p.abort.clone())
+        .expect("abort");
+    assert!(abort.reason.contains("error_rate"), "{}", abort.reason);
+    assert!(abort.reason.contains("0.08"), "{}", abort.reason);
+    assert!(abort.reason.contains("result < 0.01"), "{}", abort.reason);
+    assert_eq!(abort.alarm.as_deref(), Some("analysis:error_rate"));
+    let (done, outcome) = reverted(&record, &abort, None, "a", at(113));
+    assert_eq!(outcome, Outcome::RolledBack);
+    assert_eq!(done.status, DeploymentStatus::RolledBack);
+}
+
+#[test]
+fn a_bake_ends_only_once_its_checks_passed_and_the_judge_agreed() {
+    let config = analysis_config(true);
+    let mut record = record_at(4, Phase::Ready);
+    run_bake(&mut record, 101, &config, 0.001, same);
+    // Baked long enough but one measurement short: it waits for the analysis.
+    let got = run_bake(&mut record, 221, &config, 0.001, same);
+    assert!(
+        got.starts_with("record: baked 120 s"),
+        "measured at 221: {got}"
+    );
+    assert_eq!(record.progress.as_ref().map(|p| p.step), Some(5));
+    assert_eq!(
+        record.history.last().map(|h| h.event.as_str()),
+        Some("judge_passed")
+    );
+    let mut short = record_at(4, Phase::Ready);
+    run_bake(&mut short, 101, &config, 0.001, same);
+    let got = run_bake(&mut short, 105, &config, 0.001, same);
+    assert!(got.contains("analysis 1 of 2"), "{got}");
+}
+
+#[test]
+fn a_marginal_judge_holds_the_step_then_a_second_fails_it() {
+    let mut config = analysis_config(true);
+    if let Some(judge) = config.judge.as_mut() {
+        // Two metrics: one failing scores 50, marginal.
+        let latency = judge.metrics["latency"].clone();
+        judge.metrics.insert("errors".into(), latency);
+        judge.marginal_score = 50.0;
+    }
+    let slow = |metric: &str| {
+        if metric == "latency" {
+            (200.0, 100.0)
+        } else {
+            (100.0, 100.0)
+        }
+    };
+    let mut record = record_at(4, Phase::Ready);
+    run_bake(&mut record, 101, &config, 0.001, slow);
+    let got = run_bake(&mut record, 225, &config, 0.001, slow);
+    assert!(
+        got.starts_with("record: judge marginal (1 hold(s)); baking again"),
+        "{got}"
+    );
+    let p = record.progress.as_ref().expect("progress");
+    assert_eq!(p.step, 4, "the step is held");
+    assert_eq!(p.step_started_at, at(225), "its bake starts again");
+    assert_eq!(p.analysis.as_ref().map(|r| r.holds), Some(1));
+    assert_eq!(
+        record.history.last().map(|h| h.event.as_str()),
+        Some("judge_marginal")
+    );
+    // The same verdict after the next bake is one hold too many (max_holds 1): rolled back.
+    run_bake(&mut record, 226, &config, 0.001, slow);
+    let got = run_bake(&mut record, 350, &config, 0.001, slow);
+    assert!(got.starts_with("revert Analysis"), "{got}");
 }
