@@ -3,6 +3,8 @@
 //! - EventBridge "CloudWatch Alarm State Change" (metric and composite alarms):
 //!   `aws_lambda_events`' `EventBridgeEvent` with `CloudWatchAlarmData` as the detail.
 //! - A direct alarm action (the function is the alarm's action): `CloudWatchAlarm`.
+//! - deploy-hook's post-promotion analysis failure (`detail-type` [`ANALYSIS_FAILED`], invoked
+//!   directly by deploy-hook's watch): one service, the failing check and why.
 //! - SNS from an alarm action: `SnsEvent`; the message is the alarm notification as JSON text.
 //!   The crate's typed `CloudWatchAlarmPayload` requires `AlarmDescription` to be a string, but
 //!   real alarms without a description send `null`, so the message is read with a small struct
@@ -15,6 +17,7 @@ use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::sns::SnsEvent;
 use chrono::{DateTime, Utc};
 use ops_adapters::error::{bounded, MAX_MESSAGE};
+use ops_domain::deploy::watch::AnalysisFailure;
 use ops_domain::rollback::{AlarmState, AlarmTransition, Delivery};
 use serde::Deserialize;
 use serde_json::Value;
@@ -34,6 +37,11 @@ pub enum EventError {
         message: String,
     },
 }
+
+/// The `detail-type` of deploy-hook's post-promotion analysis failure (its `detail` is an
+/// [`AnalysisFailure`]): handled as an alarm `analysis:<check>` into ALARM that names its one
+/// service.
+pub const ANALYSIS_FAILED: &str = "Deployment Analysis Failed";
 
 /// Longest alarm name CloudWatch allows; a longer one is not an alarm event.
 pub const MAX_ALARM_NAME: usize = 255;
@@ -63,6 +71,12 @@ pub fn parse(event: &Value) -> Result<Vec<AlarmTransition>, EventError> {
     }
     if event.get("detail-type").is_some() {
         let detail_type = event["detail-type"].as_str().unwrap_or_default();
+        if detail_type == ANALYSIS_FAILED {
+            let failure: AnalysisFailure = serde_json::from_value(event["detail"].clone())
+                .map_err(malformed("analysis failure"))?;
+            check_alarm_name(&failure.alarm_name(), "analysis failure")?;
+            return Ok(vec![AlarmTransition::from_analysis(&failure)]);
+        }
         if detail_type != "CloudWatch Alarm State Change" {
             return Err(EventError::Malformed {
                 shape: "EventBridge",
@@ -126,6 +140,7 @@ fn transition(
         reason: current.reason.clone(),
         changed_at: current.timestamp,
         delivery,
+        service: None,
     })
 }
 
@@ -172,6 +187,7 @@ impl SnsAlarmMessage {
                 }
             })?,
             delivery: Delivery::Sns,
+            service: None,
         })
     }
 }
@@ -260,6 +276,24 @@ mod tests {
             "alarm-action.json",
             &["checkout-5xx-rate Some(\"OK\")->ALARM AlarmAction 2026-11-23T10:15:30.123+00:00"],
         );
+    }
+
+    #[test]
+    fn a_post_promotion_analysis_failure_names_its_service() {
+        check(
+            "alarm-rollback-analysis-failed.json",
+            &["analysis:error_rate Some(\"OK\")->ALARM Analysis 2026-11-23T11:02:00+00:00"],
+        );
+        let transitions = parse(&load("alarm-rollback-analysis-failed.json")).expect("parses");
+        assert_eq!(transitions[0].service.as_deref(), Some("checkout"));
+        assert!(transitions[0].reason.contains("result < 0.01"));
+        // Delivered again, it is the same transition.
+        let again = parse(&load("alarm-rollback-analysis-failed.json")).expect("parses");
+        assert_eq!(transitions[0].key(), again[0].key());
+        assert!(matches!(
+            parse(&serde_json::json!({"detail-type": ANALYSIS_FAILED, "detail": {"service": 1}})),
+            Err(EventError::Malformed { .. })
+        ));
     }
 
     #[test]

@@ -25,6 +25,9 @@ pub struct Settings {
     pub crash_after_change: bool,
     /// The backup function (`BACKUP_FUNCTION`), for `backup` lifecycle hooks.
     pub backup_function: Option<String>,
+    /// alarm-rollback (`ALARM_ROLLBACK_FUNCTION`), which post-promotion analysis hands a
+    /// failing check to.
+    pub alarm_rollback_function: Option<String>,
 }
 
 impl Default for Settings {
@@ -33,6 +36,7 @@ impl Default for Settings {
             lease: chrono::Duration::seconds(120),
             crash_after_change: false,
             backup_function: None,
+            alarm_rollback_function: None,
         }
     }
 }
@@ -91,7 +95,8 @@ impl Deps {
     /// The function's environment ([`ops_adapters::runtime::FunctionEnv`]: `STATE_BUCKET`,
     /// `CONFIG_URI`, the SDK configuration with the event-handler client settings) and
     /// `DEPLOY_LEASE_SECONDS` (default 120: longer than the function timeout) and
-    /// `BACKUP_FUNCTION` (the backup function, for `backup` hooks).
+    /// `BACKUP_FUNCTION` (the backup function, for `backup` hooks) and `ALARM_ROLLBACK_FUNCTION`
+    /// (for post-promotion analysis).
     pub async fn from_env() -> anyhow::Result<Deps> {
         use ops_adapters::runtime::{env_seconds, FunctionEnv};
         let env = FunctionEnv::from_env(ops_adapters::clients::ClientSettings::default()).await?;
@@ -99,9 +104,9 @@ impl Deps {
         if let Some(seconds) = env_seconds("DEPLOY_LEASE_SECONDS")? {
             settings.lease = chrono::Duration::seconds(seconds);
         }
-        settings.backup_function = std::env::var("BACKUP_FUNCTION")
-            .ok()
-            .filter(|name| !name.is_empty());
+        let function = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        settings.backup_function = function("BACKUP_FUNCTION");
+        settings.alarm_rollback_function = function("ALARM_ROLLBACK_FUNCTION");
         Ok(Deps::new(
             &env.sdk,
             &env.state_bucket,

@@ -33,6 +33,9 @@ pub enum HandlerError {
     /// The decommission run failed for some services.
     #[error("decommission failed: {0}")]
     Decommission(String),
+    /// The post-promotion watch failed for some services.
+    #[error("post-promotion analysis failed: {0}")]
+    Watch(String),
 }
 
 impl From<HandlerError> for Diagnostic {
@@ -45,6 +48,7 @@ impl From<HandlerError> for Diagnostic {
             HandlerError::Config(_) => "ConfigurationError",
             HandlerError::InjectedCrash(_) => "InjectedCrash",
             HandlerError::Decommission(_) => "DecommissionFailed",
+            HandlerError::Watch(_) => "WatchFailed",
         };
         Diagnostic {
             error_type: error_type.to_owned(),

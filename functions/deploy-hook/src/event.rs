@@ -1,5 +1,5 @@
 //! What invokes deploy-hook: a CodePipeline job (`aws_lambda_events`' job event) or the
-//! decommission schedule (`{"action": "decommission"}`).
+//! decommission and watch schedules (`{"action": "decommission"}`, `{"action": "watch"}`).
 //!
 //! The job's `artifactCredentials` are moved into an [`ArtifactAccess`] whose `Debug` hides
 //! them; the event itself is never logged.
@@ -20,6 +20,8 @@ pub enum Input {
     Job(Box<Job>),
     /// Scale old colors to zero once their rollback window is over.
     Decommission,
+    /// Post-promotion analysis of promoted deployments in their rollback window.
+    Watch,
 }
 
 /// A CodePipeline job, as far as deploy-hook uses it.
@@ -69,7 +71,7 @@ impl fmt::Debug for ArtifactAccess {
 
 /// The event is neither a pipeline job nor a schedule action.
 #[derive(Debug, thiserror::Error)]
-#[error("not a CodePipeline job event or {{\"action\": \"decommission\"}}: {0}")]
+#[error("not a CodePipeline job event or {{\"action\": \"decommission\" | \"watch\"}}: {0}")]
 pub struct EventError(pub String);
 
 #[derive(Deserialize)]
@@ -121,6 +123,7 @@ pub fn parse(payload: Value) -> Result<Input, EventError> {
     }
     match serde_json::from_value::<Action>(payload) {
         Ok(action) if action.action == "decommission" => Ok(Input::Decommission),
+        Ok(action) if action.action == "watch" => Ok(Input::Watch),
         Ok(action) => Err(EventError(format!(
             "unknown action \"{}\"",
             capped(&action.action)

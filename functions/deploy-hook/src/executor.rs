@@ -22,6 +22,7 @@ use tracing::{info, warn};
 
 use crate::abort;
 use crate::context::{audit_owed, commit, continuing, final_success, lost_race, Ctx, Report};
+use crate::deps::Deps;
 use crate::error::JobError;
 use crate::health;
 use crate::hooks;
@@ -188,7 +189,7 @@ async fn observe(
         }
         Observation::Metrics { requests } => {
             observed.metrics = Some(
-                read_series(ctx, requests)
+                read_series(ctx.deps, &ctx.service, requests)
                     .await
                     .into_iter()
                     .map(|(request, series)| (request.check.clone(), request.side, series))
@@ -198,7 +199,7 @@ async fn observe(
         Observation::Judge { requests } => {
             let mut samples: std::collections::BTreeMap<String, (Series, Series)> =
                 std::collections::BTreeMap::new();
-            for (request, series) in read_series(ctx, requests).await {
+            for (request, series) in read_series(ctx.deps, &ctx.service, requests).await {
                 let entry = samples
                     .entry(request.check.clone())
                     .or_insert_with(|| (Ok(Vec::new()), Ok(Vec::new())));
@@ -224,21 +225,22 @@ async fn observe(
 /// Reads every request's series. A failed read is that series' error (an analysis measurement
 /// error, counted against `consecutive_errors`), never the invocation's: the SDK has retried
 /// it already, and the machine decides what repeated errors mean.
-async fn read_series<'r>(
-    ctx: &Ctx<'_>,
+pub(crate) async fn read_series<'r>(
+    deps: &Deps,
+    service: &str,
     requests: &'r [MetricRequest],
 ) -> Vec<(&'r MetricRequest, Series)> {
     let mut read = Vec::with_capacity(requests.len());
     for request in requests {
         let series = cloudwatch::metrics::series(
-            &ctx.deps.cloudwatch,
+            &deps.cloudwatch,
             &request.queries,
             request.start,
             request.end,
         )
         .await
         .map_err(|error| {
-            warn!(message = "A metric query failed.", service = %ctx.service, check = %request.check, error = %error);
+            warn!(message = "A metric query failed.", service = %service, check = %request.check, error = %error);
             error.to_string()
         });
         read.push((request, series));

@@ -34,7 +34,7 @@ pub struct Response {
     /// The deployment.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deployment_id: Option<String>,
-    /// `continue`, `succeeded`, `failed` or `decommissioned`.
+    /// `continue`, `succeeded`, `failed`, `decommissioned` or `watched`.
     pub result: String,
     /// CodePipeline failure type, when failed.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -66,6 +66,20 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Response, 
                 job_id: None,
                 deployment_id: None,
                 result: "decommissioned".into(),
+                failure_type: None,
+                summary,
+                step: None,
+                already_reported: false,
+                aws_calls: deps.clients.recorder.calls().len() - calls_before,
+                duration_ms: elapsed_ms(started),
+            });
+        }
+        Input::Watch => {
+            let summary = Box::pin(crate::watch::watch(deps)).await?;
+            return Ok(Response {
+                job_id: None,
+                deployment_id: None,
+                result: "watched".into(),
                 failure_type: None,
                 summary,
                 step: None,

@@ -15,6 +15,7 @@
 //! - [`abort`]: reverting a stopped deployment; ending a job whose release was rolled back.
 //! - [`records`]: audit records, DORA metrics, notifications.
 //! - [`decommission`]: the schedule that settles promotions and scales idle colors to zero.
+//! - [`watch`]: the schedule of post-promotion analysis; a failing check goes to alarm-rollback.
 //! - [`deps`], [`error`]: dependencies and tunables; the two error shapes.
 //! - [`artifact`]: the image from the input artifact.
 //! - [`health`]: HTTP health checks and smoke tests.
@@ -33,6 +34,7 @@ pub mod hooks;
 pub mod job;
 pub mod records;
 pub mod start;
+pub mod watch;
 
 pub use deps::{Deps, Settings, FUNCTION};
 pub use error::HandlerError;

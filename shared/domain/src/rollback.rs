@@ -72,6 +72,8 @@ pub enum Delivery {
     Sns,
     /// The function set directly as the alarm's action.
     AlarmAction,
+    /// deploy-hook's post-promotion analysis: a failing metric check, naming its service.
+    Analysis,
 }
 
 /// One alarm state change, whatever shape it arrived in.
@@ -91,6 +93,10 @@ pub struct AlarmTransition {
     pub changed_at: DateTime<Utc>,
     /// How it was delivered.
     pub delivery: Delivery,
+    /// The one service a post-promotion analysis failure names: it is rolled back whatever
+    /// the alarm routes say (they map alarm names, and this is no CloudWatch alarm).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
 }
 
 impl AlarmTransition {
@@ -121,6 +127,24 @@ pub struct Trigger {
 /// Most characters of the alarm's reason kept in records, audit records and messages
 /// (CloudWatch's own limit is 1023).
 pub const MAX_REASON: usize = 1024;
+
+impl AlarmTransition {
+    /// A post-promotion analysis failure as a transition into ALARM of the alarm
+    /// `analysis:<check>`, at the failing measurement's time (so every delivery of the same
+    /// failure has the same key), naming its service.
+    pub fn from_analysis(failure: &crate::deploy::watch::AnalysisFailure) -> AlarmTransition {
+        AlarmTransition {
+            alarm_name: failure.alarm_name(),
+            alarm_arn: None,
+            new_state: AlarmState::Alarm,
+            old_state: Some(AlarmState::Ok),
+            reason: failure.reason.clone(),
+            changed_at: failure.at,
+            delivery: Delivery::Analysis,
+            service: Some(failure.service.clone()),
+        }
+    }
+}
 
 impl From<&AlarmTransition> for Trigger {
     fn from(transition: &AlarmTransition) -> Self {
@@ -908,6 +932,7 @@ services:
             reason: "x".repeat(1_000_000),
             changed_at: at(0),
             delivery: Delivery::EventBridge,
+            service: None,
         };
         let trigger = Trigger::from(&transition);
         assert_eq!(trigger.reason.chars().count(), MAX_REASON + 1);
@@ -923,9 +948,11 @@ services:
             reason: "r".into(),
             changed_at: at(0),
             delivery: Delivery::EventBridge,
+            service: None,
         };
         let via_sns = AlarmTransition {
             delivery: Delivery::Sns,
+            service: None,
             reason: "other text".into(),
             ..base.clone()
         };

@@ -60,7 +60,7 @@ use ops_adapters::runtime::{env_seconds, FunctionEnv};
 use ops_adapters::s3::{ConfigLoadError, ConfigSource, StateError, StateStore};
 use ops_adapters::secretsmanager::SecretCache;
 use ops_adapters::AwsClients;
-use ops_domain::config::SuiteConfig;
+use ops_domain::config::{AlarmRoute, SuiteConfig};
 use ops_domain::notify::{Lifecycle, Severity};
 use ops_domain::rollback::{self, AlarmState, AlarmTransition, PlanError, Skip, Trigger};
 use serde::Serialize;
@@ -409,7 +409,17 @@ async fn handle_transition(
 ) -> Result<(TransitionResult, Vec<String>), HandlerError> {
     let trigger = Trigger::from(transition);
     let claimant = rollback::claimant(&trigger, invocation_id);
-    let routes: Vec<_> = config.routes_for_alarm(&transition.alarm_name).collect();
+    // A post-promotion analysis failure names its service; alarms are mapped by the routes.
+    let named = transition.service.as_ref().map(|service| AlarmRoute {
+        alarm: transition.alarm_name.clone(),
+        services: vec![service.clone()],
+        severity: Severity::Critical,
+        rollback: true,
+    });
+    let routes: Vec<&AlarmRoute> = match &named {
+        Some(route) => vec![route],
+        None => config.routes_for_alarm(&transition.alarm_name).collect(),
+    };
     let mut result = TransitionResult {
         alarm: transition.alarm_name.clone(),
         state: transition.new_state,
