@@ -64,10 +64,16 @@ locals {
   # Some service's metric checks run after promotion: the watch schedule below exists.
   deploy_post_promotion_analysis = anytrue([for service in values(local.deploy_services) : service.post_promotion])
 
-  # deploy-hook's environment: the backup function, when a backup hook asks it for a backup.
+  # alarm-rollback, which a failing post-promotion check is handed to (asynchronously); built
+  # from its parts, as the backup function's.
+  alarm_rollback_function_arn = "arn:${local.partition}:lambda:${local.region}:${local.account_id}:function:${local.function_name}"
+
+  # deploy-hook's environment: the backup function, when a backup hook asks it for a backup, and
+  # alarm-rollback, when post-promotion analysis may hand it a failing check.
   deploy_hook_environment = merge(
     local.function_environment,
     local.deploy_backup_hooks ? { BACKUP_FUNCTION = local.backup_function_name } : {},
+    local.deploy_post_promotion_analysis ? { ALARM_ROLLBACK_FUNCTION = local.function_name } : {},
   )
 }
 
@@ -153,7 +159,8 @@ moved {
 
 # While a promoted version is within its rollback window, its metric checks keep running
 # (deploy.analysis.post_promotion, true by default when deploy.analysis has metrics); a failure
-# rolls it back. Scheduler runs deploy-hook with {"action": "watch"} for that; only when some
+# is handed to alarm-rollback (ALARM_ROLLBACK_FUNCTION), which rolls the service back as for a
+# firing alarm. Scheduler runs deploy-hook with {"action": "watch"} for that; only when some
 # service of the config has such checks. Same module and limits as the decommission schedule.
 module "deploy_hook_watch_schedule" {
   source = "./modules/scheduled-invoke"

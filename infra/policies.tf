@@ -107,6 +107,8 @@ locals {
       for d in local.deploy_backup_hook_destinations : "arn:${local.partition}:s3:::${d.bucket}/${d.prefix == "" ? "" : "${d.prefix}/"}latest/${d.plan}.json"
     ])
     hook_backup_buckets = distinct([for d in local.deploy_backup_hook_destinations : "arn:${local.partition}:s3:::${d.bucket}"])
+    # alarm-rollback, which deploy-hook's post-promotion watch hands a failing check to.
+    alarm_rollback_function = [local.alarm_rollback_function_arn, "${local.alarm_rollback_function_arn}:*"]
 
     # ops-api: the API keys document and the Slack signing secret, nothing else.
     ops_api_secrets = [aws_secretsmanager_secret.ops_api_keys.arn, aws_secretsmanager_secret.slack_signing.arn]
@@ -183,6 +185,9 @@ locals {
     lambda_hooks = length(local.deploy_lambda_hook_function_arns) > 0
     # Some service has a `backup` lifecycle hook.
     backup_hooks = local.deploy_backup_hooks
+    # Some service's metric checks keep running after promotion (deploy.analysis.post_promotion,
+    # true by default when deploy.analysis has metrics): the watch schedule exists.
+    post_promotion_analysis = local.deploy_post_promotion_analysis
   }
 
   # The statements each function gets. An unknown `resource` or `when` fails the plan (invalid

@@ -147,6 +147,13 @@ const DEPLOY_HOOK_CONDITIONAL_GRANTS: &[ConditionalGrant] = &[
         called: true,
     },
     ConditionalGrant {
+        sid: "HandAnalysisFailuresToRollback",
+        action: "lambda:InvokeFunction",
+        resource: "alarm_rollback_function",
+        when: "post_promotion_analysis",
+        called: true,
+    },
+    ConditionalGrant {
         sid: "ReadBackupLatestPointers",
         action: "s3:GetObject",
         resource: "hook_backup_latest",
