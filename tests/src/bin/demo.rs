@@ -248,6 +248,8 @@ async fn run(endpoint: &str, bucket: &str, admin: &AwsClients) -> anyhow::Result
         "the abort did not fail the job with who and why: {}",
         aborted.summary
     );
+    analysed_canary(endpoint, admin, bucket, &mut config, &store, &pipelines, &operator).await?;
+
     println!("\n--> The DORA figures of the last 30 days, from the audit trail");
     operator.run(&["dora", "--days", "30"]).await?;
     drop(deploy_hook);
@@ -324,6 +326,11 @@ fn demo_speed(config: &mut SuiteConfig, receiver: &str) {
         }
         service.deploy.bake_seconds = 2;
         service.deploy.rollback_window_seconds = 60;
+        // The example config's analysis reads load balancer metrics and its hooks run a
+        // migration task and a backup: none of them exist here. Step 4 adds an analysis of
+        // its own, fed by the demo.
+        service.deploy.analysis = None;
+        service.deploy.hooks = Default::default();
         for check in &mut service.deploy.health_checks {
             check.url = format!("{receiver}/health/{{target}}");
         }
@@ -333,6 +340,83 @@ fn demo_speed(config: &mut SuiteConfig, receiver: &str) {
         service.deploy.analysis = None;
         service.deploy.hooks = Default::default();
     }
+}
+
+/// Step 4: checkout under metric analysis. The demo feeds CloudWatch an error rate per color;
+/// the new version's rises once it takes traffic, no alarm fires, and the analysis rolls it
+/// back with the query and the values in the job's failure.
+async fn analysed_canary(
+    endpoint: &str,
+    admin: &AwsClients,
+    bucket: &str,
+    config: &mut SuiteConfig,
+    store: &StateStore,
+    pipelines: &Pipelines<'_>,
+    operator: &Operator,
+) -> anyhow::Result<()> {
+    println!("\n==> 4. checkout 1.8.0 under metric analysis: its error rate rises at 10 %; no alarm fires, the analysis rolls it back");
+    let namespace = "Demo/checkout";
+    let analysis = serde_json::json!({
+        "metrics": {
+            "error_rate": {
+                "queries": [
+                    {"id": "errors", "return_data": false, "metric": {"namespace": namespace, "name": "Errors", "dimensions": {"Color": "{color}"}, "stat": "Sum"}},
+                    {"id": "requests", "return_data": false, "metric": {"namespace": namespace, "name": "Requests", "dimensions": {"Color": "{color}"}, "stat": "Sum"}},
+                    {"id": "rate", "expression": "errors / requests"}
+                ],
+                "success": "result < 0.01",
+                "interval_seconds": 1,
+                "count": 2,
+                "failure_limit": 0
+            }
+        }
+    });
+    let checkout = config
+        .services
+        .get_mut("checkout")
+        .context("the config has no checkout service")?;
+    checkout.deploy.analysis = Some(serde_json::from_value(analysis.clone())?);
+    ops_domain::config::validate(config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    seed::upload_config(admin, bucket, &serde_json::to_string_pretty(config)?).await?;
+    println!("    checkout's deploy.analysis: {}", analysis);
+    let record = store
+        .get::<DeploymentRecord>(&keys::deployment_record("checkout"))
+        .await?
+        .context("checkout record")?
+        .value;
+    let stable = record.stable.target.clone().unwrap_or_default();
+    let colors: Vec<String> = config.services["checkout"]
+        .traffic
+        .as_ref()
+        .map(|t| t.targets.keys().cloned().collect())
+        .unwrap_or_default();
+    let idle = colors
+        .iter()
+        .find(|c| **c != stable)
+        .cloned()
+        .unwrap_or_default();
+    let sdk = ops_tests::emulator::sdk_config_for(endpoint).await;
+    let feed = ops_tests::metrics::MetricFeed::start(aws_sdk_cloudwatch::Client::new(&sdk), namespace);
+    for color in &colors {
+        feed.set("Requests", color, 200.0);
+        feed.set("Errors", color, 0.0);
+    }
+    // The new version lands on the idle color and fails one request in twelve.
+    feed.set("Errors", &idle, 16.0);
+    println!("    CloudWatch fed every 200 ms: {stable} 0 errors / 200 requests, {idle} (the new version) 16 / 200");
+    let analysed = pipelines
+        .run("checkout", "registry.example/checkout:1.8.0", None)
+        .await?;
+    drop(feed);
+    ensure!(
+        analysed.result == "failed" && analysed.summary.contains("error_rate"),
+        "checkout 1.8.0 was not rolled back by its analysis: {}",
+        analysed.summary
+    );
+    println!("\n--> The job's failure, as CodePipeline shows it");
+    println!("    {}", analysed.summary);
+    operator.run(&["history", "checkout"]).await?;
+    Ok(())
 }
 
 /// Pipeline jobs run through the Runtime API the way CodePipeline runs them: invoke, and while
