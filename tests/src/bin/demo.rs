@@ -69,7 +69,7 @@ async fn run(endpoint: &str, bucket: &str, admin: &AwsClients) -> anyhow::Result
     let pipeline = PipelineRecorder::start().await;
     demo_speed(&mut config, &receiver.url);
     seed::upload_config(admin, bucket, &serde_json::to_string_pretty(&config)?).await?;
-    println!("==> Demo speed: record TTL 1 s, bake 2 s, rollback window 60 s; health checks answered by a loopback server ({}); the config's analysis and hook examples left out", receiver.url);
+    println!("==> Demo speed: record TTL 1 s, bake 2 s, rollback window 60 s; health checks answered by a loopback server ({})", receiver.url);
     seed::notifier_secrets(admin, &config, &receiver.url).await?;
     println!("==> Notifier secrets point at the same loopback receiver; CodePipeline job results go to a loopback recorder ({})", pipeline.url);
     let seeded = seed::deployable(admin, &config).await?;
@@ -334,11 +334,6 @@ fn demo_speed(config: &mut SuiteConfig, receiver: &str) {
         for check in &mut service.deploy.health_checks {
             check.url = format!("{receiver}/health/{{target}}");
         }
-        // The shipped config's examples of metric analysis (load balancer metrics), a migration
-        // task and a backup hook need a load balancer, a task that stops and the backup function,
-        // none of which the emulator's sample services have: the demo leaves them out.
-        service.deploy.analysis = None;
-        service.deploy.hooks = Default::default();
     }
 }
 
