@@ -95,8 +95,13 @@ output "deploy_hook_schedule_name" {
   value       = module.deploy_hook_schedule.schedule_name
 }
 
+output "deploy_hook_watch_schedule_name" {
+  description = "Name of the EventBridge Scheduler schedule that runs deploy-hook's post-promotion watch; null while no service's deploy.analysis runs after promotion."
+  value       = one(module.deploy_hook_watch_schedule[*].schedule_name)
+}
+
 output "deploy_hook_failure_queue_url" {
-  description = "SQS queue receiving deploy-hook invocations that failed after all retries, and decommission runs Scheduler could not deliver."
+  description = "SQS queue receiving deploy-hook invocations that failed after all retries, and decommission and watch runs Scheduler could not deliver."
   value       = module.deploy_hook.failure_queue_url
 }
 

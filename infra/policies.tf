@@ -87,6 +87,29 @@ locals {
       ]
     ]))
 
+    # deploy-hook's lifecycle hooks (deploy.hooks, see the locals in deploy_hook.tf).
+    # Task hooks: the revisions RunTask starts (the families of deploy_hook_task_families, else
+    # every family), only in the clusters of the services with task hooks (ecs:cluster below);
+    # ListTasks has no resource of its own here ("*", limited by ecs:cluster too); the tasks of
+    # those clusters, which DescribeTasks reads.
+    hook_task_definitions = length(local.deploy_task_hook_cluster_arns) == 0 ? [] : (
+      length(var.deploy_hook_task_families) > 0 ? [
+        for family in var.deploy_hook_task_families : "arn:${local.partition}:ecs:${local.region}:${local.account_id}:task-definition/${family}:*"
+      ] : ["arn:${local.partition}:ecs:${local.region}:${local.account_id}:task-definition/*"]
+    )
+    hook_task_clusters = length(local.deploy_task_hook_cluster_arns) > 0 ? ["*"] : []
+    hook_tasks         = [for cluster in local.deploy_task_hook_cluster_arns : "${replace(cluster, ":cluster/", ":task/")}/*"]
+    # Lambda hooks: the functions they name (built in this account and region from a name).
+    hook_functions = local.deploy_lambda_hook_function_arns
+    # Backup hooks: the latest pointer of each plan they back up (latest/<plan>.json under the
+    # plan's destination prefix), and the destination buckets for listing.
+    hook_backup_latest = distinct([
+      for d in local.deploy_backup_hook_destinations : "arn:${local.partition}:s3:::${d.bucket}/${d.prefix == "" ? "" : "${d.prefix}/"}latest/${d.plan}.json"
+    ])
+    hook_backup_buckets = distinct([for d in local.deploy_backup_hook_destinations : "arn:${local.partition}:s3:::${d.bucket}"])
+    # alarm-rollback, which deploy-hook's post-promotion watch hands a failing check to.
+    alarm_rollback_function = [local.alarm_rollback_function_arn, "${local.alarm_rollback_function_arn}:*"]
+
     # ops-api: the API keys document and the Slack signing secret, nothing else.
     ops_api_secrets = [aws_secretsmanager_secret.ops_api_keys.arn, aws_secretsmanager_secret.slack_signing.arn]
   }
@@ -127,6 +150,14 @@ locals {
     ecs_new_task_definitions = [
       { test = "StringEquals", variable = "ecs:CreateAction", values = ["RegisterTaskDefinition"] }
     ]
+    # deploy-hook's one-off tasks run, and are listed, only in the clusters of the services that
+    # have task hooks.
+    hook_task_definitions = [
+      { test = "ArnEquals", variable = "ecs:cluster", values = local.deploy_task_hook_cluster_arns }
+    ]
+    hook_task_clusters = [
+      { test = "ArnEquals", variable = "ecs:cluster", values = local.deploy_task_hook_cluster_arns }
+    ]
   }
 
   # `when` values: a statement naming one is granted only while it holds for the config.
@@ -146,6 +177,17 @@ locals {
     # Some backup plan has verification.zone_drill: verify restores its zones into a scratch
     # private hosted zone.
     zone_drill = anytrue([for plan in values(local.backup_plans) : plan.zone_drill])
+    # Some service has deploy.analysis: deploy-hook reads CloudWatch metrics.
+    deploy_analysis = anytrue([for service in values(local.deploy_services) : service.analysis])
+    # Some service has a `task` lifecycle hook (deploy.hooks.<point>[].task).
+    task_hooks = length(local.deploy_task_hook_cluster_arns) > 0
+    # Some service has a `lambda` lifecycle hook.
+    lambda_hooks = length(local.deploy_lambda_hook_function_arns) > 0
+    # Some service has a `backup` lifecycle hook.
+    backup_hooks = local.deploy_backup_hooks
+    # Some service's metric checks keep running after promotion (deploy.analysis.post_promotion,
+    # true by default when deploy.analysis has metrics): the watch schedule exists.
+    post_promotion_analysis = local.deploy_post_promotion_analysis
   }
 
   # The statements each function gets. An unknown `resource` or `when` fails the plan (invalid

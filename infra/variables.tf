@@ -287,8 +287,31 @@ variable "deploy_hook_decommission_schedule" {
   }
 }
 
+variable "deploy_hook_watch_schedule" {
+  description = "When EventBridge Scheduler runs deploy-hook with {\"action\":\"watch\"} to run the metric checks of promoted versions during their rollback window (deploy.analysis.post_promotion): a rate(...) or cron(...) expression (cron in UTC). The schedule exists only while some service of the config has such checks."
+  type        = string
+  default     = "rate(1 minute)"
+
+  validation {
+    condition     = can(regex("^(cron|rate)\\(.+\\)$", var.deploy_hook_watch_schedule))
+    error_message = "deploy_hook_watch_schedule must be a rate(...) or cron(...) expression, e.g. rate(1 minute)."
+  }
+}
+
+variable "deploy_hook_task_families" {
+  description = "Task definition families whose revisions deploy-hook may run as one-off tasks (the `task` lifecycle hooks of deploy.hooks), always only in the clusters of the services that have such hooks (ecs:cluster). Empty (the default) allows every family there: the config does not name the families (deploy-hook derives them from the services' task definitions), so list them here to narrow it."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for family in var.deploy_hook_task_families : can(regex("^[A-Za-z0-9_-]{1,255}$", family))])
+    error_message = "deploy_hook_task_families must be task definition family names (letters, digits, hyphens and underscores)."
+  }
+}
+
 variable "ecs_task_role_arns" {
-  description = "IAM roles (task roles and task execution roles) that the task definitions deploy-hook registers may name; deploy-hook gets iam:PassRole on exactly these, and only to ecs-tasks.amazonaws.com. Empty (the default) grants no iam:PassRole: registering a revision that names a role then fails, so list the roles of the config's services here."
+  description = "IAM roles (task roles and task execution roles) that the task definitions deploy-hook registers (and runs as one-off tasks of `task` hooks) may name; deploy-hook gets iam:PassRole on exactly these, and only to ecs-tasks.amazonaws.com. Empty (the default) grants no iam:PassRole: registering a revision or running a task that names a role then fails, so list the roles of the config's services here."
   type        = list(string)
   default     = []
   nullable    = false

@@ -44,6 +44,10 @@ app_secret_arns = [
   "arn:aws:secretsmanager:eu-west-1:123456789012:secret:checkout/*",
   "arn:aws:secretsmanager:eu-west-1:123456789012:secret:billing/*",
 ]
+# The config's migration task (checkout's pre_deploy `task` hook) runs only revisions of this
+# family (and only in the hooks' clusters); the post-promotion watch runs every minute (default).
+deploy_hook_task_families  = ["checkout"]
+deploy_hook_watch_schedule = "rate(1 minute)"
 
 # backup: snapshots under Object Lock (each object kept until its plan's keep_within has passed),
 # in the bucket <name_prefix>-backup-<account>-<region> (terraform output backup_bucket: put it in

@@ -1171,6 +1171,70 @@ pub async fn least_privilege_scenarios() -> BTreeSet<String> {
         .invoke(json!({"action": "decommission"}))
         .await
         .expect("decommission");
+    let mut called: BTreeSet<String> = world
+        .deps
+        .clients
+        .recorder
+        .calls()
+        .into_iter()
+        .map(|call| call.action)
+        .collect();
+    called.extend(analysis_and_hook_scenarios().await);
+    called
+}
+
+/// What metric analysis and lifecycle hooks call: `web` runs a migration task before it deploys
+/// (ListTasks for a task already started, RunTask, DescribeTasks until it stops); `api` measures
+/// an error rate on its bake (GetMetricData) and asks a Lambda hook once promoted (Invoke; the
+/// function does not exist here, and the attempt is what counts). A few invocations each: the
+/// calls are made by then, whatever the task and the function answer on the emulator.
+async fn analysis_and_hook_scenarios() -> BTreeSet<String> {
+    let function = ops_tests::unique("hook");
+    let world = DeployWorld::with_config(|yaml| {
+        let task = "      hooks:\n        pre_deploy:\n          - task: { command: [./migrate, up], timeout_seconds: 60 }\n";
+        let api = format!(
+            r#"      analysis:
+        metrics:
+          error-rate:
+            queries:
+              - {{ id: errors, metric: {{ namespace: AWS/ApplicationELB, name: HTTPCode_Target_5XX_Count, dimensions: {{ TargetGroup: "{{target}}" }}, stat: Sum, period_seconds: 60 }} }}
+            success: result < 1
+            interval_seconds: 1
+            count: 1
+            inconclusive: pass
+      hooks:
+        post_promote:
+          - lambda: {{ function: {function}, timeout_seconds: 60 }}
+"#
+        );
+        yaml.replace(
+            "      required_env: [LOG_LEVEL]\n",
+            &format!("      required_env: [LOG_LEVEL]\n{task}"),
+        )
+        .replace("      bake_seconds: 1\n", &format!("      bake_seconds: 1\n{api}"))
+    })
+    .await;
+    for (service, image, invocations) in [
+        ("web", "registry.example/web:1.5.0", 4),
+        ("api", "registry.example/api:2.0.0", 12),
+    ] {
+        let p = params(service, image);
+        let mut token = None;
+        for _ in 0..invocations {
+            let job = ops_tests::unique("job");
+            let Ok(response) = world
+                .invoke(job_event(&job, &p, None, token.as_deref()))
+                .await
+            else {
+                break;
+            };
+            if response.result != "continue" {
+                break;
+            }
+            token = world.token_after(&job);
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
     world
         .deps
         .clients

@@ -75,8 +75,208 @@ async fn cost_check_calls_only_what_its_policy_grants_and_uses_what_it_grants() 
 #[tokio::test]
 async fn deploy_hook_calls_only_what_its_policy_grants_and_uses_what_it_grants() {
     let called = crate::deploy_hook::least_privilege_scenarios().await;
+    // The scenarios reach the conditional grants of metric analysis and lifecycle hooks too.
+    for action in DEPLOY_HOOK_CONDITIONAL_GRANTS
+        .iter()
+        .filter(|grant| grant.called)
+        .map(|grant| grant.action)
+    {
+        assert!(called.contains(action), "{action} not reached: {called:?}");
+    }
     assert_granted("deploy-hook", &called);
     assert_used("deploy-hook", &called);
+}
+
+/// One statement of deploy-hook's policy that holds only for some configs.
+struct ConditionalGrant {
+    sid: &'static str,
+    action: &'static str,
+    /// Resource class of `infra/policies.tf`.
+    resource: &'static str,
+    /// `when` condition of `infra/policies.tf`.
+    when: &'static str,
+    /// Whether deploy-hook calls it itself (else S3 uses it on its behalf, or it is a check of
+    /// another call, and the statement must say why).
+    called: bool,
+}
+
+/// deploy-hook's grants for metric analysis (`deploy.analysis`) and lifecycle hooks
+/// (`deploy.hooks`): each on exactly this resource class and only under this condition, so a
+/// config without analysis or hooks gets none of them.
+const DEPLOY_HOOK_CONDITIONAL_GRANTS: &[ConditionalGrant] = &[
+    ConditionalGrant {
+        sid: "ReadMetrics",
+        action: "cloudwatch:GetMetricData",
+        resource: "*",
+        when: "deploy_analysis",
+        called: true,
+    },
+    ConditionalGrant {
+        sid: "RunHookTasks",
+        action: "ecs:RunTask",
+        resource: "hook_task_definitions",
+        when: "task_hooks",
+        called: true,
+    },
+    ConditionalGrant {
+        sid: "FindHookTasks",
+        action: "ecs:ListTasks",
+        resource: "hook_task_clusters",
+        when: "task_hooks",
+        called: true,
+    },
+    ConditionalGrant {
+        sid: "ReadHookTasks",
+        action: "ecs:DescribeTasks",
+        resource: "hook_tasks",
+        when: "task_hooks",
+        called: true,
+    },
+    ConditionalGrant {
+        sid: "InvokeHookFunctions",
+        action: "lambda:InvokeFunction",
+        resource: "hook_functions",
+        when: "lambda_hooks",
+        called: true,
+    },
+    ConditionalGrant {
+        sid: "InvokeBackupForHooks",
+        action: "lambda:InvokeFunction",
+        resource: "backup_function",
+        when: "backup_hooks",
+        called: true,
+    },
+    ConditionalGrant {
+        sid: "HandAnalysisFailuresToRollback",
+        action: "lambda:InvokeFunction",
+        resource: "alarm_rollback_function",
+        when: "post_promotion_analysis",
+        called: true,
+    },
+    ConditionalGrant {
+        sid: "ReadBackupLatestPointers",
+        action: "s3:GetObject",
+        resource: "hook_backup_latest",
+        when: "backup_hooks",
+        called: true,
+    },
+    ConditionalGrant {
+        sid: "ListBackupBuckets",
+        action: "s3:ListBucket",
+        resource: "hook_backup_buckets",
+        when: "backup_hooks",
+        called: false,
+    },
+    ConditionalGrant {
+        sid: "DecryptBackupPointers",
+        action: "kms:Decrypt",
+        resource: "backup_keys_through_s3",
+        when: "backup_hooks",
+        called: false,
+    },
+];
+
+/// The statements of `function`'s policy file by sid.
+fn statements(function: &str) -> BTreeMap<String, Value> {
+    let path = ops_tests::workspace_root()
+        .join("infra/policies")
+        .join(format!("{function}.json"));
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    let policy: Value = serde_json::from_str(&text).expect("policy JSON");
+    policy["statements"]
+        .as_array()
+        .expect("statements")
+        .iter()
+        .map(|s| (s["sid"].as_str().expect("sid").to_owned(), s.clone()))
+        .collect()
+}
+
+#[test]
+fn deploy_hook_grants_analysis_and_hooks_only_when_the_config_has_them() {
+    let statements = statements("deploy-hook");
+    for grant in DEPLOY_HOOK_CONDITIONAL_GRANTS {
+        let statement = statements
+            .get(grant.sid)
+            .unwrap_or_else(|| panic!("deploy-hook.json has no statement {}", grant.sid));
+        assert_eq!(
+            statement["actions"],
+            serde_json::json!([grant.action]),
+            "{}",
+            grant.sid
+        );
+        assert_eq!(statement["resource"], grant.resource, "{}", grant.sid);
+        assert_eq!(statement["when"], grant.when, "{}", grant.sid);
+        let why = statement["why"].as_str().unwrap_or_default().trim();
+        // `*`, and what deploy-hook does not call itself, stay only with a reason.
+        if grant.resource == "*" || !grant.called {
+            assert!(!why.is_empty(), "{} needs a `why`", grant.sid);
+        }
+    }
+    // Nothing else is granted on those actions without a condition, but what deploy-hook did
+    // before (state objects, the state bucket, the suite key).
+    let unconditional: BTreeSet<(String, String)> = statements
+        .values()
+        .filter(|s| s.get("when").is_none())
+        .flat_map(|s| {
+            let resource = s["resource"].as_str().expect("resource").to_owned();
+            s["actions"]
+                .as_array()
+                .expect("actions")
+                .iter()
+                .map(move |a| (a.as_str().expect("action").to_owned(), resource.clone()))
+        })
+        .collect();
+    for grant in DEPLOY_HOOK_CONDITIONAL_GRANTS {
+        let others: Vec<&(String, String)> = unconditional
+            .iter()
+            .filter(|(action, resource)| {
+                action == grant.action
+                    && resource != "state_objects"
+                    && resource != "state_bucket"
+                    && resource != "suite_key"
+            })
+            .collect();
+        assert!(
+            others.is_empty(),
+            "{} is also granted without a condition: {others:?}",
+            grant.action
+        );
+    }
+    // RunTask passes the task definition's roles: the statement that allows it says so.
+    let pass = statements["PassTaskRoles"]["why"].as_str().expect("why");
+    assert!(pass.contains("RunTask"), "{pass}");
+}
+
+#[test]
+fn every_resource_class_and_condition_named_by_a_policy_is_defined() {
+    // Terraform fails the plan on an unknown one; this says which before anyone plans.
+    let policies_tf =
+        std::fs::read_to_string(ops_tests::workspace_root().join("infra/policies.tf"))
+            .expect("infra/policies.tf");
+    let defined: BTreeSet<&str> = policies_tf
+        .lines()
+        .filter_map(|line| line.trim().split_once('='))
+        .map(|(name, _)| name.trim().trim_matches('"'))
+        .collect();
+    for function in [
+        "alarm-rollback",
+        "backup",
+        "cost-check",
+        "deploy-hook",
+        "ops-api",
+    ] {
+        for (sid, statement) in statements(function) {
+            for key in ["resource", "when"] {
+                if let Some(name) = statement[key].as_str() {
+                    assert!(
+                        defined.contains(name),
+                        "{function}.json {sid}: {key} {name} is not defined in infra/policies.tf"
+                    );
+                }
+            }
+        }
+    }
 }
 
 #[tokio::test]

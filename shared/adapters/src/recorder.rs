@@ -170,4 +170,18 @@ mod tests {
         );
         assert_eq!(iam_action("SESv2", "SendEmail"), "ses:SendEmail");
     }
+
+    #[test]
+    fn deploy_analysis_and_hook_operations_map_to_their_iam_actions() {
+        // The service names the SDK's operation metadata carries.
+        assert_eq!(
+            iam_action("CloudWatch", "GetMetricData"),
+            "cloudwatch:GetMetricData"
+        );
+        assert_eq!(iam_action("ECS", "RunTask"), "ecs:RunTask");
+        assert_eq!(iam_action("ECS", "ListTasks"), "ecs:ListTasks");
+        assert_eq!(iam_action("ECS", "DescribeTasks"), "ecs:DescribeTasks");
+        assert_eq!(iam_action("Lambda", "Invoke"), "lambda:InvokeFunction");
+        assert_eq!(super::operation_name("Lambda", "Invoke"), "lambda:Invoke");
+    }
 }

@@ -4,23 +4,27 @@
 use serde::{Deserialize, Serialize};
 
 /// `deploy.hooks`: what runs at each point of a deployment, in order.
+///
+/// Each hook is written as a map with one key (`- task: {command: [...]}`, `- lambda:
+/// {function: smoke}`, `- backup: {plan: db}`), not as a YAML tag (`!task`): Terraform reads
+/// the same file (`yamldecode`, which rejects tags) to decide what deploy-hook may do.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct HooksConfig {
     /// Once the new task definition is registered, before any service changes.
-    #[serde(default)]
+    #[serde(default, with = "serde_yaml_ng::with::singleton_map_recursive")]
     pub pre_deploy: Vec<Hook>,
     /// Once the new version is deployed and verified, before any weight moves.
-    #[serde(default)]
+    #[serde(default, with = "serde_yaml_ng::with::singleton_map_recursive")]
     pub pre_traffic: Vec<Hook>,
     /// After each traffic shift is in sync, before its bake.
-    #[serde(default)]
+    #[serde(default, with = "serde_yaml_ng::with::singleton_map_recursive")]
     pub post_shift: Vec<Hook>,
     /// Once all traffic is on the new version and baked, before it is recorded promoted.
-    #[serde(default)]
+    #[serde(default, with = "serde_yaml_ng::with::singleton_map_recursive")]
     pub post_promote: Vec<Hook>,
     /// After a deployment was reverted (started, not waited for).
-    #[serde(default)]
+    #[serde(default, with = "serde_yaml_ng::with::singleton_map_recursive")]
     pub on_rollback: Vec<Hook>,
 }
 
@@ -107,4 +111,41 @@ pub fn run_name(deployment_id: &str, step: usize) -> String {
 
 fn default_timeout() -> u32 {
     900
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Hook, HooksConfig};
+
+    #[test]
+    fn hooks_are_maps_with_one_key_as_terraform_reads_them() {
+        let hooks: HooksConfig = serde_yaml_ng::from_str(
+            "pre_deploy:\n  - task: { command: [./migrate, up], timeout_seconds: 600 }\n  - backup: { plan: suite }\non_rollback:\n  - lambda: { function: notify }\n",
+        )
+        .expect("hooks");
+        assert_eq!(
+            hooks.pre_deploy,
+            [
+                Hook::Task {
+                    command: vec!["./migrate".into(), "up".into()],
+                    container: None,
+                    timeout_seconds: 600,
+                },
+                Hook::Backup {
+                    plan: "suite".into(),
+                    timeout_seconds: 900,
+                },
+            ]
+        );
+        assert_eq!(hooks.on_rollback[0].describe(), "lambda notify");
+        // Written back the same way (the validator round-trips the config), and read again.
+        let text = serde_yaml_ng::to_string(&hooks).expect("serializes");
+        assert!(text.contains("- task:"), "{text}");
+        let again: HooksConfig = serde_yaml_ng::from_str(&text).expect("reads back");
+        assert_eq!(again, hooks);
+        // A hook of an unknown kind is an error, not ignored.
+        assert!(
+            serde_yaml_ng::from_str::<HooksConfig>("pre_deploy:\n  - shell: { run: x }\n").is_err()
+        );
+    }
 }
