@@ -5,8 +5,8 @@
 use lambda_runtime::Diagnostic;
 use ops_adapters::codepipeline::CodePipelineError;
 use ops_adapters::ecs::EcsError;
-use ops_adapters::lambda::LambdaError;
 use ops_adapters::error::{bounded, AwsCallError};
+use ops_adapters::lambda::LambdaError;
 use ops_adapters::route53::Route53Error;
 use ops_adapters::s3::{ConfigLoadError, StateError};
 use ops_adapters::secretsmanager::SecretError;

@@ -248,7 +248,16 @@ async fn run(endpoint: &str, bucket: &str, admin: &AwsClients) -> anyhow::Result
         "the abort did not fail the job with who and why: {}",
         aborted.summary
     );
-    analysed_canary(endpoint, admin, bucket, &mut config, &store, &pipelines, &operator).await?;
+    analysed_canary(
+        endpoint,
+        admin,
+        bucket,
+        &mut config,
+        &store,
+        &pipelines,
+        &operator,
+    )
+    .await?;
 
     println!("\n--> The DORA figures of the last 30 days, from the audit trail");
     operator.run(&["dora", "--days", "30"]).await?;
@@ -396,7 +405,8 @@ async fn analysed_canary(
         .cloned()
         .unwrap_or_default();
     let sdk = ops_tests::emulator::sdk_config_for(endpoint).await;
-    let feed = ops_tests::metrics::MetricFeed::start(aws_sdk_cloudwatch::Client::new(&sdk), namespace);
+    let feed =
+        ops_tests::metrics::MetricFeed::start(aws_sdk_cloudwatch::Client::new(&sdk), namespace);
     for (_, value) in &targets {
         feed.set("Requests", value, 200.0);
         feed.set("Errors", value, 0.0);

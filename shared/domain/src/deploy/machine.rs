@@ -953,7 +953,7 @@ fn bake(
                 });
             };
             let run = fold_measurements(config, &run, &due, measured, cx.now);
-            return after_measuring(record, config, run, cx.now);
+            return after_measuring(record, config, run, &sides.candidate, cx.now);
         }
     }
     if progress.skip_bake || progress.fast_forward {
@@ -980,7 +980,7 @@ fn bake(
             cx.now,
         );
     };
-    let verdict = measure::verdict(config, &run);
+    let verdict = bake_verdict(config, &run, &sides.candidate);
     if baked < needed {
         return Next::Wait {
             note: format!(
@@ -1073,6 +1073,11 @@ fn bake(
     }
 }
 
+/// Where a bake's checks stand, their queries shown as read for `candidate`.
+fn bake_verdict(config: &AnalysisConfig, run: &AnalysisRun, candidate: &SideNames) -> Verdict {
+    measure::verdict_in(config, run, measure::Phase::Bake, Some(candidate))
+}
+
 /// The analysis run with the series just read folded in, one measurement per due check.
 fn fold_measurements(
     config: &AnalysisConfig,
@@ -1112,9 +1117,10 @@ fn after_measuring(
     record: &DeploymentRecord,
     config: &AnalysisConfig,
     run: AnalysisRun,
+    candidate: &SideNames,
     now: DateTime<Utc>,
 ) -> Next {
-    let verdict = measure::verdict(config, &run);
+    let verdict = bake_verdict(config, &run, candidate);
     match verdict {
         Verdict::Failed { check, reason } => abort(
             &with_run(record, run, now),

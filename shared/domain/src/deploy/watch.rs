@@ -79,7 +79,10 @@ pub fn watch(
         return Watch::Idle("the rollback window is over".to_owned());
     }
     let run = progress.analysis.clone().unwrap_or_default();
-    if let Verdict::Failed { check, reason } = measure::verdict_after_promotion(config, &run) {
+    let verdict = |run: &measure::AnalysisRun| {
+        measure::verdict_in(config, run, measure::Phase::AfterPromotion, Some(candidate))
+    };
+    if let Verdict::Failed { check, reason } = verdict(&run) {
         // Already failed (the rollback's hand-over did not complete): hand it over again.
         return rollback(record, &run, check, reason);
     }
@@ -99,7 +102,7 @@ pub fn watch(
             .map_or(&missing, |(_, _, s)| s);
         run = measure::record(config, &run, check, series, None, now);
     }
-    match measure::verdict_after_promotion(config, &run) {
+    match verdict(&run) {
         Verdict::Failed { check, reason } => rollback(record, &run, check, reason),
         _ => {
             let mut next = record.clone();

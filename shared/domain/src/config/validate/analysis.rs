@@ -452,8 +452,8 @@ mod tests {
     use super::super::parse;
 
     /// A canary service, a rolling one and a backup plan; `{deploy}` and `{worker}` are put
-    /// under their `deploy` (indented by 6). Hooks are written with YAML tags (`- !task {…}`),
-    /// the form the YAML reader takes for the hook enum.
+    /// under their `deploy` (indented by 6). Hooks are maps with one key (`- task: {…}`),
+    /// as Terraform reads them too.
     const BASE: &str = r#"
 version: 1
 services:
@@ -521,12 +521,12 @@ backup:
                 - { id: total, expression: "SUM(s1)" }
       hooks:
         pre_deploy:
-          - !backup { plan: nightly }
-          - !task { command: ["./migrate", "up"], timeout_seconds: 600 }
+          - backup: { plan: nightly }
+          - task: { command: ["./migrate", "up"], timeout_seconds: 600 }
         pre_traffic:
-          - !lambda { function: smoke-tests }
+          - lambda: { function: smoke-tests }
         on_rollback:
-          - !lambda { function: "arn:aws:lambda:eu-west-1:123456789012:function:page" }
+          - lambda: { function: "arn:aws:lambda:eu-west-1:123456789012:function:page" }
 "#;
 
     fn config(deploy: &str, worker: &str) -> String {
@@ -775,7 +775,7 @@ backup:
     fn hooks_need_a_command_a_function_a_known_plan_and_a_timeout() {
         check(
             &[
-                ("!backup { plan: nightly }", "!backup { plan: nightlly }"),
+                ("backup: { plan: nightly }", "backup: { plan: nightlly }"),
                 ("command: [\"./migrate\", \"up\"], timeout_seconds: 600", "command: [], timeout_seconds: 0"),
                 ("function: smoke-tests", "function: \" \""),
             ],
