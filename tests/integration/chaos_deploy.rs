@@ -32,18 +32,18 @@ use serde_json::{json, Value};
 use crate::deploy_hook::{alarm_rollback_deps, deploy_audits, params, DeployWorld};
 
 /// Most invocations (Lambda retries included) one pipeline run may take.
-const BOUND: usize = 150;
+pub(crate) const BOUND: usize = 150;
 
 const IMAGE: &str = "registry.example/web:1.5.0";
 
-type Weights = BTreeMap<String, i64>;
+pub(crate) type Weights = BTreeMap<String, i64>;
 
-fn weights(blue: i64, green: i64) -> Weights {
+pub(crate) fn weights(blue: i64, green: i64) -> Weights {
     [("blue".to_owned(), blue), ("green".to_owned(), green)].into()
 }
 
 /// The error rates of the sweep: `CHAOS_RATES` when set, else 10 % and 30 %.
-fn error_rates() -> Vec<f64> {
+pub(crate) fn error_rates() -> Vec<f64> {
     if std::env::var("CHAOS_RATES").is_ok_and(|v| !v.trim().is_empty()) {
         chaos_rates()
     } else {
@@ -53,7 +53,7 @@ fn error_rates() -> Vec<f64> {
 
 /// How a pipeline run ended.
 #[derive(Debug, Clone, PartialEq)]
-enum End {
+pub(crate) enum End {
     /// The job succeeded.
     Succeeded,
     /// A job failed and the record says the deployment is over (failed or rolled back).
@@ -65,7 +65,7 @@ enum End {
 }
 
 /// A CodePipeline stand-in driving one action: jobs, tokens, stage retries.
-struct Pipeline<'a> {
+pub(crate) struct Pipeline<'a> {
     world: &'a DeployWorld,
     params: Value,
     /// The token for the next job; `None` with `ended` means "retry the stage".
@@ -78,11 +78,11 @@ struct Pipeline<'a> {
     lambda_retries: usize,
     failures: BTreeMap<String, usize>,
     /// Every distinct weight set seen after an invocation, in order.
-    seen: Vec<Weights>,
+    pub(crate) seen: Vec<Weights>,
 }
 
 impl<'a> Pipeline<'a> {
-    async fn new(world: &'a DeployWorld, params: Value) -> Pipeline<'a> {
+    pub(crate) async fn new(world: &'a DeployWorld, params: Value) -> Pipeline<'a> {
         let mut pipeline = Pipeline {
             world,
             params,
@@ -156,7 +156,7 @@ impl<'a> Pipeline<'a> {
     }
 
     /// Runs jobs until the deployment ends, `until` holds on the record, or the bound.
-    async fn run(
+    pub(crate) async fn run(
         &mut self,
         bound: usize,
         until: impl Fn(&ops_domain::deployment::DeploymentRecord) -> bool,
@@ -207,7 +207,7 @@ impl<'a> Pipeline<'a> {
         )
     }
 
-    fn line(&self, label: &str, proxy: &FaultProxy, end: &End) -> String {
+    pub(crate) fn line(&self, label: &str, proxy: &FaultProxy, end: &End) -> String {
         format!(
             "chaos deploy {label}: {} invocations in {} jobs ({} stage retries, {} Lambda retries, failures {:?}); {}; outcome {end:?}",
             self.invocations,
@@ -221,7 +221,7 @@ impl<'a> Pipeline<'a> {
 }
 
 /// The canary path: every weight set a deployment passes through, in order.
-fn canary_path() -> Vec<Weights> {
+pub(crate) fn canary_path() -> Vec<Weights> {
     vec![
         weights(100, 0),
         weights(90, 10),
@@ -232,7 +232,7 @@ fn canary_path() -> Vec<Weights> {
 
 /// Whether `seen` walks a prefix of the canary path (no step skipped or repeated), then, when
 /// `reverted`, goes back to the stable color once.
-fn walks_the_path(seen: &[Weights], reverted: bool) -> bool {
+pub(crate) fn walks_the_path(seen: &[Weights], reverted: bool) -> bool {
     let path = canary_path();
     let forward = if reverted {
         match seen.split_last() {

@@ -14,6 +14,7 @@ mod backup_route53;
 mod backup_secrets;
 mod browser;
 mod chaos_alarm;
+mod chaos_analysis;
 mod chaos_backup;
 mod chaos_cost;
 mod chaos_deploy;

@@ -118,6 +118,17 @@ pub async fn run_once(
         .set_placement_strategy(
             Some(service.placement_strategy().to_vec()).filter(|p| !p.is_empty()),
         )
+        // ECS's own idempotency token: a repeat with the same token starts nothing new.
+        .client_token(started_by)
+        // The SDK does not retry a RunTask: an answer lost after the task started would be
+        // retried into a second task wherever the token is not honoured (the emulator). A
+        // failed RunTask fails the invocation instead; the next one finds the task by its
+        // `startedBy` before starting anything.
+        .customize()
+        .config_override(
+            aws_sdk_ecs::config::Builder::default()
+                .retry_config(aws_smithy_types::retry::RetryConfig::disabled()),
+        )
         .send()
         .await
         .map_err(|error| {
