@@ -127,7 +127,11 @@ async fn analysed_canary_under(label: String, plan: FaultPlan) -> String {
     assert_eq!(end, End::Succeeded, "{context}\n{:?}", record.history);
     assert_eq!(record.status, DeploymentStatus::Promoted, "{context}");
     assert_eq!(pipeline.seen, canary_path(), "weights seen: {context}");
-    assert_eq!(tasks(&world).await.len(), 1, "one migration task: {context}");
+    assert_eq!(
+        tasks(&world).await.len(),
+        1,
+        "one migration task: {context}"
+    );
     assert!(
         record
             .history

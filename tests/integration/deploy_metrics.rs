@@ -497,3 +497,146 @@ async fn a_pre_deploy_backup_commits_before_the_first_change_and_a_function_hook
         .at;
     assert!(smoke_done <= shifted);
 }
+
+#[tokio::test]
+async fn after_promotion_a_failing_check_is_rolled_back_by_alarm_rollback_exactly_once() {
+    let namespace = ops_tests::unique("App");
+    let extra = format!(
+        r#"      analysis:
+        metrics:
+          error_rate:
+            queries:
+              - {{ id: errors, metric: {{ namespace: "{namespace}", name: Errors, dimensions: {{ Target: "{{target}}" }}, stat: Sum, period_seconds: 1 }}, return_data: false }}
+              - {{ id: requests, metric: {{ namespace: "{namespace}", name: Requests, dimensions: {{ Target: "{{target}}" }}, stat: Sum, period_seconds: 1 }}, return_data: false }}
+              - {{ id: rate, expression: "errors / requests" }}
+            success: "result < 0.01"
+            interval_seconds: 1
+            count: 1
+"#
+    );
+    let mut world = DeployWorld::with_config(|yaml| web_deploy(yaml, 2, &extra)).await;
+    let feed = MetricFeed::start(world.cloudwatch.clone(), &namespace);
+    let (blue, green) = (target(&world, "blue"), target(&world, "green"));
+    for target in [&blue, &green] {
+        feed.set("Requests", target, 100.0);
+        feed.set("Errors", target, 0.0);
+    }
+    // alarm-rollback's own handler answers deploy-hook's hand-over (moto runs no functions).
+    let rollback_deps = Arc::new(crate::deploy_hook::alarm_rollback_deps(&world).await);
+    let lambda = LoopbackLambda::start(move |_function: String, payload: Value| {
+        let deps = rollback_deps.clone();
+        async move {
+            let mut context = Context::default();
+            context.request_id = ops_tests::unique("req");
+            let runtime = tokio::runtime::Handle::current();
+            tokio::task::spawn_blocking(move || {
+                runtime.block_on(alarm_rollback::handle(
+                    &deps,
+                    LambdaEvent::new(payload, context),
+                ))
+            })
+            .await
+            .map_err(|e| e.to_string())?
+            .map(|r| serde_json::to_value(r).unwrap_or_default())
+            .map_err(|e| e.to_string())
+        }
+    })
+    .await;
+    let settings = Settings {
+        alarm_rollback_function: Some("alarm-rollback".to_owned()),
+        ..Settings::default()
+    };
+    let mut deps =
+        Arc::try_unwrap(world.other_deps(settings)).unwrap_or_else(|_| panic!("fresh deps"));
+    deps.clients.lambda = lambda.client(&world.sdk);
+    world.deps = Arc::new(deps);
+
+    let drive = world
+        .drive(&params("web", "registry.example/web:1.5.0"))
+        .await;
+    assert_eq!(drive.last().result, "succeeded", "{:?}", drive.last());
+    // In the rollback window the watch measures the promoted version: healthy, nothing to do.
+    let watched = world
+        .invoke(json!({"action": "watch"}))
+        .await
+        .expect("watch");
+    assert_eq!(watched.result, "watched");
+    assert!(lambda.calls().is_empty());
+    // Then its error rate rises: the next watch hands the failure to alarm-rollback.
+    feed.set("Errors", &green, 9.0);
+    let mut handed = None;
+    for _ in 0..20 {
+        tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+        let watched = world
+            .invoke(json!({"action": "watch"}))
+            .await
+            .expect("watch");
+        if watched
+            .summary
+            .contains("rollback handed to alarm-rollback")
+        {
+            handed = Some(watched.summary);
+            break;
+        }
+    }
+    let handed = handed.expect("the failing check was handed over");
+    assert!(
+        handed.contains("error_rate") && handed.contains("result < 0.01"),
+        "{handed}"
+    );
+    // alarm-rollback ran asynchronously: wait for the record.
+    let mut record = world.record("web").await.expect("record");
+    for _ in 0..50 {
+        if record.status == DeploymentStatus::RolledBack {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        record = world.record("web").await.expect("record");
+    }
+    assert_eq!(
+        record.status,
+        DeploymentStatus::RolledBack,
+        "{:?}",
+        record.history
+    );
+    assert_eq!(
+        world.web_weights().await,
+        [("blue".to_owned(), 100), ("green".to_owned(), 0)].into()
+    );
+    let mark = record.rollback.as_ref().expect("mark");
+    assert_eq!(mark.alarm, "analysis:error_rate");
+    assert!(
+        mark.reason.starts_with("after promotion: "),
+        "{}",
+        mark.reason
+    );
+    // Another watch run finds nothing to do; the failure is never handed over twice after
+    // the rollback, and alarm-rollback rolled back once.
+    let again = world
+        .invoke(json!({"action": "watch"}))
+        .await
+        .expect("watch");
+    assert_eq!(again.summary, "nothing to watch");
+    let calls = lambda.calls();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(calls[0].kind, "Event");
+    assert_eq!(
+        calls[0].payload["detail-type"],
+        "Deployment Analysis Failed"
+    );
+    let audits = world.keys_under("audit/").await;
+    assert_eq!(
+        audits
+            .iter()
+            .filter(|k| k.contains("/alarm-rollback/"))
+            .count(),
+        1,
+        "{audits:?}"
+    );
+    assert!(world
+        .receiver
+        .at("/slack")
+        .iter()
+        .any(|m| m.json().to_string().contains("analysis:error_rate")));
+    drop(feed);
+}
