@@ -281,8 +281,10 @@ async fn a_migration_task_that_exits_1_stops_the_deployment_before_any_traffic_m
     let extra = r#"      hooks:
         pre_deploy:
           - task: { command: ["./migrate", "up"], timeout_seconds: 300 }
+        on_rollback:
+          - lambda: { function: page-the-owner }
 "#;
-    let world = DeployWorld::with_config(|yaml| web_deploy(yaml, 2, extra)).await;
+    let (world, lambda, _) = world_with_functions(extra).await;
     let p = params("web", "registry.example/web:1.5.0");
     let mut token: Option<String> = None;
     let mut task = None;
@@ -339,6 +341,16 @@ async fn a_migration_task_that_exits_1_stops_the_deployment_before_any_traffic_m
     assert_eq!(world.succeeded("ecs:RunTask"), 1);
     let record = world.record("web").await.expect("record");
     assert_eq!(record.status, DeploymentStatus::Failed);
+    // The on_rollback hook was started once, asynchronously, with the deployment.
+    let paged: Vec<_> = lambda
+        .calls()
+        .into_iter()
+        .filter(|c| c.function == "page-the-owner")
+        .collect();
+    assert_eq!(paged.len(), 1, "{paged:?}");
+    assert_eq!(paged[0].kind, "Event");
+    assert_eq!(paged[0].payload["hook"], "on_rollback");
+    assert_eq!(paged[0].payload["service"], "web");
 }
 
 /// A world whose deploy-hook reaches a loopback Lambda endpoint: the backup function's own
@@ -491,8 +503,7 @@ async fn a_pre_deploy_backup_commits_before_the_first_change_and_a_function_hook
     let smoke_done = record
         .history
         .iter()
-        .filter(|h| h.event == "hook_succeeded")
-        .last()
+        .rfind(|h| h.event == "hook_succeeded")
         .expect("hook")
         .at;
     assert!(smoke_done <= shifted);
