@@ -23,6 +23,20 @@ pub struct Settings {
     /// Fault injection for the crash-and-resume tests: stop right after an AWS change, before
     /// the record says it was made (as a crash or timeout would). Never set in production.
     pub crash_after_change: bool,
+    /// Where the ECS lifecycle-hook mode reads the target revision's task definition.
+    pub revision_source: RevisionSource,
+}
+
+/// Where the ECS lifecycle-hook mode reads the task definition of the revision being deployed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RevisionSource {
+    /// `DescribeServiceRevisions` on the payload's `targetServiceRevisionArn` (the default).
+    #[default]
+    ServiceRevision,
+    /// The service's current task definition (`DescribeServices`): what ECS deploys once
+    /// `UpdateService` started the deployment. For ECS-compatible endpoints without
+    /// `DescribeServiceRevisions` (the local emulator); `ECS_HOOK_REVISION_SOURCE=service`.
+    Service,
 }
 
 impl Default for Settings {
@@ -30,6 +44,7 @@ impl Default for Settings {
         Settings {
             lease: chrono::Duration::seconds(120),
             crash_after_change: false,
+            revision_source: RevisionSource::default(),
         }
     }
 }
@@ -86,14 +101,22 @@ impl Deps {
     }
 
     /// The function's environment ([`ops_adapters::runtime::FunctionEnv`]: `STATE_BUCKET`,
-    /// `CONFIG_URI`, the SDK configuration with the event-handler client settings) and
-    /// `DEPLOY_LEASE_SECONDS` (default 120: longer than the function timeout).
+    /// `CONFIG_URI`, the SDK configuration with the event-handler client settings),
+    /// `DEPLOY_LEASE_SECONDS` (default 120: longer than the function timeout) and
+    /// `ECS_HOOK_REVISION_SOURCE` ([`RevisionSource`]).
     pub async fn from_env() -> anyhow::Result<Deps> {
         use ops_adapters::runtime::{env_seconds, FunctionEnv};
         let env = FunctionEnv::from_env(ops_adapters::clients::ClientSettings::default()).await?;
         let mut settings = Settings::default();
         if let Some(seconds) = env_seconds("DEPLOY_LEASE_SECONDS")? {
             settings.lease = chrono::Duration::seconds(seconds);
+        }
+        match std::env::var("ECS_HOOK_REVISION_SOURCE").ok().as_deref() {
+            None | Some("" | "service_revision") => {}
+            Some("service") => settings.revision_source = RevisionSource::Service,
+            Some(other) => anyhow::bail!(
+                "ECS_HOOK_REVISION_SOURCE is \"{other}\"; expected service_revision or service"
+            ),
         }
         Ok(Deps::new(
             &env.sdk,
