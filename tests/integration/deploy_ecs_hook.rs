@@ -1,0 +1,217 @@
+//! deploy-hook's ECS lifecycle-hook mode against the emulator: the payload ECS sends at each
+//! stage of its own blue/green, linear or canary deployment, answered with the quality gates at
+//! the first stage and the service's analysis at the traffic stages (CloudWatch data points
+//! seeded per color).
+//!
+//! The emulator has no `DescribeServiceRevisions`, so these deps read the target revision's
+//! task definition from the service (`RevisionSource::Service`), as ECS has set it once its
+//! deployment started.
+
+use std::sync::Arc;
+
+use aws_sdk_ecs::types::{ContainerDefinition, KeyValuePair, Secret};
+use deploy_hook::{Deps, Response, RevisionSource, Settings};
+use serde_json::{json, Value};
+
+use crate::deploy_hook::DeployWorld;
+
+const ACCOUNT: &str = "123456789012";
+
+/// A world whose `api` service (rolling, in place) is the one ECS deploys itself.
+struct HookWorld {
+    world: DeployWorld,
+    deps: Arc<Deps>,
+}
+
+impl HookWorld {
+    async fn new(edit: impl FnOnce(String) -> String) -> HookWorld {
+        let world = DeployWorld::with_config(edit).await;
+        let deps = world.other_deps(Settings {
+            revision_source: RevisionSource::Service,
+            ..Settings::default()
+        });
+        HookWorld { world, deps }
+    }
+
+    fn revision(&self, id: &str) -> String {
+        format!(
+            "arn:aws:ecs:us-east-1:{ACCOUNT}:service-revision/{}/api/{id}",
+            self.world.prefix
+        )
+    }
+
+    /// The payload ECS sends at `stage` of deployment `deployment` of `service`.
+    fn event(&self, service: &str, deployment: &str, stage: &str, production: Value) -> Value {
+        let prefix = &self.world.prefix;
+        json!({
+            "executionId": ops_tests::unique("exec"),
+            "lifecycleStage": stage,
+            "resourceArn": format!(
+                "arn:aws:ecs:us-east-1:{ACCOUNT}:service-deployment/{prefix}/{service}/{deployment}"
+            ),
+            "executionDetails": {
+                "serviceArn": format!("arn:aws:ecs:us-east-1:{ACCOUNT}:service/{prefix}/{service}"),
+                "targetServiceRevisionArn": self.revision("2002"),
+                "testTrafficWeights": {},
+                "productionTrafficWeights": production,
+            }
+        })
+    }
+
+    async fn invoke(&self, event: Value) -> (Response, Value) {
+        let response = self
+            .world
+            .invoke_with(&self.deps, event)
+            .await
+            .expect("an ECS hook invocation always answers");
+        let wire = serde_json::to_value(&response).expect("serializes");
+        (response, wire)
+    }
+
+    /// Registers a task definition for `api` like the seeded one with `image` and `env`, and
+    /// points the service at it (what ECS's `UpdateService` did before the first stage).
+    async fn deploy_revision(&self, image: &str, env: &[(&str, &str)]) -> String {
+        let mut container = ContainerDefinition::builder()
+            .name("app")
+            .image(image)
+            .essential(true)
+            .secrets(
+                Secret::builder()
+                    .name("DB_PASSWORD")
+                    .value_from(&self.world.seeded["api"].secret_arn)
+                    .build()
+                    .expect("secret"),
+            );
+        for (name, value) in env {
+            container =
+                container.environment(KeyValuePair::builder().name(*name).value(*value).build());
+        }
+        let td = self
+            .world
+            .admin
+            .ecs
+            .register_task_definition()
+            .family(format!("{}-api", self.world.prefix))
+            .cpu("256")
+            .memory("512")
+            .container_definitions(container.build())
+            .send()
+            .await
+            .expect("register")
+            .task_definition()
+            .and_then(|td| td.task_definition_arn())
+            .expect("arn")
+            .to_owned();
+        self.world
+            .admin
+            .ecs
+            .update_service()
+            .cluster(&self.world.prefix)
+            .service("api")
+            .task_definition(&td)
+            .send()
+            .await
+            .expect("update service");
+        td
+    }
+}
+
+fn reason(wire: &Value) -> String {
+    wire["hookDetails"]["deployHook"]["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn with_required_env(yaml: String) -> String {
+    yaml.replace(
+        "    ecs_service: api\n    deploy:\n",
+        "    ecs_service: api\n    deploy:\n      required_env: [LOG_LEVEL]\n",
+    )
+}
+
+#[tokio::test]
+async fn the_first_stage_runs_the_quality_gates_on_the_new_revision() {
+    let hook = HookWorld::new(with_required_env).await;
+
+    // A moving tag and a missing required variable: FAILED, the reason names both rules.
+    let td = hook
+        .deploy_revision("registry.example/api:latest", &[])
+        .await;
+    let (response, wire) = hook
+        .invoke(hook.event("api", "dep1", "PRE_SCALE_UP", json!({})))
+        .await;
+    assert_eq!(wire["hookStatus"], "FAILED", "{wire}");
+    assert!(wire.get("callBackDelay").is_none(), "{wire}");
+    let why = reason(&wire);
+    assert!(
+        why.contains("image_pinned") && why.contains("required_env") && why.contains(&td),
+        "{why}"
+    );
+    assert_eq!(response.result, "FAILED");
+    // The wire form is ECS's answer only.
+    let keys: Vec<&String> = wire.as_object().expect("object").keys().collect();
+    assert_eq!(keys, ["hookDetails", "hookStatus"]);
+
+    // RECONCILE_SERVICE (when ECS reconciles first) gates the same way.
+    let (_, wire) = hook
+        .invoke(hook.event("api", "dep1", "RECONCILE_SERVICE", json!({})))
+        .await;
+    assert_eq!(wire["hookStatus"], "FAILED", "{wire}");
+
+    // A pinned image with the variable: SUCCEEDED.
+    hook.deploy_revision("registry.example/api:1.5.0", &[("LOG_LEVEL", "info")])
+        .await;
+    let (_, wire) = hook
+        .invoke(hook.event("api", "dep2", "PRE_SCALE_UP", json!({})))
+        .await;
+    assert_eq!(wire["hookStatus"], "SUCCEEDED", "{wire}");
+    assert!(reason(&wire).contains("all gates pass"), "{wire}");
+
+    // The gates changed nothing and wrote nothing.
+    for action in [
+        "ecs:UpdateService",
+        "ecs:RegisterTaskDefinition",
+        "s3:PutObject",
+    ] {
+        assert_eq!(hook.deps.clients.recorder.succeeded(action), 0, "{action}");
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_service_fails_and_other_stages_pass_at_once() {
+    let hook = HookWorld::new(|yaml| yaml).await;
+    let (_, wire) = hook
+        .invoke(hook.event("billing", "dep1", "PRE_SCALE_UP", json!({})))
+        .await;
+    assert_eq!(wire["hookStatus"], "FAILED", "{wire}");
+    assert!(
+        reason(&wire).contains("no service of the suite config runs ECS service billing"),
+        "{wire}"
+    );
+
+    // Stages that judge nothing answer at once, without a call.
+    for stage in [
+        "POST_SCALE_UP",
+        "TEST_TRAFFIC_SHIFT",
+        "PRE_PRODUCTION_TRAFFIC_SHIFT",
+    ] {
+        let (response, wire) = hook
+            .invoke(hook.event("billing", "dep1", stage, json!({})))
+            .await;
+        assert_eq!(wire["hookStatus"], "SUCCEEDED", "{stage}: {wire}");
+        assert_eq!(response.aws_calls, 0, "{stage}");
+    }
+
+    // A rollback's re-invocation is never held.
+    let (response, wire) = hook
+        .invoke(hook.event(
+            "api",
+            "dep1",
+            "PRODUCTION_TRAFFIC_SHIFT",
+            json!({hook.revision("2002"): 0, hook.revision("1001"): 100}),
+        ))
+        .await;
+    assert_eq!(wire["hookStatus"], "SUCCEEDED", "{wire}");
+    assert_eq!(response.aws_calls, 0);
+}
