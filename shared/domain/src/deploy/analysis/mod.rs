@@ -2,9 +2,31 @@
 //! success condition on every bake invocation (Argo Rollouts' analysis runs), and a
 //! canary-vs-baseline judge (Kayenta's Mann-Whitney classification) over the bake window.
 //!
-//! This module holds the configuration; the rules that read it are in its submodules.
+//! This module holds the configuration; the rules that read it are in its submodules:
+//! - [`condition`]: the success condition's grammar and evaluation.
+//! - [`measure`]: which checks are due, what to ask CloudWatch, how a measurement counts and
+//!   the verdict of an analysis run.
+//! - [`mannwhitney`]: the Mann-Whitney U test (scipy's figures).
+//! - [`judge`]: the canary-vs-baseline judge and what a judgement does to the step.
 
 use std::collections::BTreeMap;
+
+pub mod condition;
+pub mod judge;
+pub mod mannwhitney;
+pub mod measure;
+
+pub use condition::{Condition, ConditionError};
+pub use judge::{
+    after_judgement, judge, judge_requests, Classification, JudgeOutcome, JudgeVerdict, Judgement,
+    MetricJudgement,
+};
+pub use mannwhitney::{mann_whitney_u, MannWhitney};
+pub use measure::{
+    due, due_after_promotion, expand, record, requests, verdict, verdict_after_promotion,
+    AnalysisRun, CheckRun, Measurement, MetricRequest, Outcome, Phase, Series, Side, SideNames,
+    Verdict,
+};
 
 use serde::{Deserialize, Serialize};
 
