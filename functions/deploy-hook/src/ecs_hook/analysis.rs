@@ -1,22 +1,490 @@
-//! The traffic stages of an ECS-driven deployment: the service's `deploy.analysis`.
+//! The traffic stages of an ECS-driven deployment (`POST_TEST_TRAFFIC_SHIFT`,
+//! `PRODUCTION_TRAFFIC_SHIFT` at each step, `POST_PRODUCTION_TRAFFIC_SHIFT`): the service's
+//! `deploy.analysis` metric checks and, once they pass and the stage has baked
+//! `deploy.bake_seconds`, the baseline judge — the rules of
+//! [`ops_domain::deploy::analysis`], carried across ECS's `IN_PROGRESS` re-invocations.
+//!
+//! Sides: the candidate is the revision ECS deploys (`{color}` = `green`), the baseline the one
+//! serving production next to it (`{color}` = `blue`) — the Developer Guide's names for them.
+//! `{service}` is the ECS service (the same for both sides: ECS runs both revisions in one
+//! service) and `{target}` the side's service revision ARN. After the production shift the
+//! baseline has no traffic: `POST_PRODUCTION_TRAFFIC_SHIFT` measures only the checks that do not
+//! read `baseline`, and only with `post_promotion` on.
+//!
+//! State: the run is a document in the state bucket per deployment, stage and production step
+//! (`ops_domain::keys::ecs_hook_run`), created once (`If-None-Match: *`) and then replaced with
+//! `If-Match`. A measurement counts only through that write: a duplicate or concurrent delivery
+//! of the same stage loses the race, re-reads and answers from the winner's run, and an
+//! invocation that finds no check due measures nothing. A verdict, once written, is the answer
+//! to every later delivery. ECS would also hand back `hookDetails`, but the Developer Guide
+//! gives no size for it and a copy in flight cannot be compared-and-swapped; it carries the
+//! reason and the state's key only.
 
-use super::payload::{HookAnswer, HookStatus, LifecycleEvent};
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use ops_adapters::cloudwatch;
+use ops_adapters::s3::{StateError, Versioned};
+use ops_domain::deploy::analysis::judge::{self, JudgeOutcome};
+use ops_domain::deploy::analysis::measure::{
+    self, AnalysisRun, MetricRequest, Phase, Series, Side, SideNames, Verdict,
+};
+use ops_domain::deploy::analysis::AnalysisConfig;
+use ops_domain::keys;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use tracing::warn;
+
+use super::payload::{HookAnswer, HookStatus, LifecycleEvent, Stage};
 use super::Target;
 use crate::deps::Deps;
 use crate::error::JobError;
 
+/// Shortest `callBackDelay` sent (the Developer Guide names no bounds; ECS's default is 30).
+pub const MIN_DELAY_SECONDS: u32 = 1;
+/// Longest `callBackDelay` sent: a check's interval longer than this is asked about sooner.
+pub const MAX_DELAY_SECONDS: u32 = 900;
+
+/// One stage's analysis, kept between invocations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HookRun {
+    /// The suite service.
+    pub service: String,
+    /// The service deployment (`resourceArn`).
+    pub deployment: String,
+    /// The stage.
+    pub stage: String,
+    /// The first invocation of the stage: the judge's window starts here.
+    pub started_at: DateTime<Utc>,
+    /// The metric checks' counters and measurements.
+    #[serde(default)]
+    pub run: AnalysisRun,
+    /// When the judge may run (again): the bake's end, or a marginal verdict's next bake.
+    #[serde(default)]
+    pub judge_after: Option<DateTime<Utc>>,
+    /// The verdict, once there is one: every later delivery gets it.
+    #[serde(default)]
+    pub verdict: Option<Final>,
+}
+
+/// A stage's verdict.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Final {
+    /// `SUCCEEDED` or `FAILED`.
+    pub status: HookStatus,
+    /// Why, as an operator reads it.
+    pub reason: String,
+    /// When it was reached.
+    pub at: DateTime<Utc>,
+}
+
+/// Which part of the deployment a stage measures, `None` when it measures nothing.
+fn phase_of(stage: &Stage, config: &AnalysisConfig) -> Option<Phase> {
+    match stage {
+        Stage::PostTestTrafficShift | Stage::ProductionTrafficShift => Some(Phase::Bake),
+        Stage::PostProductionTrafficShift if config.post_promotion => Some(Phase::AfterPromotion),
+        _ => None,
+    }
+}
+
+/// The candidate's and the baseline's placeholder values.
+pub fn sides(event: &LifecycleEvent, ecs_service: &str) -> (SideNames, SideNames) {
+    let candidate = SideNames {
+        color: "green".into(),
+        service: ecs_service.to_owned(),
+        target: event.execution_details.target_service_revision_arn.clone(),
+    };
+    let baseline = SideNames {
+        color: "blue".into(),
+        service: ecs_service.to_owned(),
+        target: event.baseline_revision().unwrap_or_default().to_owned(),
+    };
+    (candidate, baseline)
+}
+
+/// A key part made of `text`'s safe characters.
+fn key_part(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// The state key of this stage (and production step).
+pub fn state_key(service: &str, event: &LifecycleEvent) -> String {
+    let step = match event.lifecycle_stage {
+        Stage::ProductionTrafficShift => event
+            .target_production_weight()
+            .filter(|w| w.is_finite() && *w >= 0.0)
+            .map(|w| w.round() as u32),
+        _ => None,
+    };
+    keys::ecs_hook_run(
+        service,
+        &key_part(event.deployment_id()),
+        event.lifecycle_stage.as_str(),
+        step,
+    )
+}
+
+/// Seconds until the earliest of the next due check and the judge, within the delay bounds.
+pub fn next_delay(
+    config: &AnalysisConfig,
+    state: &HookRun,
+    phase: Phase,
+    now: DateTime<Utc>,
+) -> u32 {
+    let checks = config.metrics.iter().filter_map(|(name, check)| {
+        let measurable = match phase {
+            Phase::Bake => true,
+            Phase::AfterPromotion => !measure::due_in(
+                config,
+                &AnalysisRun::default(),
+                now,
+                Phase::AfterPromotion,
+            )
+            .contains(name)
+            .then_some(())
+            .is_some(),
+        };
+        measurable.then(|| {
+            state.run.checks.get(name).and_then(|c| c.last_at).map_or(now, |last| {
+                last + Duration::seconds(i64::from(check.interval_seconds))
+            })
+        })
+    });
+    let judge = state.judge_after.filter(|_| config.judge.is_some());
+    let next = checks.chain(judge).min().unwrap_or(now);
+    let seconds = (next - now).num_seconds().max(0);
+    u32::try_from(seconds)
+        .unwrap_or(MAX_DELAY_SECONDS)
+        .clamp(MIN_DELAY_SECONDS, MAX_DELAY_SECONDS)
+}
+
+/// What one invocation decided: the state to write (when it changed) and the answer.
+pub struct Step {
+    /// The run after this invocation.
+    pub state: HookRun,
+    /// Whether it changed (a measurement counted, a judgement made, a verdict reached).
+    pub changed: bool,
+    /// The answer.
+    pub status: HookStatus,
+    /// Seconds until ECS asks again (with `IN_PROGRESS`).
+    pub delay: Option<u32>,
+    /// Why.
+    pub reason: String,
+}
+
+/// The measurements read for the due checks and, when it ran, the judge's samples.
+pub struct Readings {
+    /// Per due check: the candidate's series and the baseline's (when requested).
+    pub checks: Vec<(String, Series, Option<Series>)>,
+    /// The judge's samples per metric (candidate, baseline), when it was asked.
+    pub judge: Option<BTreeMap<String, (Series, Series)>>,
+}
+
+/// The requests of the due checks.
+pub fn check_requests(
+    config: &AnalysisConfig,
+    state: &HookRun,
+    phase: Phase,
+    candidate: &SideNames,
+    baseline: &SideNames,
+    now: DateTime<Utc>,
+) -> Vec<MetricRequest> {
+    let due = measure::due_in(config, &state.run, now, phase);
+    let baseline = (phase == Phase::Bake).then_some(baseline);
+    measure::requests(config, &due, candidate, baseline, now)
+}
+
+/// Whether the judge runs at this invocation (after `run` holds the new measurements).
+pub fn judge_due(config: &AnalysisConfig, state: &HookRun, phase: Phase, now: DateTime<Utc>) -> bool {
+    phase == Phase::Bake
+        && config.judge.is_some()
+        && state.verdict.is_none()
+        && state.judge_after.is_some_and(|at| now >= at)
+        && measure::verdict_in(config, &state.run, phase, None) == Verdict::Passed
+}
+
+/// The run with `readings` counted, and the answer: the rules of a bake step, where a hold is
+/// another bake of the stage and an inconclusive run fails (a hook cannot pause for an
+/// operator).
+pub fn advance(
+    config: &AnalysisConfig,
+    bake_seconds: u32,
+    mut state: HookRun,
+    phase: Phase,
+    candidate: &SideNames,
+    readings: Readings,
+    now: DateTime<Utc>,
+) -> Step {
+    if let Some(verdict) = &state.verdict {
+        return Step {
+            status: verdict.status,
+            reason: verdict.reason.clone(),
+            delay: None,
+            changed: false,
+            state,
+        };
+    }
+    let mut changed = false;
+    for (check, candidate_series, baseline_series) in &readings.checks {
+        state.run = measure::record(
+            config,
+            &state.run,
+            check,
+            candidate_series,
+            baseline_series.as_ref(),
+            now,
+        );
+        changed = true;
+    }
+    let finish = |mut state: HookRun, status: HookStatus, reason: String| {
+        state.verdict = Some(Final {
+            status,
+            reason: reason.clone(),
+            at: now,
+        });
+        Step {
+            state,
+            changed: true,
+            status,
+            delay: None,
+            reason,
+        }
+    };
+    let service = state.service.clone();
+    match measure::verdict_in(config, &state.run, phase, Some(candidate)) {
+        Verdict::Failed { reason, .. } => return finish(state, HookStatus::Failed, reason),
+        Verdict::Inconclusive { reason, .. } => {
+            return finish(
+                state,
+                HookStatus::Failed,
+                format!("{reason} (an ECS hook cannot pause for an operator: inconclusive fails)"),
+            )
+        }
+        Verdict::Running { measured, needed } => {
+            let delay = next_delay(config, &state, phase, now);
+            return Step {
+                reason: format!(
+                    "analysis of {service}: {measured} of {needed} passing measurements"
+                ),
+                delay: Some(delay),
+                status: HookStatus::InProgress,
+                changed,
+                state,
+            };
+        }
+        Verdict::Passed => {}
+    }
+    let Some(judge_config) = config.judge.as_ref().filter(|_| phase == Phase::Bake) else {
+        return finish(
+            state,
+            HookStatus::Succeeded,
+            format!("analysis of {service} passed"),
+        );
+    };
+    let Some(samples) = readings.judge else {
+        if state.judge_after.is_none() {
+            state.judge_after = Some(state.started_at + Duration::seconds(i64::from(bake_seconds)));
+            changed = true;
+        }
+        let delay = next_delay(config, &state, phase, now);
+        return Step {
+            reason: format!("analysis of {service} passed; the judge runs once the stage has baked"),
+            delay: Some(delay),
+            status: HookStatus::InProgress,
+            changed,
+            state,
+        };
+    };
+    let judgement = judge::judge(judge_config, &samples);
+    let summary = judgement.summary.clone();
+    let (run, outcome) = judge::after_judgement(judge_config, &state.run, judgement);
+    state.run = run;
+    match outcome {
+        JudgeOutcome::Pass => finish(
+            state,
+            HookStatus::Succeeded,
+            format!("analysis of {service} passed; judge: {summary}"),
+        ),
+        JudgeOutcome::Fail { reason } => finish(state, HookStatus::Failed, reason),
+        JudgeOutcome::Hold { holds } => {
+            state.judge_after = Some(now + Duration::seconds(i64::from(bake_seconds)));
+            let delay = next_delay(config, &state, phase, now);
+            Step {
+                reason: format!(
+                    "judge marginal ({holds} of {} holds): another bake; {summary}",
+                    judge_config.max_holds
+                ),
+                delay: Some(delay),
+                status: HookStatus::InProgress,
+                changed: true,
+                state,
+            }
+        }
+    }
+}
+
+/// Reads every request's series; a failed read is that series' error (a measurement error,
+/// counted against `consecutive_errors`), never the invocation's.
+async fn read_series(deps: &Deps, service: &str, requests: &[MetricRequest]) -> Vec<Series> {
+    let mut out = Vec::with_capacity(requests.len());
+    for request in requests {
+        let series = cloudwatch::metrics::series(
+            &deps.cloudwatch,
+            &request.queries,
+            request.start,
+            request.end,
+        )
+        .await
+        .map_err(|error| {
+            warn!(message = "A metric query failed.", %service, check = %request.check, %error);
+            error.to_string()
+        });
+        out.push(series);
+    }
+    out
+}
+
+/// Pairs each check's candidate series with its baseline's.
+fn by_check(requests: &[MetricRequest], series: Vec<Series>) -> Vec<(String, Series, Option<Series>)> {
+    let mut out: Vec<(String, Series, Option<Series>)> = Vec::new();
+    for (request, series) in requests.iter().zip(series) {
+        match request.side {
+            Side::Candidate => out.push((request.check.clone(), series, None)),
+            Side::Baseline => {
+                if let Some(entry) = out.iter_mut().find(|(check, _, _)| *check == request.check) {
+                    entry.2 = Some(series);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The run of this stage: read, or a fresh one (not written until it holds something).
+async fn current(
+    deps: &Deps,
+    key: &str,
+    target: &Target,
+    event: &LifecycleEvent,
+    now: DateTime<Utc>,
+) -> Result<(HookRun, Option<String>), JobError> {
+    Ok(match deps.store.get::<HookRun>(key).await? {
+        Some(Versioned { value, etag }) => (value, Some(etag)),
+        None => (
+            HookRun {
+                service: target.name.clone(),
+                deployment: event.resource_arn.clone(),
+                stage: event.lifecycle_stage.as_str().to_owned(),
+                started_at: now,
+                run: AnalysisRun::default(),
+                judge_after: None,
+                verdict: None,
+            },
+            None,
+        ),
+    })
+}
+
+fn answer(step: &Step, key: &str) -> HookAnswer {
+    let mut details = Map::new();
+    details.insert("reason".into(), Value::String(step.reason.clone()));
+    details.insert("state".into(), Value::String(key.to_owned()));
+    HookAnswer::new(step.status, step.delay, details)
+}
+
 /// Runs the analysis of a traffic stage.
 pub(crate) async fn traffic_stage(
-    _deps: &Deps,
-    _event: &LifecycleEvent,
+    deps: &Deps,
+    event: &LifecycleEvent,
     target: &Target,
 ) -> Result<HookAnswer, JobError> {
-    if target.cfg.deploy.analysis.is_none() {
+    let Some(config) = target.cfg.deploy.analysis.as_ref() else {
         return Ok(HookAnswer::with_reason(
             HookStatus::Succeeded,
             None,
             &format!("{} has no deploy.analysis", target.name),
         ));
+    };
+    let Some(phase) = phase_of(&event.lifecycle_stage, config) else {
+        return Ok(HookAnswer::with_reason(
+            HookStatus::Succeeded,
+            None,
+            &format!("{}: no analysis after promotion (post_promotion is off)", target.name),
+        ));
+    };
+    let key = state_key(&target.name, event);
+    let (candidate, baseline) = sides(event, &target.ecs_service);
+    let bake = target.cfg.deploy.bake_seconds;
+    let now = Utc::now();
+    let (state, etag) = current(deps, &key, target, event, now).await?;
+    let readings = if state.verdict.is_some() {
+        Readings { checks: Vec::new(), judge: None }
+    } else {
+        let requests = check_requests(config, &state, phase, &candidate, &baseline, now);
+        let series = read_series(deps, &target.name, &requests).await;
+        let checks = by_check(&requests, series);
+        // The judge reads after the checks are counted: it runs only on a passing run.
+        let mut counted = state.clone();
+        for (check, c, b) in &checks {
+            counted.run = measure::record(config, &counted.run, check, c, b.as_ref(), now);
+        }
+        let judge = match config.judge.as_ref() {
+            Some(judge_config) if judge_due(config, &counted, phase, now) => {
+                let requests =
+                    judge::judge_requests(judge_config, &candidate, &baseline, state.started_at, now);
+                let series = read_series(deps, &target.name, &requests).await;
+                let mut samples: BTreeMap<String, (Series, Series)> = BTreeMap::new();
+                for (request, series) in requests.iter().zip(series) {
+                    let entry = samples
+                        .entry(request.check.clone())
+                        .or_insert_with(|| (Ok(Vec::new()), Ok(Vec::new())));
+                    match request.side {
+                        Side::Candidate => entry.0 = series,
+                        Side::Baseline => entry.1 = series,
+                    }
+                }
+                Some(samples)
+            }
+            _ => None,
+        };
+        Readings { checks, judge }
+    };
+    let step = advance(config, bake, state, phase, &candidate, readings, now);
+    if !step.changed {
+        return Ok(answer(&step, &key));
     }
-    Err(JobError::Config("analysis pending".into()))
+    let written = match &etag {
+        None => deps.store.create(&key, &step.state).await.map(|_| ()),
+        Some(etag) => deps.store.replace(&key, &step.state, etag).await.map(|_| ()),
+    };
+    match written {
+        Ok(()) => Ok(answer(&step, &key)),
+        // Another delivery of this stage counted first: its run is the one that counts.
+        Err(StateError::AlreadyExists { .. } | StateError::Conflict { .. }) => {
+            let (state, _) = current(deps, &key, target, event, now).await?;
+            let replay = advance(
+                config,
+                bake,
+                state,
+                phase,
+                &candidate,
+                Readings { checks: Vec::new(), judge: None },
+                now,
+            );
+            let mut step = replay;
+            if step.status == HookStatus::InProgress {
+                step.delay = Some(next_delay(config, &step.state, phase, now));
+            }
+            Ok(answer(&step, &key))
+        }
+        Err(error) => Err(error.into()),
+    }
 }
