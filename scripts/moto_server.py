@@ -15,16 +15,35 @@ the same way.
 moto also asks a CopyObject that sets an Object Lock retention for the `Content-MD5` /
 `x-amz-sdk-checksum-algorithm` header S3 requires of uploads with a body (PutObject, UploadPart);
 a copy has no body to checksum, and S3 does not ask it. This launcher lets such copies through.
+
+moto's CloudWatch evaluates a metric math expression only when it is another query's id; this
+launcher evaluates arithmetic (`+ - * /`, parentheses, numbers, query ids) per timestamp, as
+CloudWatch does, leaving out points that divide by zero. Other functions stay unsupported.
+
+moto runs no containers. This launcher gives a task one container per container definition
+(moto gives it the first only), keeps a started task RUNNING until it is stopped (moto reports
+it STOPPED as soon as it is described), and adds one test-only route that plays the container:
+`POST /_ops/ecs/stop-task` with the JSON `{"cluster", "task", "container", "exit_code",
+"reason"}` (optionally `"region"`, default `us-east-1`) stops the task with that container's exit
+code, as a container that exits does.
 """
 
 import functools
+import json
+import re
 import threading
 
 from werkzeug.datastructures import Headers
+from werkzeug.wrappers import Request, Response
 
+import moto.cloudwatch.models as cloudwatch_models
+import moto.ecs.models as ecs_models
 import moto.kms.models as kms_models
 import moto.s3.responses as s3_responses
+from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.exceptions import JsonRESTError
+from moto.moto_api import state_manager
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from moto.server import main
 
 _PUT_LOCK = threading.Lock()
@@ -92,6 +111,175 @@ def _decrypt(self, *args, **kwargs):
 
 kms_models.KmsBackend.generate_data_key = _generate_data_key
 kms_models.KmsBackend.decrypt = _decrypt
+
+# CloudWatch metric math: arithmetic over query results, aligned by timestamp.
+
+_TOKEN = re.compile(r"\s*(?:(\d+(?:\.\d*)?|\.\d+)|([A-Za-z_][A-Za-z0-9_]*)|(.))")
+
+
+def _combine(left, right, op):
+    """`op` over two operands, each a number or a series (a dict of timestamp to value)."""
+
+    def apply(a, b):
+        try:
+            return op(a, b)
+        except ZeroDivisionError:
+            return None
+
+    if isinstance(left, float) and isinstance(right, float):
+        return apply(left, right)
+    if isinstance(left, float):
+        pairs = {t: apply(left, v) for t, v in right.items()}
+    elif isinstance(right, float):
+        pairs = {t: apply(v, right) for t, v in left.items()}
+    else:
+        pairs = {t: apply(v, right[t]) for t, v in left.items() if t in right}
+    return {t: v for t, v in pairs.items() if v is not None}
+
+
+_OPS = {
+    "+": lambda a, b: a + b,
+    "-": lambda a, b: a - b,
+    "*": lambda a, b: a * b,
+    "/": lambda a, b: a / b,
+}
+
+
+def _evaluate(expression, results):
+    tokens = []
+    for number, name, other in _TOKEN.findall(expression):
+        if number:
+            tokens.append(("num", float(number)))
+        elif name:
+            tokens.append(("id", name))
+        elif other.strip():
+            tokens.append(("op", other))
+    position = [0]
+
+    def peek():
+        return tokens[position[0]] if position[0] < len(tokens) else (None, None)
+
+    def take():
+        token = peek()
+        position[0] += 1
+        return token
+
+    def series_of(name):
+        for result in results:
+            if result.get("id") == name:
+                return dict(zip(result["timestamps"], map(float, result["values"])))
+        raise ValueError(name)
+
+    def atom():
+        kind, value = take()
+        if kind == "num":
+            return value
+        if kind == "id":
+            return series_of(value)
+        if (kind, value) == ("op", "-"):
+            return _combine(-1.0, atom(), _OPS["*"])
+        if (kind, value) == ("op", "("):
+            inner = binary(0)
+            if take() != ("op", ")"):
+                raise ValueError(expression)
+            return inner
+        raise ValueError(expression)
+
+    levels = [("+", "-"), ("*", "/")]
+
+    def binary(level):
+        if level == len(levels):
+            return atom()
+        left = binary(level + 1)
+        while peek()[0] == "op" and peek()[1] in levels[level]:
+            _, op = take()
+            left = _combine(left, binary(level + 1), _OPS[op])
+        return left
+
+    value = binary(0)
+    if position[0] != len(tokens) or isinstance(value, float):
+        raise ValueError(expression)
+    return value
+
+
+_original_parse_expression = cloudwatch_models.parse_expression
+
+
+def _parse_expression(expression, results):
+    try:
+        series = _evaluate(expression, results)
+    except ValueError:
+        return _original_parse_expression(expression, results)
+    timestamps = sorted(series)
+    return [series[t] for t in timestamps], timestamps
+
+
+cloudwatch_models.parse_expression = _parse_expression
+
+
+# ECS: one container per container definition, tasks RUNNING until stopped, and a route that
+# stops a task with a container's exit code.
+
+state_manager.register_default_transition(
+    model_name="ecs::task", transition={"progression": "manual", "times": 2**62}
+)
+
+_original_task_init = ecs_models.Task.__init__
+
+
+@functools.wraps(_original_task_init)
+def _task_init(self, cluster, task_definition, *args, **kwargs):
+    _original_task_init(self, cluster, task_definition, *args, **kwargs)
+    containers = []
+    for definition in task_definition.container_definitions:
+        container = ecs_models.Container(task_definition)
+        container.name = definition.get("name")
+        container.image = definition.get("image")
+        container.command = definition.get("command")
+        container.last_status = "RUNNING"
+        container.exitCode = None
+        containers.append(container)
+    self.containers = containers
+
+
+ecs_models.Task.__init__ = _task_init
+
+
+def _answer(status, body):
+    return Response(json.dumps(body), status, mimetype="application/json")
+
+
+def _stop_task(request):
+    try:
+        body = json.loads(request.get_data() or b"{}")
+        backend = ecs_models.ecs_backends[DEFAULT_ACCOUNT_ID][body.get("region", "us-east-1")]
+        exit_code = int(body["exit_code"])
+        task = backend.stop_task(body["cluster"], body["task"], body.get("reason", ""))
+    except Exception as error:  # the test asked for something that is not there
+        return _answer(400, {"error": str(error)})
+    found = False
+    for container in task.containers:
+        container.last_status = "STOPPED"
+        if container.name == body.get("container"):
+            container.exitCode = exit_code
+            found = True
+    if not found:
+        return _answer(400, {"error": "no such container in the task"})
+    return _answer(200, {"task": task.task_arn})
+
+
+_ROUTES = {"/_ops/ecs/stop-task": _stop_task}
+_original_call = DomainDispatcherApplication.__call__
+
+
+def _call(self, environ, start_response):
+    route = _ROUTES.get(environ.get("PATH_INFO", ""))
+    if route is not None and environ.get("REQUEST_METHOD") == "POST":
+        return route(Request(environ))(environ, start_response)
+    return _original_call(self, environ, start_response)
+
+
+DomainDispatcherApplication.__call__ = _call
 
 if __name__ == "__main__":
     main()

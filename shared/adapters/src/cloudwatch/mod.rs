@@ -1,4 +1,7 @@
-//! CloudWatch: which gating alarms are in ALARM.
+//! CloudWatch: which gating alarms are in ALARM, and metric data for deployment analysis
+//! ([`metrics`]).
+
+pub mod metrics;
 
 use aws_config::SdkConfig;
 use aws_sdk_cloudwatch::types::{AlarmType, StateValue};
