@@ -139,25 +139,22 @@ pub fn next_delay(
     phase: Phase,
     now: DateTime<Utc>,
 ) -> u32 {
-    let checks = config.metrics.iter().filter_map(|(name, check)| {
-        let measurable = match phase {
-            Phase::Bake => true,
-            Phase::AfterPromotion => !measure::due_in(
-                config,
-                &AnalysisRun::default(),
-                now,
-                Phase::AfterPromotion,
-            )
-            .contains(name)
-            .then_some(())
-            .is_some(),
-        };
-        measurable.then(|| {
-            state.run.checks.get(name).and_then(|c| c.last_at).map_or(now, |last| {
-                last + Duration::seconds(i64::from(check.interval_seconds))
-            })
-        })
-    });
+    // With an empty run every check measured in `phase` is due: those are the ones to wait for.
+    let measured = measure::due_in(config, &AnalysisRun::default(), now, phase);
+    let checks = config
+        .metrics
+        .iter()
+        .filter(|(name, _)| measured.contains(name))
+        .map(|(name, check)| {
+            state
+                .run
+                .checks
+                .get(name)
+                .and_then(|c| c.last_at)
+                .map_or(now, |last| {
+                    last + Duration::seconds(i64::from(check.interval_seconds))
+                })
+        });
     let judge = state.judge_after.filter(|_| config.judge.is_some());
     let next = checks.chain(judge).min().unwrap_or(now);
     let seconds = (next - now).num_seconds().max(0);
@@ -203,7 +200,12 @@ pub fn check_requests(
 }
 
 /// Whether the judge runs at this invocation (after `run` holds the new measurements).
-pub fn judge_due(config: &AnalysisConfig, state: &HookRun, phase: Phase, now: DateTime<Utc>) -> bool {
+pub fn judge_due(
+    config: &AnalysisConfig,
+    state: &HookRun,
+    phase: Phase,
+    now: DateTime<Utc>,
+) -> bool {
     phase == Phase::Bake
         && config.judge.is_some()
         && state.verdict.is_none()
@@ -296,7 +298,9 @@ pub fn advance(
         }
         let delay = next_delay(config, &state, phase, now);
         return Step {
-            reason: format!("analysis of {service} passed; the judge runs once the stage has baked"),
+            reason: format!(
+                "analysis of {service} passed; the judge runs once the stage has baked"
+            ),
             delay: Some(delay),
             status: HookStatus::InProgress,
             changed,
@@ -353,7 +357,10 @@ async fn read_series(deps: &Deps, service: &str, requests: &[MetricRequest]) -> 
 }
 
 /// Pairs each check's candidate series with its baseline's.
-fn by_check(requests: &[MetricRequest], series: Vec<Series>) -> Vec<(String, Series, Option<Series>)> {
+fn by_check(
+    requests: &[MetricRequest],
+    series: Vec<Series>,
+) -> Vec<(String, Series, Option<Series>)> {
     let mut out: Vec<(String, Series, Option<Series>)> = Vec::new();
     for (request, series) in requests.iter().zip(series) {
         match request.side {
@@ -385,7 +392,13 @@ async fn current(
                 stage: event.lifecycle_stage.as_str().to_owned(),
                 started_at: now,
                 run: AnalysisRun::default(),
-                judge_after: None,
+                judge_after: target
+                    .cfg
+                    .deploy
+                    .analysis
+                    .as_ref()
+                    .and_then(|a| a.judge.as_ref())
+                    .map(|_| now + Duration::seconds(i64::from(target.cfg.deploy.bake_seconds))),
                 verdict: None,
             },
             None,
@@ -417,7 +430,10 @@ pub(crate) async fn traffic_stage(
         return Ok(HookAnswer::with_reason(
             HookStatus::Succeeded,
             None,
-            &format!("{}: no analysis after promotion (post_promotion is off)", target.name),
+            &format!(
+                "{}: no analysis after promotion (post_promotion is off)",
+                target.name
+            ),
         ));
     };
     let key = state_key(&target.name, event);
@@ -426,7 +442,10 @@ pub(crate) async fn traffic_stage(
     let now = Utc::now();
     let (state, etag) = current(deps, &key, target, event, now).await?;
     let readings = if state.verdict.is_some() {
-        Readings { checks: Vec::new(), judge: None }
+        Readings {
+            checks: Vec::new(),
+            judge: None,
+        }
     } else {
         let requests = check_requests(config, &state, phase, &candidate, &baseline, now);
         let series = read_series(deps, &target.name, &requests).await;
@@ -438,8 +457,13 @@ pub(crate) async fn traffic_stage(
         }
         let judge = match config.judge.as_ref() {
             Some(judge_config) if judge_due(config, &counted, phase, now) => {
-                let requests =
-                    judge::judge_requests(judge_config, &candidate, &baseline, state.started_at, now);
+                let requests = judge::judge_requests(
+                    judge_config,
+                    &candidate,
+                    &baseline,
+                    state.started_at,
+                    now,
+                );
                 let series = read_series(deps, &target.name, &requests).await;
                 let mut samples: BTreeMap<String, (Series, Series)> = BTreeMap::new();
                 for (request, series) in requests.iter().zip(series) {
@@ -463,7 +487,11 @@ pub(crate) async fn traffic_stage(
     }
     let written = match &etag {
         None => deps.store.create(&key, &step.state).await.map(|_| ()),
-        Some(etag) => deps.store.replace(&key, &step.state, etag).await.map(|_| ()),
+        Some(etag) => deps
+            .store
+            .replace(&key, &step.state, etag)
+            .await
+            .map(|_| ()),
     };
     match written {
         Ok(()) => Ok(answer(&step, &key)),
@@ -476,7 +504,10 @@ pub(crate) async fn traffic_stage(
                 state,
                 phase,
                 &candidate,
-                Readings { checks: Vec::new(), judge: None },
+                Readings {
+                    checks: Vec::new(),
+                    judge: None,
+                },
                 now,
             );
             let mut step = replay;
@@ -486,5 +517,215 @@ pub(crate) async fn traffic_stage(
             Ok(answer(&step, &key))
         }
         Err(error) => Err(error.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(extra: &str) -> AnalysisConfig {
+        serde_json::from_value(serde_json::json!({"metrics": {"error_rate": {
+            "queries": [{"id": "rate", "metric": {"namespace": "App", "name": "ErrorRate",
+                "dimensions": {"Color": "{color}"}}}],
+            "success": format!("result < 0.01{extra}"),
+            "interval_seconds": 10, "count": 2, "failure_limit": 0}}}))
+        .expect("config")
+    }
+
+    fn fresh(at: DateTime<Utc>) -> HookRun {
+        HookRun {
+            service: "checkout".into(),
+            deployment: "arn:aws:ecs:us-east-1:1:service-deployment/shop/checkout/d1".into(),
+            stage: "POST_TEST_TRAFFIC_SHIFT".into(),
+            started_at: at,
+            run: AnalysisRun::default(),
+            judge_after: None,
+            verdict: None,
+        }
+    }
+
+    fn green() -> SideNames {
+        SideNames {
+            color: "green".into(),
+            service: "checkout".into(),
+            target: "rev-2".into(),
+        }
+    }
+
+    fn reading(value: f64) -> Readings {
+        Readings {
+            checks: vec![("error_rate".into(), Ok(vec![value]), None)],
+            judge: None,
+        }
+    }
+
+    fn nothing() -> Readings {
+        Readings {
+            checks: Vec::new(),
+            judge: None,
+        }
+    }
+
+    #[test]
+    fn healthy_measurements_run_then_pass_and_the_verdict_is_replayed() {
+        let cfg = config("");
+        let t0 = Utc::now();
+        let first = advance(
+            &cfg,
+            60,
+            fresh(t0),
+            Phase::Bake,
+            &green(),
+            reading(0.001),
+            t0,
+        );
+        assert_eq!(first.status, HookStatus::InProgress);
+        assert!(first.changed);
+        assert_eq!(first.delay, Some(10));
+        assert!(first.reason.contains("1 of 2"), "{}", first.reason);
+        // A duplicate delivery within the interval: nothing is due, nothing counts.
+        let t1 = t0 + Duration::seconds(3);
+        let due = check_requests(&cfg, &first.state, Phase::Bake, &green(), &green(), t1);
+        assert!(due.is_empty());
+        let dup = advance(
+            &cfg,
+            60,
+            first.state.clone(),
+            Phase::Bake,
+            &green(),
+            nothing(),
+            t1,
+        );
+        assert!(!dup.changed);
+        assert_eq!(dup.delay, Some(7));
+        let t2 = t0 + Duration::seconds(10);
+        assert_eq!(
+            check_requests(&cfg, &first.state, Phase::Bake, &green(), &green(), t2).len(),
+            1
+        );
+        let second = advance(
+            &cfg,
+            60,
+            first.state,
+            Phase::Bake,
+            &green(),
+            reading(0.002),
+            t2,
+        );
+        assert_eq!(second.status, HookStatus::Succeeded, "{}", second.reason);
+        let replay = advance(
+            &cfg,
+            60,
+            second.state,
+            Phase::Bake,
+            &green(),
+            reading(0.9),
+            t2,
+        );
+        assert_eq!(replay.status, HookStatus::Succeeded);
+        assert!(!replay.changed);
+    }
+
+    #[test]
+    fn a_failing_measurement_fails_with_the_query_and_values() {
+        let cfg = config("");
+        let t0 = Utc::now();
+        let step = advance(
+            &cfg,
+            60,
+            fresh(t0),
+            Phase::Bake,
+            &green(),
+            reading(0.08),
+            t0,
+        );
+        assert_eq!(step.status, HookStatus::Failed);
+        assert!(
+            step.reason.contains("error_rate")
+                && step.reason.contains("0.08")
+                && step.reason.contains("result < 0.01")
+                && step.reason.contains("Color=green"),
+            "{}",
+            step.reason
+        );
+        assert!(step.state.verdict.is_some());
+    }
+
+    #[test]
+    fn query_errors_count_against_consecutive_errors() {
+        let cfg = config("");
+        let t0 = Utc::now();
+        let error = || Readings {
+            checks: vec![("error_rate".into(), Err("Throttling".into()), None)],
+            judge: None,
+        };
+        let mut state = fresh(t0);
+        let mut last = None;
+        for i in 0..3 {
+            let step = advance(
+                &cfg,
+                60,
+                state,
+                Phase::Bake,
+                &green(),
+                error(),
+                t0 + Duration::seconds(10 * i),
+            );
+            state = step.state.clone();
+            last = Some(step);
+        }
+        let last = last.expect("steps");
+        assert_eq!(last.status, HookStatus::Failed, "{}", last.reason);
+        assert!(last.reason.contains("Throttling"), "{}", last.reason);
+    }
+
+    #[test]
+    fn after_promotion_checks_reading_the_baseline_are_left_out() {
+        let cfg = config(" && result <= baseline * 2");
+        let t0 = Utc::now();
+        let requests = check_requests(
+            &cfg,
+            &fresh(t0),
+            Phase::AfterPromotion,
+            &green(),
+            &green(),
+            t0,
+        );
+        assert!(requests.is_empty());
+        let step = advance(
+            &cfg,
+            60,
+            fresh(t0),
+            Phase::AfterPromotion,
+            &green(),
+            nothing(),
+            t0,
+        );
+        assert_eq!(step.status, HookStatus::Succeeded, "{}", step.reason);
+    }
+
+    #[test]
+    fn canary_steps_and_stages_have_their_own_state() {
+        let sample = |name: &str| -> LifecycleEvent {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../events")
+                .join(name);
+            serde_json::from_str(&std::fs::read_to_string(path).expect("sample")).expect("json")
+        };
+        assert_eq!(
+            state_key(
+                "checkout",
+                &sample("ecs-lifecycle-production-traffic-shift.json")
+            ),
+            "deployments/checkout/ecs-hooks/Q3nP0bJm2xVf7LrT9sKdA/PRODUCTION_TRAFFIC_SHIFT-10.json"
+        );
+        assert_eq!(
+            state_key(
+                "checkout",
+                &sample("ecs-lifecycle-post-test-traffic-shift.json")
+            ),
+            "deployments/checkout/ecs-hooks/Q3nP0bJm2xVf7LrT9sKdA/POST_TEST_TRAFFIC_SHIFT.json"
+        );
     }
 }
