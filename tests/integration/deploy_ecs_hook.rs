@@ -215,3 +215,181 @@ async fn an_unknown_service_fails_and_other_stages_pass_at_once() {
     assert_eq!(wire["hookStatus"], "SUCCEEDED", "{wire}");
     assert_eq!(response.aws_calls, 0);
 }
+
+/// `api` with one metric check on `ErrorRate-<namespace>` per color in `namespace`: every 2 s,
+/// three passing measurements needed, no failure tolerated. (The metric name is unique too: the
+/// emulator's `GetMetricData` ignores the namespace of a query with dimensions.)
+fn with_analysis(namespace: &str) -> impl FnOnce(String) -> String + '_ {
+    move |yaml: String| {
+        yaml.replace(
+            "    ecs_service: api\n    deploy:\n",
+            &format!(
+                r#"    ecs_service: api
+    deploy:
+      analysis:
+        metrics:
+          error_rate:
+            queries:
+              - {{ id: rate, metric: {{ namespace: "{namespace}", name: "ErrorRate-{namespace}", dimensions: {{ Color: "{{color}}" }}, stat: Average, period_seconds: 60 }} }}
+            success: "result < 0.01"
+            interval_seconds: 2
+            count: 3
+            failure_limit: 0
+"#
+            ),
+        )
+    }
+}
+
+impl HookWorld {
+    /// Puts one `ErrorRate` datapoint per color, stamped a second ago: inside the next
+    /// measurement's window `[now − 2 s, now)` once CloudWatch (and the emulator) align it to
+    /// whole seconds, and outside the window of the measurement after it.
+    async fn error_rates(&self, namespace: &str, green: f64, blue: f64) {
+        use aws_sdk_cloudwatch::primitives::DateTime;
+        use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
+        let now = DateTime::from_secs_f64(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs_f64() - 1.0)
+                .unwrap_or_default(),
+        );
+        let datum = |color: &str, value: f64| {
+            MetricDatum::builder()
+                .metric_name(format!("ErrorRate-{namespace}"))
+                .dimensions(Dimension::builder().name("Color").value(color).build())
+                .timestamp(now)
+                .value(value)
+                .build()
+        };
+        self.world
+            .cloudwatch
+            .put_metric_data()
+            .namespace(namespace)
+            .metric_data(datum("green", green))
+            .metric_data(datum("blue", blue))
+            .send()
+            .await
+            .expect("put metric data");
+    }
+
+    /// The measurements the stage's run holds.
+    async fn measured(&self, deployment: &str, stage: &str, step: Option<u32>) -> usize {
+        let key = ops_domain::keys::ecs_hook_run("api", deployment, stage, step);
+        ops_adapters::s3::StateStore::new(self.world.admin.s3.clone(), &self.world.prefix)
+            .get::<deploy_hook::ecs_hook::analysis::HookRun>(&key)
+            .await
+            .expect("read run")
+            .map_or(0, |run| {
+                run.value
+                    .run
+                    .checks
+                    .get("error_rate")
+                    .map_or(0, |c| c.measurements.len())
+            })
+    }
+
+    fn metric_reads(&self) -> usize {
+        self.deps
+            .clients
+            .recorder
+            .succeeded("cloudwatch:GetMetricData")
+    }
+}
+
+#[tokio::test]
+async fn a_healthy_candidate_passes_after_count_measurements_and_duplicates_count_once() {
+    let namespace = ops_tests::unique("EcsHook");
+    let hook = HookWorld::new(with_analysis(&namespace)).await;
+    let stage = "POST_TEST_TRAFFIC_SHIFT";
+    let event = hook.event("api", "depok", stage, json!({}));
+
+    let mut statuses = Vec::new();
+    for round in 1..=3 {
+        hook.error_rates(&namespace, 0.001, 0.002).await;
+        let (response, wire) = hook.invoke(event.clone()).await;
+        statuses.push(wire["hookStatus"].as_str().unwrap_or_default().to_owned());
+        assert_eq!(hook.measured("depok", stage, None).await, round, "{wire}");
+        if round < 3 {
+            assert_eq!(wire["hookStatus"], "IN_PROGRESS", "{wire}");
+            assert_eq!(wire["callBackDelay"], 2, "the check's interval: {wire}");
+            assert!(
+                response.summary.contains(&format!("{round} of 3")),
+                "{wire}"
+            );
+            // The same delivery again at once: nothing is due, nothing is read or counted.
+            let reads = hook.metric_reads();
+            let (_, again) = hook.invoke(event.clone()).await;
+            assert_eq!(again["hookStatus"], "IN_PROGRESS", "{again}");
+            assert_eq!(hook.metric_reads(), reads);
+            assert_eq!(hook.measured("depok", stage, None).await, round);
+            tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+        }
+    }
+    assert_eq!(statuses, ["IN_PROGRESS", "IN_PROGRESS", "SUCCEEDED"]);
+    assert_eq!(hook.metric_reads(), 3, "one read per measurement");
+
+    // The verdict answers every later delivery, without reading again.
+    let (_, wire) = hook.invoke(event.clone()).await;
+    assert_eq!(wire["hookStatus"], "SUCCEEDED", "{wire}");
+    assert!(reason(&wire).contains("passed"), "{wire}");
+    assert_eq!(hook.metric_reads(), 3);
+
+    // Two deliveries at the same moment when a check is due: one measurement counts.
+    let canary = hook.event(
+        "api",
+        "depok",
+        "PRODUCTION_TRAFFIC_SHIFT",
+        json!({hook.revision("2002"): 10, hook.revision("1001"): 90}),
+    );
+    hook.error_rates(&namespace, 0.001, 0.002).await;
+    let (first, second) = tokio::join!(hook.invoke(canary.clone()), hook.invoke(canary.clone()));
+    assert_eq!(first.1["hookStatus"], "IN_PROGRESS", "{}", first.1);
+    assert_eq!(second.1["hookStatus"], "IN_PROGRESS", "{}", second.1);
+    assert_eq!(
+        hook.measured("depok", "PRODUCTION_TRAFFIC_SHIFT", Some(10))
+            .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_rising_error_rate_fails_the_stage_with_the_query_and_values() {
+    let namespace = ops_tests::unique("EcsHook");
+    let hook = HookWorld::new(with_analysis(&namespace)).await;
+    let event = hook.event(
+        "api",
+        "depbad",
+        "PRODUCTION_TRAFFIC_SHIFT",
+        json!({hook.revision("2002"): 10, hook.revision("1001"): 90}),
+    );
+    hook.error_rates(&namespace, 0.002, 0.002).await;
+    let (_, wire) = hook.invoke(event.clone()).await;
+    assert_eq!(wire["hookStatus"], "IN_PROGRESS", "{wire}");
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+
+    // The new revision starts failing 8 % of its requests.
+    hook.error_rates(&namespace, 0.08, 0.002).await;
+    let (response, wire) = hook.invoke(event.clone()).await;
+    assert_eq!(wire["hookStatus"], "FAILED", "{wire}");
+    assert!(wire.get("callBackDelay").is_none(), "{wire}");
+    let why = reason(&wire);
+    for part in [
+        "error_rate",
+        "result < 0.01",
+        "0.08",
+        "ErrorRate",
+        "Color=green",
+    ] {
+        assert!(why.contains(part), "{part} in {why}");
+    }
+    assert_eq!(response.result, "FAILED");
+
+    // A redelivery gets the same verdict without a new read.
+    let reads = hook.metric_reads();
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let (_, again) = hook.invoke(event).await;
+    assert_eq!(again["hookStatus"], "FAILED", "{again}");
+    assert_eq!(reason(&again), why);
+    assert_eq!(hook.metric_reads(), reads);
+}
