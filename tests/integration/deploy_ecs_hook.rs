@@ -33,6 +33,22 @@ impl HookWorld {
         HookWorld { world, deps }
     }
 
+    /// A world whose function reaches AWS through a fault proxy (clean until a plan is set).
+    async fn behind_proxy(
+        edit: impl FnOnce(String) -> String,
+    ) -> (HookWorld, ops_tests::faults::FaultProxy) {
+        let (world, proxy) = DeployWorld::behind_proxy(
+            edit,
+            Settings {
+                revision_source: RevisionSource::Service,
+                ..Settings::default()
+            },
+        )
+        .await;
+        let deps = world.deps.clone();
+        (HookWorld { world, deps }, proxy)
+    }
+
     fn revision(&self, id: &str) -> String {
         format!(
             "arn:aws:ecs:us-east-1:{ACCOUNT}:service-revision/{}/api/{id}",
@@ -273,20 +289,29 @@ impl HookWorld {
             .expect("put metric data");
     }
 
-    /// The measurements the stage's run holds.
-    async fn measured(&self, deployment: &str, stage: &str, step: Option<u32>) -> usize {
+    /// The stage's run, as the state bucket holds it.
+    async fn run(
+        &self,
+        deployment: &str,
+        stage: &str,
+        step: Option<u32>,
+    ) -> Option<deploy_hook::ecs_hook::analysis::HookRun> {
         let key = ops_domain::keys::ecs_hook_run("api", deployment, stage, step);
         ops_adapters::s3::StateStore::new(self.world.admin.s3.clone(), &self.world.prefix)
             .get::<deploy_hook::ecs_hook::analysis::HookRun>(&key)
             .await
             .expect("read run")
-            .map_or(0, |run| {
-                run.value
-                    .run
-                    .checks
-                    .get("error_rate")
-                    .map_or(0, |c| c.measurements.len())
-            })
+            .map(|run| run.value)
+    }
+
+    /// The measurements the stage's run holds.
+    async fn measured(&self, deployment: &str, stage: &str, step: Option<u32>) -> usize {
+        self.run(deployment, stage, step).await.map_or(0, |run| {
+            run.run
+                .checks
+                .get("error_rate")
+                .map_or(0, |c| c.measurements.len())
+        })
     }
 
     fn metric_reads(&self) -> usize {
@@ -392,4 +417,49 @@ async fn a_rising_error_rate_fails_the_stage_with_the_query_and_values() {
     assert_eq!(again["hookStatus"], "FAILED", "{again}");
     assert_eq!(reason(&again), why);
     assert_eq!(hook.metric_reads(), reads);
+}
+
+#[tokio::test]
+async fn aws_faults_are_never_a_verdict() {
+    use ops_tests::faults::FaultPlan;
+    let namespace = ops_tests::unique("EcsHook");
+    let (hook, proxy) = HookWorld::behind_proxy(with_analysis(&namespace)).await;
+    let stage = "POST_TEST_TRAFFIC_SHIFT";
+    let event = hook.event("api", "depfault", stage, json!({}));
+
+    // GetMetricData fails (after the SDK's retries): an error measurement, counted against
+    // consecutive_errors (2), not a crash and not a verdict.
+    proxy.set_plan(FaultPlan::errors(11, 1.0).only(["monitoring:GetMetricData"]));
+    hook.error_rates(&namespace, 0.001, 0.002).await;
+    let (_, wire) = hook.invoke(event.clone()).await;
+    assert_eq!(wire["hookStatus"], "IN_PROGRESS", "{wire}");
+    let run = hook
+        .run("depfault", stage, None)
+        .await
+        .expect("run written");
+    let check = &run.run.checks["error_rate"];
+    assert_eq!(
+        (check.errors, check.errors_in_row, check.successes),
+        (1, 1, 0)
+    );
+
+    // The state cannot be written: no verdict, nothing counted, ECS asks again.
+    proxy.set_plan(FaultPlan::errors(12, 1.0).only(["s3:PutObject"]));
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    hook.error_rates(&namespace, 0.001, 0.002).await;
+    let (_, wire) = hook.invoke(event.clone()).await;
+    assert_eq!(wire["hookStatus"], "IN_PROGRESS", "{wire}");
+    assert_eq!(wire["callBackDelay"], 30, "{wire}");
+    assert!(reason(&wire).contains("AWS fault"), "{wire}");
+    let after = hook.run("depfault", stage, None).await.expect("run");
+    assert_eq!(after, run, "nothing was counted");
+
+    // Clean again: the measurement counts, and a healthy read resets the error streak.
+    proxy.disable();
+    hook.error_rates(&namespace, 0.001, 0.002).await;
+    let (_, wire) = hook.invoke(event).await;
+    assert_eq!(wire["hookStatus"], "IN_PROGRESS", "{wire}");
+    let run = hook.run("depfault", stage, None).await.expect("run");
+    let check = &run.run.checks["error_rate"];
+    assert_eq!((check.successes, check.errors_in_row), (1, 0));
 }

@@ -728,4 +728,64 @@ mod tests {
             "deployments/checkout/ecs-hooks/Q3nP0bJm2xVf7LrT9sKdA/POST_TEST_TRAFFIC_SHIFT.json"
         );
     }
+
+    #[test]
+    fn the_judge_runs_after_the_bake_and_a_marginal_verdict_holds_the_stage() {
+        let mut cfg = config("");
+        cfg.metrics.get_mut("error_rate").expect("check").count = 1;
+        cfg.judge = Some(
+            serde_json::from_value(serde_json::json!({"metrics": {"latency": {
+                "queries": [{"id": "p99", "metric": {"namespace": "App", "name": "Latency"}}]}}}))
+            .expect("judge"),
+        );
+        let t0 = Utc::now();
+        let mut state = fresh(t0);
+        state.judge_after = Some(t0 + Duration::seconds(60));
+        let checks_pass = advance(&cfg, 60, state, Phase::Bake, &green(), reading(0.001), t0);
+        assert_eq!(checks_pass.status, HookStatus::InProgress);
+        assert!(
+            checks_pass.reason.contains("judge runs once"),
+            "{}",
+            checks_pass.reason
+        );
+        assert_eq!(
+            checks_pass.delay,
+            Some(10),
+            "the next check comes before the judge"
+        );
+        let t1 = t0 + Duration::seconds(60);
+        assert!(judge_due(&cfg, &checks_pass.state, Phase::Bake, t1));
+        assert!(!judge_due(&cfg, &checks_pass.state, Phase::Bake, t0));
+        let judged = |samples: (Vec<f64>, Vec<f64>)| Readings {
+            checks: Vec::new(),
+            judge: Some([("latency".to_owned(), (Ok(samples.0), Ok(samples.1)))].into()),
+        };
+        // No samples: marginal (no data is not a pass), the stage bakes again.
+        let held = advance(
+            &cfg,
+            60,
+            checks_pass.state,
+            Phase::Bake,
+            &green(),
+            judged((vec![], vec![])),
+            t1,
+        );
+        assert_eq!(held.status, HookStatus::InProgress, "{}", held.reason);
+        assert!(held.reason.contains("marginal"), "{}", held.reason);
+        assert_eq!(held.state.judge_after, Some(t1 + Duration::seconds(60)));
+        assert_eq!(held.state.run.holds, 1);
+        let t2 = t1 + Duration::seconds(60);
+        let same: Vec<f64> = (0..20).map(|i| 100.0 + f64::from(i % 5)).collect();
+        let passed = advance(
+            &cfg,
+            60,
+            held.state,
+            Phase::Bake,
+            &green(),
+            judged((same.clone(), same)),
+            t2,
+        );
+        assert_eq!(passed.status, HookStatus::Succeeded, "{}", passed.reason);
+        assert!(passed.reason.contains("judge"), "{}", passed.reason);
+    }
 }
