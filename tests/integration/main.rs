@@ -1,6 +1,8 @@
 //! Integration tests of the ops suite against the local AWS emulator (moto server), started by
 //! the test process itself. One test binary; shared helpers in `util`.
 
+mod adapters_ecs_tasks;
+mod adapters_lambda;
 mod adapters_metrics;
 mod alarm_rollback;
 mod architecture;

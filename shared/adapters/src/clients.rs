@@ -123,6 +123,9 @@ pub struct AwsClients {
     pub secrets: aws_sdk_secretsmanager::Client,
     /// KMS: data keys for the client-side encryption of backed-up secrets.
     pub kms: aws_sdk_kms::Client,
+    /// Lambda: lifecycle hooks that invoke a function (deploy-hook's `lambda` and `backup`
+    /// hooks), through [`crate::lambda::invoke_json`].
+    pub lambda: aws_sdk_lambda::Client,
     /// Every call made through these clients.
     pub recorder: CallRecorder,
 }
@@ -169,8 +172,13 @@ impl AwsClients {
             .retry_partition(settings.retry_partition("ops-kms"))
             .interceptor(recorder.clone())
             .build();
+        let lambda = aws_sdk_lambda::config::Builder::from(sdk)
+            .retry_partition(settings.retry_partition("ops-lambda"))
+            .interceptor(recorder.clone())
+            .build();
         AwsClients {
             kms: aws_sdk_kms::Client::from_conf(kms),
+            lambda: aws_sdk_lambda::Client::from_conf(lambda),
             s3: aws_sdk_s3::Client::from_conf(s3),
             route53: aws_sdk_route53::Client::from_conf(route53),
             ecs: aws_sdk_ecs::Client::from_conf(ecs),

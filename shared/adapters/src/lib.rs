@@ -1,7 +1,7 @@
 //! AWS and HTTP adapters of the ops suite: everything that talks to the outside world.
 //!
 //! One folder per service it talks to (`s3/`, `route53/`, `ecs/`, `secretsmanager/`, `cloudwatch/`,
-//! `codepipeline/`, `kms/`), plus the
+//! `codepipeline/`, `kms/`, `lambda/`), plus the
 //! notifiers (`notify/`), Slack interactivity (`slack/`: signed button presses), client construction, what every function reads from its environment
 //! (`runtime`), telemetry (logs, EMF metrics) and audit writing. The functions build these once
 //! per container and pass them to their handlers.
@@ -13,6 +13,7 @@ pub mod codepipeline;
 pub mod ecs;
 pub mod error;
 pub mod kms;
+pub mod lambda;
 pub mod notify;
 pub mod recorder;
 pub mod route53;

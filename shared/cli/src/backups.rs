@@ -10,8 +10,8 @@
 
 use std::io::Write;
 
-use aws_sdk_lambda::primitives::Blob;
 use chrono::{DateTime, Utc};
+use ops_adapters::lambda::{self, LambdaError};
 use ops_adapters::s3::StateStore;
 use ops_domain::backup::manifest::{self, LatestPointer, Layout, Manifest};
 use ops_domain::config::BackupPlanConfig;
@@ -227,36 +227,23 @@ pub async fn invoke(session: &Session, request: &Value) -> Result<Value, Failure
             "no backup function: set BACKUP_FUNCTION to its name or ARN".to_owned(),
         ));
     };
-    let payload =
-        serde_json::to_vec(request).map_err(|error| Failure::Failed(error.to_string()))?;
-    let answer = function
-        .client
-        .invoke()
-        .function_name(&function.name)
-        .payload(Blob::new(payload))
-        .send()
-        .await
-        .map_err(|error| {
-            Failure::Failed(format!(
+    let body = match lambda::invoke_json(&function.client, &function.name, request).await {
+        Ok(body) => body,
+        Err(LambdaError::Function { message }) => {
+            return Err(Failure::Failed(format!(
+                "the backup function failed: {message}"
+            )))
+        }
+        Err(LambdaError::Aws(call)) => {
+            return Err(Failure::Failed(format!(
                 "cannot invoke the backup function {}: {}",
                 function.name,
-                ops_adapters::error::describe(&error)
-            ))
-        })?;
-    let body: Value = answer
-        .payload()
-        .and_then(|p| serde_json::from_slice(p.as_ref()).ok())
-        .unwrap_or(Value::Null);
-    if answer.function_error().is_some() {
-        let message = body
-            .get("errorMessage")
-            .and_then(Value::as_str)
-            .unwrap_or("the function failed");
-        return Err(Failure::Failed(format!(
-            "the backup function failed: {}",
-            message.chars().take(500).collect::<String>()
-        )));
-    }
+                call.detail()
+            )))
+        }
+        // Not JSON: not a report either (handled below like any other answer).
+        Err(LambdaError::NotJson { .. }) => Value::Null,
+    };
     // The function answers what it did: `done` with its report, `skipped` when another run of
     // the plan holds it, `continued` when a long run goes on in another invocation.
     match body.get("status").and_then(Value::as_str) {

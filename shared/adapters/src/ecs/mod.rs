@@ -1,9 +1,11 @@
-//! ECS: services, their deployments, and task definitions.
+//! ECS: services, their deployments, task definitions, and one-off tasks ([`tasks`]: a
+//! lifecycle hook's database migration).
 
 pub mod backup;
+pub mod tasks;
 
 use aws_sdk_ecs::types::{
-    ContainerDefinition, DeploymentCircuitBreaker, DeploymentConfiguration, TaskDefinition,
+    ContainerDefinition, DeploymentCircuitBreaker, DeploymentConfiguration, Service, TaskDefinition,
 };
 
 use crate::error::AwsCallError;
@@ -22,16 +24,43 @@ pub enum EcsError {
     /// No such task definition.
     #[error("task definition {0} not found")]
     TaskDefinitionNotFound(String),
+    /// No such task in the cluster (ECS forgets stopped tasks after about an hour).
+    #[error("ECS task {task} not found in cluster {cluster}")]
+    TaskNotFound {
+        /// Cluster.
+        cluster: String,
+        /// Task ARN or id.
+        task: String,
+    },
+    /// `RunTask` answered without a task: ECS could not place it (`RESOURCE:MEMORY`, …).
+    #[error("ECS could not start a task of {task_definition} in cluster {cluster}: {reason}")]
+    TaskNotStarted {
+        /// Cluster.
+        cluster: String,
+        /// The task definition.
+        task_definition: String,
+        /// ECS's failure reasons (capped).
+        reason: String,
+    },
+    /// A request refused before any call: what is wrong with it (a `startedBy` longer than
+    /// ECS allows, an empty command, a container the task definition does not have).
+    #[error("{0}")]
+    Invalid(String),
     /// ECS refused or could not be reached.
     #[error(transparent)]
     Aws(#[from] AwsCallError),
 }
 
 impl EcsError {
-    /// Whether retrying later may succeed (throttling, 5xx, timeouts, lost connections). A
-    /// missing service or task definition stays missing.
+    /// Whether retrying later may succeed (throttling, 5xx, timeouts, lost connections, a task
+    /// ECS had no room for: `RESOURCE:*`). A missing service, task definition or task stays
+    /// missing; an invalid request stays invalid.
     pub fn is_transient(&self) -> bool {
-        matches!(self, EcsError::Aws(call) if call.is_transient())
+        match self {
+            EcsError::Aws(call) => call.is_transient(),
+            EcsError::TaskNotStarted { reason, .. } => reason.starts_with("RESOURCE:"),
+            _ => false,
+        }
     }
 }
 
@@ -89,12 +118,12 @@ fn service_target(cluster: &str, service: &str) -> String {
     format!("service {service} in cluster {cluster}")
 }
 
-/// The state of a service.
-pub async fn service_state(
+/// A service as ECS describes it (not found when missing or INACTIVE, or when the cluster is).
+pub(crate) async fn describe_service(
     client: &aws_sdk_ecs::Client,
     cluster: &str,
     service: &str,
-) -> Result<ServiceState, EcsError> {
+) -> Result<Service, EcsError> {
     let not_found = || EcsError::ServiceNotFound {
         cluster: cluster.to_owned(),
         service: service.to_owned(),
@@ -109,11 +138,25 @@ pub async fn service_state(
             Some(e) if e.is_cluster_not_found_exception() => not_found(),
             _ => aws_error("DescribeServices", service_target(cluster, service), &error),
         })?;
-    let found = output
-        .services()
-        .iter()
+    output
+        .services
+        .unwrap_or_default()
+        .into_iter()
         .find(|found| found.service_name() == Some(service) && found.status() != Some("INACTIVE"))
-        .ok_or_else(not_found)?;
+        .ok_or_else(not_found)
+}
+
+/// The state of a service.
+pub async fn service_state(
+    client: &aws_sdk_ecs::Client,
+    cluster: &str,
+    service: &str,
+) -> Result<ServiceState, EcsError> {
+    let not_found = || EcsError::ServiceNotFound {
+        cluster: cluster.to_owned(),
+        service: service.to_owned(),
+    };
+    let found = describe_service(client, cluster, service).await?;
     let deployments = found
         .deployments()
         .iter()

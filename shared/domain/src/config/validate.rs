@@ -5,6 +5,8 @@
 //! does not hide the errors of the next. Rules that span items (a route naming a service that
 //! does not exist, a strategy without the traffic it needs) run once every item has parsed.
 
+mod analysis;
+
 use std::fmt;
 
 use serde::de::DeserializeOwned;
@@ -480,6 +482,7 @@ fn check_rules(config: &SuiteConfig, errors: &mut Errors) {
         }
         check_service_shape(&path, service, errors);
         check_deploy(&path, service, &config.windows, errors);
+        analysis::check_analysis_and_hooks(&path, service, &config.backup.plans, errors);
     }
     for (name, window) in &config.windows {
         check_window(&format!("windows.{name}"), window, errors);

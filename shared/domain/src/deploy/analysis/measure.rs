@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::condition::Condition;
-use super::judge::Judgement;
+use super::judgement::Judgement;
 use super::{AnalysisConfig, Inconclusive, MetricCheck, MetricQuery};
 use crate::deploy::truncate;
 
@@ -404,6 +404,8 @@ pub fn compact(x: f64) -> String {
     if !x.is_finite() {
         return x.to_string();
     }
+    // No "-0" (an empty f64 sum is -0.0).
+    let x = if x == 0.0 { 0.0 } else { x };
     if x == x.trunc() && x.abs() < 1e15 {
         return format!("{x:.0}");
     }

@@ -424,6 +424,7 @@ fn after_promotion_baseline_checks_are_neither_measured_nor_counted() {
 fn compact_numbers() {
     let cases = [
         (0.0, "0"),
+        (-0.0, "0"),
         (12.0, "12"),
         (-3.0, "-3"),
         (0.083333, "0.0833"),
