@@ -232,12 +232,13 @@ async fn an_unknown_service_fails_and_other_stages_pass_at_once() {
     assert_eq!(response.aws_calls, 0);
 }
 
-/// `api` with one metric check on `ErrorRate-<namespace>` per color in `namespace`: every 2 s,
-/// three passing measurements needed, no failure tolerated. (The metric name is unique too: the
+/// `api` with one metric check on `ErrorRate-<namespace>` per color in `namespace`: every 10 s
+/// (the shortest interval the validator takes), two passing measurements needed, no failure
+/// tolerated; a 30 s bake holds them. (The metric name is unique too: the
 /// emulator's `GetMetricData` ignores the namespace of a query with dimensions.)
 fn with_analysis(namespace: &str) -> impl FnOnce(String) -> String + '_ {
     move |yaml: String| {
-        yaml.replace(
+        yaml.replacen("      bake_seconds: 1\n", "      bake_seconds: 30\n", 1).replace(
             "    ecs_service: api\n    deploy:\n",
             &format!(
                 r#"    ecs_service: api
@@ -246,10 +247,10 @@ fn with_analysis(namespace: &str) -> impl FnOnce(String) -> String + '_ {
         metrics:
           error_rate:
             queries:
-              - {{ id: rate, metric: {{ namespace: "{namespace}", name: "ErrorRate-{namespace}", dimensions: {{ Color: "{{color}}" }}, stat: Average, period_seconds: 60 }} }}
+              - {{ id: rate, metric: {{ namespace: "{namespace}", name: "ErrorRate-{namespace}", dimensions: {{ Color: "{{color}}" }}, stat: Average, period_seconds: 10 }} }}
             success: "result < 0.01"
-            interval_seconds: 2
-            count: 3
+            interval_seconds: 10
+            count: 2
             failure_limit: 0
 "#
             ),
@@ -259,7 +260,7 @@ fn with_analysis(namespace: &str) -> impl FnOnce(String) -> String + '_ {
 
 impl HookWorld {
     /// Puts one `ErrorRate` datapoint per color, stamped a second ago: inside the next
-    /// measurement's window `[now − 2 s, now)` once CloudWatch (and the emulator) align it to
+    /// measurement's window `[now − 10 s, now)` once CloudWatch (and the emulator) align it to
     /// whole seconds, and outside the window of the measurement after it.
     async fn error_rates(&self, namespace: &str, green: f64, blue: f64) {
         use aws_sdk_cloudwatch::primitives::DateTime;
@@ -330,16 +331,16 @@ async fn a_healthy_candidate_passes_after_count_measurements_and_duplicates_coun
     let event = hook.event("api", "depok", stage, json!({}));
 
     let mut statuses = Vec::new();
-    for round in 1..=3 {
+    for round in 1..=2 {
         hook.error_rates(&namespace, 0.001, 0.002).await;
         let (response, wire) = hook.invoke(event.clone()).await;
         statuses.push(wire["hookStatus"].as_str().unwrap_or_default().to_owned());
         assert_eq!(hook.measured("depok", stage, None).await, round, "{wire}");
-        if round < 3 {
+        if round < 2 {
             assert_eq!(wire["hookStatus"], "IN_PROGRESS", "{wire}");
-            assert_eq!(wire["callBackDelay"], 2, "the check's interval: {wire}");
+            assert_eq!(wire["callBackDelay"], 10, "the check's interval: {wire}");
             assert!(
-                response.summary.contains(&format!("{round} of 3")),
+                response.summary.contains(&format!("{round} of 2")),
                 "{wire}"
             );
             // The same delivery again at once: nothing is due, nothing is read or counted.
@@ -348,17 +349,17 @@ async fn a_healthy_candidate_passes_after_count_measurements_and_duplicates_coun
             assert_eq!(again["hookStatus"], "IN_PROGRESS", "{again}");
             assert_eq!(hook.metric_reads(), reads);
             assert_eq!(hook.measured("depok", stage, None).await, round);
-            tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+            tokio::time::sleep(std::time::Duration::from_millis(10_100)).await;
         }
     }
-    assert_eq!(statuses, ["IN_PROGRESS", "IN_PROGRESS", "SUCCEEDED"]);
-    assert_eq!(hook.metric_reads(), 3, "one read per measurement");
+    assert_eq!(statuses, ["IN_PROGRESS", "SUCCEEDED"]);
+    assert_eq!(hook.metric_reads(), 2, "one read per measurement");
 
     // The verdict answers every later delivery, without reading again.
     let (_, wire) = hook.invoke(event.clone()).await;
     assert_eq!(wire["hookStatus"], "SUCCEEDED", "{wire}");
     assert!(reason(&wire).contains("passed"), "{wire}");
-    assert_eq!(hook.metric_reads(), 3);
+    assert_eq!(hook.metric_reads(), 2);
 
     // Two deliveries at the same moment when a check is due: one measurement counts.
     let canary = hook.event(
@@ -391,7 +392,7 @@ async fn a_rising_error_rate_fails_the_stage_with_the_query_and_values() {
     hook.error_rates(&namespace, 0.002, 0.002).await;
     let (_, wire) = hook.invoke(event.clone()).await;
     assert_eq!(wire["hookStatus"], "IN_PROGRESS", "{wire}");
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(10_100)).await;
 
     // The new revision starts failing 8 % of its requests.
     hook.error_rates(&namespace, 0.08, 0.002).await;
@@ -412,7 +413,7 @@ async fn a_rising_error_rate_fails_the_stage_with_the_query_and_values() {
 
     // A redelivery gets the same verdict without a new read.
     let reads = hook.metric_reads();
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(10_100)).await;
     let (_, again) = hook.invoke(event).await;
     assert_eq!(again["hookStatus"], "FAILED", "{again}");
     assert_eq!(reason(&again), why);
@@ -445,7 +446,7 @@ async fn aws_faults_are_never_a_verdict() {
 
     // The state cannot be written: no verdict, nothing counted, ECS asks again.
     proxy.set_plan(FaultPlan::errors(12, 1.0).only(["s3:PutObject"]));
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(10_100)).await;
     hook.error_rates(&namespace, 0.001, 0.002).await;
     let (_, wire) = hook.invoke(event.clone()).await;
     assert_eq!(wire["hookStatus"], "IN_PROGRESS", "{wire}");
