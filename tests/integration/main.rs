@@ -19,6 +19,7 @@ mod chaos_backup;
 mod chaos_cost;
 mod chaos_deploy;
 mod cost_check;
+mod deploy_ecs_hook;
 mod deploy_hook;
 mod deploy_metrics;
 mod faults;

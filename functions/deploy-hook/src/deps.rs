@@ -28,6 +28,20 @@ pub struct Settings {
     /// alarm-rollback (`ALARM_ROLLBACK_FUNCTION`), which post-promotion analysis hands a
     /// failing check to.
     pub alarm_rollback_function: Option<String>,
+    /// Where the ECS lifecycle-hook mode reads the target revision's task definition.
+    pub revision_source: RevisionSource,
+}
+
+/// Where the ECS lifecycle-hook mode reads the task definition of the revision being deployed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RevisionSource {
+    /// `DescribeServiceRevisions` on the payload's `targetServiceRevisionArn` (the default).
+    #[default]
+    ServiceRevision,
+    /// The service's current task definition (`DescribeServices`): what ECS deploys once
+    /// `UpdateService` started the deployment. For ECS-compatible endpoints without
+    /// `DescribeServiceRevisions` (the local emulator); `ECS_HOOK_REVISION_SOURCE=service`.
+    Service,
 }
 
 impl Default for Settings {
@@ -37,6 +51,7 @@ impl Default for Settings {
             crash_after_change: false,
             backup_function: None,
             alarm_rollback_function: None,
+            revision_source: RevisionSource::default(),
         }
     }
 }
@@ -93,10 +108,10 @@ impl Deps {
     }
 
     /// The function's environment ([`ops_adapters::runtime::FunctionEnv`]: `STATE_BUCKET`,
-    /// `CONFIG_URI`, the SDK configuration with the event-handler client settings) and
-    /// `DEPLOY_LEASE_SECONDS` (default 120: longer than the function timeout) and
-    /// `BACKUP_FUNCTION` (the backup function, for `backup` hooks) and `ALARM_ROLLBACK_FUNCTION`
-    /// (for post-promotion analysis).
+    /// `CONFIG_URI`, the SDK configuration with the event-handler client settings),
+    /// `DEPLOY_LEASE_SECONDS` (default 120: longer than the function timeout),
+    /// `BACKUP_FUNCTION` (the backup function, for `backup` hooks), `ALARM_ROLLBACK_FUNCTION`
+    /// (for post-promotion analysis) and `ECS_HOOK_REVISION_SOURCE` ([`RevisionSource`]).
     pub async fn from_env() -> anyhow::Result<Deps> {
         use ops_adapters::runtime::{env_seconds, FunctionEnv};
         let env = FunctionEnv::from_env(ops_adapters::clients::ClientSettings::default()).await?;
@@ -107,6 +122,13 @@ impl Deps {
         let function = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         settings.backup_function = function("BACKUP_FUNCTION");
         settings.alarm_rollback_function = function("ALARM_ROLLBACK_FUNCTION");
+        match std::env::var("ECS_HOOK_REVISION_SOURCE").ok().as_deref() {
+            None | Some("" | "service_revision") => {}
+            Some("service") => settings.revision_source = RevisionSource::Service,
+            Some(other) => anyhow::bail!(
+                "ECS_HOOK_REVISION_SOURCE is \"{other}\"; expected service_revision or service"
+            ),
+        }
         Ok(Deps::new(
             &env.sdk,
             &env.state_bucket,

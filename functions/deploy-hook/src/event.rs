@@ -1,5 +1,6 @@
-//! What invokes deploy-hook: a CodePipeline job (`aws_lambda_events`' job event) or the
-//! decommission and watch schedules (`{"action": "decommission"}`, `{"action": "watch"}`).
+//! What invokes deploy-hook: a CodePipeline job (`aws_lambda_events`' job event), an Amazon ECS
+//! deployment lifecycle hook (`lifecycleStage` and `executionDetails`, [`crate::ecs_hook::payload`])
+//! or the decommission and watch schedules (`{"action": "decommission"}`, `{"action": "watch"}`).
 //!
 //! The job's `artifactCredentials` are moved into an [`ArtifactAccess`] whose `Debug` hides
 //! them; the event itself is never logged.
@@ -13,6 +14,8 @@ use ops_domain::deploy::Token;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::ecs_hook::payload::{self as ecs_payload, LifecycleEvent};
+
 /// What an invocation asks for.
 #[derive(Debug)]
 pub enum Input {
@@ -22,6 +25,8 @@ pub enum Input {
     Decommission,
     /// Post-promotion analysis of promoted deployments in their rollback window.
     Watch,
+    /// An ECS deployment lifecycle hook invocation.
+    EcsHook(Box<LifecycleEvent>),
 }
 
 /// A CodePipeline job, as far as deploy-hook uses it.
@@ -71,7 +76,9 @@ impl fmt::Debug for ArtifactAccess {
 
 /// The event is neither a pipeline job nor a schedule action.
 #[derive(Debug, thiserror::Error)]
-#[error("not a CodePipeline job event or {{\"action\": \"decommission\" | \"watch\"}}: {0}")]
+#[error(
+    "not a CodePipeline job event, an ECS lifecycle hook or {{\"action\": \"decommission\" | \"watch\"}}: {0}"
+)]
 pub struct EventError(pub String);
 
 #[derive(Deserialize)]
@@ -120,6 +127,16 @@ pub fn parse(payload: Value) -> Result<Input, EventError> {
                 session_token: credentials.session_token.filter(|t| !t.is_empty()),
             },
         })));
+    }
+    if ecs_payload::is_lifecycle_event(&payload) {
+        return serde_json::from_value::<LifecycleEvent>(payload)
+            .map(|event| Input::EcsHook(Box::new(event)))
+            .map_err(|error| {
+                EventError(format!(
+                    "malformed ECS lifecycle hook payload: {}",
+                    capped(&error.to_string())
+                ))
+            });
     }
     match serde_json::from_value::<Action>(payload) {
         Ok(action) if action.action == "decommission" => Ok(Input::Decommission),
@@ -358,5 +375,13 @@ mod sample_events {
             parse(sample("deploy-hook-decommission.json")),
             Ok(Input::Decommission)
         ));
+        let Ok(Input::EcsHook(hook)) = parse(sample("ecs-lifecycle-pre-scale-up.json")) else {
+            panic!("not an ECS lifecycle hook")
+        };
+        assert_eq!(hook.lifecycle_stage.as_str(), "PRE_SCALE_UP");
+        let mut broken = sample("ecs-lifecycle-pre-scale-up.json");
+        broken["executionDetails"] = serde_json::json!({"serviceArn": 7});
+        let error = parse(broken).expect_err("malformed");
+        assert!(error.to_string().contains("ECS lifecycle hook"), "{error}");
     }
 }

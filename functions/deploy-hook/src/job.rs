@@ -1,6 +1,8 @@
 //! The job protocol: one CodePipeline job invocation reads the record, advances the deployment
 //! by what the domain's machine decides, writes the record with compare-and-swap and reports to
 //! CodePipeline (success with a continuation token while steps remain, or a failure type).
+//! An ECS lifecycle hook invocation is handed to [`crate::ecs_hook`], and its answer is the
+//! response.
 
 use std::time::Instant;
 
@@ -13,20 +15,23 @@ use ops_domain::config::{ServiceConfig, SuiteConfig};
 use ops_domain::deploy::{Claimant, Progress};
 use ops_domain::deployment::DeploymentRecord;
 use ops_domain::keys;
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 use serde_json::Value;
 use tracing::{info, warn};
 
 use crate::context::{Ctx, Report};
 use crate::decommission::decommission;
 use crate::deps::{Deps, FUNCTION};
+use crate::ecs_hook::{self, payload::HookAnswer};
 use crate::error::{HandlerError, JobError, MAX_ERROR_TEXT};
 use crate::event::{self, Input, Job, UserParameters};
 use crate::executor::continue_deployment;
 use crate::start::{dry_run, start};
 
-/// What one invocation did, returned to the caller and logged.
+/// What one invocation did, returned to the caller and logged. An ECS lifecycle hook's response
+/// serializes as its [`HookAnswer`] alone (the JSON ECS reads); every other one as the fields.
 #[derive(Debug, Clone, Serialize)]
+#[serde(into = "Wire")]
 pub struct Response {
     /// The job (none for the decommission schedule).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -50,6 +55,83 @@ pub struct Response {
     pub aws_calls: usize,
     /// Wall time of the invocation.
     pub duration_ms: u64,
+    /// The answer to an ECS lifecycle hook (then `result` is its `hookStatus`).
+    #[serde(skip)]
+    pub ecs_hook: Option<HookAnswer>,
+}
+
+/// How a [`Response`] goes on the wire.
+enum Wire {
+    Job(Box<JobWire>),
+    EcsHook(HookAnswer),
+}
+
+/// A job's or the schedule's response: [`Response`]'s fields but the hook answer.
+#[derive(Serialize)]
+struct JobWire {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    job_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deployment_id: Option<String>,
+    result: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failure_type: Option<String>,
+    summary: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    step: Option<String>,
+    already_reported: bool,
+    aws_calls: usize,
+    duration_ms: u64,
+}
+
+impl From<Response> for Wire {
+    fn from(response: Response) -> Wire {
+        match response.ecs_hook {
+            Some(answer) => Wire::EcsHook(answer),
+            None => Wire::Job(Box::new(JobWire {
+                job_id: response.job_id,
+                deployment_id: response.deployment_id,
+                result: response.result,
+                failure_type: response.failure_type,
+                summary: response.summary,
+                step: response.step,
+                already_reported: response.already_reported,
+                aws_calls: response.aws_calls,
+                duration_ms: response.duration_ms,
+            })),
+        }
+    }
+}
+
+impl Serialize for Wire {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Wire::Job(job) => job.serialize(serializer),
+            Wire::EcsHook(answer) => answer.serialize(serializer),
+        }
+    }
+}
+
+/// The response of a scheduled action (no job, no deployment).
+fn scheduled(
+    result: &str,
+    summary: String,
+    deps: &Deps,
+    calls_before: usize,
+    started: Instant,
+) -> Response {
+    Response {
+        job_id: None,
+        deployment_id: None,
+        result: result.to_owned(),
+        failure_type: None,
+        summary,
+        step: None,
+        already_reported: false,
+        aws_calls: deps.clients.recorder.calls().len() - calls_before,
+        duration_ms: elapsed_ms(started),
+        ecs_hook: None,
+    }
 }
 
 /// Entry point.
@@ -62,31 +144,32 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Response, 
     let job = match input {
         Input::Decommission => {
             let summary = Box::pin(decommission(deps)).await?;
+            return Ok(scheduled(
+                "decommissioned",
+                summary,
+                deps,
+                calls_before,
+                started,
+            ));
+        }
+        Input::EcsHook(hook) => {
+            let answer = Box::pin(ecs_hook::answer(deps, &hook)).await;
             return Ok(Response {
                 job_id: None,
-                deployment_id: None,
-                result: "decommissioned".into(),
+                deployment_id: Some(hook.resource_arn.clone()),
+                result: answer.hook_status.as_str().to_owned(),
                 failure_type: None,
-                summary,
-                step: None,
+                summary: answer.reason().unwrap_or_default().to_owned(),
+                step: Some(hook.lifecycle_stage.as_str().to_owned()),
                 already_reported: false,
                 aws_calls: deps.clients.recorder.calls().len() - calls_before,
                 duration_ms: elapsed_ms(started),
+                ecs_hook: Some(answer),
             });
         }
         Input::Watch => {
             let summary = Box::pin(crate::watch::watch(deps)).await?;
-            return Ok(Response {
-                job_id: None,
-                deployment_id: None,
-                result: "watched".into(),
-                failure_type: None,
-                summary,
-                step: None,
-                already_reported: false,
-                aws_calls: deps.clients.recorder.calls().len() - calls_before,
-                duration_ms: elapsed_ms(started),
-            });
+            return Ok(scheduled("watched", summary, deps, calls_before, started));
         }
         Input::Job(job) => job,
     };
@@ -143,6 +226,7 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Response, 
         already_reported: reported == codepipeline::Reported::AlreadyFinal,
         aws_calls: deps.clients.recorder.calls().len() - calls_before,
         duration_ms: elapsed_ms(started),
+        ecs_hook: None,
     };
     MetricSet::new(FUNCTION)
         .dimension(
@@ -304,4 +388,43 @@ fn with_overrides(
         JobError::Config(format!("UserParameters.overrides are not valid: {errors}"))
     })?;
     Ok(cfg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ecs_hook::payload::HookStatus;
+
+    fn response(ecs_hook: Option<HookAnswer>) -> Response {
+        Response {
+            job_id: None,
+            deployment_id: Some("arn:aws:ecs:…:service-deployment/shop/checkout/Q3".into()),
+            result: "IN_PROGRESS".into(),
+            failure_type: None,
+            summary: "1 of 3".into(),
+            step: Some("POST_TEST_TRAFFIC_SHIFT".into()),
+            already_reported: false,
+            aws_calls: 4,
+            duration_ms: 12,
+            ecs_hook,
+        }
+    }
+
+    #[test]
+    fn an_ecs_hook_response_is_exactly_the_answer_ecs_reads() {
+        let answer = HookAnswer::with_reason(HookStatus::InProgress, Some(60), "1 of 3");
+        assert_eq!(
+            serde_json::to_value(response(Some(answer))).expect("json"),
+            serde_json::json!({"hookStatus": "IN_PROGRESS", "callBackDelay": 60,
+                "hookDetails": {"deployHook": {"reason": "1 of 3"}}})
+        );
+    }
+
+    #[test]
+    fn other_responses_keep_their_fields() {
+        let json = serde_json::to_value(response(None)).expect("json");
+        assert_eq!(json["result"], "IN_PROGRESS");
+        assert_eq!(json["aws_calls"], 4);
+        assert!(json.get("hookStatus").is_none() && json.get("ecs_hook").is_none());
+    }
 }

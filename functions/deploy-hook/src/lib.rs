@@ -6,7 +6,9 @@
 //! continuation token while steps remain. This crate holds no deployment rule: it reads what the
 //! machine asks for, makes the AWS changes it decides, and writes the records.
 //!
-//! - [`event`]: the job event, `UserParameters`, the decommission action.
+//! - [`event`]: the job event, `UserParameters`, the decommission action, the ECS hook payload.
+//! - [`ecs_hook`]: the ECS lifecycle-hook mode: quality gates and analysis as the answers to
+//!   ECS's own blue/green, linear and canary deployments.
 //! - [`job`]: the job protocol: entry point, parameters and overrides, dispatch.
 //! - [`context`]: below every step: the invocation's context, reports to CodePipeline, the
 //!   record written as this invocation.
@@ -26,6 +28,7 @@ pub mod artifact;
 pub mod context;
 pub mod decommission;
 pub mod deps;
+pub mod ecs_hook;
 pub mod error;
 pub mod event;
 pub mod executor;
@@ -36,6 +39,6 @@ pub mod records;
 pub mod start;
 pub mod watch;
 
-pub use deps::{Deps, Settings, FUNCTION};
+pub use deps::{Deps, RevisionSource, Settings, FUNCTION};
 pub use error::HandlerError;
 pub use job::{handle, Response};

@@ -108,7 +108,7 @@ fn pick_container(ctx: &Ctx<'_>, base: &TaskDefinition) -> Result<String, JobErr
     }
 }
 
-fn spec_of(base: &TaskDefinition, containers: &[ContainerDefinition]) -> TaskSpec {
+pub(crate) fn spec_of(base: &TaskDefinition, containers: &[ContainerDefinition]) -> TaskSpec {
     TaskSpec {
         cpu: base.cpu().map(str::to_owned),
         memory: base.memory().map(str::to_owned),

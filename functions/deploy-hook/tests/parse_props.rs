@@ -24,6 +24,8 @@ const SAMPLES: &[&str] = &[
     "deploy-hook-dry-run.json",
     "deploy-hook-overrides.json",
     "deploy-hook-decommission.json",
+    "ecs-lifecycle-production-traffic-shift.json",
+    "ecs-lifecycle-post-test-traffic-shift-continued.json",
 ];
 
 const KEYS: &[&str] = &[
@@ -89,7 +91,7 @@ fn check_event(event: &Value) -> Result<(), TestCaseError> {
                 prop_assert!(!params.service.trim().is_empty());
             }
         }
-        Ok(Input::Decommission | Input::Watch) => {}
+        Ok(Input::Decommission | Input::Watch | Input::EcsHook(_)) => {}
         Err(error) => {
             check_bounded("event error", &error.to_string(), MAX_ERROR_BYTES)?;
             check_bounded(
@@ -236,7 +238,7 @@ fn a_megabyte_anywhere_gives_a_bounded_error() {
                         record(error);
                     }
                 }
-                Ok(Input::Decommission | Input::Watch) => {}
+                Ok(Input::Decommission | Input::Watch | Input::EcsHook(_)) => {}
             },
         );
     }

@@ -11,6 +11,15 @@ pub fn deployment_record(service: &str) -> String {
     format!("deployments/{service}/record.json")
 }
 
+/// Key of the analysis state of one stage of an ECS-driven deployment (deploy-hook's ECS
+/// lifecycle-hook mode): `step` tells apart the steps of a linear or canary production shift.
+pub fn ecs_hook_run(service: &str, deployment: &str, stage: &str, step: Option<u32>) -> String {
+    match step {
+        Some(step) => format!("deployments/{service}/ecs-hooks/{deployment}/{stage}-{step}.json"),
+        None => format!("deployments/{service}/ecs-hooks/{deployment}/{stage}.json"),
+    }
+}
+
 /// Key of an idempotency marker (create-once) for one event handled by one function.
 pub fn idempotency(function: &str, event_key: &str) -> String {
     format!("idempotency/{function}/{event_key}.json")

@@ -214,6 +214,35 @@ pub async fn describe_task_definition(
         .ok_or_else(|| EcsError::TaskDefinitionNotFound(task_definition.to_owned()))
 }
 
+/// The task definition a service revision runs (`DescribeServiceRevisions`); a revision ECS
+/// does not know is [`EcsError::TaskDefinitionNotFound`] naming the revision.
+pub async fn service_revision_task_definition(
+    client: &aws_sdk_ecs::Client,
+    revision_arn: &str,
+) -> Result<String, EcsError> {
+    let output = client
+        .describe_service_revisions()
+        .service_revision_arns(revision_arn)
+        .send()
+        .await
+        .map_err(|error| {
+            aws_error(
+                "DescribeServiceRevisions",
+                format!("service revision {revision_arn}"),
+                &error,
+            )
+        })?;
+    output
+        .service_revisions()
+        .iter()
+        .find(|revision| revision.service_revision_arn() == Some(revision_arn))
+        .and_then(|revision| revision.task_definition())
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            EcsError::TaskDefinitionNotFound(format!("of service revision {revision_arn}"))
+        })
+}
+
 /// `base` with `container`'s image replaced, as the container definitions to register.
 pub fn with_image(base: &TaskDefinition, container: &str, image: &str) -> Vec<ContainerDefinition> {
     base.container_definitions()
