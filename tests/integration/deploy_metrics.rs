@@ -117,7 +117,7 @@ async fn a_rising_error_rate_rolls_the_canary_back_while_no_alarm_fires() {
     assert!(
         slack
             .iter()
-            .any(|m| m.contains("error_rate") && m.contains("0.08")),
+            .any(|m| m.contains("error_rate") && m.contains("result < 0.01")),
         "{slack:?}"
     );
     assert!(world.succeeded("cloudwatch:GetMetricData") >= 1);

@@ -231,3 +231,12 @@ pub(crate) fn final_success(
     report.step = Some("promote".into());
     report
 }
+
+/// Fault injection for the crash-and-resume tests: stops right after an AWS change, before the
+/// record says it was made ([`crate::deps::Settings::crash_after_change`]).
+pub(crate) fn crash_point(ctx: &Ctx<'_>, step: &str) -> Result<(), JobError> {
+    if ctx.deps.settings.crash_after_change {
+        return Err(JobError::Crash(step.to_owned()));
+    }
+    Ok(())
+}

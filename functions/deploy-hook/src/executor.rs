@@ -11,7 +11,7 @@ use ops_adapters::cloudwatch;
 use ops_adapters::ecs::{self, Replace};
 use ops_adapters::route53;
 use ops_adapters::s3::Versioned;
-use ops_domain::deploy::analysis::measure::{MetricRequest, Series, Side, SideNames};
+use ops_domain::deploy::analysis::measure::{Series, Side, SideNames};
 use ops_domain::deploy::machine::{
     self, Change, Changed, Checks, EcsDeployment, EcsService, Firing, Next, Observation, Observed,
     Sides,
@@ -21,12 +21,14 @@ use ops_domain::deployment::DeploymentRecord;
 use tracing::{info, warn};
 
 use crate::abort;
-use crate::context::{audit_owed, commit, continuing, final_success, lost_race, Ctx, Report};
-use crate::deps::Deps;
+use crate::context::{
+    audit_owed, commit, continuing, crash_point, final_success, lost_race, Ctx, Report,
+};
 use crate::error::JobError;
 use crate::health;
 use crate::hooks;
 use crate::records::{finished, flush_audits, in_flight};
+use crate::series::read_series;
 
 /// Most decisions one invocation makes (observations and in-invocation records included); the
 /// machine needs at most five or six for any step.
@@ -188,10 +190,11 @@ async fn observe(
             observed.live_weights = Some(route53::live_weights(&records));
         }
         Observation::Metrics { requests } => {
+            let read = read_series(ctx.deps, &ctx.service, requests).await;
             observed.metrics = Some(
-                read_series(ctx.deps, &ctx.service, requests)
-                    .await
-                    .into_iter()
+                requests
+                    .iter()
+                    .zip(read)
                     .map(|(request, series)| (request.check.clone(), request.side, series))
                     .collect(),
             );
@@ -199,7 +202,8 @@ async fn observe(
         Observation::Judge { requests } => {
             let mut samples: std::collections::BTreeMap<String, (Series, Series)> =
                 std::collections::BTreeMap::new();
-            for (request, series) in read_series(ctx.deps, &ctx.service, requests).await {
+            let read = read_series(ctx.deps, &ctx.service, requests).await;
+            for (request, series) in requests.iter().zip(read) {
                 let entry = samples
                     .entry(request.check.clone())
                     .or_insert_with(|| (Ok(Vec::new()), Ok(Vec::new())));
@@ -220,32 +224,6 @@ async fn observe(
         }
     }
     Ok(())
-}
-
-/// Reads every request's series. A failed read is that series' error (an analysis measurement
-/// error, counted against `consecutive_errors`), never the invocation's: the SDK has retried
-/// it already, and the machine decides what repeated errors mean.
-pub(crate) async fn read_series<'r>(
-    deps: &Deps,
-    service: &str,
-    requests: &'r [MetricRequest],
-) -> Vec<(&'r MetricRequest, Series)> {
-    let mut read = Vec::with_capacity(requests.len());
-    for request in requests {
-        let series = cloudwatch::metrics::series(
-            &deps.cloudwatch,
-            &request.queries,
-            request.start,
-            request.end,
-        )
-        .await
-        .map_err(|error| {
-            warn!(message = "A metric query failed.", service = %service, check = %request.check, error = %error);
-            error.to_string()
-        });
-        read.push((request, series));
-    }
-    read
 }
 
 /// What analysis reads for each side: the candidate color (its ECS service and target value)
@@ -415,13 +393,6 @@ async fn release(
         warn!(message = "Could not release the claimed step; it frees itself when the lease ends.", service = %ctx.service, error = %release_error);
     }
     error
-}
-
-pub(crate) fn crash_point(ctx: &Ctx<'_>, step: &str) -> Result<(), JobError> {
-    if ctx.deps.settings.crash_after_change {
-        return Err(JobError::Crash(step.to_owned()));
-    }
-    Ok(())
 }
 
 /// Registers the new revision, or finds the one an invocation that crashed before recording it

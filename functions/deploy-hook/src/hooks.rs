@@ -25,9 +25,9 @@ use ops_domain::deployment::DeploymentRecord;
 use serde_json::{json, Value};
 use tracing::warn;
 
+use crate::context::crash_point;
 use crate::context::Ctx;
 use crate::error::JobError;
-use crate::executor::crash_point;
 
 /// The ECS service a hook's task is placed like: the candidate color's, or the service's.
 fn like_service(ctx: &Ctx<'_>, progress: &Progress) -> Result<String, JobError> {

@@ -21,6 +21,7 @@
 //! - [`deps`], [`error`]: dependencies and tunables; the two error shapes.
 //! - [`artifact`]: the image from the input artifact.
 //! - [`health`]: HTTP health checks and smoke tests.
+//! - [`series`]: metric analysis series read from CloudWatch.
 //! - [`hooks`]: lifecycle hooks: one-off ECS tasks, Lambda functions, backups of a plan.
 
 pub mod abort;
@@ -36,6 +37,7 @@ pub mod health;
 pub mod hooks;
 pub mod job;
 pub mod records;
+pub mod series;
 pub mod start;
 pub mod watch;
 

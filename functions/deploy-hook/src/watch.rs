@@ -20,7 +20,7 @@ use serde_json::json;
 
 use crate::deps::Deps;
 use crate::error::{HandlerError, JobError};
-use crate::executor::read_series;
+use crate::series::read_series;
 
 /// The `detail-type` alarm-rollback reads an analysis failure by.
 const ANALYSIS_FAILED: &str = "Deployment Analysis Failed";
@@ -95,10 +95,11 @@ async fn watch_one(
                 if measured.is_some() {
                     return Ok(None);
                 }
+                let read = read_series(deps, service, &requests).await;
                 measured = Some(
-                    read_series(deps, service, &requests)
-                        .await
-                        .into_iter()
+                    requests
+                        .iter()
+                        .zip(read)
                         .map(|(request, series)| (request.check.clone(), request.side, series))
                         .collect::<Vec<_>>(),
                 );

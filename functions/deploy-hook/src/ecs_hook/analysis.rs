@@ -23,7 +23,6 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
-use ops_adapters::cloudwatch;
 use ops_adapters::s3::{StateError, Versioned};
 use ops_domain::deploy::analysis::judge::{self, JudgeOutcome};
 use ops_domain::deploy::analysis::measure::{
@@ -33,12 +32,12 @@ use ops_domain::deploy::analysis::AnalysisConfig;
 use ops_domain::keys;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use tracing::warn;
 
 use super::payload::{HookAnswer, HookStatus, LifecycleEvent, Stage};
 use super::Target;
 use crate::deps::Deps;
 use crate::error::JobError;
+use crate::series::read_series;
 
 /// Shortest `callBackDelay` sent (the Developer Guide names no bounds; ECS's default is 30).
 pub const MIN_DELAY_SECONDS: u32 = 1;
@@ -333,27 +332,6 @@ pub fn advance(
             }
         }
     }
-}
-
-/// Reads every request's series; a failed read is that series' error (a measurement error,
-/// counted against `consecutive_errors`), never the invocation's.
-async fn read_series(deps: &Deps, service: &str, requests: &[MetricRequest]) -> Vec<Series> {
-    let mut out = Vec::with_capacity(requests.len());
-    for request in requests {
-        let series = cloudwatch::metrics::series(
-            &deps.cloudwatch,
-            &request.queries,
-            request.start,
-            request.end,
-        )
-        .await
-        .map_err(|error| {
-            warn!(message = "A metric query failed.", %service, check = %request.check, %error);
-            error.to_string()
-        });
-        out.push(series);
-    }
-    out
 }
 
 /// Pairs each check's candidate series with its baseline's.
