@@ -20,8 +20,11 @@ moto's CloudWatch evaluates a metric math expression only when it is another que
 launcher evaluates arithmetic (`+ - * /`, parentheses, numbers, query ids) per timestamp, as
 CloudWatch does, leaving out points that divide by zero. Other functions stay unsupported.
 
-moto runs no containers. This launcher gives a task one container per container definition
-(moto gives it the first only, with its cpu and memory as numbers where the API has strings), keeps a started task RUNNING until it is stopped (moto reports
+moto runs no containers. This launcher lets RunTask start a task whose memory is set for the task
+only (as Fargate allows), places a task for EC2 or without a launch type in a cluster without
+container instances (moto's services all say EC2) as Fargate places one, gives a task one container per container
+definition (moto gives it the first only, with its cpu and memory as numbers where the API has
+strings), keeps a started task RUNNING until it is stopped (moto reports
 it STOPPED as soon as it is described), and adds one test-only route that plays the container:
 `POST /_ops/ecs/stop-task` with the JSON `{"cluster", "task", "container", "exit_code",
 "reason"}` (optionally `"region"`, default `us-east-1`) stops the task with that container's exit
@@ -247,6 +250,68 @@ def _task_init(self, cluster, task_definition, *args, **kwargs):
 
 
 ecs_models.Task.__init__ = _task_init
+
+_original_requirements = ecs_models.EC2ContainerServiceBackend._calculate_task_resource_requirements
+
+
+def _task_resource_requirements(task_definition):
+    # ECS accepts memory set for the task only (Fargate); moto requires it per container.
+    try:
+        return _original_requirements(task_definition)
+    except TypeError:
+        return {
+            "CPU": int(task_definition.cpu or 0),
+            "MEMORY": int(task_definition.memory or 0),
+            "PORTS": [],
+            "PORTS_UDP": [],
+        }
+
+
+ecs_models.EC2ContainerServiceBackend._calculate_task_resource_requirements = staticmethod(
+    _task_resource_requirements
+)
+
+_original_run_task = ecs_models.EC2ContainerServiceBackend.run_task
+
+
+@functools.wraps(_original_run_task)
+def _run_task(
+    self,
+    cluster_str,
+    task_definition_str,
+    count,
+    overrides,
+    started_by,
+    tags,
+    launch_type,
+    *args,
+    **kwargs,
+):
+    # A task for EC2 (or without a launch type: moto's services say EC2) in a cluster without
+    # container instances is placed as Fargate places one, keeping the launch type asked for;
+    # moto fails such a RunTask with a 500, which no client can read.
+    fargate = launch_type in (None, "", "EC2") and not self.container_instances.get(
+        self._get_cluster(cluster_str).name
+    )
+    tasks = _original_run_task(
+        self,
+        cluster_str,
+        task_definition_str,
+        count,
+        overrides,
+        started_by,
+        tags,
+        "FARGATE" if fargate else launch_type,
+        *args,
+        **kwargs,
+    )
+    if fargate:
+        for task in tasks:
+            task.launch_type = launch_type or ""
+    return tasks
+
+
+ecs_models.EC2ContainerServiceBackend.run_task = _run_task
 
 
 def _answer(status, body):

@@ -318,3 +318,79 @@ async fn bad_input_starts_nothing() {
         "{missing:?}"
     );
 }
+
+#[tokio::test]
+async fn a_task_runs_like_a_service_without_launch_type_or_network() {
+    // As the suite's seeded services are: no launch type, no network configuration, memory set
+    // for the task only.
+    let sdk = Emulator::shared().sdk_config().await;
+    let client = aws_sdk_ecs::Client::new(&sdk);
+    let name = ops_tests::unique("plain");
+    client
+        .create_cluster()
+        .cluster_name(&name)
+        .send()
+        .await
+        .expect("CreateCluster");
+    let task_definition = client
+        .register_task_definition()
+        .family(&name)
+        .cpu("256")
+        .memory("512")
+        .container_definitions(
+            ContainerDefinition::builder()
+                .name("app")
+                .image("registry.example/app:2")
+                .essential(true)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("RegisterTaskDefinition")
+        .task_definition()
+        .and_then(|td| td.task_definition_arn())
+        .expect("an ARN")
+        .to_owned();
+    client
+        .create_service()
+        .cluster(&name)
+        .service_name("api")
+        .task_definition(&task_definition)
+        .desired_count(1)
+        .send()
+        .await
+        .expect("CreateService");
+
+    let arn = tasks::run_once(
+        &client,
+        &name,
+        "api",
+        &task_definition,
+        "app",
+        &["true".to_owned()],
+        "h13-plain",
+    )
+    .await
+    .expect("RunTask");
+    let state = tasks::state(&client, &name, &arn, "app")
+        .await
+        .expect("DescribeTasks");
+    assert!(!state.stopped, "{state:?}");
+    assert_eq!(state.log_stream, None);
+
+    let missing_service = tasks::run_once(
+        &client,
+        &name,
+        "nowhere",
+        &task_definition,
+        "app",
+        &["true".to_owned()],
+        "h13-nowhere",
+    )
+    .await
+    .expect_err("no such service");
+    assert!(
+        matches!(missing_service, EcsError::ServiceNotFound { .. }),
+        "{missing_service:?}"
+    );
+}

@@ -775,6 +775,7 @@ async fn crash_after_each_change_resumes_without_repeating_it() {
     let crashing = world.other_deps(Settings {
         crash_after_change: true,
         lease: chrono::Duration::seconds(1),
+        ..Settings::default()
     });
     let resuming = world.other_deps(Settings {
         lease: chrono::Duration::seconds(1),

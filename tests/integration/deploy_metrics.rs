@@ -34,6 +34,11 @@ fn web_deploy(yaml: String, bake_seconds: u32, extra: &str) -> String {
     )
 }
 
+/// The record value of `web`'s `color` (a query's `{target}`).
+fn target(world: &DeployWorld, color: &str) -> String {
+    format!("{color}.web.{}.deploy.internal", world.prefix)
+}
+
 /// The outcome of a job driven to its end: the final job's failure text, if it failed.
 async fn failure_text(world: &DeployWorld, drive: &crate::deploy_hook::Drive) -> Option<String> {
     let job = drive.jobs.last()?;
@@ -50,11 +55,11 @@ async fn a_rising_error_rate_rolls_the_canary_back_while_no_alarm_fires() {
         metrics:
           error_rate:
             queries:
-              - {{ id: errors, metric: {{ namespace: "{namespace}", name: Errors, dimensions: {{ Color: "{{color}}" }}, stat: Sum, period_seconds: 60 }}, return_data: false }}
-              - {{ id: requests, metric: {{ namespace: "{namespace}", name: Requests, dimensions: {{ Color: "{{color}}" }}, stat: Sum, period_seconds: 60 }}, return_data: false }}
+              - {{ id: errors, metric: {{ namespace: "{namespace}", name: Errors, dimensions: {{ Target: "{{target}}" }}, stat: Sum, period_seconds: 1 }}, return_data: false }}
+              - {{ id: requests, metric: {{ namespace: "{namespace}", name: Requests, dimensions: {{ Target: "{{target}}" }}, stat: Sum, period_seconds: 1 }}, return_data: false }}
               - {{ id: rate, expression: "errors / requests" }}
             success: "result < 0.01"
-            interval_seconds: 2
+            interval_seconds: 1
             count: 2
             failure_limit: 0
 "#
@@ -65,19 +70,23 @@ async fn a_rising_error_rate_rolls_the_canary_back_while_no_alarm_fires() {
         .alarm(&format!("{}-web-5xx", world.prefix), StateValue::Ok)
         .await;
     let feed = MetricFeed::start(world.cloudwatch.clone(), &namespace);
-    for color in ["blue", "green"] {
-        feed.set("Requests", color, 100.0);
-        feed.set("Errors", color, 0.0);
+    let (blue, green) = (target(&world, "blue"), target(&world, "green"));
+    for target in [&blue, &green] {
+        feed.set("Requests", target, 100.0);
+        feed.set("Errors", target, 0.0);
     }
     // The new version starts failing one request in twelve once it takes traffic.
-    feed.set("Errors", "green", 8.0);
+    feed.set("Errors", &green, 8.0);
     let p = params("web", "registry.example/web:1.5.0");
     let drive = world.drive(&p).await;
     let text = failure_text(&world, &drive).await.expect("the job failed");
     assert!(text.contains("error_rate"), "{text}");
     assert!(text.contains("result < 0.01"), "{text}");
     assert!(text.contains("errors / requests"), "{text}");
-    assert!(text.contains("0.08"), "the measured value is named: {text}");
+    assert!(
+        text.contains("result 0.07") || text.contains("result 0.08"),
+        "the measured value is named: {text}"
+    );
     // Rolled back as an alarm would: traffic back on blue, the release remembered.
     assert_eq!(
         world.web_weights().await,
@@ -119,7 +128,7 @@ async fn a_marginal_judge_holds_the_step_for_another_bake() {
     let namespace = ops_tests::unique("App");
     let metric = |name: &str| {
         format!(
-            r#"{{ queries: [{{ id: m, metric: {{ namespace: "{namespace}", name: {name}, dimensions: {{ Color: "{{color}}" }}, stat: Average, period_seconds: 1 }} }}], direction: increase }}"#
+            r#"{{ queries: [{{ id: m, metric: {{ namespace: "{namespace}", name: {name}, dimensions: {{ Target: "{{target}}" }}, stat: Average, period_seconds: 1 }} }}], direction: increase }}"#
         )
     };
     let extra = format!(
@@ -137,12 +146,13 @@ async fn a_marginal_judge_holds_the_step_for_another_bake() {
     );
     let world = DeployWorld::with_config(|yaml| web_deploy(yaml, 6, &extra)).await;
     let feed = MetricFeed::start(world.cloudwatch.clone(), &namespace);
-    for color in ["blue", "green"] {
-        feed.set("Latency", color, 100.0);
-        feed.set("Errors", color, 1.0);
+    let (blue, green) = (target(&world, "blue"), target(&world, "green"));
+    for target in [&blue, &green] {
+        feed.set("Latency", target, 100.0);
+        feed.set("Errors", target, 1.0);
     }
     // The candidate is twice as slow: one metric of two fails, score 50 — marginal.
-    feed.set("Latency", "green", 200.0);
+    feed.set("Latency", &green, 200.0);
     let p = params("web", "registry.example/web:1.5.0");
     let mut token: Option<String> = None;
     let mut held = false;
@@ -166,7 +176,7 @@ async fn a_marginal_judge_holds_the_step_for_another_bake() {
                 Some("bake")
             );
             // The candidate recovers; the next judgement passes.
-            feed.set("Latency", "green", 100.0);
+            feed.set("Latency", &green, 100.0);
         }
         if response.result != "continue" {
             break;

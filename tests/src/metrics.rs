@@ -1,7 +1,10 @@
 //! A live metric feed for analysis tests: a background task that puts one datapoint per metric
-//! and color into CloudWatch every 200 ms at the current time, with values an operator-like test
-//! changes while a deployment runs (a canary whose error rate starts to rise). Values carry a
-//! small deterministic jitter so that samples are not all tied.
+//! and target into CloudWatch every 200 ms at the current time, with values a test changes while
+//! a deployment runs (a canary whose error rate starts to rise). Values carry a small
+//! deterministic jitter so that samples are not all tied. The one dimension is `Target` (a
+//! config's `{target}`, the color's record value, unique per test world): moto matches a query
+//! with dimensions on the metric name and dimensions only, not the namespace, so a dimension
+//! shared between concurrent tests would mix their data.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -10,7 +13,7 @@ use std::time::Duration;
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
 
-/// Values per (metric, color), put every 200 ms while the feed runs.
+/// Values per (metric, target), put every 200 ms while the feed runs.
 pub struct MetricFeed {
     values: Arc<Mutex<BTreeMap<(String, String), f64>>>,
     task: tokio::task::JoinHandle<()>,
@@ -19,7 +22,7 @@ pub struct MetricFeed {
 }
 
 impl MetricFeed {
-    /// Starts feeding `namespace` (dimension `Color`).
+    /// Starts feeding `namespace` (dimension `Target`).
     pub fn start(client: aws_sdk_cloudwatch::Client, namespace: &str) -> MetricFeed {
         let values: Arc<Mutex<BTreeMap<(String, String), f64>>> = Arc::default();
         let shared = values.clone();
@@ -41,11 +44,11 @@ impl MetricFeed {
                 let data: Vec<MetricDatum> = snapshot
                     .into_iter()
                     .enumerate()
-                    .map(|(i, ((metric, color), value))| {
+                    .map(|(i, ((metric, target), value))| {
                         let jitter = 1.0 + 0.04 * (f64::from(tick) * 1.7 + i as f64).sin();
                         MetricDatum::builder()
                             .metric_name(metric)
-                            .dimensions(Dimension::builder().name("Color").value(color).build())
+                            .dimensions(Dimension::builder().name("Target").value(target).build())
                             .timestamp(now)
                             .value(value * jitter)
                             .build()
@@ -69,10 +72,10 @@ impl MetricFeed {
         }
     }
 
-    /// From now on, `metric` of `color` is about `value`.
-    pub fn set(&self, metric: &str, color: &str, value: f64) {
+    /// From now on, `metric` of `target` is about `value`.
+    pub fn set(&self, metric: &str, target: &str, value: f64) {
         if let Ok(mut values) = self.values.lock() {
-            values.insert((metric.to_owned(), color.to_owned()), value);
+            values.insert((metric.to_owned(), target.to_owned()), value);
         }
     }
 }

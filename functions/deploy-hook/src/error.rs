@@ -5,6 +5,7 @@
 use lambda_runtime::Diagnostic;
 use ops_adapters::codepipeline::CodePipelineError;
 use ops_adapters::ecs::EcsError;
+use ops_adapters::lambda::LambdaError;
 use ops_adapters::error::{bounded, AwsCallError};
 use ops_adapters::route53::Route53Error;
 use ops_adapters::s3::{ConfigLoadError, StateError};
@@ -122,7 +123,21 @@ impl From<EcsError> for JobError {
     fn from(error: EcsError) -> Self {
         match error {
             EcsError::Aws(call) => call.into(),
+            // A task ECS could not place for want of resources may start on a retry.
+            other if other.is_transient() => JobError::Unavailable(other.to_string()),
+            other @ (EcsError::TaskNotStarted { .. } | EcsError::TaskNotFound { .. }) => {
+                JobError::Failed(other.to_string())
+            }
             other => JobError::Config(other.to_string()),
+        }
+    }
+}
+
+impl From<LambdaError> for JobError {
+    fn from(error: LambdaError) -> Self {
+        match error {
+            LambdaError::Aws(call) => call.into(),
+            other => JobError::Failed(other.to_string()),
         }
     }
 }

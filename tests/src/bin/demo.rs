@@ -355,8 +355,8 @@ async fn analysed_canary(
         "metrics": {
             "error_rate": {
                 "queries": [
-                    {"id": "errors", "return_data": false, "metric": {"namespace": namespace, "name": "Errors", "dimensions": {"Color": "{color}"}, "stat": "Sum"}},
-                    {"id": "requests", "return_data": false, "metric": {"namespace": namespace, "name": "Requests", "dimensions": {"Color": "{color}"}, "stat": "Sum"}},
+                    {"id": "errors", "return_data": false, "metric": {"namespace": namespace, "name": "Errors", "dimensions": {"Target": "{target}"}, "stat": "Sum", "period_seconds": 1}},
+                    {"id": "requests", "return_data": false, "metric": {"namespace": namespace, "name": "Requests", "dimensions": {"Target": "{target}"}, "stat": "Sum", "period_seconds": 1}},
                     {"id": "rate", "expression": "errors / requests"}
                 ],
                 "success": "result < 0.01",
@@ -380,25 +380,33 @@ async fn analysed_canary(
         .context("checkout record")?
         .value;
     let stable = record.stable.target.clone().unwrap_or_default();
-    let colors: Vec<String> = config.services["checkout"]
+    let targets: Vec<(String, String)> = config.services["checkout"]
         .traffic
         .as_ref()
-        .map(|t| t.targets.keys().cloned().collect())
+        .map(|t| {
+            t.targets
+                .iter()
+                .map(|(color, target)| (color.clone(), target.value.clone()))
+                .collect()
+        })
         .unwrap_or_default();
-    let idle = colors
+    let idle = targets
         .iter()
-        .find(|c| **c != stable)
+        .find(|(color, _)| *color != stable)
         .cloned()
         .unwrap_or_default();
     let sdk = ops_tests::emulator::sdk_config_for(endpoint).await;
     let feed = ops_tests::metrics::MetricFeed::start(aws_sdk_cloudwatch::Client::new(&sdk), namespace);
-    for color in &colors {
-        feed.set("Requests", color, 200.0);
-        feed.set("Errors", color, 0.0);
+    for (_, value) in &targets {
+        feed.set("Requests", value, 200.0);
+        feed.set("Errors", value, 0.0);
     }
     // The new version lands on the idle color and fails one request in twelve.
-    feed.set("Errors", &idle, 16.0);
-    println!("    CloudWatch fed every 200 ms: {stable} 0 errors / 200 requests, {idle} (the new version) 16 / 200");
+    feed.set("Errors", &idle.1, 16.0);
+    println!(
+        "    CloudWatch fed every 200 ms: {stable} 0 errors / 200 requests, {} (the new version) 16 / 200",
+        idle.0
+    );
     let analysed = pipelines
         .run("checkout", "registry.example/checkout:1.8.0", None)
         .await?;

@@ -1,5 +1,6 @@
-//! Lambda: the suite's one synchronous `Invoke` — a JSON payload in, the function's JSON answer
-//! out, a function error as the function's own message.
+//! Lambda: the suite's `Invoke` — synchronous ([`invoke_json`]: a JSON payload in, the
+//! function's JSON answer out, a function error as the function's own message) and
+//! asynchronous ([`invoke_event`]).
 //!
 //! Used by `opsctl backup verify|restore` (the backup function runs them with its own
 //! permissions) and by deploy-hook's `lambda` and `backup` lifecycle hooks. An invocation is not
@@ -84,4 +85,27 @@ pub async fn invoke_json(
         });
     }
     parsed.ok_or(LambdaError::NotJson { bytes: bytes.len() })
+}
+
+/// Invokes `function` asynchronously (`Event`): Lambda queues the payload, answers 202 and
+/// retries a failed run itself. Used where the caller must not wait (a backup before a
+/// deployment, a rollback handed to alarm-rollback, `on_rollback` hooks).
+pub async fn invoke_event(
+    client: &aws_sdk_lambda::Client,
+    function: &str,
+    payload: &Value,
+) -> Result<(), LambdaError> {
+    let target = || format!("function {function}");
+    let body = serde_json::to_vec(payload).map_err(|error| {
+        AwsCallError::other("Invoke", FailureKind::Construction, error.to_string()).on(target())
+    })?;
+    client
+        .invoke()
+        .function_name(function)
+        .invocation_type(InvocationType::Event)
+        .payload(Blob::new(body))
+        .send()
+        .await
+        .map_err(|error| AwsCallError::from_sdk("Invoke", &error).on(target()))?;
+    Ok(())
 }

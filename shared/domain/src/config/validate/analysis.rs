@@ -1,10 +1,10 @@
 //! Rules of a service's `deploy.analysis` (metric checks and the baseline judge) and
 //! `deploy.hooks`, reported with their paths like every other rule of the validator.
 //!
-//! `interval_seconds` must be a period CloudWatch can aggregate over: 10 or 30 (high-resolution
-//! metrics) or a multiple of 60; a metric's `period_seconds` must be 1, 5, 10, 30 or a multiple
-//! of 60 and fit in the interval (a measurement reads one interval, so a longer period never
-//! has a data point).
+//! `interval_seconds` must be a period CloudWatch can aggregate over: 1, 5, 10 or 30
+//! (high-resolution metrics) or a multiple of 60; a metric's `period_seconds` likewise, and it
+//! must fit in the interval (a measurement reads one interval, so a longer period never has a
+//! data point).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -66,7 +66,7 @@ fn check_analysis(
             errors.push(
                 &format!("{cpath}.interval_seconds"),
                 format!("{interval} is not a CloudWatch period"),
-                Some("use 10, 30 or a multiple of 60".into()),
+                Some("use 1, 5, 10, 30 or a multiple of 60".into()),
             );
         }
         for (i, query) in check.queries.iter().enumerate() {
@@ -166,9 +166,9 @@ fn check_judge(jpath: &str, judge: &JudgeConfig, traffic: bool, errors: &mut Err
     }
 }
 
-/// 10, 30 or a multiple of 60.
+/// A period CloudWatch aggregates over ([`valid_period`]).
 fn valid_interval(seconds: u32) -> bool {
-    matches!(seconds, 10 | 30) || (seconds >= 60 && seconds.is_multiple_of(60))
+    valid_period(seconds)
 }
 
 /// 1, 5, 10, 30 or a multiple of 60 (what `GetMetricData` accepts).
@@ -702,7 +702,7 @@ backup:
         check(
             &[("interval_seconds: 60\n            count: 3", "interval_seconds: 45\n            count: 3")],
             "",
-            &[&format!("{M}.error_rate.interval_seconds: 45 is not a CloudWatch period (use 10, 30 or a multiple of 60)")],
+            &[&format!("{M}.error_rate.interval_seconds: 45 is not a CloudWatch period (use 1, 5, 10, 30 or a multiple of 60)")],
         );
         check(
             &[("interval_seconds: 60\n            count: 3", "interval_seconds: 120\n            count: 3")],

@@ -698,4 +698,25 @@ mod tests {
             "unexpected \"&\" at character 8, expected a number, `result`, `baseline`, an operator or a parenthesis",
         );
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        /// Any text parses or is refused with an error; nothing panics, and what parses
+        /// evaluates for any values.
+        #[test]
+        fn any_text_parses_or_is_refused(text in "[ resultbaselinandot0-9.e()+*/<>=!&|-]{0,40}") {
+            if let Ok(condition) = Condition::parse(&text) {
+                proptest::prop_assert!(condition.eval(1.0, Some(2.0)).is_ok());
+                proptest::prop_assert_eq!(condition.to_string(), text.trim());
+            }
+        }
+
+        /// Two numbers compared parse and agree with Rust's comparison.
+        #[test]
+        fn comparisons_agree_with_rust(a in -1e6f64..1e6, b in -1e6f64..1e6) {
+            let condition = Condition::parse(&format!("result < {b:?}")).expect("parses");
+            proptest::prop_assert_eq!(condition.eval(a, None), Ok(a < b));
+        }
+    }
 }

@@ -248,4 +248,21 @@ mod tests {
         assert_eq!(ranks, vec![3.5, 1.0, 3.5, 2.0]);
         assert_eq!(ties, vec![1, 1, 2]);
     }
+
+    proptest::proptest! {
+        /// U1 + U2 = n1·n2, p is a probability, and swapping the samples keeps p.
+        #[test]
+        fn statistic_and_p_value_are_consistent(
+            x in proptest::collection::vec(0u8..20, 1..15),
+            y in proptest::collection::vec(0u8..20, 1..15),
+        ) {
+            let x: Vec<f64> = x.into_iter().map(f64::from).collect();
+            let y: Vec<f64> = y.into_iter().map(f64::from).collect();
+            let xy = mann_whitney_u(&x, &y).expect("non-empty");
+            let yx = mann_whitney_u(&y, &x).expect("non-empty");
+            proptest::prop_assert_eq!(xy.u + yx.u, (x.len() * y.len()) as f64);
+            proptest::prop_assert!((0.0..=1.0).contains(&xy.p_value));
+            proptest::prop_assert!((xy.p_value - yx.p_value).abs() < 1e-12);
+        }
+    }
 }

@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::condition::Condition;
-use super::judge::Judgement;
+use super::judgement::Judgement;
 use super::{AnalysisConfig, Inconclusive, MetricCheck, MetricQuery};
 use crate::deploy::truncate;
 

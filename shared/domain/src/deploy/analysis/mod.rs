@@ -7,12 +7,14 @@
 //! - [`measure`]: which checks are due, what to ask CloudWatch, how a measurement counts and
 //!   the verdict of an analysis run.
 //! - [`mannwhitney`]: the Mann-Whitney U test (scipy's figures).
+//! - [`judgement`]: what the judge answers (kept apart so the run can store it).
 //! - [`judge`]: the canary-vs-baseline judge and what a judgement does to the step.
 
 use std::collections::BTreeMap;
 
 pub mod condition;
 pub mod judge;
+pub mod judgement;
 pub mod mannwhitney;
 pub mod measure;
 
