@@ -191,3 +191,44 @@ module "deploy_hook_watch_schedule" {
   role_policy_name     = "invoke-deploy-hook"
   invoke_statement_sid = "InvokeDeployHook"
 }
+
+# The role ECS assumes to invoke deploy-hook as a deployment lifecycle hook (ECS native
+# blue/green, linear and canary: a service's deploymentConfiguration.lifecycleHooks names
+# deploy-hook as hookTargetArn and this role as roleArn). It may invoke deploy-hook and nothing
+# else.
+data "aws_iam_policy_document" "ecs_lifecycle_hook_trust" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["ecs.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "ecs_lifecycle_hook" {
+  count              = var.ecs_lifecycle_hook_role ? 1 : 0
+  name               = "${var.name_prefix}-deploy-hook-ecs-lifecycle"
+  description        = "Assumed by ECS to invoke ${local.deploy_hook_function_name} as a deployment lifecycle hook"
+  assume_role_policy = data.aws_iam_policy_document.ecs_lifecycle_hook_trust.json
+}
+
+data "aws_iam_policy_document" "ecs_lifecycle_hook_invoke" {
+  statement {
+    sid       = "InvokeDeployHook"
+    actions   = ["lambda:InvokeFunction"]
+    resources = [module.deploy_hook.function_arn]
+  }
+}
+
+resource "aws_iam_role_policy" "ecs_lifecycle_hook" {
+  count  = var.ecs_lifecycle_hook_role ? 1 : 0
+  name   = "invoke-deploy-hook"
+  role   = aws_iam_role.ecs_lifecycle_hook[0].id
+  policy = data.aws_iam_policy_document.ecs_lifecycle_hook_invoke.json
+}

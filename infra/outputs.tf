@@ -234,3 +234,8 @@ output "kms_key_alias" {
   description = "Alias of the suite KMS key."
   value       = aws_kms_alias.suite.name
 }
+
+output "ecs_lifecycle_hook_role_arn" {
+  description = "The role ECS assumes to invoke deploy-hook as a deployment lifecycle hook (roleArn in a service's deploymentConfiguration.lifecycleHooks; hookTargetArn is deploy_hook_function_arn). Null when ecs_lifecycle_hook_role is false."
+  value       = try(aws_iam_role.ecs_lifecycle_hook[0].arn, null)
+}

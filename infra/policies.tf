@@ -27,6 +27,11 @@ locals {
     ecs_services = [
       for s in local.ecs_services : "arn:${local.partition}:ecs:${local.region}:${local.account_id}:service/${s.cluster}/${s.service}"
     ]
+    # The revisions of those services (ECS's service revisions, read by deploy-hook's ECS
+    # lifecycle-hook mode to find the task definition a native deployment rolls out).
+    ecs_service_revisions = [
+      for s in local.ecs_services : "arn:${local.partition}:ecs:${local.region}:${local.account_id}:service-revision/${s.cluster}/${s.service}/*"
+    ]
     # Task and execution roles deploy-hook may name in the task definitions it registers
     # (variable ecs_task_role_arns; empty grants no iam:PassRole at all).
     ecs_task_roles   = var.ecs_task_role_arns

@@ -599,3 +599,9 @@ variable "example_pipeline_source_key" {
     error_message = "example_pipeline_source_key must be a non-empty object key without a leading slash."
   }
 }
+
+variable "ecs_lifecycle_hook_role" {
+  description = "Whether to create the role ECS assumes to invoke deploy-hook as a deployment lifecycle hook (output ecs_lifecycle_hook_role_arn: the roleArn of a service's deploymentConfiguration.lifecycleHooks, with deploy-hook's ARN as hookTargetArn)."
+  type        = bool
+  default     = true
+}

@@ -1197,9 +1197,9 @@ async fn analysis_and_hook_scenarios() -> BTreeSet<String> {
         metrics:
           error-rate:
             queries:
-              - {{ id: errors, metric: {{ namespace: AWS/ApplicationELB, name: HTTPCode_Target_5XX_Count, dimensions: {{ TargetGroup: "{{target}}" }}, stat: Sum, period_seconds: 10 }} }}
+              - {{ id: errors, metric: {{ namespace: AWS/ApplicationELB, name: HTTPCode_Target_5XX_Count, dimensions: {{ TargetGroup: "{{target}}" }}, stat: Sum, period_seconds: 1 }} }}
             success: result < 1
-            interval_seconds: 10
+            interval_seconds: 1
             count: 1
             inconclusive: pass
       hooks:
@@ -1211,14 +1211,13 @@ async fn analysis_and_hook_scenarios() -> BTreeSet<String> {
             "      required_env: [LOG_LEVEL]\n",
             &format!("      required_env: [LOG_LEVEL]\n{task}"),
         )
-        // One measurement of 10 s (the shortest CloudWatch interval the validator accepts) in
-        // a bake as long.
-        .replace("      bake_seconds: 1\n", &format!("      bake_seconds: 10\n{api}"))
+        // One measurement of 1 s (a high-resolution period) in a bake as long.
+        .replace("      bake_seconds: 1\n", &format!("      bake_seconds: 1\n{api}"))
     })
     .await;
     for (service, image, invocations) in [
         ("web", "registry.example/web:1.5.0", 4),
-        ("api", "registry.example/api:2.0.0", 60),
+        ("api", "registry.example/api:2.0.0", 16),
     ] {
         let p = params(service, image);
         let mut token = None;
