@@ -23,28 +23,18 @@ use serde_json::json;
 
 use crate::chaos_deploy::{canary_path, End, Pipeline, BOUND};
 use crate::deploy_hook::{params, DeployWorld};
+use crate::deploy_metrics::{error_rate_check, hook_tasks};
 
 const IMAGE: &str = "registry.example/web:1.5.0";
 
 /// The web service's deploy section with an analysed bake and a migration.
 fn analysed(yaml: String, namespace: &str) -> String {
+    let check = error_rate_check(
+        namespace,
+        "            count: 2\n            consecutive_errors: 3\n            inconclusive: pass\n",
+    );
     let extra = format!(
-        r#"      analysis:
-        metrics:
-          error_rate:
-            queries:
-              - {{ id: errors, return_data: false, metric: {{ namespace: "{namespace}", name: Errors, dimensions: {{ Target: "{{target}}" }}, stat: Sum, period_seconds: 1 }} }}
-              - {{ id: requests, return_data: false, metric: {{ namespace: "{namespace}", name: Requests, dimensions: {{ Target: "{{target}}" }}, stat: Sum, period_seconds: 1 }} }}
-              - {{ id: rate, expression: "errors / requests" }}
-            success: "result < 0.01"
-            interval_seconds: 1
-            count: 2
-            consecutive_errors: 3
-            inconclusive: pass
-      hooks:
-        pre_deploy:
-          - task: {{ command: ["./migrate", "up"], timeout_seconds: 120 }}
-"#
+        "{check}      hooks:\n        pre_deploy:\n          - task: {{ command: [\"./migrate\", \"up\"], timeout_seconds: 120 }}\n"
     );
     yaml.replacen("      bake_seconds: 2\n", "      bake_seconds: 4\n", 1)
         .replacen(
@@ -52,28 +42,6 @@ fn analysed(yaml: String, namespace: &str) -> String {
             &format!("      required_env: [LOG_LEVEL]\n{extra}"),
             1,
         )
-}
-
-/// The hook tasks of the world's cluster, running and stopped.
-async fn tasks(world: &DeployWorld) -> Vec<String> {
-    let mut arns = Vec::new();
-    for status in [
-        aws_sdk_ecs::types::DesiredStatus::Running,
-        aws_sdk_ecs::types::DesiredStatus::Stopped,
-    ] {
-        if let Ok(listed) = world
-            .admin
-            .ecs
-            .list_tasks()
-            .cluster(&world.prefix)
-            .desired_status(status)
-            .send()
-            .await
-        {
-            arns.extend(listed.task_arns().iter().cloned());
-        }
-    }
-    arns
 }
 
 /// Plays the migration's container: stops every task it finds with exit 0, until dropped.
@@ -128,7 +96,7 @@ async fn analysed_canary_under(label: String, plan: FaultPlan) -> String {
     assert_eq!(record.status, DeploymentStatus::Promoted, "{context}");
     assert_eq!(pipeline.seen, canary_path(), "weights seen: {context}");
     assert_eq!(
-        tasks(&world).await.len(),
+        hook_tasks(&world).await.len(),
         1,
         "one migration task: {context}"
     );

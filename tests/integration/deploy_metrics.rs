@@ -34,6 +34,24 @@ fn web_deploy(yaml: String, bake_seconds: u32, extra: &str) -> String {
     )
 }
 
+/// An `analysis.metrics.error_rate` check of `web` (errors / requests of the side's `{target}`
+/// in `namespace`, 1 s periods and interval, success `result < 0.01`), with `settings` (YAML
+/// lines indented for the check: `count`, `failure_limit`…).
+pub(crate) fn error_rate_check(namespace: &str, settings: &str) -> String {
+    format!(
+        r#"      analysis:
+        metrics:
+          error_rate:
+            queries:
+              - {{ id: errors, metric: {{ namespace: "{namespace}", name: Errors, dimensions: {{ Target: "{{target}}" }}, stat: Sum, period_seconds: 1 }}, return_data: false }}
+              - {{ id: requests, metric: {{ namespace: "{namespace}", name: Requests, dimensions: {{ Target: "{{target}}" }}, stat: Sum, period_seconds: 1 }}, return_data: false }}
+              - {{ id: rate, expression: "errors / requests" }}
+            success: "result < 0.01"
+            interval_seconds: 1
+{settings}"#
+    )
+}
+
 /// The record value of `web`'s `color` (a query's `{target}`).
 fn target(world: &DeployWorld, color: &str) -> String {
     format!("{color}.web.{}.deploy.internal", world.prefix)
@@ -50,19 +68,9 @@ async fn failure_text(world: &DeployWorld, drive: &crate::deploy_hook::Drive) ->
 #[tokio::test]
 async fn a_rising_error_rate_rolls_the_canary_back_while_no_alarm_fires() {
     let namespace = ops_tests::unique("App");
-    let extra = format!(
-        r#"      analysis:
-        metrics:
-          error_rate:
-            queries:
-              - {{ id: errors, metric: {{ namespace: "{namespace}", name: Errors, dimensions: {{ Target: "{{target}}" }}, stat: Sum, period_seconds: 1 }}, return_data: false }}
-              - {{ id: requests, metric: {{ namespace: "{namespace}", name: Requests, dimensions: {{ Target: "{{target}}" }}, stat: Sum, period_seconds: 1 }}, return_data: false }}
-              - {{ id: rate, expression: "errors / requests" }}
-            success: "result < 0.01"
-            interval_seconds: 1
-            count: 2
-            failure_limit: 0
-"#
+    let extra = error_rate_check(
+        &namespace,
+        "            count: 2\n            failure_limit: 0\n",
     );
     let world = DeployWorld::with_config(|yaml| web_deploy(yaml, 6, &extra)).await;
     // The alarm that guards web exists and stays OK the whole time.
@@ -256,7 +264,7 @@ async fn stop_task(cluster: &str, task: &str, exit_code: i32) {
 }
 
 /// The ARNs of the tasks of `cluster` started by deploy-hook's hooks.
-async fn hook_tasks(world: &DeployWorld) -> Vec<String> {
+pub(crate) async fn hook_tasks(world: &DeployWorld) -> Vec<String> {
     let mut arns = Vec::new();
     for status in [
         aws_sdk_ecs::types::DesiredStatus::Running,
@@ -512,19 +520,7 @@ async fn a_pre_deploy_backup_commits_before_the_first_change_and_a_function_hook
 #[tokio::test]
 async fn after_promotion_a_failing_check_is_rolled_back_by_alarm_rollback_exactly_once() {
     let namespace = ops_tests::unique("App");
-    let extra = format!(
-        r#"      analysis:
-        metrics:
-          error_rate:
-            queries:
-              - {{ id: errors, metric: {{ namespace: "{namespace}", name: Errors, dimensions: {{ Target: "{{target}}" }}, stat: Sum, period_seconds: 1 }}, return_data: false }}
-              - {{ id: requests, metric: {{ namespace: "{namespace}", name: Requests, dimensions: {{ Target: "{{target}}" }}, stat: Sum, period_seconds: 1 }}, return_data: false }}
-              - {{ id: rate, expression: "errors / requests" }}
-            success: "result < 0.01"
-            interval_seconds: 1
-            count: 1
-"#
-    );
+    let extra = error_rate_check(&namespace, "            count: 1\n");
     let mut world = DeployWorld::with_config(|yaml| web_deploy(yaml, 2, &extra)).await;
     let feed = MetricFeed::start(world.cloudwatch.clone(), &namespace);
     let (blue, green) = (target(&world, "blue"), target(&world, "green"));

@@ -11,7 +11,7 @@ use ops_adapters::cloudwatch;
 use ops_adapters::ecs::{self, Replace};
 use ops_adapters::route53;
 use ops_adapters::s3::Versioned;
-use ops_domain::deploy::analysis::measure::{Series, Side, SideNames};
+use ops_domain::deploy::analysis::measure::SideNames;
 use ops_domain::deploy::machine::{
     self, Change, Changed, Checks, EcsDeployment, EcsService, Firing, Next, Observation, Observed,
     Sides,
@@ -28,7 +28,7 @@ use crate::error::JobError;
 use crate::health;
 use crate::hooks;
 use crate::records::{finished, flush_audits, in_flight};
-use crate::series::read_series;
+use crate::series::{read_measured, read_samples};
 
 /// Most decisions one invocation makes (observations and in-invocation records included); the
 /// machine needs at most five or six for any step.
@@ -190,29 +190,10 @@ async fn observe(
             observed.live_weights = Some(route53::live_weights(&records));
         }
         Observation::Metrics { requests } => {
-            let read = read_series(ctx.deps, &ctx.service, requests).await;
-            observed.metrics = Some(
-                requests
-                    .iter()
-                    .zip(read)
-                    .map(|(request, series)| (request.check.clone(), request.side, series))
-                    .collect(),
-            );
+            observed.metrics = Some(read_measured(ctx.deps, &ctx.service, requests).await);
         }
         Observation::Judge { requests } => {
-            let mut samples: std::collections::BTreeMap<String, (Series, Series)> =
-                std::collections::BTreeMap::new();
-            let read = read_series(ctx.deps, &ctx.service, requests).await;
-            for (request, series) in requests.iter().zip(read) {
-                let entry = samples
-                    .entry(request.check.clone())
-                    .or_insert_with(|| (Ok(Vec::new()), Ok(Vec::new())));
-                match request.side {
-                    Side::Candidate => entry.0 = series,
-                    Side::Baseline => entry.1 = series,
-                }
-            }
-            observed.judged = Some(samples);
+            observed.judged = Some(read_samples(ctx.deps, &ctx.service, requests).await);
         }
         Observation::Hook {
             hook,

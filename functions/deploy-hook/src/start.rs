@@ -72,35 +72,45 @@ async fn live_release(ctx: &Ctx<'_>) -> Result<Release, JobError> {
 
 /// The container that gets the new image.
 fn pick_container(ctx: &Ctx<'_>, base: &TaskDefinition) -> Result<String, JobError> {
-    let names: Vec<&str> = base
-        .container_definitions()
-        .iter()
-        .filter_map(|c| c.name())
-        .collect();
     let wanted = ctx
         .params
         .container
         .clone()
         .or_else(|| ctx.cfg.deploy.container.clone());
+    container_of(
+        base,
+        wanted.as_deref(),
+        "set deploy.container or UserParameters.container",
+    )
+}
+
+/// The container `wanted` names in `td`, else its only (or first essential) container; `hint`
+/// says how to name one when there are several.
+pub(crate) fn container_of(
+    td: &TaskDefinition,
+    wanted: Option<&str>,
+    hint: &str,
+) -> Result<String, JobError> {
+    let containers = td.container_definitions();
+    let names: Vec<&str> = containers.iter().filter_map(|c| c.name()).collect();
     match wanted {
-        Some(name) if names.contains(&name.as_str()) => Ok(name),
+        Some(name) if names.contains(&name) => Ok(name.to_owned()),
         Some(name) => Err(JobError::Config(format!(
             "task definition {} has no container \"{}\" (has {})",
-            base.task_definition_arn().unwrap_or_default(),
-            bounded(&name, 100),
+            td.task_definition_arn().unwrap_or_default(),
+            bounded(name, 100),
             bounded(&names.join(", "), MAX_MESSAGE)
         ))),
         None => match names.as_slice() {
             [only] => Ok((*only).to_owned()),
-            _ => base
-                .container_definitions()
+            _ => containers
                 .iter()
                 .find(|c| c.essential() == Some(true))
                 .and_then(|c| c.name())
                 .map(str::to_owned)
                 .ok_or_else(|| {
                     JobError::Config(format!(
-                        "task definition has several containers ({}); set deploy.container or UserParameters.container",
+                        "task definition has several containers ({}); {hint}",
                         names.join(", ")
                     ))
                 }),

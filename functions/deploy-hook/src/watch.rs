@@ -20,7 +20,7 @@ use serde_json::json;
 
 use crate::deps::Deps;
 use crate::error::{HandlerError, JobError};
-use crate::series::read_series;
+use crate::series::read_measured;
 
 /// The `detail-type` alarm-rollback reads an analysis failure by.
 const ANALYSIS_FAILED: &str = "Deployment Analysis Failed";
@@ -95,14 +95,7 @@ async fn watch_one(
                 if measured.is_some() {
                     return Ok(None);
                 }
-                let read = read_series(deps, service, &requests).await;
-                measured = Some(
-                    requests
-                        .iter()
-                        .zip(read)
-                        .map(|(request, series)| (request.check.clone(), request.side, series))
-                        .collect::<Vec<_>>(),
-                );
+                measured = Some(read_measured(deps, service, &requests).await);
             }
             Watch::Record(next) => {
                 return Ok(write(deps, &key, &current.etag, &next)

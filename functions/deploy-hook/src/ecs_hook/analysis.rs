@@ -37,7 +37,7 @@ use super::payload::{HookAnswer, HookStatus, LifecycleEvent, Stage};
 use super::Target;
 use crate::deps::Deps;
 use crate::error::JobError;
-use crate::series::read_series;
+use crate::series::{read_samples, read_series};
 
 /// Shortest `callBackDelay` sent (the Developer Guide names no bounds; ECS's default is 30).
 pub const MIN_DELAY_SECONDS: u32 = 1;
@@ -442,18 +442,7 @@ pub(crate) async fn traffic_stage(
                     state.started_at,
                     now,
                 );
-                let series = read_series(deps, &target.name, &requests).await;
-                let mut samples: BTreeMap<String, (Series, Series)> = BTreeMap::new();
-                for (request, series) in requests.iter().zip(series) {
-                    let entry = samples
-                        .entry(request.check.clone())
-                        .or_insert_with(|| (Ok(Vec::new()), Ok(Vec::new())));
-                    match request.side {
-                        Side::Candidate => entry.0 = series,
-                        Side::Baseline => entry.1 = series,
-                    }
-                }
-                Some(samples)
+                Some(read_samples(deps, &target.name, &requests).await)
             }
             _ => None,
         };

@@ -14,7 +14,7 @@ use tracing::info;
 use super::payload::{HookAnswer, HookStatus, LifecycleEvent};
 use crate::deps::{Deps, RevisionSource};
 use crate::error::JobError;
-use crate::start::spec_of;
+use crate::start::{container_of, spec_of};
 
 /// The task definition of the revision being deployed.
 async fn target_task_definition(
@@ -40,33 +40,7 @@ async fn target_task_definition(
 /// The container the gates' `required_env` applies to: `deploy.container`, else the only (or
 /// first essential) container.
 fn gated_container(cfg: &ServiceConfig, td: &TaskDefinition) -> Result<String, JobError> {
-    let containers = td.container_definitions();
-    let names: Vec<&str> = containers.iter().filter_map(|c| c.name()).collect();
-    if let Some(wanted) = &cfg.deploy.container {
-        return if names.contains(&wanted.as_str()) {
-            Ok(wanted.clone())
-        } else {
-            Err(JobError::Config(format!(
-                "task definition {} has no container \"{wanted}\" (deploy.container; has {})",
-                td.task_definition_arn().unwrap_or_default(),
-                names.join(", ")
-            )))
-        };
-    }
-    match names.as_slice() {
-        [only] => Ok((*only).to_owned()),
-        _ => containers
-            .iter()
-            .find(|c| c.essential() == Some(true))
-            .and_then(|c| c.name())
-            .map(str::to_owned)
-            .ok_or_else(|| {
-                JobError::Config(format!(
-                    "task definition has several containers ({}); set deploy.container",
-                    names.join(", ")
-                ))
-            }),
-    }
+    container_of(td, cfg.deploy.container.as_deref(), "set deploy.container")
 }
 
 /// Runs the gates on the revision ECS is about to start.
