@@ -6,7 +6,9 @@
 //!   deploy-hook and alarm-rollback under `cargo lambda watch`: a canary deployment promoted,
 //!   the next one rolled back by its alarm mid-bake and its job failed with the reason, a
 //!   rolling deployment rolled back inside its rollback window, a third deployment paused,
-//!   resumed and aborted with `opsctl`; then cost-check; then backup
+//!   resumed and aborted with `opsctl`, a fourth rolled back by its metric analysis (the demo
+//!   feeds CloudWatch an error rate per color; the query and values are printed); then
+//!   cost-check; then backup
 //!   (a backup, a change, an incremental backup, a verification, a dry-run restore diff).
 //! - `ops-demo e2e` does the same against resources Terraform created (`AWS_ENDPOINT_URL`,
 //!   `STATE_BUCKET`; the config Terraform uploaded, shortened the same way), and fails unless
@@ -321,7 +323,7 @@ async fn run(endpoint: &str, bucket: &str, admin: &AwsClients) -> anyhow::Result
         responses[3]
     );
     println!(
-        "\n==> OK: canary promoted, the next one rolled back exactly once by its alarm and its job failed with the reason, the third paused, resumed and aborted by an operator; audit records under s3://{bucket}/audit/"
+        "\n==> OK: canary promoted, the next one rolled back exactly once by its alarm and its job failed with the reason, the third paused, resumed and aborted by an operator, the fourth rolled back by its metric analysis; audit records under s3://{bucket}/audit/"
     );
     Ok(())
 }
