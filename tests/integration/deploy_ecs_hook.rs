@@ -464,3 +464,40 @@ async fn aws_faults_are_never_a_verdict() {
     let check = &run.run.checks["error_rate"];
     assert_eq!((check.successes, check.errors_in_row), (1, 0));
 }
+
+#[tokio::test]
+async fn a_candidate_worse_than_the_production_revision_fails_against_its_baseline() {
+    let namespace = ops_tests::unique("EcsHook");
+    // Under the absolute bound, but three times the production revision's error rate.
+    let ns = namespace.clone();
+    let hook = HookWorld::new(move |yaml: String| {
+        with_analysis(&ns)(yaml)
+            .replace(
+                "            success: \"result < 0.01\"\n",
+                "            success: \"result < 0.01 and result <= baseline * 1.5\"\n",
+            )
+            .replace(
+                "    deploy:\n      analysis:",
+                "    deploy:\n      ecs_lifecycle_hooks: true\n      analysis:",
+            )
+    })
+    .await;
+    let event = hook.event(
+        "api",
+        "depworse",
+        "PRODUCTION_TRAFFIC_SHIFT",
+        json!({hook.revision("2002"): 10, hook.revision("1001"): 90}),
+    );
+    hook.error_rates(&namespace, 0.006, 0.002).await;
+    let (_, wire) = hook.invoke(event).await;
+    assert_eq!(wire["hookStatus"], "FAILED", "{wire}");
+    let why = reason(&wire);
+    for part in [
+        "error_rate",
+        "baseline * 1.5",
+        "result 0.006",
+        "baseline 0.002",
+    ] {
+        assert!(why.contains(part), "{part} in {why}");
+    }
+}

@@ -166,6 +166,11 @@ pub struct DeployConfig {
     /// Lifecycle hooks.
     #[serde(default)]
     pub hooks: crate::deploy::hooks::HooksConfig,
+    /// ECS deploys this service natively (blue/green, linear or canary behind a load balancer)
+    /// and invokes deploy-hook as its lifecycle hook: analysis may then compare the new revision
+    /// with the one serving production (`baseline` conditions, the judge).
+    #[serde(default)]
+    pub ecs_lifecycle_hooks: bool,
 }
 
 impl Default for DeployConfig {
@@ -185,6 +190,7 @@ impl Default for DeployConfig {
             on_busy: default_on_busy(),
             analysis: None,
             hooks: crate::deploy::hooks::HooksConfig::default(),
+            ecs_lifecycle_hooks: false,
         }
     }
 }

@@ -40,7 +40,9 @@ fn check_analysis(
     errors: &mut Errors,
 ) {
     let bake = service.deploy.bake_seconds;
-    let traffic = service.strategy.shifts_traffic();
+    // A baseline exists for a traffic strategy (the stable color) and for a service ECS deploys
+    // natively (the revision serving production, in the lifecycle-hook mode).
+    let traffic = service.strategy.shifts_traffic() || service.deploy.ecs_lifecycle_hooks;
     for (name, check) in &analysis.metrics {
         let cpath = format!("{apath}.metrics.{name}");
         check_queries(&format!("{cpath}.queries"), &check.queries, errors);
@@ -54,8 +56,9 @@ fn check_analysis(
                 &format!("{cpath}.success"),
                 "reads `baseline`, which needs a traffic strategy".into(),
                 Some(
-                    "the baseline is the stable color of `blue_green`, `canary` or `linear`; \
-                     compare `result` with a number instead"
+                    "the baseline is the stable color of `blue_green`, `canary` or `linear` (or the \
+                     production revision with `ecs_lifecycle_hooks: true`); compare `result` with \
+                     a number instead"
                         .into(),
                 ),
             ),
@@ -112,7 +115,10 @@ fn check_judge(jpath: &str, judge: &JudgeConfig, traffic: bool, errors: &mut Err
         errors.push(
             jpath,
             "compares the candidate with the stable color, which needs a traffic strategy".into(),
-            Some("use `blue_green`, `canary` or `linear`, or remove `judge`".into()),
+            Some(
+                "use `blue_green`, `canary` or `linear` (or `ecs_lifecycle_hooks: true`), or remove `judge`"
+                    .into(),
+            ),
         );
     }
     if judge.metrics.is_empty() {
@@ -691,10 +697,13 @@ backup:
         assert_eq!(
             got,
             [
-                "services.worker.deploy.analysis.metrics.latency.success: reads `baseline`, which needs a traffic strategy (the baseline is the stable color of `blue_green`, `canary` or `linear`; compare `result` with a number instead)",
-                "services.worker.deploy.analysis.judge: compares the candidate with the stable color, which needs a traffic strategy (use `blue_green`, `canary` or `linear`, or remove `judge`)",
+                "services.worker.deploy.analysis.metrics.latency.success: reads `baseline`, which needs a traffic strategy (the baseline is the stable color of `blue_green`, `canary` or `linear` (or the production revision with `ecs_lifecycle_hooks: true`); compare `result` with a number instead)",
+                "services.worker.deploy.analysis.judge: compares the candidate with the stable color, which needs a traffic strategy (use `blue_green`, `canary` or `linear` (or `ecs_lifecycle_hooks: true`), or remove `judge`)",
             ]
         );
+        // A service ECS deploys natively has a baseline: the revision serving production.
+        let native = config("", &format!("      ecs_lifecycle_hooks: true\n{worker}"));
+        assert!(parse(&native).is_ok(), "{:?}", parse(&native).err());
     }
 
     #[test]
