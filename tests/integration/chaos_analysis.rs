@@ -16,14 +16,12 @@ use std::time::Duration;
 use deploy_hook::Settings;
 use futures_util::future::join_all;
 use ops_domain::deployment::DeploymentStatus;
-use ops_tests::emulator::Emulator;
 use ops_tests::faults::{chaos_seeds, FaultPlan};
 use ops_tests::metrics::MetricFeed;
-use serde_json::json;
 
 use crate::chaos_deploy::{canary_path, End, Pipeline, BOUND};
 use crate::deploy_hook::{params, DeployWorld};
-use crate::deploy_metrics::{error_rate_check, hook_tasks};
+use crate::deploy_metrics::{error_rate_check, hook_tasks, stop_task};
 
 const IMAGE: &str = "registry.example/web:1.5.0";
 
@@ -44,13 +42,11 @@ fn analysed(yaml: String, namespace: &str) -> String {
         )
 }
 
-/// Plays the migration's container: stops every task it finds with exit 0, until dropped.
+/// Plays the migration's container: stops every task it finds with exit 0, until aborted.
 fn container(world: &DeployWorld) -> tokio::task::JoinHandle<()> {
     let ecs = world.admin.ecs.clone();
     let cluster = world.prefix.clone();
-    let url = format!("{}/_ops/ecs/stop-task", Emulator::shared().endpoint);
     tokio::spawn(async move {
-        let http = reqwest::Client::new();
         loop {
             if let Ok(listed) = ecs
                 .list_tasks()
@@ -60,11 +56,7 @@ fn container(world: &DeployWorld) -> tokio::task::JoinHandle<()> {
                 .await
             {
                 for task in listed.task_arns() {
-                    let _ = http
-                        .post(&url)
-                        .json(&json!({"cluster": cluster, "task": task, "container": "app", "exit_code": 0, "reason": "migrated"}))
-                        .send()
-                        .await;
+                    stop_task(&cluster, task, 0).await;
                 }
             }
             tokio::time::sleep(Duration::from_millis(300)).await;

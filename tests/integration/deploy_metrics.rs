@@ -252,7 +252,7 @@ async fn hand_edited_weights_stop_the_next_shift_and_change_nothing() {
 }
 
 /// Stops a task as its container would stop (moto runs no containers).
-async fn stop_task(cluster: &str, task: &str, exit_code: i32) {
+pub(crate) async fn stop_task(cluster: &str, task: &str, exit_code: i32) {
     let url = format!("{}/_ops/ecs/stop-task", Emulator::shared().endpoint);
     let answer = reqwest::Client::new()
         .post(url)

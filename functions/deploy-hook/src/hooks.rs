@@ -245,8 +245,9 @@ pub(crate) async fn on_rollback(ctx: &Ctx<'_>, record: &DeploymentRecord) {
     for (index, hook) in ctx.cfg.deploy.hooks.on_rollback.iter().enumerate() {
         let run = hooks::run_name(&progress.deployment_id, 10_000 + index);
         let started = match hook {
-            Hook::Task { .. } => start(ctx, progress, hook, &run).await.map(|_| ()),
-            Hook::Backup { .. } => start(ctx, progress, hook, &run).await.map(|_| ()),
+            Hook::Task { .. } | Hook::Backup { .. } => {
+                start(ctx, progress, hook, &run).await.map(|_| ())
+            }
             Hook::Lambda { function, .. } => lambda::invoke_event(
                 &ctx.deps.clients.lambda,
                 function,

@@ -65,7 +65,7 @@ fn check_analysis(
             Ok(_) => {}
         }
         let interval = check.interval_seconds;
-        if !valid_interval(interval) {
+        if !valid_period(interval) {
             errors.push(
                 &format!("{cpath}.interval_seconds"),
                 format!("{interval} is not a CloudWatch period"),
@@ -74,7 +74,7 @@ fn check_analysis(
         }
         for (i, query) in check.queries.iter().enumerate() {
             if let Some(metric) = &query.metric {
-                let comparable = valid_interval(interval) && valid_period(metric.period_seconds);
+                let comparable = valid_period(interval) && valid_period(metric.period_seconds);
                 if comparable && metric.period_seconds > interval {
                     errors.push(
                         &format!("{cpath}.queries[{i}].metric.period_seconds"),
@@ -170,11 +170,6 @@ fn check_judge(jpath: &str, judge: &JudgeConfig, traffic: bool, errors: &mut Err
             );
         }
     }
-}
-
-/// A period CloudWatch aggregates over ([`valid_period`]).
-fn valid_interval(seconds: u32) -> bool {
-    valid_period(seconds)
 }
 
 /// 1, 5, 10, 30 or a multiple of 60 (what `GetMetricData` accepts).

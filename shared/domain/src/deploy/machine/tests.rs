@@ -84,7 +84,19 @@ fn other() -> Claimant {
 }
 
 fn decide(record: &DeploymentRecord, observed: &Observed, now: i64) -> Next {
+    decide_with(record, observed, now, None)
+}
+
+/// The machine's decision at `now` as invocation `me`, with `analysis` (and the sides it
+/// reads) when given.
+fn decide_with(
+    record: &DeploymentRecord,
+    observed: &Observed,
+    now: i64,
+    analysis: Option<&crate::deploy::analysis::AnalysisConfig>,
+) -> Next {
     let me = me();
+    let sides = sides();
     let cx = Context {
         now: at(now),
         me: &me,
@@ -93,8 +105,8 @@ fn decide(record: &DeploymentRecord, observed: &Observed, now: i64) -> Next {
         gated: true,
         actor: "pipeline-job:j3",
         rollback_window_until: at(now + 3600),
-        analysis: None,
-        sides: None,
+        analysis,
+        sides: analysis.map(|_| &sides),
     };
     next(record, observed, &cx)
 }
@@ -876,20 +888,7 @@ fn decide_analysed(
     now: i64,
     config: &crate::deploy::analysis::AnalysisConfig,
 ) -> Next {
-    let me = me();
-    let sides = sides();
-    let cx = Context {
-        now: at(now),
-        me: &me,
-        lease: Duration::seconds(120),
-        stabilize_timeout: Duration::seconds(600),
-        gated: true,
-        actor: "pipeline-job:j3",
-        rollback_window_until: at(now + 3600),
-        analysis: Some(config),
-        sides: Some(&sides),
-    };
-    next(record, observed, &cx)
+    decide_with(record, observed, now, Some(config))
 }
 
 /// Runs the machine from `record` at `now`, answering observations with `errors` (the error
