@@ -181,22 +181,35 @@ const DENSE_GROUPS: u32 = 1 << 16;
 /// Running sums per (day, group).
 ///
 /// Each day has an array indexed by group id: a row costs an array index instead of a hash
-/// lookup. A sum of NaN marks a group with no row that day; costs are checked to be finite
-/// before they get here, so a real sum is never NaN.
+/// lookup, and a day's array is found through a dense index of days (an export spans weeks,
+/// not centuries), so rows in any order cost no hashing. A sum of NaN marks a group with no
+/// row that day; costs are checked to be finite before they get here, so a real sum is never
+/// NaN.
 #[derive(Debug)]
 pub(crate) struct Cells {
     days: Vec<(i64, Vec<f64>)>,
-    day_slots: FxHashMap<i64, usize>,
-    last_day: Option<(i64, usize)>,
+    /// `slots[d - base]` is the index in `days` of day `d` (`u32::MAX`: not seen yet).
+    slots: Vec<u32>,
+    base: i64,
+    /// Days outside the dense index's span.
+    far_days: FxHashMap<i64, usize>,
     sparse: FxHashMap<(i64, u32), f64>,
 }
+
+/// The widest span of days the dense index covers (about 180 years); days beyond it are
+/// found by hashing.
+const DAY_SPAN: usize = 1 << 16;
+
+/// No day slot.
+const NO_SLOT: u32 = u32::MAX;
 
 impl Cells {
     fn new() -> Self {
         Cells {
             days: Vec::new(),
-            day_slots: FxHashMap::default(),
-            last_day: None,
+            slots: Vec::new(),
+            base: 0,
+            far_days: FxHashMap::default(),
             sparse: FxHashMap::default(),
         }
     }
@@ -209,59 +222,91 @@ impl Cells {
             return;
         }
         let group = group as usize;
-        let cell = &mut self.day_sums(day, group + 1)[group];
+        let slot = self.slot(day);
+        let sums = &mut self.days[slot].1;
+        if sums.len() <= group {
+            sums.resize(group + 1, f64::NAN);
+        }
+        let cell = &mut sums[group];
         *cell = if cell.is_nan() { cost } else { *cell + cost };
     }
 
-    /// The sums of `day`, at least `width` long (new slots are NaN: no row yet).
+    /// The index in `days` of `day`, added if new.
     #[inline]
-    fn day_sums(&mut self, day: i64, width: usize) -> &mut Vec<f64> {
-        let slot = match self.last_day {
-            Some((last, slot)) if last == day => slot,
-            _ => {
-                let days = &mut self.days;
-                let slot = *self.day_slots.entry(day).or_insert_with(|| {
-                    days.push((day, Vec::new()));
-                    days.len() - 1
-                });
-                self.last_day = Some((day, slot));
-                slot
+    fn slot(&mut self, day: i64) -> usize {
+        let at = day.wrapping_sub(self.base);
+        if let Some(&slot) = usize::try_from(at).ok().and_then(|at| self.slots.get(at)) {
+            if slot != NO_SLOT {
+                return slot as usize;
             }
-        };
-        let sums = &mut self.days[slot].1;
-        if sums.len() < width {
-            sums.resize(width, f64::NAN);
         }
-        sums
+        self.new_slot(day)
+    }
+
+    #[cold]
+    fn new_slot(&mut self, day: i64) -> usize {
+        if let Some(&slot) = self.far_days.get(&day) {
+            return slot;
+        }
+        let slot = self.days.len();
+        self.days.push((day, Vec::new()));
+        if self.slots.is_empty() {
+            self.base = day;
+        }
+        // Grow the dense index to cover `day` when the span stays within DAY_SPAN.
+        let (low, high) = (
+            self.base.min(day),
+            (self.base + self.slots.len() as i64 - 1).max(day),
+        );
+        if high - low < DAY_SPAN as i64 {
+            if day < self.base {
+                let shift = (self.base - day) as usize;
+                self.slots.splice(0..0, std::iter::repeat_n(NO_SLOT, shift));
+                self.base = day;
+            }
+            let at = (day - self.base) as usize;
+            if self.slots.len() <= at {
+                self.slots.resize(at + 1, NO_SLOT);
+            }
+            self.slots[at] = slot as u32;
+        } else {
+            self.far_days.insert(day, slot);
+        }
+        slot
     }
 
     /// Adds a batch of rows: `days`, `groups` and `costs` (finite) side by side.
     ///
-    /// Rows come in runs of one day, so the day's array is looked up once per run and the
-    /// inner loop is an array index and an add.
+    /// The day's array is looked up only when the day changes from the row before (exports
+    /// often come in runs of one day), and made wide enough for the batch's widest group once.
     pub(crate) fn add_all(&mut self, days: &[i64], groups: &[u32], costs: &[f64]) {
         let n = days.len().min(groups.len()).min(costs.len());
-        let mut i = 0;
-        while i < n {
-            let day = days[i];
-            let run = days[i..n]
-                .iter()
-                .position(|&d| d != day)
-                .map_or(n, |k| i + k);
-            let (groups, costs) = (&groups[i..run], &costs[i..run]);
-            let widest = groups.iter().copied().max().unwrap_or(0);
-            if widest >= DENSE_GROUPS {
-                for (&group, &cost) in groups.iter().zip(costs) {
-                    self.add(day, group, cost);
-                }
-            } else {
-                let sums = self.day_sums(day, widest as usize + 1);
-                for (&group, &cost) in groups.iter().zip(costs) {
-                    let cell = &mut sums[group as usize];
-                    *cell = if cell.is_nan() { cost } else { *cell + cost };
-                }
+        let (days, groups, costs) = (&days[..n], &groups[..n], &costs[..n]);
+        let widest = groups.iter().copied().max().unwrap_or(0);
+        if widest >= DENSE_GROUPS {
+            for ((&day, &group), &cost) in days.iter().zip(groups).zip(costs) {
+                self.add(day, group, cost);
             }
-            i = run;
+            return;
+        }
+        let width = widest as usize + 1;
+        let mut last: Option<(i64, usize)> = None;
+        for ((&day, &group), &cost) in days.iter().zip(groups).zip(costs) {
+            let slot = match last {
+                Some((d, slot)) if d == day => slot,
+                _ => {
+                    let slot = self.slot(day);
+                    let sums = &mut self.days[slot].1;
+                    if sums.len() < width {
+                        sums.resize(width, f64::NAN);
+                    }
+                    last = Some((day, slot));
+                    slot
+                }
+            };
+            if let Some(cell) = self.days[slot].1.get_mut(group as usize) {
+                *cell = if cell.is_nan() { cost } else { *cell + cost };
+            }
         }
     }
 

@@ -11,6 +11,8 @@
 //!
 //! - [`read_file`]: picks the reader from the file name, for content in memory (an S3 object).
 //! - [`read_path`]: the same for a local file, streamed from disk.
+//! - [`read_file_on`], [`read_path_on`]: the same on several threads (Parquet: row groups are
+//!   decoded side by side, see [`ParquetFeed::part`]; CSV is one stream and stays on one).
 //! - [`read_csv`], [`read_csv_gz`], [`read_parquet`]: one format each.
 //! - [`ParquetFeed`]: Parquet without I/O of its own — it names the byte ranges it needs (the
 //!   footer, then one row group's needed column chunks at a time) and its caller fetches them,
@@ -39,7 +41,7 @@ use std::path::Path;
 pub use error::ReadError;
 pub use layout::DIMENSIONS;
 pub use ops_domain::cost::CostCube;
-pub use parquetread::{FeedStep, ParquetFeed};
+pub use parquetread::{merge_parts, FeedStep, ParquetFeed};
 
 /// The schema of an export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -116,6 +118,44 @@ pub fn read_file(
         Kind::CsvGz => csvread::read(flate2::bufread::MultiGzDecoder::new(&data[..]), opts, file),
         Kind::Csv => read_csv(&data[..], opts, file),
         Kind::Unknown => Err(unknown(file)),
+    }
+}
+
+/// [`read_file`] on up to `threads` threads: a Parquet file's row groups are split between
+/// them ([`ParquetFeed::part`]); CSV is read on one.
+pub fn read_file_on(
+    path_or_key: &str,
+    data: bytes::Bytes,
+    opts: &ReadOptions,
+    threads: usize,
+) -> Result<CostCube, ReadError> {
+    match Kind::of(path_or_key, &data) {
+        Kind::Parquet if threads > 1 => {
+            parquetread::read_parallel(|| Ok(data.clone()), opts, path_or_key, threads)
+        }
+        _ => read_file(path_or_key, data, opts),
+    }
+}
+
+/// [`read_path`] on up to `threads` threads, as [`read_file_on`] splits the work; each thread
+/// opens the file for itself.
+pub fn read_path_on(
+    path: &Path,
+    opts: &ReadOptions,
+    threads: usize,
+) -> Result<CostCube, ReadError> {
+    let file = path.to_string_lossy();
+    if threads <= 1 {
+        return read_path(path, opts);
+    }
+    let open = || {
+        std::fs::File::open(path).map_err(|e| ReadError::file(&file, format!("cannot open: {e}")))
+    };
+    let mut head = [0u8; 4];
+    let sniffed = open()?.read(&mut head).unwrap_or(0);
+    match Kind::of(&file, &head[..sniffed]) {
+        Kind::Parquet => parquetread::read_parallel(open, opts, &file, threads),
+        _ => read_path(path, opts),
     }
 }
 

@@ -42,7 +42,67 @@ pub(crate) fn read<T: ChunkReader>(
     opts: &ReadOptions,
     file: &str,
 ) -> Result<CostCube, ReadError> {
-    let mut feed = ParquetFeed::new(file, input.len(), opts)?;
+    read_part(input, opts, file, 0, 1)
+}
+
+/// Reads a Parquet export on `threads` threads, each reading every `threads`-th row group
+/// through its own [`ParquetFeed::part`] from its own `open()`ed input; the parts' cubes are
+/// merged. One thread reads as [`read`] does.
+pub(crate) fn read_parallel<T: ChunkReader>(
+    open: impl Fn() -> Result<T, ReadError> + Sync,
+    opts: &ReadOptions,
+    file: &str,
+    threads: usize,
+) -> Result<CostCube, ReadError> {
+    if threads <= 1 {
+        return read(open()?, opts, file);
+    }
+    let open = &open;
+    let cubes: Vec<Result<CostCube, ReadError>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|part| scope.spawn(move || read_part(open()?, opts, file, part, threads)))
+            .collect();
+        workers
+            .into_iter()
+            .map(|worker| {
+                worker
+                    .join()
+                    .unwrap_or_else(|_| Err(ReadError::file(file, "a reader thread failed")))
+            })
+            .collect()
+    });
+    merge_parts(file, cubes.into_iter().collect::<Result<Vec<_>, _>>()?)
+}
+
+/// One cube from the cubes of a file's parts (see [`ParquetFeed::part`]); a cube holds one
+/// currency, so parts in two currencies are an error, as rows in two currencies are.
+pub fn merge_parts(file: &str, cubes: Vec<CostCube>) -> Result<CostCube, ReadError> {
+    let mut cubes = cubes.into_iter();
+    let Some(mut merged) = cubes.next() else {
+        return Err(ReadError::file(file, "no part was read"));
+    };
+    for cube in cubes {
+        if let (Some(have), Some(other)) = (&merged.currency, &cube.currency) {
+            if have != other {
+                return Err(ReadError::file(
+                    file,
+                    format!("currency {other} differs from {have} in earlier rows (a cube holds one currency)"),
+                ));
+            }
+        }
+        merged.merge(cube);
+    }
+    Ok(merged)
+}
+
+fn read_part<T: ChunkReader>(
+    input: T,
+    opts: &ReadOptions,
+    file: &str,
+    part: usize,
+    parts: usize,
+) -> Result<CostCube, ReadError> {
+    let mut feed = ParquetFeed::part(file, input.len(), opts, part, parts)?;
     loop {
         match feed.step()? {
             FeedStep::Done(cube) => return Ok(cube),
@@ -96,6 +156,9 @@ pub struct ParquetFeed {
     file_len: u64,
     first: bool,
     phase: Phase,
+    /// This feed reads the row groups `i` with `i % parts == part` (see [`ParquetFeed::part`]).
+    part: usize,
+    parts: usize,
 }
 
 /// What a [`ParquetFeed`] needs next.
@@ -110,6 +173,20 @@ pub enum FeedStep {
 impl ParquetFeed {
     /// A reader for the Parquet file `file` (named in errors) of `file_len` bytes.
     pub fn new(file: &str, file_len: u64, opts: &ReadOptions) -> Result<Self, ReadError> {
+        Self::part(file, file_len, opts, 0, 1)
+    }
+
+    /// A reader of part `part` of `parts` of the file: the row groups whose index is `part`
+    /// modulo `parts`. Parts are read side by side (one per thread) and their cubes merged with
+    /// [`merge_parts`]: together they read every row once. Each part fetches the footer.
+    pub fn part(
+        file: &str,
+        file_len: u64,
+        opts: &ReadOptions,
+        part: usize,
+        parts: usize,
+    ) -> Result<Self, ReadError> {
+        let parts = parts.max(1);
         let decoder = ParquetMetaDataPushDecoder::try_new(file_len)
             .map_err(|e| unreadable(file, e))?
             .with_page_index_policy(PageIndexPolicy::Skip);
@@ -119,6 +196,8 @@ impl ParquetFeed {
             file_len,
             first: true,
             phase: Phase::Footer(Box::new(decoder)),
+            part: part % parts,
+            parts,
         })
     }
 
@@ -157,7 +236,10 @@ impl ParquetFeed {
                     let next = rows.decoder.try_decode().map_err(|e| {
                         ReadError::file(
                             &self.file,
-                            format!("cannot decode rows after row {}: {e}", rows.state.agg.rows),
+                            format!(
+                                "cannot decode rows after row {}: {e}",
+                                rows.state.file_row(rows.state.agg.rows)
+                            ),
                         )
                     })?;
                     match next {
@@ -186,6 +268,9 @@ impl ParquetFeed {
     /// The row phase, once the footer is decoded: the layout, projection and decoder.
     fn rows(&self, metadata: parquet::file::metadata::ParquetMetaData) -> Result<Rows, ReadError> {
         let file = &self.file;
+        let groups: Vec<usize> = (0..metadata.num_row_groups())
+            .filter(|g| g % self.parts == self.part)
+            .collect();
         let meta = ArrowReaderMetadata::try_new(Arc::new(metadata), ArrowReaderOptions::new())
             .map_err(|e| unreadable(file, e))?;
         let names: Vec<String> = meta
@@ -195,17 +280,26 @@ impl ParquetFeed {
             .map(|f| f.name().clone())
             .collect();
         let layout = Layout::resolve(&self.opts, &names, file)?;
+        let settled = Settled::from_footer(meta.metadata(), &layout, &groups);
         let meta = with_dictionary_hints(meta, &layout);
         let builder = ParquetPushDecoderBuilder::new_with_metadata(meta);
-        let projected = layout.columns();
+        let projected: Vec<usize> = layout
+            .columns()
+            .into_iter()
+            .filter(|&c| !settled.spares(c, &layout))
+            .collect();
         let mask = ProjectionMask::roots(builder.parquet_schema(), projected.iter().copied());
+        let starts = first_rows(builder.metadata(), &groups);
         let decoder = builder
             .with_projection(mask)
+            .with_row_groups(groups)
             .with_batch_size(BATCH_ROWS)
             .build()
             .map_err(|e| unreadable(file, e))?;
+        let mut state = State::new(&self.opts, &layout, starts);
+        settled.apply(&mut state, file)?;
         Ok(Rows {
-            state: State::new(&self.opts, &layout),
+            state,
             decoder,
             layout,
             projected,
@@ -229,6 +323,175 @@ impl ParquetFeed {
 
 fn unreadable(file: &str, e: parquet::errors::ParquetError) -> ReadError {
     ReadError::file(file, format!("not a readable Parquet file: {e}"))
+}
+
+/// Columns the footer's statistics settle, so they are not decoded at all: the charge-period
+/// end (only its latest value is used: the row groups' maxima give it exactly) and the currency
+/// (when every row group's minimum and maximum are one value, every row has it). A column the
+/// statistics do not settle in every row group read is decoded as before.
+#[derive(Debug, Default)]
+struct Settled {
+    /// The latest end over the row groups read (`Some(None)`: every end is null).
+    end: Option<Option<Instant>>,
+    /// The one currency value of every non-null row.
+    currency: Option<Vec<u8>>,
+}
+
+impl Settled {
+    fn from_footer(
+        meta: &parquet::file::metadata::ParquetMetaData,
+        layout: &Layout,
+        groups: &[usize],
+    ) -> Settled {
+        let leaf = |root: usize| {
+            let schema = meta.file_metadata().schema_descr();
+            let mut leaves =
+                (0..schema.num_columns()).filter(|&l| schema.get_column_root_idx(l) == root);
+            // Only a flat column (one leaf, not repeated) has one statistic per row group.
+            match (leaves.next(), leaves.next()) {
+                (Some(l), None) if schema.column(l).max_rep_level() == 0 => Some(l),
+                _ => None,
+            }
+        };
+        let mut settled = Settled::default();
+        if layout.end != layout.start && !groups.is_empty() {
+            settled.end = leaf(layout.end).and_then(|l| latest_end(meta, l, groups));
+        }
+        let shared = |c: usize| c == layout.start || c == layout.end || c == layout.cost;
+        if !shared(layout.currency) && !groups.is_empty() {
+            settled.currency = leaf(layout.currency).and_then(|l| one_value(meta, l, groups));
+        }
+        settled
+    }
+
+    /// Whether column `column` needs no decoding.
+    fn spares(&self, column: usize, layout: &Layout) -> bool {
+        let dimension = layout.dims.iter().any(|d| match d {
+            crate::layout::DimSource::Column(i) => *i == column,
+            crate::layout::DimSource::Fallback(a, b) => *a == column || *b == column,
+            _ => false,
+        }) || layout.tags == Some(column);
+        !dimension
+            && ((column == layout.end && self.end.is_some())
+                || (column == layout.currency && self.currency.is_some()))
+    }
+
+    fn apply(&self, state: &mut State, file: &str) -> Result<(), ReadError> {
+        if let Some(end) = self.end {
+            state.settled_end = true;
+            if let Some(end) = end {
+                state.agg.end(end);
+            }
+        }
+        if let Some(value) = &self.currency {
+            state.settled_currency = true;
+            state
+                .agg
+                .currency(value)
+                .map_err(|m| ReadError::file(file, m))?;
+        }
+        Ok(())
+    }
+}
+
+/// The latest instant of a timestamp column over `groups`, from the row groups' statistics:
+/// `None` unless every row group has an exact maximum (or only nulls).
+fn latest_end(
+    meta: &parquet::file::metadata::ParquetMetaData,
+    leaf: usize,
+    groups: &[usize],
+) -> Option<Option<Instant>> {
+    use parquet::basic::{ConvertedType, LogicalType, TimeUnit as Unit};
+    use parquet::file::statistics::Statistics;
+    let descr = meta.file_metadata().schema_descr().column(leaf);
+    let per_second: i64 = match (descr.logical_type_ref(), descr.converted_type()) {
+        (Some(LogicalType::Timestamp(t)), _) => match t.unit {
+            Unit::MILLIS => 1_000,
+            Unit::MICROS => 1_000_000,
+            Unit::NANOS => 1_000_000_000,
+        },
+        (None, ConvertedType::TIMESTAMP_MILLIS) => 1_000,
+        (None, ConvertedType::TIMESTAMP_MICROS) => 1_000_000,
+        _ => return None,
+    };
+    let mut latest: Option<i64> = None;
+    for &g in groups {
+        let group = meta.row_group(g);
+        let stats = group.column(leaf).statistics()?;
+        let Statistics::Int64(stats) = stats else {
+            return None;
+        };
+        match stats.max_opt() {
+            // Integer maxima are never truncated, and the signed order of old writers' `max`
+            // field is the order of signed timestamps.
+            Some(&max) => latest = latest.max(Some(max)),
+            None if stats.null_count_opt() == Some(group.num_rows() as u64) => {}
+            None => return None,
+        }
+    }
+    Some(latest.map(|v| {
+        (
+            v.div_euclid(per_second),
+            (v.rem_euclid(per_second) * (1_000_000_000 / per_second)) as u32,
+        )
+    }))
+}
+
+/// The one value of a text column over `groups` when every row group's minimum and maximum are
+/// that value (bounds, even when truncated: min = max leaves one possible value).
+fn one_value(
+    meta: &parquet::file::metadata::ParquetMetaData,
+    leaf: usize,
+    groups: &[usize],
+) -> Option<Vec<u8>> {
+    use parquet::file::statistics::Statistics;
+    let mut value: Option<&[u8]> = None;
+    for &g in groups {
+        let group = meta.row_group(g);
+        let stats = group.column(leaf).statistics()?;
+        // Old writers' `min`/`max` fields compare bytes as signed: not bounds to rely on.
+        if stats.is_min_max_deprecated() {
+            return None;
+        }
+        let Statistics::ByteArray(stats) = stats else {
+            return None;
+        };
+        match (stats.min_opt(), stats.max_opt()) {
+            (Some(min), Some(max)) if min == max => {
+                let bytes = min.data();
+                if value.is_some_and(|v| v != bytes) {
+                    return None;
+                }
+                value = Some(bytes);
+            }
+            (None, None) if stats.null_count_opt() == Some(group.num_rows() as u64) => {}
+            _ => return None,
+        }
+    }
+    value.map(<[u8]>::to_vec)
+}
+
+/// The first file row of each of `groups`, in order: part-local rows are numbered in the file's
+/// terms in error messages.
+fn first_rows(
+    meta: &parquet::file::metadata::ParquetMetaData,
+    groups: &[usize],
+) -> Vec<(u64, u64)> {
+    let mut file_first = Vec::with_capacity(meta.num_row_groups());
+    let mut total = 0u64;
+    for group in meta.row_groups() {
+        file_first.push(total);
+        total += u64::try_from(group.num_rows()).unwrap_or(0);
+    }
+    let mut local = 0u64;
+    groups
+        .iter()
+        .map(|&g| {
+            let at = (local, file_first[g]);
+            local += u64::try_from(meta.row_group(g).num_rows()).unwrap_or(0);
+            at
+        })
+        .collect()
 }
 
 /// Asks for the dimension text columns as dictionary arrays (see the module docs). Falls back
@@ -364,12 +627,20 @@ struct State {
     ids: Vec<Vec<u32>>,
     tag_ids: Vec<Vec<u32>>,
     groups: Vec<u32>,
+    /// (first part-local row, first file row) of each row group read, for error messages.
+    starts: Vec<(u64, u64)>,
+    /// The end and currency columns are settled by the footer (see [`Settled`]).
+    settled_end: bool,
+    settled_currency: bool,
 }
 
 impl State {
-    fn new(opts: &ReadOptions, layout: &Layout) -> Self {
+    fn new(opts: &ReadOptions, layout: &Layout, starts: Vec<(u64, u64)>) -> Self {
         let (agg, sources, tags) = Agg::for_layout(opts, layout);
         State {
+            starts,
+            settled_end: false,
+            settled_currency: false,
             agg,
             last: sources.iter().map(|_| LastValue::default()).collect(),
             ids: sources.iter().map(|_| Vec::new()).collect(),
@@ -382,6 +653,15 @@ impl State {
         }
     }
 
+    /// The file row (0-based) of part-local row `local`.
+    fn file_row(&self, local: u64) -> u64 {
+        let at = self.starts.partition_point(|&(first, _)| first <= local);
+        match at.checked_sub(1).and_then(|i| self.starts.get(i)) {
+            Some(&(first, file_first)) => file_first + (local - first),
+            None => local,
+        }
+    }
+
     /// Adds one decoded batch. `projected` lists the file's column indices in batch order.
     fn batch(
         &mut self,
@@ -391,7 +671,7 @@ impl State {
         file: &str,
     ) -> Result<(), ReadError> {
         let n = batch.num_rows();
-        let base = self.agg.rows;
+        let base = self.file_row(self.agg.rows);
         let column = |i: usize| -> &ArrayRef {
             // Every column of the layout is in the projection, so the search always succeeds.
             let at = projected.binary_search(&i).unwrap_or(0);
@@ -400,16 +680,20 @@ impl State {
         let ctx = Ctx { file, base, layout };
 
         days(column(layout.start), &mut self.days, &ctx, layout.start)?;
-        if let Some(end) = latest(column(layout.end), &ctx, layout.end)? {
-            self.agg.end(end);
+        if !self.settled_end {
+            if let Some(end) = latest(column(layout.end), &ctx, layout.end)? {
+                self.agg.end(end);
+            }
         }
         costs(column(layout.cost), &mut self.costs, &ctx, layout.cost)?;
-        currency(
-            column(layout.currency),
-            &mut self.agg,
-            &ctx,
-            layout.currency,
-        )?;
+        if !self.settled_currency {
+            currency(
+                column(layout.currency),
+                &mut self.agg,
+                &ctx,
+                layout.currency,
+            )?;
+        }
         if let Some(tags) = layout.tags {
             tag_ids(
                 column(tags),
@@ -601,17 +885,14 @@ fn days(col: &ArrayRef, out: &mut Vec<i64>, ctx: &Ctx, column: usize) -> Result<
             if let Some(i) = first_null(array) {
                 return Err(ctx.at(i, column, "missing value"));
             }
-            // Rows come in runs of the same day: divide only when a value leaves the last day.
-            let per_day = per_second * DAY_SECS;
-            let (mut day, mut from, mut to) = (0, i64::MAX, i64::MIN);
-            out.extend(values.iter().map(|&v| {
-                if v < from || v >= to {
-                    day = v.div_euclid(per_day);
-                    from = day * per_day;
-                    to = from.saturating_add(per_day);
-                }
-                day
-            }));
+            // A division by a constant compiles to a multiplication: one per row, no branch
+            // (rows need not come sorted by time).
+            match per_second {
+                1 => day_numbers::<DAY_SECS>(values, out),
+                1_000 => day_numbers::<{ DAY_SECS * 1_000 }>(values, out),
+                1_000_000 => day_numbers::<{ DAY_SECS * 1_000_000 }>(values, out),
+                _ => day_numbers::<{ DAY_SECS * 1_000_000_000 }>(values, out),
+            }
         }
         Times::Days { values, array } => {
             if let Some(i) = first_null(array) {
@@ -650,6 +931,11 @@ fn days(col: &ArrayRef, out: &mut Vec<i64>, ctx: &Ctx, column: usize) -> Result<
         return Err(ctx.at(i, column, "timestamp out of range (years 0 to 9999)"));
     }
     Ok(())
+}
+
+/// Days since 1970-01-01 of timestamps with `PER_DAY` ticks a day.
+fn day_numbers<const PER_DAY: i64>(values: &[i64], out: &mut Vec<i64>) {
+    out.extend(values.iter().map(|&v| v.div_euclid(PER_DAY)));
 }
 
 /// The latest instant of an end column in this batch (nulls are skipped).
@@ -1335,5 +1621,93 @@ mod tests {
             "{error}"
         );
         assert!(feed.step().is_err(), "a failed feed does not restart");
+    }
+
+    /// A FOCUS file of `n` rows in row groups of `per_group` rows: row `i` on day `i % 5`,
+    /// service `i % 3`, cost `i` (exact in floating point), ending an hour after it starts;
+    /// currency from `currency(i)`. Statistics as `stats` says.
+    fn grouped(
+        n: usize,
+        per_group: usize,
+        currency: impl Fn(usize) -> &'static str,
+        cost: impl Fn(usize) -> f64,
+        stats: parquet::file::properties::EnabledStatistics,
+    ) -> Bytes {
+        const DAY: i64 = 86_400_000;
+        let start: Vec<Option<i64>> = (0..n).map(|i| Some(H22 + (i % 5) as i64 * DAY)).collect();
+        let end: Vec<Option<i64>> = start.iter().map(|s| s.map(|s| s + 3_600_000)).collect();
+        let services = ["A", "B", "C"];
+        let batch = RecordBatch::try_from_iter(vec![
+            ("ChargePeriodStart", millis(start)),
+            ("ChargePeriodEnd", millis(end)),
+            (
+                "BillingCurrency",
+                text((0..n).map(|i| Some(currency(i))).collect()),
+            ),
+            ("BilledCost", costs((0..n).map(|i| Some(cost(i))).collect())),
+            (
+                "ServiceName",
+                text((0..n).map(|i| Some(services[i % 3])).collect()),
+            ),
+        ])
+        .expect("batch");
+        let props = WriterProperties::builder()
+            .set_max_row_group_row_count(Some(per_group))
+            .set_statistics_enabled(stats)
+            .build();
+        let mut out = Vec::new();
+        let mut writer = ArrowWriter::try_new(&mut out, batch.schema(), Some(props)).expect("w");
+        writer.write(&batch).expect("write");
+        writer.close().expect("close");
+        out.into()
+    }
+
+    #[test]
+    fn parts_read_every_row_once_and_statistics_settle_what_they_can() {
+        use parquet::file::properties::EnabledStatistics;
+        let o = opts(Format::Focus, Metric::BilledCost, &["service"]);
+        let usd = |_: usize| "USD";
+        let with_stats = grouped(23, 4, usd, |i| i as f64, EnabledStatistics::Chunk);
+        let without = grouped(23, 4, usd, |i| i as f64, EnabledStatistics::None);
+        let want = read_file("f.parquet", without, &o).expect("no statistics: decoded");
+        assert_eq!(want.total(), (0..23).sum::<usize>() as f64);
+        assert!(want.latest_charge.is_some());
+        for threads in [1, 2, 3, 8] {
+            let got =
+                crate::read_file_on("f.parquet", with_stats.clone(), &o, threads).expect("parts");
+            assert_eq!(got, want, "{threads} threads");
+        }
+
+        // Each row group in one currency, two currencies in the file: an error, whichever
+        // thread reads which row group.
+        let two = grouped(
+            8,
+            4,
+            |i| if i < 4 { "USD" } else { "EUR" },
+            |i| i as f64,
+            EnabledStatistics::Chunk,
+        );
+        for threads in [1, 2] {
+            let got = crate::read_file_on("f.parquet", two.clone(), &o, threads)
+                .expect_err("two currencies");
+            assert!(got.to_string().contains("differs from"), "{threads}: {got}");
+        }
+
+        // Row numbers in errors are the file's, whichever part finds the row.
+        let bad = grouped(
+            23,
+            4,
+            usd,
+            |i| if i == 21 { f64::NAN } else { 1.0 },
+            EnabledStatistics::Chunk,
+        );
+        for threads in [1, 2, 3] {
+            let got = crate::read_file_on("f.parquet", bad.clone(), &o, threads).expect_err("NaN");
+            assert_eq!(
+                got.to_string(),
+                "f.parquet: row 22: column BilledCost: not a finite number: NaN",
+                "{threads} threads"
+            );
+        }
     }
 }

@@ -357,12 +357,19 @@ impl Source {
         ce: &aws_sdk_costexplorer::Client,
     ) -> Source {
         let keep_going = config.on_unreadable == ops_domain::config::OnUnreadable::MarkIncomplete;
+        let threads = s3files::decode_threads(
+            std::env::var("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+                .ok()
+                .and_then(|mb| mb.parse().ok()),
+            std::thread::available_parallelism().map_or(1, usize::from),
+        );
         match &config.source {
             CostSource::Focus { bucket, prefix } => Source::Focus(FocusExport {
                 files: S3Files {
                     s3: s3.clone(),
                     bucket: bucket.clone(),
                     keep_going,
+                    threads,
                 },
                 prefix: prefix.clone(),
                 options: read_options(config, ops_costdata::Format::Focus),
@@ -376,6 +383,7 @@ impl Source {
                     s3: s3.clone(),
                     bucket: bucket.clone(),
                     keep_going,
+                    threads,
                 },
                 prefix: prefix.clone(),
                 export_name: export_name.clone(),

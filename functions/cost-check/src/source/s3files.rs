@@ -30,6 +30,19 @@ pub(super) struct S3Files {
     pub(super) s3: aws_sdk_s3::Client,
     pub(super) bucket: String,
     pub(super) keep_going: bool,
+    /// Parquet row groups decoded side by side (see [`decode_threads`]).
+    pub(super) threads: usize,
+}
+
+/// How many threads decode a Parquet object's row groups: Lambda gives a function more than
+/// one vCPU from 1,769 MB of memory (`memory_mb`, from `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`); below
+/// that a second thread would only share one vCPU and hold a second row group in memory.
+/// Outside Lambda (no memory size) the machine's `cpus`. At most 8.
+pub(crate) fn decode_threads(memory_mb: Option<u32>, cpus: usize) -> usize {
+    match memory_mb {
+        Some(mb) if mb < 1_769 => 1,
+        _ => cpus.clamp(1, 8),
+    }
 }
 
 /// The first ranged GET of a Parquet object: its last 64 KiB, where the footer is, and (from
@@ -230,7 +243,9 @@ impl S3Files {
         Ok(read)
     }
 
-    /// Parquet: the footer, then each row group's needed column chunks, with ranged GETs.
+    /// Parquet: the footer, then each row group's needed column chunks, with ranged GETs; on
+    /// several threads, each reads every `threads`-th row group ([`ParquetFeed::part`]) and
+    /// the parts' cubes are merged.
     pub(super) async fn read_parquet(
         &self,
         key: &str,
@@ -248,11 +263,33 @@ impl S3Files {
             .map_err(|error| self.aws("GetObject", key, error.to_string()))?
             .into_bytes();
         let size = size.unwrap_or(tail.len() as u64);
-        let mut feed = match ParquetFeed::new(key, size, options) {
+        let parts = self.threads.max(1);
+        let reads = (0..parts).map(|part| {
+            let tail = (size.saturating_sub(tail.len() as u64)..size, tail.clone());
+            self.read_parquet_part(key, options, size, tail, part, parts)
+        });
+        let cubes = match try_join_all(reads).await?.into_iter().collect() {
+            Ok(cubes) => cubes,
+            Err(error) => return Ok(Err(error)),
+        };
+        Ok(ops_costdata::merge_parts(key, cubes))
+    }
+
+    /// Part `part` of `parts` of a Parquet object of `size` bytes whose `tail` is fetched.
+    async fn read_parquet_part(
+        &self,
+        key: &str,
+        options: &ReadOptions,
+        size: u64,
+        tail: (Range<u64>, Bytes),
+        part: usize,
+        parts: usize,
+    ) -> Result<Result<CostCube, ReadError>, SourceError> {
+        let mut feed = match ParquetFeed::part(key, size, options, part, parts) {
             Ok(feed) => feed,
             Err(error) => return Ok(Err(error)),
         };
-        let mut have = Some((size.saturating_sub(tail.len() as u64)..size, tail));
+        let mut have = Some(tail);
         loop {
             let (back, step) = tokio::task::spawn_blocking(move || {
                 let step = feed.step();
@@ -354,6 +391,17 @@ pub(super) fn is_cost_file(key: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn row_groups_are_decoded_side_by_side_only_with_more_than_one_vcpu() {
+        assert_eq!(decode_threads(Some(512), 2), 1);
+        assert_eq!(decode_threads(Some(1_768), 2), 1);
+        assert_eq!(decode_threads(Some(1_769), 2), 2);
+        assert_eq!(decode_threads(Some(10_240), 6), 6);
+        assert_eq!(decode_threads(None, 2), 2);
+        assert_eq!(decode_threads(None, 64), 8);
+        assert_eq!(decode_threads(Some(4_096), 0), 1);
+    }
 
     #[test]
     fn near_ranges_are_coalesced_far_ones_kept_apart() {

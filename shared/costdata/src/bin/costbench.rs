@@ -3,11 +3,12 @@
 //!
 //! ```text
 //! costbench generate --rows N --out DIR    writes DIR/cur.parquet and DIR/cur.csv.gz
-//! costbench aggregate FILE [--format cur|focus] [--stream]
+//! costbench aggregate FILE [--format cur|focus] [--stream] [--threads N]
 //!                                          day × service sum of FILE, printed as one JSON
 //!                                          line: through read_file (the file loaded into
 //!                                          memory first, as the Lambda has an S3 object), or
-//!                                          with --stream through read_path (from disk)
+//!                                          with --stream through read_path (from disk);
+//!                                          Parquet row groups on N threads (default 1)
 //! ```
 
 use std::fs::File;
@@ -18,10 +19,10 @@ use std::time::Instant;
 
 use chrono::NaiveDate;
 use ops_costdata::generate::Synthetic;
-use ops_costdata::{read_file, read_path, Format, Metric, ReadOptions};
+use ops_costdata::{read_file_on, read_path_on, Format, Metric, ReadOptions};
 use serde_json::json;
 
-const USAGE: &str = "usage: costbench generate --rows N --out DIR\n       costbench aggregate FILE [--format cur|focus] [--stream]";
+const USAGE: &str = "usage: costbench generate --rows N --out DIR\n       costbench aggregate FILE [--format cur|focus] [--stream] [--threads N]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -109,20 +110,29 @@ fn aggregate(args: &[String]) -> Result<String, String> {
         },
         dimensions: vec!["service".to_string()],
     };
+    let threads: usize = match flag(args, "--threads") {
+        Some(n) => n
+            .parse()
+            .ok()
+            .filter(|&n| n >= 1)
+            .ok_or_else(|| format!("--threads: expected a count of at least 1, got {n:?}"))?,
+        None => 1,
+    };
     let started = Instant::now();
     let stream = args.iter().any(|a| a == "--stream");
     let cube = if stream {
-        read_path(path.as_ref(), &opts)
+        read_path_on(path.as_ref(), &opts, threads)
     } else {
-        // As the Lambda does with an S3 object: the whole file in memory, then read_file.
+        // As the Lambda did with an S3 object: the whole file in memory, then read_file.
         let data = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
-        read_file(path, data.into(), &opts)
+        read_file_on(path, data.into(), &opts, threads)
     }
     .map_err(|e| e.to_string())?;
     let seconds = started.elapsed().as_secs_f64();
     Ok(json!({
         "file": path,
         "mode": if stream { "read_path" } else { "read_file" },
+        "threads": threads,
         "rows": cube.rows,
         "cells": cube.cells.len(),
         "total": cube.total(),
