@@ -180,15 +180,21 @@ const DENSE_GROUPS: u32 = 1 << 16;
 
 /// Running sums per (day, group).
 ///
-/// Each day has an array indexed by group id: a row costs an array index instead of a hash
-/// lookup, and a day's array is found through a dense index of days (an export spans weeks,
-/// not centuries), so rows in any order cost no hashing. A sum of NaN marks a group with no
-/// row that day; costs are checked to be finite before they get here, so a real sum is never
-/// NaN.
+/// One matrix of sums, a row per day and a column per group id: a row of the export costs an
+/// index instead of a hash lookup. A day's row is found through a dense index of days (an
+/// export spans weeks, not centuries), so rows in any order cost no hashing. A sum of negative
+/// zero marks a group with no row that day: every cost is added as `cost + 0.0`, which is never
+/// negative zero, and a sum of such values never is either (exact cancellation rounds to
+/// positive zero), so the inner loop is one add, without a branch. Costs are checked to be
+/// finite before they get here.
 #[derive(Debug)]
 pub(crate) struct Cells {
-    days: Vec<(i64, Vec<f64>)>,
-    /// `slots[d - base]` is the index in `days` of day `d` (`u32::MAX`: not seen yet).
+    /// The day of each matrix row.
+    days: Vec<i64>,
+    /// `days.len()` rows of `stride` sums.
+    sums: Vec<f64>,
+    stride: usize,
+    /// `slots[d - base]` is the matrix row of day `d` (`u32::MAX`: not seen yet).
     slots: Vec<u32>,
     base: i64,
     /// Days outside the dense index's span.
@@ -203,10 +209,15 @@ const DAY_SPAN: usize = 1 << 16;
 /// No day slot.
 const NO_SLOT: u32 = u32::MAX;
 
+/// The sum of a cell without rows (see [`Cells`]).
+const EMPTY: f64 = -0.0;
+
 impl Cells {
     fn new() -> Self {
         Cells {
             days: Vec::new(),
+            sums: Vec::new(),
+            stride: 0,
             slots: Vec::new(),
             base: 0,
             far_days: FxHashMap::default(),
@@ -221,17 +232,33 @@ impl Cells {
             *self.sparse.entry((day, group)).or_insert(0.0) += cost;
             return;
         }
-        let group = group as usize;
-        let slot = self.slot(day);
-        let sums = &mut self.days[slot].1;
-        if sums.len() <= group {
-            sums.resize(group + 1, f64::NAN);
-        }
-        let cell = &mut sums[group];
-        *cell = if cell.is_nan() { cost } else { *cell + cost };
+        self.widen(group as usize + 1);
+        let at = self.slot(day) * self.stride + group as usize;
+        self.sums[at] += cost + 0.0;
     }
 
-    /// The index in `days` of `day`, added if new.
+    /// Makes every day's row at least `width` sums wide.
+    #[inline]
+    fn widen(&mut self, width: usize) {
+        if width <= self.stride {
+            return;
+        }
+        let stride = width.max(self.stride * 2).min(DENSE_GROUPS as usize);
+        let mut sums = vec![EMPTY; self.days.len() * stride];
+        if self.stride > 0 {
+            for (old, new) in self
+                .sums
+                .chunks_exact(self.stride)
+                .zip(sums.chunks_exact_mut(stride))
+            {
+                new[..old.len()].copy_from_slice(old);
+            }
+        }
+        self.sums = sums;
+        self.stride = stride;
+    }
+
+    /// The matrix row of `day`, added if new.
     #[inline]
     fn slot(&mut self, day: i64) -> usize {
         let at = day.wrapping_sub(self.base);
@@ -249,7 +276,8 @@ impl Cells {
             return slot;
         }
         let slot = self.days.len();
-        self.days.push((day, Vec::new()));
+        self.days.push(day);
+        self.sums.resize(self.sums.len() + self.stride, EMPTY);
         if self.slots.is_empty() {
             self.base = day;
         }
@@ -276,9 +304,6 @@ impl Cells {
     }
 
     /// Adds a batch of rows: `days`, `groups` and `costs` (finite) side by side.
-    ///
-    /// The day's array is looked up only when the day changes from the row before (exports
-    /// often come in runs of one day), and made wide enough for the batch's widest group once.
     pub(crate) fn add_all(&mut self, days: &[i64], groups: &[u32], costs: &[f64]) {
         let n = days.len().min(groups.len()).min(costs.len());
         let (days, groups, costs) = (&days[..n], &groups[..n], &costs[..n]);
@@ -289,35 +314,29 @@ impl Cells {
             }
             return;
         }
-        let width = widest as usize + 1;
-        let mut last: Option<(i64, usize)> = None;
+        self.widen(widest as usize + 1);
+        let stride = self.stride;
         for ((&day, &group), &cost) in days.iter().zip(groups).zip(costs) {
-            let slot = match last {
-                Some((d, slot)) if d == day => slot,
-                _ => {
-                    let slot = self.slot(day);
-                    let sums = &mut self.days[slot].1;
-                    if sums.len() < width {
-                        sums.resize(width, f64::NAN);
-                    }
-                    last = Some((day, slot));
-                    slot
-                }
-            };
-            if let Some(cell) = self.days[slot].1.get_mut(group as usize) {
-                *cell = if cell.is_nan() { cost } else { *cell + cost };
+            let at = self.slot(day) * stride + group as usize;
+            if let Some(cell) = self.sums.get_mut(at) {
+                *cell += cost + 0.0;
             }
         }
     }
 
     /// Every cell with at least one row: (day, group, sum).
     fn iter(&self) -> impl Iterator<Item = (i64, u32, f64)> + '_ {
-        let dense = self.days.iter().flat_map(|(day, sums)| {
-            sums.iter()
-                .enumerate()
-                .filter(|(_, sum)| !sum.is_nan())
-                .map(move |(group, sum)| (*day, group as u32, *sum))
-        });
+        let stride = self.stride.max(1);
+        let dense = self
+            .days
+            .iter()
+            .zip(self.sums.chunks(stride))
+            .flat_map(|(&day, sums)| {
+                sums.iter()
+                    .enumerate()
+                    .filter(|(_, sum)| sum.to_bits() != EMPTY.to_bits())
+                    .map(move |(group, sum)| (day, group as u32, *sum))
+            });
         dense.chain(
             self.sparse
                 .iter()
@@ -525,6 +544,31 @@ impl Agg {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn zero_and_cancelled_sums_are_cells_and_rows_come_in_any_day_order() {
+        let mut cells = Cells::new();
+        cells.add_all(
+            &[19_000, 18_990, 19_000, 19_001, 18_990, 19_000],
+            &[1, 1, 2, 0, 1, 2],
+            &[0.0, -0.0, 1.5, -2.0, 2.0, -1.5],
+        );
+        let mut got: Vec<(i64, u32, f64)> = cells.iter().collect();
+        got.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        assert_eq!(
+            got,
+            [
+                (18_990, 1, 2.0),
+                (19_000, 1, 0.0),
+                (19_000, 2, 0.0),
+                (19_001, 0, -2.0)
+            ]
+        );
+        assert!(got.iter().all(|c| c.2.to_bits() != EMPTY.to_bits()));
+        // A day far from the others is kept apart from the dense index.
+        cells.add_all(&[19_000 + 70_000], &[3], &[1.0]);
+        assert_eq!(cells.iter().count(), 5);
+    }
 
     #[test]
     fn groups_and_cells_build_the_cube() {

@@ -685,7 +685,25 @@ impl State {
                 self.agg.end(end);
             }
         }
-        costs(column(layout.cost), &mut self.costs, &ctx, layout.cost)?;
+        // The common case, doubles without nulls, is summed straight from the decoded array.
+        let cost_column = column(layout.cost);
+        let direct = match cost_column.as_primitive_opt::<Float64Type>() {
+            Some(array) if array.null_count() == 0 => {
+                let values: &[f64] = array.values();
+                if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+                    return Err(ctx.at(
+                        i,
+                        layout.cost,
+                        format!("not a finite number: {}", values[i]),
+                    ));
+                }
+                Some(values)
+            }
+            _ => {
+                costs(cost_column, &mut self.costs, &ctx, layout.cost)?;
+                None
+            }
+        };
         if !self.settled_currency {
             currency(
                 column(layout.currency),
@@ -759,7 +777,7 @@ impl State {
         }
         self.agg
             .cells
-            .add_all(&self.days, &self.groups, &self.costs);
+            .add_all(&self.days, &self.groups, direct.unwrap_or(&self.costs));
         self.agg.rows += n as u64;
         Ok(())
     }
