@@ -554,7 +554,7 @@ mod tests {
             &[0.0, -0.0, 1.5, -2.0, 2.0, -1.5],
         );
         let mut got: Vec<(i64, u32, f64)> = cells.iter().collect();
-        got.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        got.sort_by_key(|c| (c.0, c.1));
         assert_eq!(
             got,
             [
