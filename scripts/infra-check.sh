@@ -31,8 +31,8 @@ die() { printf 'infra-check: FAILED: %s\n' "$*" >&2; exit 1; }
 
 # --- tools, as scripts/setup.sh installs them ------------------------------------------------
 if [ ! -x .venv/bin/moto_server ] || [ ! -x .venv/checkov/bin/checkov ] || [ ! -f .cache/terraform.rc ]; then
-  say "tools missing, running scripts/setup.sh"
-  bash scripts/setup.sh
+  say "tools missing, running scripts/setup.sh --test"
+  bash scripts/setup.sh --test
 fi
 command -v terraform >/dev/null || die "terraform is not on PATH"
 python=.venv/bin/python

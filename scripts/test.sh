@@ -11,7 +11,7 @@ started=$(date +%s)
 step() { printf '\n==> %s (%ss)\n' "$1" "$(( $(date +%s) - started ))"; }
 
 step "setup"
-bash scripts/setup.sh
+bash scripts/setup.sh --test
 # The status page is tested in a real browser: Debian's chromium and chromium-driver.
 bash scripts/browser-setup.sh
 
@@ -21,10 +21,16 @@ cargo fmt --all -- --check
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
+# One debug build for everything below: the features `cargo test --workspace` resolves (the whole
+# workspace with its dev-dependencies), which `--workspace --examples` resolves too; `make demo`
+# builds with the same command, so after it nothing here compiles a dependency again
+# (tests/src/runtime_api.rs, DEV_BUILD).
 step "validate shipped configs"
-cargo run -q -p ops-cli -- validate infra/config/*.yaml
+cargo build --workspace --examples --bin opsctl
+"$CARGO_TARGET_DIR/debug/opsctl" validate infra/config/*.yaml
 
 step "cargo test (unit + integration against moto)"
+mkdir -p "$root/.cache"
 cargo test --workspace 2>&1 | tee "$root/.cache/cargo-test.log"
 
 step "release zip (cargo lambda build)"

@@ -36,7 +36,7 @@ pub async fn run(
     println!("\n==> backup: plan `{name}` from the config");
     prepare(admin, plan).await?;
 
-    println!("\n==> Starting backup under `cargo lambda watch` (log: .cache/backup-watch.log)");
+    println!("\n==> Starting backup on the `cargo lambda watch` Runtime API (log: .cache/backup-watch.log)");
     let watch = Watch::start("backup", env, cache.join("backup-watch.log")).await?;
     let events = cache.join("demo-events");
     std::fs::create_dir_all(&events)?;

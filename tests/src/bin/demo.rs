@@ -3,7 +3,8 @@
 //! - `ops-demo` starts a moto server, a loopback receiver (notifications, health checks) and a
 //!   loopback CodePipeline job-result recorder, creates the state bucket with
 //!   `infra/config/suite.yaml` (bakes and TTLs shortened), seeds the sample services, then runs
-//!   deploy-hook and alarm-rollback under `cargo lambda watch`: a canary deployment promoted,
+//!   deploy-hook and alarm-rollback (their binaries, polling the Runtime API of `cargo lambda
+//!   watch --only-lambda-apis`; `make demo` builds them with the demo): a canary deployment promoted,
 //!   the next one rolled back by its alarm mid-bake and its job failed with the reason, a
 //!   rolling deployment rolled back inside its rollback window, a third deployment paused,
 //!   resumed and aborted with `opsctl`, a fourth rolled back by its metric analysis (the demo
@@ -98,7 +99,7 @@ async fn run(endpoint: &str, bucket: &str, admin: &AwsClients) -> anyhow::Result
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect()
     };
-    println!("\n==> Starting deploy-hook and alarm-rollback under `cargo lambda watch` (logs: .cache/*-watch.log)");
+    println!("\n==> Starting deploy-hook and alarm-rollback on the `cargo lambda watch` Runtime API (logs: .cache/*-watch.log)");
     let deploy_hook = Watch::start(
         "deploy-hook",
         &env(&[("AWS_ENDPOINT_URL_CODEPIPELINE", &pipeline.url)]),
