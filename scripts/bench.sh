@@ -85,22 +85,34 @@ for module in duckdb pyarrow boto3 yaml:pyyaml; do
   fi
 done
 export PATH="$root/.venv/bin:$PATH"
-mkdir -p "$out"
 rm -f "$out/cur.parquet" "$out/cur.csv.gz" "$out/rows" # the layout of earlier versions
 
+mkdir -p "$out"
 # Builds: costbench, and the five functions as `make zip` builds them (release, x86_64), then
 # the same build as plain binaries for the cold starts and the whole check (no recompilation).
 if has engines $PARTS || has check $PARTS; then
   cargo build --release -q -p ops-costdata --bin costbench
 fi
 costbench="$CARGO_TARGET_DIR/release/costbench"
+# Whether this build's costbench takes --threads (the table says so when it does not).
+if [ -x "$costbench" ] && { "$costbench" 2>&1 || true; } | grep -q -- --threads; then
+  echo yes > "$out/costbench-threads"
+else
+  echo no > "$out/costbench-threads"
+fi
 packages=""
 for f in $FUNCTIONS; do packages="$packages -p $f"; done
 if has zips $PARTS || has coldstart $PARTS || has check $PARTS; then
+  # Each build's output is copied at once: the target directory may be shared with other builds.
   # shellcheck disable=SC2086
   cargo lambda build --release --output-format zip --compiler cargo $packages >&2
+  for f in $FUNCTIONS; do
+    mkdir -p "$out/lambda/$f"
+    cp "$CARGO_TARGET_DIR/lambda/$f/bootstrap.zip" "$out/lambda/$f/"
+  done
   # shellcheck disable=SC2086
   cargo lambda build --release --compiler cargo $packages >&2
+  for f in $FUNCTIONS; do cp "$CARGO_TARGET_DIR/lambda/$f/bootstrap" "$out/lambda/$f/"; done
 fi
 
 # The data: each shape generated once and reused while its sizes are unchanged.
@@ -193,7 +205,7 @@ fi
 if has coldstart $PARTS; then
   echo "bench: cold starts ($COLD_RUNS per function)" >&2
   binaries=""
-  for f in $FUNCTIONS; do binaries="$binaries $f=$CARGO_TARGET_DIR/lambda/$f/bootstrap"; done
+  for f in $FUNCTIONS; do binaries="$binaries $f=$out/lambda/$f/bootstrap"; done
   # shellcheck disable=SC2086
   "$py" scripts/bench_coldstart.py "http://127.0.0.1:$port" infra/config/suite.yaml "$COLD_RUNS" \
     $binaries > "$out/coldstart.jsonl"
@@ -204,7 +216,7 @@ fi
 if has zips $PARTS; then
   for f in $FUNCTIONS; do
     printf '{"function":"%s","bytes":%s}\n' "$f" \
-      "$(stat -c %s "$CARGO_TARGET_DIR/lambda/$f/bootstrap.zip")" >> "$out/zips.jsonl"
+      "$(stat -c %s "$out/lambda/$f/bootstrap.zip")" >> "$out/zips.jsonl"
   done
 fi
 
@@ -215,7 +227,7 @@ if has check $PARTS; then
   for format in parquet csv.gz; do
     echo "bench: the whole check in the Lambda binary, $format" >&2
     "$py" scripts/bench_lambda_check.py "http://127.0.0.1:$port" \
-      "$CARGO_TARGET_DIR/lambda/cost-check/bootstrap" "$format" "$out/synthetic/cur.$format" \
+      "$out/lambda/cost-check/bootstrap" "$format" "$out/synthetic/cur.$format" \
       "$REPEAT" >> "$out/lambda.jsonl"
   done
 fi

@@ -117,6 +117,8 @@ for z in lines("zips.jsonl"):
 
 # The engines.
 engines = lines("engines.jsonl")
+flag_path = os.path.join(out, "costbench-threads")
+threads_flag = os.path.exists(flag_path) and open(flag_path).read().strip() == "yes"
 order = []
 for r in engines:
     key = (r["shape"], r["format"])
@@ -136,10 +138,11 @@ for shape, fmt in order:
         duck = next((r for r in runs if r["engine"] == "duckdb" and r["threads"] == threads), None)
         if not ours or not duck:
             continue
-        honoured = ours["out"].get("threads", 1) == threads
+        honoured = ours["out"]["threads"] == threads if "threads" in ours["out"] else (
+            threads == 1 or threads_flag)
         tlabel = f"{threads} thread{'s' if threads > 1 else ''}"
         if not honoured:
-            tlabel += f" (ours ran {ours['out'].get('threads', 1)}: no --threads in this build)"
+            tlabel += " (ours ran 1: no --threads in this build)"
         whole = ours["wall"] / duck["wall"]
         inner = duck["out"]["seconds"] / ours["out"]["seconds"]
         rss = ours["rss_kib"] / duck["rss_kib"]
