@@ -88,6 +88,7 @@ export PATH="$root/.venv/bin:$PATH"
 rm -f "$out/cur.parquet" "$out/cur.csv.gz" "$out/rows" # the layout of earlier versions
 
 mkdir -p "$out"
+echo "$PARTS" > "$out/parts"
 # Builds: costbench, and the five functions as `make zip` builds them (release, x86_64), then
 # the same build as plain binaries for the cold starts and the whole check (no recompilation).
 if has engines $PARTS || has check $PARTS; then
