@@ -40,7 +40,7 @@ zip:
 infra: zip setup-test
 	bash scripts/infra-check.sh
 
-bench: setup  ## cost engine vs DuckDB (1 thread) on 10 million CUR rows; incremental backup vs aws s3 sync.
+bench: setup  ## One table in BENCHMARKS.md: cost engine vs DuckDB per export shape, format and thread count; cold starts vs Python; zip sizes; backup vs aws s3 sync (ROWS, CSV_ROWS, REPEAT, SHAPES, PARTS).
 	bash scripts/bench.sh
 
 chaos: setup  ## Every chaos scenario through the fault proxy over seeds 1-8 (CHAOS_SEEDS to change), as a table.
