@@ -48,7 +48,9 @@ pub struct Delivery {
 /// Sends notifications to the channels routed for their severity.
 #[derive(Debug, Clone)]
 pub struct Notifier {
-    http: reqwest::Client,
+    /// Built on the first notification, not at start-up: building it loads the machine's CA
+    /// certificates, milliseconds of a cold start that most invocations never need.
+    http: Arc<std::sync::OnceLock<reqwest::Client>>,
     secrets: Arc<SecretCache>,
     ses: Option<aws_sdk_sesv2::Client>,
 }
@@ -56,17 +58,23 @@ pub struct Notifier {
 impl Notifier {
     /// A notifier reading channel secrets from `secrets`.
     pub fn new(secrets: Arc<SecretCache>) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(5))
-            .connect_timeout(Duration::from_secs(2))
-            .user_agent(concat!("ops-suite/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .unwrap_or_default();
         Notifier {
-            http,
+            http: Arc::default(),
             secrets,
             ses: None,
         }
+    }
+
+    /// The HTTP client of the webhook channels.
+    fn http(&self) -> &reqwest::Client {
+        self.http.get_or_init(|| {
+            reqwest::Client::builder()
+                .timeout(Duration::from_secs(5))
+                .connect_timeout(Duration::from_secs(2))
+                .user_agent(concat!("ops-suite/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .unwrap_or_default()
+        })
     }
 
     /// Also sends to `email` channels, through `ses`. Without it an email channel fails (and
@@ -136,7 +144,7 @@ impl Notifier {
         let secret = secret.expose_secret();
         let request = match kind {
             ChannelKind::Slack => self
-                .http
+                .http()
                 .post(secret.trim())
                 .json(&slack_message(notification)),
             ChannelKind::Webhook => {
@@ -153,7 +161,7 @@ impl Notifier {
                 );
                 let timestamp = chrono::Utc::now().timestamp().to_string();
                 let signature = sign(endpoint.signing_key.as_bytes(), &timestamp, &body);
-                self.http
+                self.http()
                     .post(&endpoint.url)
                     .header("content-type", "application/json")
                     .header(TIMESTAMP_HEADER, timestamp)
@@ -177,7 +185,7 @@ impl Notifier {
                     .url
                     .clone()
                     .unwrap_or_else(|| pagerduty::EVENTS_URL.to_owned());
-                self.http
+                self.http()
                     .post(url)
                     .json(&pagerduty_event(&endpoint.routing_key, notification))
             }
