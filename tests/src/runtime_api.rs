@@ -113,6 +113,13 @@ impl Watch {
             .kill_on_drop(true)
             .spawn()
             .context("start `cargo lambda watch` (run scripts/setup.sh to install cargo-lambda)")?;
+        // The function's first poll must find the API listening: a refused connection ends it.
+        if let Err(error) =
+            wait_for_port(port, "`cargo lambda watch --only-lambda-apis`", &log).await
+        {
+            drop(api);
+            return Err(error);
+        }
         // The function is routed by name (`/.rt/<name>/2018-06-01/runtime/invocation/next`), the
         // name `cargo lambda invoke <name>` sends to.
         let function = Command::new(&binary)
@@ -132,15 +139,13 @@ impl Watch {
             .kill_on_drop(true)
             .spawn()
             .with_context(|| format!("start {}", binary.display()))?;
-        let watch = Watch {
+        Ok(Watch {
             api,
             function,
             port,
             package: package.to_owned(),
             log,
-        };
-        wait_for_port(port, "`cargo lambda watch --only-lambda-apis`", &watch.log).await?;
-        Ok(watch)
+        })
     }
 
     /// `cargo lambda invoke --data-file FILE`; returns the function's response (or error) JSON.
