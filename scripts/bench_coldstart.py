@@ -37,6 +37,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import boto3
 from botocore.config import Config
 
+from bench_runtime import OneEvent
+
 PY_HANDLER = r'''
 import json, os, sys, time, urllib.request, fnmatch
 import boto3, yaml
@@ -144,49 +146,9 @@ proxy_url = f"http://127.0.0.1:{proxy.server_address[1]}"
 
 def run_once(name, argv, event):
     """One cold start: seconds to the first poll and to the first answer (None if not asked)."""
-    run = {}
-    polled, answered = threading.Event(), threading.Event()
-
-    class RuntimeApi(BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-        def do_GET(self):
-            if "first_poll" in run:
-                threading.Event().wait(60)  # one event only: the process is stopped meanwhile
-                return
-            run["first_poll"] = time.perf_counter()
-            if event is None:
-                polled.set()
-                threading.Event().wait(60)
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Lambda-Runtime-Aws-Request-Id", "bench-1")
-            self.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 60_000))
-            self.send_header("Lambda-Runtime-Invoked-Function-Arn",
-                             f"arn:aws:lambda:us-east-1:123456789012:function:{name}")
-            self.send_header("Content-Length", str(len(event)))
-            self.end_headers()
-            self.wfile.write(event)
-            polled.set()
-
-        def do_POST(self):
-            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            run["first_answer"] = time.perf_counter()
-            run["ok"] = self.path.endswith("/response")
-            run["body"] = body.decode("utf-8", "replace")
-            self.send_response(202)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"{}")
-            answered.set()
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), RuntimeApi)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    runtime = OneEvent(event, name, 60)
     env = dict(os.environ,
-               AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{server.server_address[1]}",
+               AWS_LAMBDA_RUNTIME_API=runtime.address,
                AWS_ENDPOINT_URL=proxy_url, AWS_REGION="us-east-1", AWS_DEFAULT_REGION="us-east-1",
                AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench",
                AWS_LAMBDA_FUNCTION_NAME=name, AWS_LAMBDA_FUNCTION_VERSION="$LATEST",
@@ -197,21 +159,20 @@ def run_once(name, argv, event):
         calls.clear()
     started = time.perf_counter()
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    waited = (answered if event is not None else polled).wait(60)
+    waited = (runtime.answered if event is not None else runtime.polled).wait(60)
     proc.kill()
     _, err = proc.communicate()
-    server.shutdown()
-    server.server_close()
+    runtime.close()
     if not waited:
         sys.exit(f"bench_coldstart: {name}: no {'answer' if event else 'poll'} within 60 s: "
                  f"{err.decode('utf-8', 'replace')[-2000:]}")
-    if event is not None and not run.get("ok"):
-        sys.exit(f"bench_coldstart: {name}: the invocation failed: {run.get('body', '')[:2000]}")
+    if event is not None and not runtime.ok:
+        sys.exit(f"bench_coldstart: {name}: the invocation failed: {(runtime.body or '')[:2000]}")
     with calls_lock:
         made = list(calls)
-    return {"first_poll": run["first_poll"] - started,
-            "first_answer": run["first_answer"] - started if event is not None else None,
-            "calls": made, "body": run.get("body")}
+    return {"first_poll": runtime.first_poll - started,
+            "first_answer": runtime.answered_at - started if event is not None else None,
+            "calls": made, "body": runtime.body}
 
 
 def measure(name, argv, event, runtime):

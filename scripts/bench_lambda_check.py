@@ -7,11 +7,12 @@ Serves a minimal Lambda Runtime API (next event, response, error) on a loopback 
 the binary against it, and once the response is in reads the process's peak RSS (VmHWM) from
 /proc before stopping it. Prints one JSON line per run.
 """
-import json, os, subprocess, sys, threading, time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import json, os, subprocess, sys, time
 
 import boto3
 from botocore.config import Config
+
+from bench_runtime import OneEvent
 
 endpoint, bootstrap, fmt, path, repeat = sys.argv[1:6]
 s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
@@ -50,44 +51,9 @@ event = json.dumps({"as_of": "2024-09-30", "dry_run": True}).encode()
 
 
 def invoke():
-    run = {"served": None}
-    done = threading.Event()
-
-    class RuntimeApi(BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-        def do_GET(self):
-            if run["served"] is not None:
-                threading.Event().wait(120)  # one event only: the process is stopped meanwhile
-                return
-            run["served"] = time.perf_counter()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Lambda-Runtime-Aws-Request-Id", "bench-1")
-            self.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 900_000))
-            self.send_header("Lambda-Runtime-Invoked-Function-Arn",
-                             "arn:aws:lambda:us-east-1:123456789012:function:cost-check")
-            self.send_header("Content-Length", str(len(event)))
-            self.end_headers()
-            self.wfile.write(event)
-
-        def do_POST(self):
-            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            run["ended"] = time.perf_counter()
-            run["ok"] = self.path.endswith("/response")
-            run["body"] = body.decode("utf-8", "replace")
-            self.send_response(202)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"{}")
-            done.set()
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), RuntimeApi)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    runtime = OneEvent(event, "cost-check", 900)
     env = dict(os.environ,
-               AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{server.server_address[1]}",
+               AWS_LAMBDA_RUNTIME_API=runtime.address,
                AWS_ENDPOINT_URL=endpoint, AWS_REGION="us-east-1", AWS_DEFAULT_REGION="us-east-1",
                AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench",
                AWS_LAMBDA_FUNCTION_NAME="cost-check", AWS_LAMBDA_FUNCTION_VERSION="$LATEST",
@@ -96,20 +62,20 @@ def invoke():
     started = time.perf_counter()
     log = open(os.path.join(os.path.dirname(path), "lambda.log"), "ab")
     proc = subprocess.Popen([bootstrap], env=env, stdout=log, stderr=log)
-    if not done.wait(900):
+    if not runtime.answered.wait(900):
         proc.kill()
         sys.exit("bench_lambda_check: no response within 900 s (see lambda.log)")
     with open(f"/proc/{proc.pid}/status") as status:
         hwm = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
     proc.kill()
     proc.wait()
-    server.shutdown()
-    if not run["ok"]:
-        sys.exit(f"bench_lambda_check: the invocation failed: {run['body'][:2000]}")
-    response = json.loads(run["body"])
+    runtime.close()
+    if not runtime.ok:
+        sys.exit(f"bench_lambda_check: the invocation failed: {runtime.body[:2000]}")
+    response = json.loads(runtime.body)
     report = json.loads(s3.get_object(Bucket=state, Key=response["report_json"])["Body"].read())
-    return {"format": fmt, "invoke_s": run["ended"] - run["served"],
-            "process_s": run["ended"] - started, "rss_kib": hwm,
+    return {"format": fmt, "invoke_s": runtime.answered_at - runtime.first_poll,
+            "process_s": runtime.answered_at - started, "rss_kib": hwm,
             "rows": report["source"]["rows"], "complete": response["complete"],
             "budgets_breached": response["budgets_breached"], "anomalies": len(response["anomalies"])}
 
