@@ -76,9 +76,9 @@ for part in $PARTS; do
     { echo "bench: unknown part $part (engines, coldstart, zips, check, backup)" >&2; exit 2; }
 done
 
-# DuckDB, pyarrow and awscli into the project's venv, if they are not there yet.
+# DuckDB, pyarrow, numpy (the shapes generator) and awscli into the project's venv, if they are not there yet.
 [ -x "$py" ] || python3 -m venv .venv
-for module in duckdb pyarrow boto3 yaml:pyyaml; do
+for module in duckdb pyarrow numpy boto3 yaml:pyyaml; do
   if ! "$py" -c "import ${module%%:*}" 2>/dev/null; then
     echo "bench: installing ${module##*:} into .venv" >&2
     "$py" -m pip install --quiet --disable-pip-version-check "${module##*:}"
